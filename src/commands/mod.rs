@@ -1,0 +1,2 @@
+//! One module per subcommand; each exposes `run(args, &GlobalOpts) -> anyhow::Result<ExitCode>`.
+pub mod btf;

@@ -1,0 +1,11 @@
+//! coretool: make eBPF CO-RE visible.
+//!
+//! The library parses and models (BTF, ELF objects, `.BTF.ext`, CO-RE relocations) without
+//! printing; `commands` render what the library computed.
+pub mod btf;
+pub mod cli;
+pub mod commands;
+pub mod elf;
+pub mod error;
+pub mod output;
+pub mod source;

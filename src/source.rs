@@ -1,0 +1,374 @@
+//! BTF sources: where `--btf SRC` reads types from.
+//!
+//! One entry point, [`load`], looks at the bytes (never the file name) and accepts:
+//! raw BTF (`/sys/kernel/btf/*`, `.btf` files), an ELF with a `.BTF` section (vmlinux, `.bpf.o`),
+//! a compressed kernel image (bzImage/vmlinuz with a gzip, xz, zstd or lz4 payload: the ELF
+//! inside carries `.BTF`), a compressed stream of any of these, and a BTFHub archive
+//! (`*.btf.tar.xz`: a tar holding one `.btf` file). Split BTF (kernel modules) sits on a base.
+//!
+//! Limits (refused with an error, never allocated): a decompressed stream may not exceed
+//! [`MAX_DECOMPRESSED`], and nesting (compressed tar inside compressed stream ...) stops at
+//! [`MAX_NESTING`] levels.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::btf::{detect_endian, Btf};
+use crate::elf::{is_elf, ElfInfo};
+use crate::error::InputError;
+
+/// Where the running kernel exposes its BTF.
+pub const SYSFS_VMLINUX: &str = "/sys/kernel/btf/vmlinux";
+/// Largest decompressed payload accepted (a vmlinux with debug info is ~500 MiB).
+pub const MAX_DECOMPRESSED: u64 = 1 << 30;
+/// How many container layers (compression, tar, kernel image) are unwrapped at most.
+pub const MAX_NESTING: usize = 4;
+
+/// What kind of container the BTF came out of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Container {
+    Raw,
+    Elf { section: &'static str },
+    Compressed { format: Compression },
+    KernelImage { compression: Compression },
+    TarMember { member: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Xz,
+    Zstd,
+    Lz4Legacy,
+    Lz4Frame,
+}
+
+impl Compression {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Xz => "xz",
+            Compression::Zstd => "zstd",
+            Compression::Lz4Legacy => "lz4 (legacy)",
+            Compression::Lz4Frame => "lz4",
+        }
+    }
+}
+
+/// Loaded BTF and how it was found.
+pub struct BtfSource {
+    pub path: PathBuf,
+    pub btf: Btf,
+    /// The `.BTF` bytes as found (before parsing), for handing to libbpf.
+    pub raw: Vec<u8>,
+    /// Containers unwrapped, outermost first.
+    pub containers: Vec<Container>,
+    /// Kernel release when the source tells it (a bzImage header, or the running kernel).
+    pub release: Option<String>,
+    pub base_path: Option<PathBuf>,
+}
+
+impl BtfSource {
+    /// "raw BTF", "ELF .BTF", "xz kernel image > ELF .BTF", for reports.
+    pub fn describe(&self) -> String {
+        if self.containers.is_empty() {
+            return "raw BTF".into();
+        }
+        self.containers
+            .iter()
+            .map(|c| match c {
+                Container::Raw => "raw BTF".to_string(),
+                Container::Elf { section } => format!("ELF {section}"),
+                Container::Compressed { format } => format!("{} stream", format.name()),
+                Container::KernelImage { compression } => {
+                    format!("kernel image ({})", compression.name())
+                }
+                Container::TarMember { member } => format!("tar member {member}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" > ")
+    }
+}
+
+/// Read a file, with errors that name it.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, InputError> {
+    if path.is_dir() {
+        return Err(InputError::IsDirectory { path: path.into() });
+    }
+    std::fs::read(path).map_err(|e| InputError::io(path, e))
+}
+
+/// Load BTF from `path` (default: the running kernel's), on top of `base` for split BTF.
+///
+/// A module's BTF under `/sys/kernel/btf/` gets `/sys/kernel/btf/vmlinux` as its base when no
+/// base is given, as bpftool does.
+pub fn load(path: Option<&Path>, base: Option<&Path>) -> Result<BtfSource, InputError> {
+    let path = path.unwrap_or(Path::new(SYSFS_VMLINUX));
+    let data = read_file(path)?;
+    let mut containers = Vec::new();
+    let mut release = None;
+    let raw = unwrap_btf(path, data, &mut containers, &mut release, 0)?;
+    let needs_base = !raw.is_empty() && raw_is_split(&raw);
+    let base_path = match (base, needs_base) {
+        (Some(b), _) => Some(b.to_path_buf()),
+        (None, true) if path.starts_with("/sys/kernel/btf") => Some(PathBuf::from(SYSFS_VMLINUX)),
+        (None, true) => {
+            return Err(InputError::invalid(
+                path,
+                "this is split BTF (a kernel module's): pass the vmlinux BTF it was built against with --base",
+            ))
+        }
+        (None, false) => None,
+    };
+    let base_btf = match (&base_path, needs_base) {
+        (Some(b), true) => Some(load(Some(b), None)?.btf),
+        _ => None,
+    };
+    let btf = Btf::parse_with_base(&raw, base_btf).map_err(|cause| InputError::Btf {
+        path: path.into(),
+        cause,
+    })?;
+    if release.is_none() && path == Path::new(SYSFS_VMLINUX) {
+        release = running_release();
+    }
+    Ok(BtfSource {
+        path: path.to_path_buf(),
+        btf,
+        raw,
+        containers,
+        release,
+        base_path: if needs_base { base_path } else { None },
+    })
+}
+
+/// Split BTF has a string section that does not start with the empty string.
+fn raw_is_split(raw: &[u8]) -> bool {
+    let Some(endian) = detect_endian(raw) else {
+        return false;
+    };
+    if raw.len() < 24 {
+        return false;
+    }
+    let w = |o: usize| endian.u32(raw[o..o + 4].try_into().unwrap()) as usize;
+    let (hdr_len, str_off, str_len) = (w(4), w(16), w(20));
+    let start = hdr_len.saturating_add(str_off);
+    str_len > 0 && raw.get(start).is_some_and(|&b| b != 0)
+}
+
+/// The running kernel's release (`uname -r`).
+pub fn running_release() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .map(|s| s.trim().to_owned())
+}
+
+fn unwrap_btf(
+    path: &Path,
+    data: Vec<u8>,
+    containers: &mut Vec<Container>,
+    release: &mut Option<String>,
+    depth: usize,
+) -> Result<Vec<u8>, InputError> {
+    if depth > MAX_NESTING {
+        return Err(InputError::invalid(
+            path,
+            format!("more than {MAX_NESTING} nested containers; giving up"),
+        ));
+    }
+    if data.is_empty() {
+        return Err(InputError::invalid(path, "file is empty"));
+    }
+    if detect_endian(&data).is_some() {
+        if depth == 0 {
+            return Ok(data);
+        }
+        containers.push(Container::Raw);
+        return Ok(data);
+    }
+    if is_elf(&data) {
+        let elf = ElfInfo::parse(&data).map_err(|e| InputError::invalid(path, format!("{e}")))?;
+        let btf = elf.section(".BTF").ok_or_else(|| {
+            InputError::invalid(
+                path,
+                "ELF file has no .BTF section (build with -g, or the kernel with CONFIG_DEBUG_INFO_BTF=y)",
+            )
+        })?;
+        containers.push(Container::Elf { section: ".BTF" });
+        return Ok(btf.to_vec());
+    }
+    if let Some(image) = kernel_image_payload(&data) {
+        let (compression, payload) = image;
+        if release.is_none() {
+            *release = bzimage_release(&data);
+        }
+        let inner = decompress(path, compression, payload)?;
+        containers.push(Container::KernelImage { compression });
+        return unwrap_btf(path, inner, containers, release, depth + 1);
+    }
+    if let Some(format) = compression_of(&data) {
+        let inner = decompress(path, format, &data)?;
+        containers.push(Container::Compressed { format });
+        return unwrap_btf(path, inner, containers, release, depth + 1);
+    }
+    if is_tar(&data) {
+        let (member, inner) = tar_btf_member(path, &data)?;
+        containers.push(Container::TarMember { member });
+        return unwrap_btf(path, inner, containers, release, depth + 1);
+    }
+    Err(InputError::invalid(
+        path,
+        "not a BTF source: expected raw BTF (magic 0xeb9f), an ELF with .BTF, a vmlinuz/bzImage, \
+         a gzip/xz/zstd/lz4 stream or a BTFHub .btf.tar.xz",
+    ))
+}
+
+fn compression_of(data: &[u8]) -> Option<Compression> {
+    if data.starts_with(&[0x1f, 0x8b]) {
+        Some(Compression::Gzip)
+    } else if data.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Some(Compression::Xz)
+    } else if data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some(Compression::Zstd)
+    } else if data.starts_with(&[0x02, 0x21, 0x4c, 0x18]) {
+        Some(Compression::Lz4Legacy)
+    } else if data.starts_with(&[0x04, 0x22, 0x4d, 0x18]) {
+        Some(Compression::Lz4Frame)
+    } else {
+        None
+    }
+}
+
+/// A bzImage: the x86 boot protocol header (`HdrS` at 0x202) gives the compressed payload's
+/// offset (`payload_offset` at 0x248, relative to the protected-mode code that starts after
+/// `setup_sects`) and length (0x24c). Other images: scan for a compression magic.
+fn kernel_image_payload(data: &[u8]) -> Option<(Compression, &[u8])> {
+    if data.len() < 0x250 || &data[0x202..0x206] != b"HdrS" {
+        return None;
+    }
+    let setup_sects = match data[0x1f1] {
+        0 => 4,
+        n => n as usize,
+    };
+    let rd = |o: usize| u32::from_le_bytes(data[o..o + 4].try_into().unwrap()) as usize;
+    let start = (setup_sects + 1) * 512 + rd(0x248);
+    let len = rd(0x24c);
+    let payload = data.get(start..start.checked_add(len)?)?;
+    let c = compression_of(payload)?;
+    Some((c, payload))
+}
+
+/// The release string a bzImage carries (`kernel_version` at 0x20e points into the setup code).
+fn bzimage_release(data: &[u8]) -> Option<String> {
+    let ptr = u16::from_le_bytes([data[0x20e], data[0x20f]]) as usize;
+    let s = data.get(ptr + 0x200..)?;
+    let end = s.iter().take(256).position(|&b| b == 0 || b == b' ')?;
+    std::str::from_utf8(&s[..end]).ok().map(str::to_owned)
+}
+
+fn limited_read(path: &Path, mut r: impl Read, what: &str) -> Result<Vec<u8>, InputError> {
+    let mut out = Vec::new();
+    let n = (&mut r)
+        .take(MAX_DECOMPRESSED + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| InputError::invalid(path, format!("{what} data is corrupt: {e}")))?;
+    if n as u64 > MAX_DECOMPRESSED {
+        return Err(InputError::invalid(
+            path,
+            format!(
+                "{what} data expands beyond {} MiB; refusing",
+                MAX_DECOMPRESSED >> 20
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+fn decompress(path: &Path, c: Compression, data: &[u8]) -> Result<Vec<u8>, InputError> {
+    match c {
+        Compression::Gzip => limited_read(path, flate2::read::GzDecoder::new(data), "gzip"),
+        Compression::Xz => {
+            // Kernel images append the uncompressed size after the stream: read one stream only.
+            let stream = xz2::stream::Stream::new_stream_decoder(u64::MAX, 0)
+                .map_err(|e| InputError::invalid(path, format!("xz: {e}")))?;
+            limited_read(path, xz2::read::XzDecoder::new_stream(data, stream), "xz")
+        }
+        Compression::Zstd => {
+            let mut d = zstd::stream::read::Decoder::with_buffer(data)
+                .map_err(|e| InputError::invalid(path, format!("zstd: {e}")))?
+                .single_frame();
+            d.window_log_max(31)
+                .map_err(|e| InputError::invalid(path, format!("zstd: {e}")))?;
+            limited_read(path, d, "zstd")
+        }
+        Compression::Lz4Frame => {
+            limited_read(path, lz4_flex::frame::FrameDecoder::new(data), "lz4")
+        }
+        Compression::Lz4Legacy => lz4_legacy(path, data),
+    }
+}
+
+/// The kernel's lz4 format (`lz4 -l`): magic, then blocks of `u32 size` + compressed block,
+/// each decompressing to at most 8 MiB; the kernel appends the uncompressed size at the end.
+fn lz4_legacy(path: &Path, data: &[u8]) -> Result<Vec<u8>, InputError> {
+    const BLOCK: usize = 8 << 20;
+    let mut out = Vec::new();
+    let mut pos = 4;
+    let mut buf = vec![0u8; BLOCK];
+    while pos + 4 <= data.len() {
+        let size = u32::from_le_bytes(data[pos..pos + 4].try_into().unwrap()) as usize;
+        if size == 0x184c2102 {
+            pos += 4;
+            continue;
+        }
+        pos += 4;
+        let Some(block) = data.get(pos..pos.saturating_add(size)) else {
+            break; // trailing size word
+        };
+        let n = lz4_flex::block::decompress_into(block, &mut buf)
+            .map_err(|e| InputError::invalid(path, format!("lz4 data is corrupt: {e}")))?;
+        out.extend_from_slice(&buf[..n]);
+        if out.len() as u64 > MAX_DECOMPRESSED {
+            return Err(InputError::invalid(
+                path,
+                "lz4 data expands beyond 1024 MiB; refusing",
+            ));
+        }
+        pos += size;
+        if n < BLOCK {
+            break;
+        }
+    }
+    if out.is_empty() {
+        return Err(InputError::invalid(path, "lz4 data is empty or corrupt"));
+    }
+    Ok(out)
+}
+
+fn is_tar(data: &[u8]) -> bool {
+    data.len() >= 512 && &data[257..262] == b"ustar"
+}
+
+/// The first regular file in a tar whose content is BTF or ELF (BTFHub archives hold one
+/// `<release>.btf`).
+fn tar_btf_member(path: &Path, data: &[u8]) -> Result<(String, Vec<u8>), InputError> {
+    let mut ar = tar::Archive::new(data);
+    let entries = ar
+        .entries()
+        .map_err(|e| InputError::invalid(path, format!("tar archive is corrupt: {e}")))?;
+    for entry in entries {
+        let mut entry =
+            entry.map_err(|e| InputError::invalid(path, format!("tar archive is corrupt: {e}")))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let name = entry
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let content = limited_read(path, &mut entry, "tar member")?;
+        if detect_endian(&content).is_some() || is_elf(&content) {
+            return Ok((name, content));
+        }
+    }
+    Err(InputError::invalid(path, "tar archive holds no BTF file"))
+}
