@@ -286,12 +286,7 @@ fn limited_read(path: &Path, mut r: impl Read, what: &str) -> Result<Vec<u8>, In
 fn decompress(path: &Path, c: Compression, data: &[u8]) -> Result<Vec<u8>, InputError> {
     match c {
         Compression::Gzip => limited_read(path, flate2::read::GzDecoder::new(data), "gzip"),
-        Compression::Xz => {
-            // Kernel images append the uncompressed size after the stream: read one stream only.
-            let stream = xz2::stream::Stream::new_stream_decoder(u64::MAX, 0)
-                .map_err(|e| InputError::invalid(path, format!("xz: {e}")))?;
-            limited_read(path, xz2::read::XzDecoder::new_stream(data, stream), "xz")
-        }
+        Compression::Xz => xz_one_stream(path, data),
         Compression::Zstd => {
             let mut d = zstd::stream::read::Decoder::with_buffer(data)
                 .map_err(|e| InputError::invalid(path, format!("zstd: {e}")))?
@@ -304,6 +299,46 @@ fn decompress(path: &Path, c: Compression, data: &[u8]) -> Result<Vec<u8>, Input
             limited_read(path, lz4_flex::frame::FrameDecoder::new(data), "lz4")
         }
         Compression::Lz4Legacy => lz4_legacy(path, data),
+    }
+}
+
+/// Decode the first xz stream in `data` and ignore what follows it.
+///
+/// Kernel images append the uncompressed size (4 bytes) after the stream. xz2's `XzDecoder`
+/// reports such trailing bytes as "corrupt xz stream", so drive liblzma directly and stop at
+/// the end of the stream, as the kernel's own `unxz()` does.
+fn xz_one_stream(path: &Path, data: &[u8]) -> Result<Vec<u8>, InputError> {
+    use xz2::stream::{Action, Status, Stream};
+    let corrupt =
+        |e: &dyn std::fmt::Display| InputError::invalid(path, format!("xz data is corrupt: {e}"));
+    let mut stream = Stream::new_stream_decoder(u64::MAX, 0).map_err(|e| corrupt(&e))?;
+    let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(1 << 28));
+    let mut input = data;
+    loop {
+        if out.len() == out.capacity() {
+            if out.len() as u64 >= MAX_DECOMPRESSED {
+                return Err(InputError::invalid(
+                    path,
+                    format!(
+                        "xz data expands beyond {} MiB; refusing",
+                        MAX_DECOMPRESSED >> 20
+                    ),
+                ));
+            }
+            out.reserve(out.len().clamp(1 << 16, 1 << 26));
+        }
+        let (in_before, out_before) = (stream.total_in(), out.len());
+        let status = stream
+            .process_vec(input, &mut out, Action::Run)
+            .map_err(|e| corrupt(&e))?;
+        input = &input[(stream.total_in() - in_before) as usize..];
+        if status == Status::StreamEnd {
+            return Ok(out);
+        }
+        let stalled = stream.total_in() == in_before && out.len() == out_before;
+        if stalled && (input.is_empty() || out.len() < out.capacity()) {
+            return Err(InputError::invalid(path, "xz data is truncated"));
+        }
     }
 }
 
@@ -371,4 +406,38 @@ fn tar_btf_member(path: &Path, data: &[u8]) -> Result<(String, Vec<u8>), InputEr
         }
     }
     Err(InputError::invalid(path, "tar archive holds no BTF file"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xz(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut enc = xz2::read::XzEncoder::new(data, 6);
+        enc.read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn xz_stops_at_stream_end_like_a_kernel_image() {
+        let data: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let mut payload = xz(&data);
+        // What the kernel's build appends after the stream: the uncompressed size.
+        payload.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        let got = xz_one_stream(Path::new("image"), &payload).unwrap();
+        assert_eq!(got, data);
+    }
+
+    #[test]
+    fn xz_truncated_is_an_error_naming_the_file() {
+        let payload = xz(b"some bytes that compress into one small xz stream");
+        for cut in [7, payload.len() / 2, payload.len() - 1] {
+            let err = xz_one_stream(Path::new("image"), &payload[..cut]).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.starts_with("image: xz data is"), "cut at {cut}: {msg}");
+        }
+    }
 }
