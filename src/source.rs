@@ -188,16 +188,21 @@ fn unwrap_btf(
     if is_elf(&data) {
         let elf = ElfInfo::parse(&data).map_err(|e| InputError::invalid(path, format!("{e}")))?;
         let btf = elf.section(".BTF").ok_or_else(|| {
-            InputError::invalid(
-                path,
-                "ELF file has no .BTF section (build with -g, or the kernel with CONFIG_DEBUG_INFO_BTF=y)",
-            )
+            let why = if elf.is_bpf() {
+                "BPF object has no .BTF section (compile it with clang -g)".to_owned()
+            } else {
+                format!(
+                    "{} ELF file has no .BTF section (a vmlinux needs CONFIG_DEBUG_INFO_BTF=y)",
+                    machine_name(elf.machine)
+                )
+            };
+            InputError::invalid(path, why)
         })?;
         containers.push(Container::Elf { section: ".BTF" });
         return Ok(btf.to_vec());
     }
     if let Some(image) = kernel_image_payload(&data) {
-        let (compression, payload) = image;
+        let (compression, payload) = image.map_err(|why| InputError::invalid(path, why))?;
         if release.is_none() {
             *release = bzimage_release(&data);
         }
@@ -240,8 +245,9 @@ fn compression_of(data: &[u8]) -> Option<Compression> {
 
 /// A bzImage: the x86 boot protocol header (`HdrS` at 0x202) gives the compressed payload's
 /// offset (`payload_offset` at 0x248, relative to the protected-mode code that starts after
-/// `setup_sects`) and length (0x24c). Other images: scan for a compression magic.
-fn kernel_image_payload(data: &[u8]) -> Option<(Compression, &[u8])> {
+/// `setup_sects`) and length (0x24c). `None`: not a bzImage; `Some(Err)`: a bzImage whose
+/// payload cannot be read (truncated, or compressed with a format we do not decode).
+fn kernel_image_payload(data: &[u8]) -> Option<Result<(Compression, &[u8]), String>> {
     if data.len() < 0x250 || &data[0x202..0x206] != b"HdrS" {
         return None;
     }
@@ -251,10 +257,34 @@ fn kernel_image_payload(data: &[u8]) -> Option<(Compression, &[u8])> {
     };
     let rd = |o: usize| u32::from_le_bytes(data[o..o + 4].try_into().unwrap()) as usize;
     let start = (setup_sects + 1) * 512 + rd(0x248);
-    let len = rd(0x24c);
-    let payload = data.get(start..start.checked_add(len)?)?;
-    let c = compression_of(payload)?;
-    Some((c, payload))
+    let end = start.saturating_add(rd(0x24c));
+    let Some(payload) = data.get(start..end) else {
+        return Some(Err(format!(
+            "kernel image is truncated: its payload spans bytes {start}..{end} of a {}-byte file",
+            data.len()
+        )));
+    };
+    Some(match compression_of(payload) {
+        Some(c) => Ok((c, payload)),
+        None => Err(format!(
+            "kernel image payload is not gzip, xz, zstd or lz4 (starts with {:02x?}); \
+             bzip2, lzma and lzo kernels are not supported",
+            &payload[..payload.len().min(4)]
+        )),
+    })
+}
+
+/// `e_machine` in words, for error messages.
+fn machine_name(machine: u16) -> String {
+    match machine {
+        3 => "i386".into(),
+        40 => "ARM".into(),
+        62 => "x86-64".into(),
+        183 => "AArch64".into(),
+        243 => "RISC-V".into(),
+        crate::elf::EM_BPF => "BPF".into(),
+        n => format!("machine {n}"),
+    }
 }
 
 /// The release string a bzImage carries (`kernel_version` at 0x20e points into the setup code).
@@ -357,7 +387,10 @@ fn lz4_legacy(path: &Path, data: &[u8]) -> Result<Vec<u8>, InputError> {
         }
         pos += 4;
         let Some(block) = data.get(pos..pos.saturating_add(size)) else {
-            break; // trailing size word
+            if pos == data.len() {
+                break; // the uncompressed size a kernel image appends
+            }
+            return Err(InputError::invalid(path, "lz4 data is truncated"));
         };
         let n = lz4_flex::block::decompress_into(block, &mut buf)
             .map_err(|e| InputError::invalid(path, format!("lz4 data is corrupt: {e}")))?;
