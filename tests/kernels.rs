@@ -223,6 +223,23 @@ fn vmlinuz_btf_matches_bpftool() {
     }
 }
 
+/// `coretool btf --btf src` exits 2 with a message containing each of `words`.
+fn assert_refused(src: &Path, words: &[&str]) {
+    let out = Command::new(CORETOOL)
+        .arg("btf")
+        .arg("--btf")
+        .arg(src)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}: {stderr}", src.display());
+    assert!(
+        words.iter().all(|w| stderr.contains(w)),
+        "{}: {stderr}",
+        src.display()
+    );
+}
+
 /// A module's split BTF on top of the vmlinuz: coretool (which also reads a `.ko.xz`) against
 /// bpftool on the plain `.ko` with the extracted vmlinux as base.
 fn compare_module(release: &str, vmlinuz: &Path, vmlinux_elf: &Path, tmp: &Path) {
@@ -252,15 +269,7 @@ fn compare_module(release: &str, vmlinuz: &Path, vmlinux_elf: &Path, tmp: &Path)
         .any(|l| l == "CONFIG_DEBUG_INFO_BTF_MODULES=y")
     {
         // Before 5.11 modules carry no BTF: coretool must say so.
-        let out = Command::new(CORETOOL)
-            .arg("btf")
-            .arg("--btf")
-            .arg(&module)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{}: {stderr}", module.display());
-        assert!(stderr.contains("has no .BTF section"), "{stderr}");
+        assert_refused(&module, &["has no .BTF section"]);
         eprintln!("{release}: modules have no BTF (no CONFIG_DEBUG_INFO_BTF_MODULES), refused as expected");
         return;
     }
@@ -286,18 +295,7 @@ fn compare_module(release: &str, vmlinuz: &Path, vmlinux_elf: &Path, tmp: &Path)
     assert_same_dump(&format!("{release} {}", module.display()), &want, &got);
 
     // Without a base, split BTF is refused with a hint.
-    let out = Command::new(CORETOOL)
-        .arg("btf")
-        .arg("--btf")
-        .arg(&module)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{}: {stderr}", module.display());
-    assert!(
-        stderr.contains("split BTF") && stderr.contains("--base"),
-        "{stderr}"
-    );
+    assert_refused(&module, &["split BTF", "--base"]);
     eprintln!(
         "{release}: {} split BTF identical to bpftool",
         module.file_name().unwrap().to_string_lossy()
