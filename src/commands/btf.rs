@@ -87,22 +87,6 @@ pub fn select<'a>(btf: &'a Btf, args: &BtfArgs) -> anyhow::Result<Vec<Type<'a>>>
             && (kinds.is_empty() || kinds.contains(&t.kind()))
             && name_ok(t)
     };
-    if !args.names.is_empty() && !args.regex && args.id.is_empty() {
-        // Exact names: use the name index rather than scanning every type.
-        let mut ids: Vec<u32> = args
-            .names
-            .iter()
-            .flat_map(|n| btf.ids_by_name(n).iter().copied())
-            .filter(|&id| id >= btf.first_id())
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        return Ok(ids
-            .into_iter()
-            .filter_map(|id| btf.type_by_id(id))
-            .filter(|t| pick(t))
-            .collect());
-    }
     if !args.id.is_empty() {
         let mut ids = args.id.clone();
         ids.sort_unstable();
