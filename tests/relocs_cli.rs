@@ -39,20 +39,39 @@ fn json_golden_and_every_kind_present() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["schema"], "coretool.relocs/v1");
     let relos = v["objects"][0]["relocations"].as_array().unwrap();
-    for key in ["section", "program", "index", "insn", "kind", "type_id", "type", "access", "accessor", "line"] {
-        assert!(relos.iter().all(|r| r.get(key).is_some()), "key {key} missing");
+    for key in [
+        "section", "program", "index", "insn", "kind", "type_id", "type", "access", "accessor",
+        "line",
+    ] {
+        assert!(
+            relos.iter().all(|r| r.get(key).is_some()),
+            "key {key} missing"
+        );
     }
     let kinds: std::collections::BTreeSet<&str> =
         relos.iter().map(|r| r["kind"].as_str().unwrap()).collect();
     for k in [
-        "byte_off", "byte_sz", "field_exists", "signed", "lshift_u64", "rshift_u64",
-        "local_type_id", "target_type_id", "type_exists", "type_matches", "type_size",
-        "enumval_exists", "enumval_value",
+        "byte_off",
+        "byte_sz",
+        "field_exists",
+        "signed",
+        "lshift_u64",
+        "rshift_u64",
+        "local_type_id",
+        "target_type_id",
+        "type_exists",
+        "type_matches",
+        "type_size",
+        "enumval_exists",
+        "enumval_value",
     ] {
         assert!(kinds.contains(k), "fixture lacks a {k} relocation");
     }
     // Accessors decoded in libbpf's notation.
-    let accessors: Vec<&str> = relos.iter().map(|r| r["accessor"].as_str().unwrap()).collect();
+    let accessors: Vec<&str> = relos
+        .iter()
+        .map(|r| r["accessor"].as_str().unwrap())
+        .collect();
     for a in [
         "struct task_struct.real_parent",
         "struct task_struct.se.load.weight",
@@ -60,10 +79,15 @@ fn json_golden_and_every_kind_present() {
         "enum pid_type::PIDTYPE_SID = 3",
         "struct signal_struct.rlim[7].rlim_cur",
     ] {
-        assert!(accessors.contains(&a), "accessor {a} missing: {accessors:?}");
+        assert!(
+            accessors.contains(&a),
+            "accessor {a} missing: {accessors:?}"
+        );
     }
     // Bitfields carry a bit offset.
-    assert!(relos.iter().any(|r| r["offset"].as_str().is_some_and(|s| s.contains('.'))));
+    assert!(relos
+        .iter()
+        .any(|r| r["offset"].as_str().is_some_and(|s| s.contains('.'))));
 }
 
 #[test]
@@ -75,7 +99,12 @@ fn both_byte_orders_decode_to_the_same_accessors() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| (r["kind"].as_str().unwrap().into(), r["accessor"].as_str().unwrap().into()))
+            .map(|r| {
+                (
+                    r["kind"].as_str().unwrap().into(),
+                    r["accessor"].as_str().unwrap().into(),
+                )
+            })
             .collect();
         a.sort();
         a.dedup();
@@ -94,7 +123,11 @@ fn both_byte_orders_decode_to_the_same_accessors() {
 fn object_without_core_records_says_so() {
     let o = relocs(&["no_core.bpf.o"]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(stdout(&o).contains("no CO-RE relocations"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("no CO-RE relocations"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
