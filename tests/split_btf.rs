@@ -29,13 +29,46 @@ fn module_btf_on_vmlinuz_base_matches_bpftool() {
     for e in entries.flatten() {
         let release = e.file_name().to_string_lossy().into_owned();
         let vmlinuz = e.path().join(format!("boot/vmlinuz-{release}"));
-        let module = e
+        let dir = e
             .path()
-            .join(format!("lib/modules/{release}/kernel/net/key/af_key.ko"));
-        if !vmlinuz.exists() || !module.exists() {
+            .join(format!("lib/modules/{release}/kernel/net/key"));
+        let tmp = tempfile::tempdir().unwrap();
+        // Debian compresses modules with xz from 6.x on: coretool reads either; bpftool gets
+        // the decompressed ELF.
+        let (module, plain) = if dir.join("af_key.ko").exists() {
+            (dir.join("af_key.ko"), dir.join("af_key.ko"))
+        } else if dir.join("af_key.ko.xz").exists() {
+            let plain = tmp.path().join("af_key.ko");
+            let st = Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "xz -dc '{}' > '{}'",
+                    dir.join("af_key.ko.xz").display(),
+                    plain.display()
+                ))
+                .status()
+                .unwrap();
+            assert!(st.success(), "xz -dc failed");
+            (dir.join("af_key.ko.xz"), plain)
+        } else {
+            continue;
+        };
+        if !vmlinuz.exists() {
             continue;
         }
-        let tmp = tempfile::tempdir().unwrap();
+        let elf = std::fs::read(&plain).unwrap();
+        if coretool::elf::ElfInfo::parse(&elf)
+            .unwrap()
+            .section(".BTF")
+            .is_none()
+        {
+            eprintln!(
+                "{release}: modules carry no BTF (kernel without CONFIG_DEBUG_INFO_BTF_MODULES)"
+            );
+            let o = run(&["btf", "--btf", module.to_str().unwrap()]);
+            assert_bad_input(&o, module.to_str().unwrap());
+            continue;
+        }
         let base = tmp.path().join("vmlinux.btf");
         let src = coretool::source::load(Some(&vmlinuz), None).unwrap();
         std::fs::write(&base, src.btf.raw_bytes()).unwrap();
@@ -51,7 +84,7 @@ fn module_btf_on_vmlinuz_base_matches_bpftool() {
             .arg("-B")
             .arg(&base)
             .args(["btf", "dump", "file"])
-            .arg(&module)
+            .arg(&plain)
             .args(["format", "raw"])
             .output()
             .unwrap();
