@@ -3,6 +3,7 @@
 //! The library parses and models (BTF, ELF objects, `.BTF.ext`, CO-RE relocations) without
 //! printing; `commands` render what the library computed.
 pub mod btf;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod elf;
