@@ -713,7 +713,7 @@ fn tracing_checks(f: &Facts, out: &mut Vec<Check>) {
         } else {
             warn(
                 "tracefs",
-                format!("not mounted (libbpf looks at {TRACEFS_PATH}, then {DEBUGFS_PATH}/tracing): tracepoint and kprobe attachment by name cannot work"),
+                format!("not mounted (libbpf reads tracepoint ids from {TRACEFS_PATH} or {DEBUGFS_PATH}/tracing): SEC(\"tracepoint/...\") programs cannot attach; tp_btf and raw_tp can"),
                 mount_tracefs.clone(),
             )
         });
@@ -722,12 +722,11 @@ fn tracing_checks(f: &Facts, out: &mut Vec<Check>) {
         } else if !tracefs.is_empty() {
             ok("debugfs", "not mounted; not needed, tracefs is mounted")
         } else {
-            warn(
+            // libbpf uses debugfs only to reach tracefs: mounting tracefs (the fix above) is
+            // enough, so this is not a finding of its own.
+            ok(
                 "debugfs",
-                "not mounted",
-                format!(
-                    "mount -t debugfs debugfs {DEBUGFS_PATH} (or mount tracefs: {mount_tracefs})"
-                ),
+                "not mounted; libbpf needs it only to reach tracefs (see tracefs)",
             )
         });
     }
@@ -745,7 +744,7 @@ fn tracing_checks(f: &Facts, out: &mut Vec<Check>) {
             ),
             (Err(why), Some(true)) => ok(
                 &name,
-                format!("kernel BTF has {typedef} (tracefs: {why})"),
+                format!("kernel BTF has {typedef} ({why}, events/ not checked)"),
             ),
             (Err(why), Some(false)) => warn(
                 &name,
@@ -816,11 +815,16 @@ fn probe_checks(f: &Facts, out: &mut Vec<Check>) {
         }
         return;
     };
+    let kprobes_attach = f.tracing.kprobe_pmu || f.tracing.kprobe_events == Ok(true);
     for r in results {
         let p = r.probe;
         out.push(match &r.outcome {
             Ok(ProbeOutcome::Supported) => {
-                ok(p.name(), format!("{} supported ({})", p.what(), p.how()))
+                let mut detail = format!("{} supported ({})", p.what(), p.how());
+                if p == ProbeId::ProgKprobe && !kprobes_attach {
+                    detail.push_str("; loading works, attaching does not (see kprobes)");
+                }
+                ok(p.name(), detail)
             }
             Ok(ProbeOutcome::Unsupported) => {
                 let (status, fix) = p.when_missing();

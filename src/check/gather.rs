@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::analyse::ProbeId;
 use super::libbpf;
-use super::mounts::{self, DEBUGFS_PATH, DEBUGFS_TRACING_PATH, TRACEFS_PATH};
+use super::mounts::{self, DEBUGFS_TRACING_PATH, TRACEFS_PATH};
 use super::privilege::{self, SYSCTL_JIT, SYSCTL_UNPRIV_BPF};
 use super::*;
 use crate::btf::Btf;
@@ -284,7 +284,7 @@ fn gather_tracing() -> TracingFacts {
 }
 
 fn not_mounted() -> String {
-    format!("tracefs is not mounted at {TRACEFS_PATH} or {DEBUGFS_PATH}/tracing")
+    "tracefs not mounted".to_owned()
 }
 
 /// Whether `path` exists, telling "absent" apart from "cannot look" (permission).

@@ -21,7 +21,7 @@ pub fn version() -> (u32, u32) {
     }
 }
 
-/// `v1.7.0` as libbpf spells it.
+/// `v1.7` as libbpf spells it.
 pub fn version_string() -> String {
     // SAFETY: libbpf_version_string returns a pointer to a static NUL-terminated string.
     unsafe { CStr::from_ptr(libbpf_sys::libbpf_version_string()) }

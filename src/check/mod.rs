@@ -75,7 +75,7 @@ pub struct KernelInfo {
     /// The BTF that was checked (sysfs, `--btf`, or a libbpf fallback location).
     pub btf: Option<PathBuf>,
     pub config: Option<PathBuf>,
-    /// The bundled libbpf, `v1.7.0`.
+    /// The bundled libbpf, `v1.7`.
     pub libbpf: String,
     /// Whether this process may load tracing programs (the privileged checks ran).
     pub privileged: bool,
@@ -253,7 +253,7 @@ pub struct ProbeResult {
 pub struct Facts {
     pub uname: Uname,
     pub os: OsRelease,
-    /// `(major, minor)` and `v1.7.0`.
+    /// `(major, minor)` and `v1.7`.
     pub libbpf_version: (u32, u32),
     pub libbpf_version_string: String,
     pub btf: BtfFacts,
