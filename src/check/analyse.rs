@@ -491,7 +491,7 @@ fn config_checks(f: &Facts, out: &mut Vec<Check>) {
     for w in &WANTED {
         out.push(config_option_check(cfg, w, btf_usable));
     }
-    out.push(btf_needs_check(cfg));
+    out.push(btf_needs_check(cfg, btf_usable));
 }
 
 fn config_name(option: &str) -> String {
@@ -566,7 +566,7 @@ fn unmet_btf_needs(cfg: &KernelConfig) -> Vec<String> {
     unmet
 }
 
-fn btf_needs_check(cfg: &KernelConfig) -> Check {
+fn btf_needs_check(cfg: &KernelConfig, btf_usable: bool) -> Check {
     let name = "config.btf_needs";
     let mut have: Vec<String> = BTF_NEEDS.iter().map(|(o, _)| cfg.describe(o)).collect();
     if cfg.get("CONFIG_PAHOLE_VERSION").is_some() {
@@ -579,7 +579,8 @@ fn btf_needs_check(cfg: &KernelConfig) -> Check {
             format!("CONFIG_DEBUG_INFO_BTF's needs are met: {}", have.join(", ")),
         );
     }
-    let status = if cfg.enabled("CONFIG_DEBUG_INFO_BTF") {
+    // Unmet needs only block CO-RE when no BTF is usable at all.
+    let status = if cfg.enabled("CONFIG_DEBUG_INFO_BTF") || btf_usable {
         Status::Warn
     } else {
         Status::Fail
@@ -792,9 +793,16 @@ fn kprobe_check(f: &Facts) -> Check {
             ),
             "rebuild the kernel with CONFIG_KPROBES=y and CONFIG_KPROBE_EVENTS=y, or attach to tracepoints/tp_btf instead",
         ),
-        Some(c) => (
+        Some(c) if t.kprobe_events.is_err() => (
             c.describe("CONFIG_KPROBE_EVENTS"),
             "mount -t tracefs tracefs /sys/kernel/tracing (libbpf's legacy kprobe path)",
+        ),
+        Some(c) => (
+            format!(
+                "{}, yet the running kernel has neither: the config does not describe it",
+                c.describe("CONFIG_KPROBE_EVENTS")
+            ),
+            "boot a kernel built with CONFIG_KPROBE_EVENTS=y (check that /boot/config-$(uname -r) is the running kernel's)",
         ),
         None => (
             "config not available".to_owned(),

@@ -34,6 +34,9 @@ pub struct GatherOptions {
     pub base: Option<PathBuf>,
 }
 
+/// Where the kernel publishes vmlinux and module BTF.
+pub const SYSFS_BTF_DIR: &str = "/sys/kernel/btf";
+
 /// libbpf's fallback vmlinux locations, `%1$s` being the release (`btf__load_vmlinux_btf`
 /// in libbpf's btf.c), in the order libbpf tries them.
 pub fn fallback_locations(release: &str) -> Vec<PathBuf> {
@@ -95,7 +98,7 @@ pub fn gather(opts: &GatherOptions) -> Result<Facts, GatherError> {
         libbpf_version: libbpf::version(),
         libbpf_version_string: libbpf::version_string(),
         btf,
-        modules: module_btf(),
+        modules: module_btf(Path::new(SYSFS_BTF_DIR)),
         config,
         privilege,
         unprivileged_bpf_disabled: privilege::read_sysctl(SYSCTL_UNPRIV_BPF),
@@ -172,26 +175,7 @@ fn gather_btf(opts: &GatherOptions, release: &str) -> Result<(BtfFacts, Option<B
         return Ok((facts, btf));
     }
     // No sysfs BTF: examine libbpf's fallback locations, use the first that holds BTF.
-    let mut fallbacks = Vec::new();
-    let mut chosen: Option<(LoadedBtf, Btf)> = None;
-    for path in fallback_locations(release) {
-        let state = if !path.exists() {
-            FallbackState::Absent
-        } else {
-            match source::load(Some(&path), None) {
-                Ok(src) => {
-                    let types = src.btf.type_count();
-                    if chosen.is_none() {
-                        let lib = libbpf::parse_path(&path, None);
-                        chosen = Some((loaded(&src, lib), src.btf));
-                    }
-                    FallbackState::HasBtf { types }
-                }
-                Err(e) => FallbackState::Unusable(strip_path(&e.to_string(), &path)),
-            }
-        };
-        fallbacks.push(Fallback { path, state });
-    }
+    let (fallbacks, chosen) = examine_fallbacks(fallback_locations(release));
     let why =
         format!("{SYSFS_VMLINUX} is absent: the kernel was built without CONFIG_DEBUG_INFO_BTF");
     Ok(match chosen {
@@ -216,16 +200,42 @@ fn gather_btf(opts: &GatherOptions, release: &str) -> Result<(BtfFacts, Option<B
     })
 }
 
+/// What each fallback location holds; the first that holds BTF is loaded (as libbpf's
+/// `btf__load_vmlinux_btf` takes the first that parses).
+pub fn examine_fallbacks(paths: Vec<PathBuf>) -> (Vec<Fallback>, Option<(LoadedBtf, Btf)>) {
+    let mut fallbacks = Vec::new();
+    let mut chosen: Option<(LoadedBtf, Btf)> = None;
+    for path in paths {
+        let state = if !path.exists() {
+            FallbackState::Absent
+        } else {
+            match source::load(Some(&path), None) {
+                Ok(src) => {
+                    let types = src.btf.type_count();
+                    if chosen.is_none() {
+                        let lib = libbpf::parse_path(&path, None);
+                        chosen = Some((loaded(&src, lib), src.btf));
+                    }
+                    FallbackState::HasBtf { types }
+                }
+                Err(e) => FallbackState::Unusable(strip_path(&e.to_string(), &path)),
+            }
+        };
+        fallbacks.push(Fallback { path, state });
+    }
+    (fallbacks, chosen)
+}
+
 fn strip_path(msg: &str, path: &Path) -> String {
     msg.strip_prefix(&format!("{}: ", path.display()))
         .unwrap_or(msg)
         .to_owned()
 }
 
-/// Module BTF under `/sys/kernel/btf`: each file must start with the BTF magic.
-fn module_btf() -> Option<ModuleBtf> {
-    let dir = std::fs::read_dir("/sys/kernel/btf").ok()?;
-    let mut names: Vec<String> = dir
+/// Module BTF in `dir` (`/sys/kernel/btf`): each file but vmlinux must start with the BTF magic.
+pub fn module_btf(dir: &Path) -> Option<ModuleBtf> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    let mut names: Vec<String> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n != "vmlinux")
@@ -236,7 +246,7 @@ fn module_btf() -> Option<ModuleBtf> {
         invalid: Vec::new(),
     };
     for name in names {
-        let path = Path::new("/sys/kernel/btf").join(&name);
+        let path = dir.join(&name);
         let mut magic = [0u8; 2];
         match std::fs::File::open(&path).and_then(|mut f| f.read_exact(&mut magic)) {
             Ok(()) if crate::btf::detect_endian(&[magic[0], magic[1], 1, 0]).is_some() => {
