@@ -59,13 +59,20 @@ fn assert_contract(j: &Value, code: i32) {
         assert!(["ok", "warn", "fail", "skipped"].contains(&st), "{c}");
         assert!(c["name"].is_string() && c["detail"].is_string(), "{c}");
         if st == "warn" || st == "fail" {
-            assert!(c["fix"].as_str().is_some_and(|f| !f.is_empty()), "no fix: {c}");
+            assert!(
+                c["fix"].as_str().is_some_and(|f| !f.is_empty()),
+                "no fix: {c}"
+            );
         } else {
             assert!(c["fix"].is_null(), "{c}");
         }
         failed |= st == "fail";
     }
-    assert_eq!(code, if failed { 1 } else { 0 }, "exit code vs checks: {j:#}");
+    assert_eq!(
+        code,
+        if failed { 1 } else { 0 },
+        "exit code vs checks: {j:#}"
+    );
     assert_eq!(j["can_load"], !failed);
 }
 
@@ -97,7 +104,9 @@ fn root_run_on_this_machine() {
     let release = j["kernel"]["release"].as_str().unwrap();
     let mut uname = Command::new("uname");
     assert_eq!(
-        String::from_utf8(run(uname.arg("-r")).0.stdout).unwrap().trim(),
+        String::from_utf8(run(uname.arg("-r")).0.stdout)
+            .unwrap()
+            .trim(),
         release
     );
 
@@ -121,7 +130,14 @@ fn root_run_on_this_machine() {
             assert_eq!(status(&j, "probe.prog.tp_btf"), "ok");
         }
     } else {
-        assert_eq!(status(&j, "btf.vmlinux"), if j["kernel"]["btf"].is_null() { "fail" } else { "warn" });
+        assert_eq!(
+            status(&j, "btf.vmlinux"),
+            if j["kernel"]["btf"].is_null() {
+                "fail"
+            } else {
+                "warn"
+            }
+        );
     }
 
     // kprobes: whatever the config says.
@@ -129,8 +145,20 @@ fn root_run_on_this_machine() {
         if !cfg.config.enabled("CONFIG_KPROBE_EVENTS") {
             let k = check(&j, "kprobes");
             assert!(["warn", "fail"].contains(&k["status"].as_str().unwrap()));
-            assert!(k["detail"].as_str().unwrap().contains("CONFIG_KPROBE_EVENTS"), "{k}");
-            assert!(k["fix"].as_str().unwrap().contains("CONFIG_KPROBE_EVENTS=y"), "{k}");
+            assert!(
+                k["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("CONFIG_KPROBE_EVENTS"),
+                "{k}"
+            );
+            assert!(
+                k["fix"]
+                    .as_str()
+                    .unwrap()
+                    .contains("CONFIG_KPROBE_EVENTS=y"),
+                "{k}"
+            );
             assert_eq!(status(&j, "config.KPROBE_EVENTS"), "warn");
         }
     }
@@ -139,13 +167,20 @@ fn root_run_on_this_machine() {
     let t = check(&j, "tracefs");
     if before && after {
         assert_eq!(t["status"], "ok", "{t}");
-        assert!(t["detail"].as_str().unwrap().starts_with("mounted at"), "{t}");
+        assert!(
+            t["detail"].as_str().unwrap().starts_with("mounted at"),
+            "{t}"
+        );
     } else if !before && !after && !Path::new("/sys/kernel/debug/tracing/events").exists() {
         assert_eq!(t["status"], "warn", "{t}");
         assert_eq!(t["fix"], "mount -t tracefs tracefs /sys/kernel/tracing");
     }
 
-    for name in ["probe.map.ringbuf", "probe.prog.tracepoint", "probe.helper.get_current_task"] {
+    for name in [
+        "probe.map.ringbuf",
+        "probe.prog.tracepoint",
+        "probe.helper.get_current_task",
+    ] {
         assert_ne!(status(&j, name), "skipped", "{name} must run as root");
     }
 }
@@ -208,9 +243,10 @@ fn unprivileged_run_as_nobody() {
         assert_eq!(status(&j, "btf.libbpf"), "ok");
     }
     // The checklist says so too.
-    let (out, _) = run(Command::new("setpriv")
-        .args(setpriv)
-        .args([BIN, "check-btf", "--color", "never"]));
+    let (out, _) =
+        run(Command::new("setpriv")
+            .args(setpriv)
+            .args([BIN, "check-btf", "--color", "never"]));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("skip  probe.map.ringbuf"), "{text}");
     assert!(text.contains("privileged checks skipped"), "{text}");
@@ -254,7 +290,10 @@ fn given_btf_is_checked_instead_of_sysfs() {
     assert_eq!(j["kernel"]["btf"], archive.display().to_string());
     assert_eq!(status(&j, "btf.vmlinux"), "ok");
     let d = check(&j, "btf.vmlinux")["detail"].as_str().unwrap();
-    assert!(d.contains("1 types") && d.contains("given with --btf"), "{d}");
+    assert!(
+        d.contains("1 types") && d.contains("given with --btf"),
+        "{d}"
+    );
     assert_eq!(status(&j, "btf.libbpf"), "ok");
     assert!(check(&j, "btf.kinds")["detail"]
         .as_str()
@@ -287,9 +326,7 @@ fn bad_btf_input_exits_2_naming_the_file() {
 fn colour_follows_the_flag() {
     let (out, _) = run(Command::new(BIN).args(["check-btf", "--color", "always"]));
     assert!(String::from_utf8_lossy(&out.stdout).contains("\x1b["));
-    let (out, _) = run(Command::new(BIN)
-        .args(["check-btf"])
-        .env("NO_COLOR", "1"));
+    let (out, _) = run(Command::new(BIN).args(["check-btf"]).env("NO_COLOR", "1"));
     assert!(!String::from_utf8_lossy(&out.stdout).contains('\x1b'));
     let (out, _) = run(Command::new(BIN).args(["check-btf", "--color", "never"]));
     assert!(!String::from_utf8_lossy(&out.stdout).contains('\x1b'));

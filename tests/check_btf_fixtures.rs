@@ -157,7 +157,7 @@ fn no_btf_kernel() -> Facts {
         os: OsRelease::parse(&read("os-release-ubuntu-20.04")),
         btf: BtfFacts {
             origin: BtfOrigin::Sysfs,
-            loaded: Err("/sys/kernel/btf/vmlinux is absent: the kernel was built without CONFIG_DEBUG_INFO_BTF".into()),
+            loaded: Err("/sys/kernel/btf/vmlinux is absent".into()),
             sysfs_exists: false,
             fallbacks: fallback_locations(release)
                 .into_iter()
@@ -611,4 +611,17 @@ fn config_describe_distinguishes_unset_from_absent() {
     assert!(c
         .describe("CONFIG_KPROBE_EVENTS")
         .contains("is not in the config"));
+}
+
+#[test]
+fn config_with_btf_but_no_sysfs_btf_points_at_sysfs() {
+    let f = Facts {
+        config: config("config-6.18-no-kprobes"),
+        ..no_btf_kernel()
+    };
+    let r = analyse(&f);
+    assert_fixes(&r);
+    assert_eq!(status(&r, "btf.vmlinux"), Status::Fail);
+    assert!(r.get("btf.vmlinux").unwrap().detail.contains("is sysfs mounted?"));
+    assert!(fix(&r, "btf.vmlinux").starts_with("mount -t sysfs sysfs /sys; or curl -LO"));
 }

@@ -180,6 +180,11 @@ fn btf_checks(f: &Facts, out: &mut Vec<Check>) {
     let sysfs = crate::source::SYSFS_VMLINUX;
     let rebuild =
         "rebuild the kernel with CONFIG_DEBUG_INFO_BTF=y (and CONFIG_DEBUG_INFO_BTF_MODULES=y)";
+    let btf_config = f
+        .config
+        .as_ref()
+        .ok()
+        .map(|c| c.config.enabled("CONFIG_DEBUG_INFO_BTF"));
     let loaded = match (&f.btf.loaded, &f.btf.origin) {
         (Ok(b), origin) => {
             let what = format!(
@@ -208,9 +213,23 @@ fn btf_checks(f: &Facts, out: &mut Vec<Check>) {
             out.push(fail("btf.vmlinux", why.clone(), btfhub_fix(f)));
             None
         }
+        (Err(why), _) if !f.btf.sysfs_exists && btf_config == Some(true) => {
+            // The config promises sysfs BTF (5.4+): /sys itself is missing or hidden.
+            let why =
+                format!("{why} although the config has CONFIG_DEBUG_INFO_BTF=y: is sysfs mounted?");
+            let fix = format!("mount -t sysfs sysfs /sys; or {}", btfhub_fix(f));
+            out.push(fail("btf.vmlinux", why, fix));
+            None
+        }
         (Err(why), _) => {
+            let why = match btf_config {
+                Some(false) if !f.btf.sysfs_exists => {
+                    format!("{why}: the kernel is built without CONFIG_DEBUG_INFO_BTF")
+                }
+                _ => why.clone(),
+            };
             let fix = format!("{}; or {rebuild}", btfhub_fix(f));
-            out.push(fail("btf.vmlinux", why.clone(), fix));
+            out.push(fail("btf.vmlinux", why, fix));
             None
         }
     };

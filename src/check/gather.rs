@@ -176,8 +176,7 @@ fn gather_btf(opts: &GatherOptions, release: &str) -> Result<(BtfFacts, Option<B
     }
     // No sysfs BTF: examine libbpf's fallback locations, use the first that holds BTF.
     let (fallbacks, chosen) = examine_fallbacks(fallback_locations(release));
-    let why =
-        format!("{SYSFS_VMLINUX} is absent: the kernel was built without CONFIG_DEBUG_INFO_BTF");
+    let why = format!("{SYSFS_VMLINUX} is absent");
     Ok(match chosen {
         Some((l, btf)) => (
             BtfFacts {
