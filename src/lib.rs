@@ -4,6 +4,7 @@
 //! printing; `commands` render what the library computed.
 pub mod btf;
 pub mod btf_ext;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod core;

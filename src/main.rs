@@ -11,6 +11,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Btf(args) => commands::btf::run(args, g),
         Command::Relocs(args) => commands::relocs::run(args, g),
+        Command::CheckBtf(args) => commands::check_btf::run(args, g),
     };
     match result {
         Ok(code) => code,
