@@ -622,6 +622,10 @@ fn config_with_btf_but_no_sysfs_btf_points_at_sysfs() {
     let r = analyse(&f);
     assert_fixes(&r);
     assert_eq!(status(&r, "btf.vmlinux"), Status::Fail);
-    assert!(r.get("btf.vmlinux").unwrap().detail.contains("is sysfs mounted?"));
+    assert!(r
+        .get("btf.vmlinux")
+        .unwrap()
+        .detail
+        .contains("is sysfs mounted?"));
     assert!(fix(&r, "btf.vmlinux").starts_with("mount -t sysfs sysfs /sys; or curl -LO"));
 }

@@ -1,4 +1,4 @@
 //! One module per subcommand; each exposes `run(args, &GlobalOpts) -> anyhow::Result<ExitCode>`.
 pub mod btf;
-pub mod relocs;
 pub mod check_btf;
+pub mod relocs;
