@@ -60,4 +60,7 @@ pub enum Command {
     /// Dump BTF types: bpftool's raw format, struct layouts, or JSON
     #[command(after_help = EXIT_CODES_HELP)]
     Btf(commands::btf::BtfArgs),
+    /// Write a vmlinux.h (bpftool's sorted C dump with kfuncs), or a minimal one for a .bpf.o
+    #[command(after_help = EXIT_CODES_HELP)]
+    Vmlinux(commands::vmlinux::VmlinuxArgs),
 }

@@ -3,9 +3,11 @@
 //! The library parses and models (BTF, ELF objects, `.BTF.ext`, CO-RE relocations) without
 //! printing; `commands` render what the library computed.
 pub mod btf;
+pub mod btf_dump;
 pub mod cli;
 pub mod commands;
 pub mod elf;
 pub mod error;
 pub mod output;
 pub mod source;
+pub mod vmlinux;
