@@ -58,8 +58,9 @@ pub fn run(args: VmlinuxArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             let mut out = crate::output::stdout();
             write(&btf, &plan, &mut out)?;
         }
-        Some(path) => crate::output::write_atomic(path, |w| write(&btf, &plan, w))
-            .with_context(|| format!("writing {}", path.display()))?,
+        Some(path) => crate::output::write_atomic(path, |w| {
+            write(&btf, &plan, w).with_context(|| path.display().to_string())
+        })?,
     }
     Ok(ExitCode::SUCCESS)
 }
