@@ -54,6 +54,13 @@ pub const EPILOGUE: &str = "\
 #endif /* __VMLINUX_H__ */
 ";
 
+/// Why a header cannot be planned.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum VmlinuxError {
+    #[error("no struct, union, enum, typedef or enumerator named {name} in the kernel BTF")]
+    UnknownType { name: String },
+}
+
 /// A kfunc prototype for the `BPF_NO_KFUNC_PROTOTYPES` block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kfunc {
@@ -360,7 +367,11 @@ const BTF_FUNC_EXTERN: u32 = 2;
 /// relocation's local type is a type of the object's BTF, so this covers them all; btf_dump
 /// adds what the chosen types depend on, and [`HELPER_TYPEDEFS`] come along so that libbpf's
 /// helper headers compile. Types keep bpftool's order.
-pub fn minimal_plan(kernel: &Btf, obj: &Btf) -> MinimalPlan {
+///
+/// `extra` names more types the program needs but its BTF cannot show (enumerators used as
+/// plain values, such as `BPF_MAP_TYPE_RINGBUF` in a map definition): a struct/union/enum/
+/// typedef name, or an enumerator, which selects its enum. A name the kernel lacks is an error.
+pub fn minimal_plan(kernel: &Btf, obj: &Btf, extra: &[&str]) -> Result<MinimalPlan, VmlinuxError> {
     let mut wanted: HashMap<(NameClass, &str), bool> = HashMap::new();
     let helpers: HashSet<&str> = HELPER_TYPEDEFS.into_iter().collect();
     let mut wanted_funcs: HashMap<&str, bool> = HashMap::new();
@@ -375,6 +386,7 @@ pub fn minimal_plan(kernel: &Btf, obj: &Btf) -> MinimalPlan {
             wanted_funcs.insert(name, false);
         }
     }
+    let mut extra_found: HashMap<&str, bool> = extra.iter().map(|n| (*n, false)).collect();
     let mut chosen: HashSet<u32> = HashSet::new();
     for id in 1..kernel.type_count() {
         let Some(t) = kernel.type_by_id(id) else {
@@ -390,6 +402,23 @@ pub fn minimal_plan(kernel: &Btf, obj: &Btf) -> MinimalPlan {
         } else if class == NameClass::Typedef && helpers.contains(name) {
             chosen.insert(id);
         }
+        if let Some(found) = extra_found.get_mut(name) {
+            *found = true;
+            chosen.insert(id);
+        }
+        if class == NameClass::Enum {
+            for v in t.enum_values() {
+                if let Some(found) = extra_found.get_mut(kernel.str_at(v.name_off).unwrap_or("")) {
+                    *found = true;
+                    chosen.insert(id);
+                }
+            }
+        }
+    }
+    if let Some(name) = extra.iter().find(|n| !extra_found[**n]) {
+        return Err(VmlinuxError::UnknownType {
+            name: (*name).to_owned(),
+        });
     }
     let kfuncs: Vec<Kfunc> = kfuncs(kernel)
         .into_iter()
@@ -421,10 +450,10 @@ pub fn minimal_plan(kernel: &Btf, obj: &Btf) -> MinimalPlan {
         )
         .collect();
     unmatched.sort();
-    MinimalPlan {
+    Ok(MinimalPlan {
         plan: HeaderPlan { types, kfuncs },
         unmatched,
-    }
+    })
 }
 
 /// Write a header: the prologue, the planned types through libbpf's `btf_dump`, the kfunc

@@ -92,6 +92,8 @@ fn minimal_header_golden() {
         btf.to_str().unwrap(),
         "--for",
         obj.to_str().unwrap(),
+        "--type",
+        "BPF_MAP_TYPE_RINGBUF",
     ];
     let got = stdout_of(&args);
     assert_same(&got, &read(&fixture("prog.min.h")), "minimal header");
@@ -99,6 +101,9 @@ fn minimal_header_golden() {
     assert!(got.contains("struct task_struct {"));
     assert!(!got.contains("uapi_scalars") && !got.contains("ZETA_FIRST"));
     assert!(!got.contains("bpf_fast_now"));
+    // --type brought the enum of BPF_MAP_TYPE_RINGBUF, which the object's BTF cannot show
+    assert!(got.contains("enum bpf_map_type {"));
+    assert!(!got.contains("struct bpf_map {"));
     // -v names what the kernel lacks (the program's own struct), still exit 0
     let mut verbose = args.to_vec();
     verbose.insert(0, "-v");
@@ -106,6 +111,11 @@ fn minimal_header_golden() {
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("struct/union event is not in"), "{err}");
+
+    // a name the kernel lacks is an error naming it
+    let mut unknown = args.to_vec();
+    unknown.extend(["--type", "NO_SUCH_THING"]);
+    assert_input_error(&unknown, "NO_SUCH_THING");
 }
 
 #[test]
@@ -315,6 +325,8 @@ fn clang_compiles_core_program_against_kernel_headers() {
         "vmlinux",
         "--for",
         obj.to_str().unwrap(),
+        "--type",
+        "BPF_MAP_TYPE_RINGBUF",
         "-o",
         min.to_str().unwrap(),
     ]);

@@ -30,6 +30,10 @@ pub struct VmlinuxArgs {
     /// they need; -v lists the object's names the kernel BTF lacks
     #[arg(long = "for", value_name = "OBJ")]
     pub for_object: Option<PathBuf>,
+    /// With --for: also this struct/union/enum/typedef, or the enum of this enumerator (for
+    /// values BTF does not record, like BPF_MAP_TYPE_RINGBUF in a map definition); repeatable
+    #[arg(long = "type", value_name = "NAME", requires = "for_object")]
+    pub types: Vec<String>,
 }
 
 pub fn run(args: VmlinuxArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
@@ -39,7 +43,9 @@ pub fn run(args: VmlinuxArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         None => vmlinux::full_plan(&src.btf),
         Some(obj_path) => {
             let obj = object_btf(obj_path)?;
-            let minimal = vmlinux::minimal_plan(&src.btf, &obj);
+            let extra: Vec<&str> = args.types.iter().map(String::as_str).collect();
+            let minimal = vmlinux::minimal_plan(&src.btf, &obj, &extra)
+                .with_context(|| src.path.display().to_string())?;
             if g.verbose > 0 {
                 for name in &minimal.unmatched {
                     eprintln!(
