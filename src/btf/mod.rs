@@ -461,6 +461,11 @@ impl Btf {
         &self.data
     }
 
+    /// Give the blob back (for handing to libbpf once coretool's own view is no longer needed).
+    pub fn into_raw(self) -> Vec<u8> {
+        self.data
+    }
+
     fn words(&self) -> Words<'_> {
         Words {
             bytes: &self.data[self.types.clone()],

@@ -2,3 +2,4 @@
 pub mod btf;
 pub mod check_btf;
 pub mod relocs;
+pub mod vmlinux;
