@@ -201,7 +201,7 @@ fn vmlinuz_btf_matches_bpftool() {
 
         // The raw .BTF our reader extracted is a BTF source of its own, and bpftool agrees on it.
         let btf_path = tmp.path().join(format!("{release}.btf"));
-        std::fs::write(&btf_path, &src.raw).unwrap();
+        std::fs::write(&btf_path, src.btf.raw_bytes()).unwrap();
         assert_same_dump(
             &format!("{release} raw .btf via bpftool"),
             &want,
