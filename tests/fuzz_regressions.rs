@@ -1,0 +1,100 @@
+//! Replays what the fuzzers found, and their seeds, through the fuzz targets' own code.
+//!
+//! `tests/fixtures/fuzz/<target>/` holds each crash, hang or runaway allocation a fuzz target
+//! found, minimised (see `tests/fixtures/fuzz/README.md` for what each one was);
+//! `fuzz/seeds/<target>/` holds the seed corpora. The target bodies live in
+//! `fuzz/src/lib.rs`, compiled here as a module, so plain `cargo test` (no nightly, no
+//! libFuzzer) checks that none of these inputs panics, overflows the stack or takes long.
+
+#[path = "../fuzz/src/lib.rs"]
+mod targets;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use coretool::btf::{cdecl, Btf};
+
+/// Generous for a debug build: the fuzzer's own per-input timeout is 10 s on a release build.
+const SLOW: Duration = Duration::from_secs(20);
+
+fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    for dir in [
+        root.join("tests/fixtures/fuzz").join(target),
+        root.join("fuzz/seeds").join(target),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries {
+            let path = e.unwrap().path();
+            out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out.sort();
+    assert!(!out.is_empty(), "no inputs for fuzz target {target}");
+    out
+}
+
+fn replay(target: &str, run: fn(&[u8])) {
+    for (name, data) in inputs(target) {
+        let start = Instant::now();
+        run(&data);
+        let took = start.elapsed();
+        assert!(took < SLOW, "{name}: took {took:?}");
+    }
+}
+
+#[test]
+fn btf() {
+    replay("btf", targets::btf);
+}
+
+#[test]
+fn btf_ext() {
+    replay("btf_ext", targets::btf_ext);
+}
+
+#[test]
+fn object() {
+    replay("object", targets::object);
+}
+
+#[test]
+fn source() {
+    replay("source", targets::source);
+}
+
+#[test]
+fn core_spec() {
+    replay("core_spec", targets::core_spec);
+}
+
+#[test]
+fn vmlinux_plan() {
+    replay("vmlinux_plan", targets::vmlinux_plan);
+}
+
+#[test]
+fn check_parsers() {
+    replay("check_parsers", targets::check_parsers);
+}
+
+fn fixture(name: &str) -> Btf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/fuzz")
+        .join(name);
+    Btf::parse(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// A function prototype whose parameters point back at it: C declarations recursed without
+/// end (stack overflow in `btf --layout`). Now one declaration visits a bounded number of
+/// types and ends in `...`.
+#[test]
+fn cdecl_proto_cycle_is_cut_short() {
+    let btf = fixture("btf/cdecl-proto-cycle.btf");
+    let decl = cdecl::declaration(&btf, 2, "f");
+    assert!(decl.starts_with("... (*f)("), "{decl}");
+    assert!(decl.len() < 2 * cdecl::MAX_DECL_LEN, "{} bytes", decl.len());
+}
