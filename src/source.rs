@@ -253,7 +253,12 @@ fn unwrap_btf(
         ));
     }
     if data.is_empty() {
-        return Err(InputError::invalid(path, "file is empty"));
+        let why = if depth == 0 {
+            "file is empty"
+        } else {
+            "decompressed data is empty"
+        };
+        return Err(InputError::invalid(path, why));
     }
     if detect_endian(&data).is_some() {
         if depth == 0 {
