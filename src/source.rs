@@ -289,16 +289,20 @@ fn unwrap_btf(
             *release = bzimage_release(&data);
         }
         let inner = decompress(path, compression, payload, limit)?;
+        // Each layer is freed before the next is unwrapped: peak memory is two layers.
+        drop(data);
         containers.push(Container::KernelImage { compression });
         return unwrap_btf(path, inner, containers, release, depth + 1, limit);
     }
     if let Some(format) = compression_of(&data) {
         let inner = decompress(path, format, &data, limit)?;
+        drop(data);
         containers.push(Container::Compressed { format });
         return unwrap_btf(path, inner, containers, release, depth + 1, limit);
     }
     if is_tar(&data) {
         let (member, inner) = tar_btf_member(path, &data, limit)?;
+        drop(data);
         containers.push(Container::TarMember { member });
         return unwrap_btf(path, inner, containers, release, depth + 1, limit);
     }
