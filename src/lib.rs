@@ -9,3 +9,4 @@ pub mod elf;
 pub mod error;
 pub mod output;
 pub mod source;
+pub mod dryrun;
