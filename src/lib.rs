@@ -5,8 +5,8 @@
 pub mod btf;
 pub mod cli;
 pub mod commands;
+pub mod dryrun;
 pub mod elf;
 pub mod error;
 pub mod output;
 pub mod source;
-pub mod dryrun;

@@ -14,6 +14,11 @@ static SESSION: Mutex<()> = Mutex::new(());
 fn record(_level: PrintLevel, msg: String) {
     let mut buf = BUFFER.lock().unwrap_or_else(|e| e.into_inner());
     buf.push_str(&msg);
+    // A few libbpf messages lack their newline ("skipped auto-creating..."); keep one record
+    // per line so the next message does not run into it.
+    if !msg.ends_with('\n') {
+        buf.push('\n');
+    }
 }
 
 /// Records everything libbpf prints, at debug level, until [`Capture::finish`] or drop.

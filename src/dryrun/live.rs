@@ -93,12 +93,10 @@ impl Drop for TargetFile {
 fn open(obj: &Path, target: Option<&Path>) -> Result<OpenObject, LiveError> {
     let mut builder = ObjectBuilder::default();
     if let Some(t) = target {
-        builder
-            .btf_custom_path(t)
-            .map_err(|e| LiveError::Open {
-                path: t.to_path_buf(),
-                cause: e.to_string(),
-            })?;
+        builder.btf_custom_path(t).map_err(|e| LiveError::Open {
+            path: t.to_path_buf(),
+            cause: e.to_string(),
+        })?;
     }
     builder.open_file(obj).map_err(|e| LiveError::Open {
         path: obj.to_path_buf(),
