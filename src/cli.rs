@@ -60,4 +60,7 @@ pub enum Command {
     /// Dump BTF types: bpftool's raw format, struct layouts, or JSON
     #[command(after_help = EXIT_CODES_HELP)]
     Btf(commands::btf::BtfArgs),
+    /// List every CO-RE relocation record of BPF objects, decoded, with source lines
+    #[command(after_help = EXIT_CODES_HELP)]
+    Relocs(commands::relocs::RelocsArgs),
 }

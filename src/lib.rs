@@ -3,10 +3,14 @@
 //! The library parses and models (BTF, ELF objects, `.BTF.ext`, CO-RE relocations) without
 //! printing; `commands` render what the library computed.
 pub mod btf;
+pub mod btf_ext;
 pub mod cli;
 pub mod commands;
+pub mod core;
 pub mod dryrun;
 pub mod elf;
 pub mod error;
 pub mod output;
+pub mod relocs;
 pub mod source;
+pub mod table;

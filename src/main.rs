@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     let g = &cli.global;
     let result = match cli.command {
         Command::Btf(args) => commands::btf::run(args, g),
+        Command::Relocs(args) => commands::relocs::run(args, g),
     };
     match result {
         Ok(code) => code,

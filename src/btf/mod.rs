@@ -11,6 +11,8 @@
 //!
 //! Layout follows `include/uapi/linux/btf.h`; helper names follow libbpf's `btf.h`.
 
+pub mod cdecl;
+pub mod json;
 pub mod layout;
 pub mod raw;
 

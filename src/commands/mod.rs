@@ -1,2 +1,3 @@
 //! One module per subcommand; each exposes `run(args, &GlobalOpts) -> anyhow::Result<ExitCode>`.
 pub mod btf;
+pub mod relocs;

@@ -9,105 +9,18 @@
 
 use std::fmt;
 
-/// libbpf's `enum bpf_core_relo_kind`, with libbpf's names (`core_relo_kind_str`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum RelocKind {
-    ByteOff,
-    ByteSz,
-    FieldExists,
-    Signed,
-    LshiftU64,
-    RshiftU64,
-    LocalTypeId,
-    TargetTypeId,
-    TypeExists,
-    TypeSize,
-    EnumvalExists,
-    EnumvalValue,
-    TypeMatches,
-}
+pub use crate::btf_ext::CoreReloKind as RelocKind;
 
-impl RelocKind {
-    /// In `enum bpf_core_relo_kind` order, so `ALL[raw]` is the kind of a `.BTF.ext` record.
-    pub const ALL: [RelocKind; 13] = [
-        RelocKind::ByteOff,
-        RelocKind::ByteSz,
-        RelocKind::FieldExists,
-        RelocKind::Signed,
-        RelocKind::LshiftU64,
-        RelocKind::RshiftU64,
-        RelocKind::LocalTypeId,
-        RelocKind::TargetTypeId,
-        RelocKind::TypeExists,
-        RelocKind::TypeSize,
-        RelocKind::EnumvalExists,
-        RelocKind::EnumvalValue,
-        RelocKind::TypeMatches,
-    ];
-
-    pub fn from_raw(raw: u32) -> Option<RelocKind> {
-        Self::ALL.get(raw as usize).copied()
-    }
-
-    pub fn raw(self) -> u32 {
-        Self::ALL.iter().position(|k| *k == self).unwrap_or(0) as u32
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            RelocKind::ByteOff => "byte_off",
-            RelocKind::ByteSz => "byte_sz",
-            RelocKind::FieldExists => "field_exists",
-            RelocKind::Signed => "signed",
-            RelocKind::LshiftU64 => "lshift_u64",
-            RelocKind::RshiftU64 => "rshift_u64",
-            RelocKind::LocalTypeId => "local_type_id",
-            RelocKind::TargetTypeId => "target_type_id",
-            RelocKind::TypeExists => "type_exists",
-            RelocKind::TypeSize => "type_size",
-            RelocKind::EnumvalExists => "enumval_exists",
-            RelocKind::EnumvalValue => "enumval_value",
-            RelocKind::TypeMatches => "type_matches",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<RelocKind> {
-        Self::ALL.iter().copied().find(|k| k.name() == name)
-    }
-
-    /// Kinds whose value answers "is it there?": 0 on a kernel without it is an answer, not a
-    /// failure.
-    pub fn is_existence(self) -> bool {
-        matches!(
-            self,
-            RelocKind::FieldExists
-                | RelocKind::TypeExists
-                | RelocKind::TypeMatches
-                | RelocKind::EnumvalExists
-        )
-    }
-
-    pub fn is_field_based(self) -> bool {
-        matches!(
-            self,
-            RelocKind::ByteOff
-                | RelocKind::ByteSz
-                | RelocKind::FieldExists
-                | RelocKind::Signed
-                | RelocKind::LshiftU64
-                | RelocKind::RshiftU64
-        )
-    }
-
-    pub fn is_enumval_based(self) -> bool {
-        matches!(self, RelocKind::EnumvalExists | RelocKind::EnumvalValue)
-    }
-}
-
-impl fmt::Display for RelocKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+/// Kinds whose value answers "is it there?": 0 on a kernel without it is an answer, not a
+/// failure.
+pub fn is_existence(kind: RelocKind) -> bool {
+    matches!(
+        kind,
+        RelocKind::FieldExists
+            | RelocKind::TypeExists
+            | RelocKind::TypeMatches
+            | RelocKind::EnumvalExists
+    )
 }
 
 /// What a spec addresses beyond its root type (`bpf_core_format_spec`).
@@ -166,7 +79,7 @@ impl Spec {
 impl fmt::Display for Spec {
     /// Byte-identical to `bpf_core_format_spec`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{}> {}", self.kind, self.root())?;
+        write!(f, "<{}> {}", self.kind.name(), self.root())?;
         match &self.detail {
             SpecDetail::Type => Ok(()),
             SpecDetail::Enumval { name, value } => write!(f, "::{name} = {value}"),
