@@ -63,4 +63,7 @@ pub enum Command {
     /// List every CO-RE relocation record of BPF objects, decoded, with source lines
     #[command(after_help = EXIT_CODES_HELP)]
     Relocs(commands::relocs::RelocsArgs),
+    /// Show libbpf's CO-RE fixups for an object, per field, against one or many kernels
+    #[command(after_help = commands::dry_run::AFTER_HELP)]
+    DryRun(commands::dry_run::DryRunArgs),
 }

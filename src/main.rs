@@ -11,6 +11,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Btf(args) => commands::btf::run(args, g),
         Command::Relocs(args) => commands::relocs::run(args, g),
+        Command::DryRun(args) => commands::dry_run::run(args, g),
     };
     match result {
         Ok(code) => code,

@@ -1,3 +1,4 @@
 //! One module per subcommand; each exposes `run(args, &GlobalOpts) -> anyhow::Result<ExitCode>`.
 pub mod btf;
+pub mod dry_run;
 pub mod relocs;

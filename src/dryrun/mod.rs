@@ -365,3 +365,4 @@ impl TargetResult {
         self.failure.is_none() && !self.fixups.iter().any(|f| f.status == Status::Error)
     }
 }
+pub mod run;
