@@ -240,7 +240,7 @@ pub fn assemble(obj: &Object, records: &[Record]) -> TargetResult {
         } else if let Some((old, new)) = main_patch.map(|p| p.values()) {
             if is_existence(relo.kind) && new == 0 {
                 Status::Absent
-            } else if old == new {
+            } else if old == new && !matches!(mem_sz, Some((a, b)) if a != b) {
                 Status::Same
             } else {
                 Status::Patched
