@@ -190,11 +190,11 @@ struct CandBtf {
     start_id: u32,
 }
 
-/// A type's kind and name, read through libbpf's public API.
-fn kind_and_name(btf: &LibbpfBtf, id: u32) -> Option<(Kind, String)> {
+/// A type's kind and name, read through libbpf's public API. The name borrows from `btf`.
+fn kind_and_name(btf: &LibbpfBtf, id: u32) -> Option<(Kind, &str)> {
     // SAFETY: btf.0 is a live libbpf BTF; btf__type_by_id returns NULL for a bad id and
     // otherwise a pointer into the BTF; btf__name_by_offset returns NULL or a NUL-terminated
-    // string owned by the BTF, copied out before the BTF can go away.
+    // string owned by the BTF, which lives as long as the borrow of `btf`.
     unsafe {
         let t = libbpf_sys::btf__type_by_id(btf.0, id);
         if t.is_null() {
@@ -203,9 +203,9 @@ fn kind_and_name(btf: &LibbpfBtf, id: u32) -> Option<(Kind, String)> {
         let kind = Kind::from_raw(((*t).info >> 24) & 0x1f)?;
         let n = libbpf_sys::btf__name_by_offset(btf.0, (*t).name_off);
         let name = if n.is_null() {
-            String::new()
+            ""
         } else {
-            std::ffi::CStr::from_ptr(n).to_string_lossy().into_owned()
+            std::ffi::CStr::from_ptr(n).to_str().unwrap_or("")
         };
         Some((kind, name))
     }
@@ -300,14 +300,14 @@ fn add_cands(
     let Some((local_kind, local_name)) = kind_and_name(local, local_id) else {
         return;
     };
-    let local_ess = essential_name(&local_name);
+    let local_ess = essential_name(local_name);
     // SAFETY: targ.lib.0 is live.
     let end = unsafe { libbpf_sys::btf__type_cnt(targ.lib.0) };
     for id in targ.start_id..end {
         let Some((kind, name)) = kind_and_name(&targ.lib, id) else {
             continue;
         };
-        if !kind_compat(kind, local_kind) || name.is_empty() || essential_name(&name) != local_ess {
+        if !kind_compat(kind, local_kind) || name.is_empty() || essential_name(name) != local_ess {
             continue;
         }
         let _ = writeln!(
