@@ -31,7 +31,8 @@ pub struct DryRunArgs {
     /// vmlinuz/bzImage, or a BTFHub .btf.tar.xz [default: the running kernel]
     #[arg(long, value_name = "SRC")]
     pub btf: Vec<PathBuf>,
-    /// Also load every program into the running kernel (the verifier runs), then unload it
+    /// Also load every program into the running kernel (the verifier runs), then unload it;
+    /// applies to the running kernel only (-v also prints libbpf's log)
     #[arg(long, conflicts_with = "offline")]
     pub load: bool,
     /// Compute the relocations without a kernel (automatic when not root)
