@@ -190,25 +190,40 @@ struct CandBtf {
     start_id: u32,
 }
 
-/// A type's kind and name, read through libbpf's public API. The name borrows from `btf`.
-fn kind_and_name(btf: &LibbpfBtf, id: u32) -> Option<(Kind, &str)> {
+/// A type's kind, read through libbpf's public API.
+fn kind_of(btf: &LibbpfBtf, id: u32) -> Option<(Kind, u32)> {
     // SAFETY: btf.0 is a live libbpf BTF; btf__type_by_id returns NULL for a bad id and
-    // otherwise a pointer into the BTF; btf__name_by_offset returns NULL or a NUL-terminated
-    // string owned by the BTF, which lives as long as the borrow of `btf`.
+    // otherwise a pointer to a type inside the BTF.
     unsafe {
         let t = libbpf_sys::btf__type_by_id(btf.0, id);
         if t.is_null() {
             return None;
         }
-        let kind = Kind::from_raw(((*t).info >> 24) & 0x1f)?;
-        let n = libbpf_sys::btf__name_by_offset(btf.0, (*t).name_off);
-        let name = if n.is_null() {
-            ""
-        } else {
-            std::ffi::CStr::from_ptr(n).to_str().unwrap_or("")
-        };
-        Some((kind, name))
+        Some((Kind::from_raw(((*t).info >> 24) & 0x1f)?, (*t).name_off))
     }
+}
+
+/// A string of `btf` (empty when absent), borrowing from it.
+fn name_at(btf: &LibbpfBtf, off: u32) -> &[u8] {
+    // SAFETY: btf__name_by_offset returns NULL or a NUL-terminated string owned by the BTF,
+    // which lives as long as the borrow of `btf`.
+    unsafe {
+        let n = libbpf_sys::btf__name_by_offset(btf.0, off);
+        if n.is_null() {
+            b""
+        } else {
+            std::ffi::CStr::from_ptr(n).to_bytes()
+        }
+    }
+}
+
+/// `bpf_core_essential_name_len` on bytes (see `crate::btf::essential_name`).
+fn essential(name: &[u8]) -> &[u8] {
+    let s = std::str::from_utf8(name).unwrap_or("");
+    if s.is_empty() {
+        return name;
+    }
+    essential_name(s).as_bytes()
 }
 
 /// The target kernel's BTF: vmlinux, then (running kernel only) its modules' split BTF, which
@@ -297,19 +312,26 @@ fn add_cands(
     log: &mut String,
     out: &mut Vec<BpfCoreCand>,
 ) {
-    let Some((local_kind, local_name)) = kind_and_name(local, local_id) else {
+    let Some((local_kind, local_off)) = kind_of(local, local_id) else {
         return;
     };
-    let local_ess = essential_name(local_name);
+    let local_name = String::from_utf8_lossy(name_at(local, local_off)).into_owned();
+    let local_ess = essential(local_name.as_bytes());
     // SAFETY: targ.lib.0 is live.
     let end = unsafe { libbpf_sys::btf__type_cnt(targ.lib.0) };
     for id in targ.start_id..end {
-        let Some((kind, name)) = kind_and_name(&targ.lib, id) else {
+        let Some((kind, name_off)) = kind_of(&targ.lib, id) else {
             continue;
         };
-        if !kind_compat(kind, local_kind) || name.is_empty() || essential_name(name) != local_ess {
+        if !kind_compat(kind, local_kind) {
             continue;
         }
+        let name = name_at(&targ.lib, name_off);
+        // Cheap reject before the flavour split: the essential name is a prefix.
+        if name.is_empty() || !name.starts_with(local_ess) || essential(name) != local_ess {
+            continue;
+        }
+        let name = String::from_utf8_lossy(name);
         let _ = writeln!(
             log,
             "libbpf: CO-RE relocating [{local_id}] {} {local_name}: found target candidate [{id}] {} {name} in [{}]",
