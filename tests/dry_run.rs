@@ -200,6 +200,7 @@ fn offline_agrees_with_libbpf() {
     let objects = [
         f.join("dryrun/dryrun_probe.bpf.o"),
         f.join("dryrun/unguarded.bpf.o"),
+        f.join("dryrun/subprog.bpf.o"),
         f.join("core_all_kinds.bpf.o"),
         f.join("core_all_kinds.bpfeb.o"),
         f.join("core_pair_local.bpf.o"),

@@ -766,4 +766,35 @@ mod tests {
             "struct task_struct.coretool_no_such_field"
         );
     }
+
+    /// Debian 5.10's BTF: a `___old` flavour matches the kernel's plain `task_struct`, and
+    /// `local_type_id` has no candidate search at all.
+    #[test]
+    fn flavour_and_local_type_id() {
+        let r = fixture("core_all_kinds-5.10-prepare.log");
+        assert!(r.contains(&Record::CandidateFound {
+            local_id: 5,
+            local: "struct task_struct___old".into(),
+            target_id: 132,
+            target: "struct task_struct".into(),
+            btf: "vmlinux".into()
+        }));
+        let relo0 = of(&r, "types_and_enums", 0);
+        assert!(matches!(
+            relo0[..],
+            [
+                Record::LocalSpec { .. },
+                Record::Patched {
+                    insn: 0,
+                    patch: Patch::Imm64 { old: 7, new: 7 },
+                    ..
+                }
+            ]
+        ));
+        let Record::Candidate { spec, .. } = of(&r, "types_and_enums", 4)[1] else {
+            panic!()
+        };
+        assert_eq!(spec.kind, RelocKind::TypeMatches);
+        assert_eq!(spec.root(), "[74] struct list_head");
+    }
 }
