@@ -60,9 +60,15 @@ pub enum Command {
     /// Dump BTF types: bpftool's raw format, struct layouts, or JSON
     #[command(after_help = EXIT_CODES_HELP)]
     Btf(commands::btf::BtfArgs),
+    /// List every CO-RE relocation record of BPF objects, decoded, with source lines
+    #[command(after_help = EXIT_CODES_HELP)]
+    Relocs(commands::relocs::RelocsArgs),
     /// Is this kernel ready for CO-RE? A checklist of findings, each with its fix
     #[command(after_help = CHECK_BTF_HELP)]
     CheckBtf(commands::check_btf::CheckBtfArgs),
+    /// Write a vmlinux.h (bpftool's sorted C dump with kfuncs), or a minimal one for a .bpf.o
+    #[command(after_help = EXIT_CODES_HELP)]
+    Vmlinux(commands::vmlinux::VmlinuxArgs),
 }
 
 const CHECK_BTF_HELP: &str = "\

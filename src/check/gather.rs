@@ -144,7 +144,7 @@ fn loaded(src: &BtfSource, libbpf: Result<u32, libbpf::Errno>) -> LoadedBtf {
     LoadedBtf {
         path: src.path.clone(),
         container: src.describe(),
-        size: src.raw.len(),
+        size: src.btf.raw_bytes().len(),
         type_count: src.btf.type_count(),
         kinds: kind_counts(&src.btf),
         libbpf,
@@ -159,7 +159,7 @@ fn gather_btf(opts: &GatherOptions, release: &str) -> Result<(BtfFacts, Option<B
     if let Some(path) = &opts.btf {
         // Bad --btf input is the user's error: exit 2 with the file named.
         let src = source::load(Some(path), opts.base.as_deref())?;
-        let lib = libbpf::parse_bytes(&src.raw, src.base_path.as_deref());
+        let lib = libbpf::parse_bytes(src.btf.raw_bytes(), src.base_path.as_deref());
         let facts = BtfFacts {
             origin: BtfOrigin::Given,
             loaded: Ok(loaded(&src, lib)),
