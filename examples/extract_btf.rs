@@ -4,6 +4,6 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     anyhow::ensure!(args.len() == 2, "usage: extract_btf SRC OUT");
     let src = coretool::source::load(Some(std::path::Path::new(&args[0])), None)?;
-    std::fs::write(&args[1], &src.raw)?;
+    std::fs::write(&args[1], src.btf.raw_bytes())?;
     Ok(())
 }

@@ -3,7 +3,9 @@
 //! The library parses and models (BTF, ELF objects, `.BTF.ext`, CO-RE relocations) without
 //! printing; `commands` render what the library computed.
 pub mod btf;
+pub mod btf_dump;
 pub mod btf_ext;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod core;
@@ -14,3 +16,4 @@ pub mod output;
 pub mod relocs;
 pub mod source;
 pub mod table;
+pub mod vmlinux;

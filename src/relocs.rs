@@ -20,7 +20,7 @@ pub enum ObjectError {
     NoBtf,
     #[error("corrupt .BTF: {0}")]
     Btf(#[from] BtfError),
-    #[error("corrupt .BTF.ext: {0}")]
+    #[error("{0}")]
     BtfExt(#[from] BtfExtError),
 }
 
@@ -115,12 +115,16 @@ fn decode_relos(elf: &ElfInfo<'_>, btf: &Btf, ext: &BtfExt) -> Vec<CoreRelo> {
                 .func_at(&sec.sec_name, r.insn_off as u64)
                 .map(|f| f.name.clone())
                 .unwrap_or_else(|| sec.sec_name.clone());
-            let line = ext.line_for(&sec.sec_name, r.insn_off).map(|l| SourceLine {
-                file: btf.str_at(l.file_name_off).unwrap_or("").to_owned(),
-                line: l.line(),
-                col: l.col(),
-                text: btf.str_at(l.line_off).unwrap_or("").trim().to_owned(),
-            });
+            // Line 0 marks compiler-generated code: no source line to show.
+            let line = ext
+                .line_for(&sec.sec_name, r.insn_off)
+                .filter(|l| l.line() != 0)
+                .map(|l| SourceLine {
+                    file: btf.str_at(l.file_name_off).unwrap_or("").to_owned(),
+                    line: l.line(),
+                    col: l.col(),
+                    text: btf.str_at(l.line_off).unwrap_or("").trim().to_owned(),
+                });
             out.push(CoreRelo {
                 section: sec.sec_name.clone(),
                 program,

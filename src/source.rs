@@ -58,9 +58,8 @@ impl Compression {
 /// Loaded BTF and how it was found.
 pub struct BtfSource {
     pub path: PathBuf,
+    /// The parsed BTF; `btf.raw_bytes()` is the `.BTF` blob as found, for handing to libbpf.
     pub btf: Btf,
-    /// The `.BTF` bytes as found (before parsing), for handing to libbpf.
-    pub raw: Vec<u8>,
     /// Containers unwrapped, outermost first.
     pub containers: Vec<Container>,
     /// Kernel release when the source tells it (a bzImage header, or the running kernel).
@@ -124,7 +123,7 @@ pub fn load(path: Option<&Path>, base: Option<&Path>) -> Result<BtfSource, Input
         (Some(b), true) => Some(load(Some(b), None)?.btf),
         _ => None,
     };
-    let btf = Btf::parse_with_base(&raw, base_btf).map_err(|cause| InputError::Btf {
+    let btf = Btf::from_vec(raw, base_btf).map_err(|cause| InputError::Btf {
         path: path.into(),
         cause,
     })?;
@@ -134,7 +133,6 @@ pub fn load(path: Option<&Path>, base: Option<&Path>) -> Result<BtfSource, Input
     Ok(BtfSource {
         path: path.to_path_buf(),
         btf,
-        raw,
         containers,
         release,
         base_path: if needs_base { base_path } else { None },

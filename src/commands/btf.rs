@@ -87,22 +87,6 @@ pub fn select<'a>(btf: &'a Btf, args: &BtfArgs) -> anyhow::Result<Vec<Type<'a>>>
             && (kinds.is_empty() || kinds.contains(&t.kind()))
             && name_ok(t)
     };
-    if !args.names.is_empty() && !args.regex && args.id.is_empty() {
-        // Exact names: use the name index rather than scanning every type.
-        let mut ids: Vec<u32> = args
-            .names
-            .iter()
-            .flat_map(|n| btf.ids_by_name(n).iter().copied())
-            .filter(|&id| id >= btf.first_id())
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        return Ok(ids
-            .into_iter()
-            .filter_map(|id| btf.type_by_id(id))
-            .filter(|t| pick(t))
-            .collect());
-    }
     if !args.id.is_empty() {
         let mut ids = args.id.clone();
         ids.sort_unstable();
@@ -182,7 +166,23 @@ fn source_json(src: &BtfSource) -> serde_json::Value {
 
 /// pahole's layout text: `/* offset size */` after each member, holes and cacheline boundaries
 /// as comments, a summary at the end.
-pub fn write_layout(w: &mut impl Write, l: &Layout) -> std::io::Result<()> {
+pub fn write_layout(out: &mut impl Write, l: &Layout) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    write_layout_lines(&mut buf, l)?;
+    // Adjacent holes each ask for a blank line around them: keep one.
+    let text = String::from_utf8_lossy(&buf);
+    let mut blank = false;
+    for line in text.lines() {
+        if line.is_empty() && blank {
+            continue;
+        }
+        blank = line.is_empty();
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+fn write_layout_lines(w: &mut impl Write, l: &Layout) -> std::io::Result<()> {
     let name = if l.name.is_empty() { "<anon>" } else { &l.name };
     writeln!(w, "{} {} {{", l.kind.lower_name(), name)?;
     let width = l

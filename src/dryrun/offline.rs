@@ -236,7 +236,7 @@ struct Kernel {
 
 impl Kernel {
     fn load(target: &BtfSource, with_modules: bool) -> Result<Kernel, OfflineError> {
-        let vmlinux = LibbpfBtf::new(&target.raw, None, "the target")?;
+        let vmlinux = LibbpfBtf::new(target.btf.raw_bytes(), None, "the target")?;
         let mut modules = Vec::new();
         if with_modules {
             // SAFETY: vmlinux.0 is live.

@@ -109,7 +109,7 @@ pub fn run(
         Mode::Libbpf => {
             let file = match target.default_kernel {
                 true => None,
-                false => Some(TargetFile::write(&target.btf.raw)?),
+                false => Some(TargetFile::write(target.btf.btf.raw_bytes())?),
             };
             let run = live::prepare(&obj.path, file.as_ref().map(TargetFile::path))?;
             (run.log, run.prepare_error)
@@ -124,7 +124,7 @@ pub fn run(
     let loads = if load && mode == Mode::Libbpf && target.running_kernel() {
         let file = match target.default_kernel {
             true => None,
-            false => Some(TargetFile::write(&target.btf.raw)?),
+            false => Some(TargetFile::write(target.btf.btf.raw_bytes())?),
         };
         let verdicts = live::load_each(&obj.path, file.as_ref().map(TargetFile::path))?;
         Some(apply_verdicts(&mut result, verdicts))
