@@ -363,3 +363,73 @@ fn unprivileged_runs_offline() {
         live.replace(", libbpf prepare)", ")")
     );
 }
+
+/// Ground truth: what libbpf (bpftool's own copy, 1.1 here) prints when it really loads the
+/// object on this kernel equals dry-run's rows, from the default target, from `--btf` with the
+/// kernel's BTF file, and offline.
+#[test]
+fn matches_a_real_load_by_bpftool() {
+    if !is_root() {
+        eprintln!("skipping matches_a_real_load_by_bpftool: loading needs root");
+        return;
+    }
+    if Command::new("bpftool").arg("version").output().is_err() {
+        eprintln!("skipping matches_a_real_load_by_bpftool: bpftool not installed");
+        return;
+    }
+    if !std::fs::read_to_string("/proc/mounts")
+        .unwrap_or_default()
+        .contains(" /sys/fs/bpf bpf ")
+    {
+        eprintln!("skipping matches_a_real_load_by_bpftool: bpffs not mounted on /sys/fs/bpf");
+        return;
+    }
+    for obj in ["core_all_kinds.bpf.o", "dryrun/dryrun_probe.bpf.o"] {
+        let pin = format!("/sys/fs/bpf/coretool-test-{}", std::process::id());
+        let out = Command::new("bpftool")
+            .args(["-d", "prog", "loadall", obj, &pin])
+            .current_dir(fixtures())
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&pin);
+        assert!(out.status.success(), "bpftool loadall {obj}: {out:?}");
+        // (program, relo index) -> "local -> target" or "poisoned", from libbpf's lines.
+        let mut truth = std::collections::BTreeMap::new();
+        for r in log::parse(&String::from_utf8_lossy(&out.stderr)) {
+            match r {
+                log::Record::Patched {
+                    prog, relo, patch, ..
+                } if !matches!(patch, log::Patch::MemSz { .. }) => {
+                    let (a, b) = patch.values();
+                    truth.insert((prog, relo as u64), format!("{a} -> {b}"));
+                }
+                log::Record::Poisoned { prog, relo, .. } => {
+                    truth.insert((prog, relo as u64), "poisoned".into());
+                }
+                _ => {}
+            }
+        }
+        assert!(!truth.is_empty(), "no CO-RE lines from bpftool for {obj}");
+        for args in [
+            vec!["--json", "dry-run", obj],
+            vec!["--json", "dry-run", obj, "--btf", "/sys/kernel/btf/vmlinux"],
+            vec!["--json", "dry-run", obj, "--offline"],
+        ] {
+            let out = coretool(&args);
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let mut got = std::collections::BTreeMap::new();
+            for r in v["targets"][0]["relocations"].as_array().unwrap() {
+                let key = (
+                    r["program"].as_str().unwrap().to_owned(),
+                    r["index"].as_u64().unwrap(),
+                );
+                let val = match r["status"].as_str().unwrap() {
+                    "poisoned" => "poisoned".to_owned(),
+                    _ => format!("{} -> {}", r["local"], r["target"]),
+                };
+                got.insert(key, val);
+            }
+            assert_eq!(got, truth, "{args:?}");
+        }
+    }
+}
