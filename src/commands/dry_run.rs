@@ -252,7 +252,7 @@ fn write_verdict(
     if let Some(loads) = &r.loads {
         for l in loads.iter().filter(|l| !l.loaded) {
             let mut s = format!(
-                "{}: verifier rejected it: {}",
+                "{} did not load: {}",
                 l.program,
                 l.error.as_deref().unwrap_or("error")
             );

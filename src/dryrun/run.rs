@@ -148,7 +148,11 @@ fn last_warning(log: &str) -> Option<String> {
     log.lines()
         .rev()
         .map(|l| l.strip_prefix("libbpf: ").unwrap_or(l))
-        .find(|l| !l.starts_with("failed to load object") && !l.contains("skipping optional"))
+        .find(|l| {
+            !l.is_empty()
+                && !l.starts_with("failed to load object")
+                && !l.contains("skipping optional")
+        })
         .map(str::to_owned)
 }
 
@@ -196,6 +200,7 @@ fn apply_verdicts(result: &mut TargetResult, verdicts: Vec<live::LoadVerdict>) -
                     }
                     _ => None,
                 })
+                .or_else(|| last_warning(&v.log))
                 .unwrap_or(e)
         });
         out.push(ProgramLoad {
