@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use comfy_table::{Attribute, Cell, Color};
 use serde_json::{json, Value};
 
 use crate::cli::GlobalOpts;
@@ -142,13 +143,19 @@ fn status_text(f: &Fixup) -> String {
     }
 }
 
-fn paint_status(style: Style, f: &Fixup, text: &str) -> String {
+/// A table cell coloured by the fixup's status (comfy-table pads before colouring, so
+/// columns stay aligned).
+fn status_cell(style: Style, f: &Fixup, text: String) -> Cell {
+    let cell = Cell::new(text);
+    if !style.color {
+        return cell;
+    }
     match f.status {
-        Status::Patched => style.warn(text),
-        Status::Same | Status::Absent => text.to_owned(),
-        Status::Poisoned if f.reachable == Some(false) => style.warn(text),
-        Status::Poisoned | Status::Error => style.fail(text),
-        Status::NotRun => style.dim(text),
+        Status::Patched => cell.fg(Color::Yellow),
+        Status::Same | Status::Absent => cell,
+        Status::Poisoned if f.reachable == Some(false) => cell.fg(Color::Yellow),
+        Status::Poisoned | Status::Error => cell.fg(Color::Red),
+        Status::NotRun => cell.add_attribute(Attribute::Dim),
     }
 }
 
@@ -197,17 +204,19 @@ fn write_single(
         let mut t = table::new(&[
             "#", "insn", "kind", "accessor", "local", "target", "status", "source",
         ]);
+        if style.color {
+            t.enforce_styling();
+        }
         for f in r.result.fixups.iter().filter(|f| f.program == prog) {
-            let status = status_text(f);
             t.add_row(vec![
-                f.index.to_string(),
-                f.insn.to_string(),
-                f.kind.name().to_string(),
-                f.accessor.clone(),
-                value_text(f.local),
-                target_text(f),
-                paint_status(style, f, &status),
-                f.source.clone().unwrap_or_default(),
+                Cell::new(f.index),
+                Cell::new(f.insn),
+                Cell::new(f.kind.name()),
+                Cell::new(&f.accessor),
+                Cell::new(value_text(f.local)),
+                Cell::new(target_text(f)),
+                status_cell(style, f, status_text(f)),
+                Cell::new(f.source.clone().unwrap_or_default()),
             ]);
         }
         table::align_right(&mut t, &[0, 1, 4, 5]);
@@ -326,17 +335,20 @@ fn write_matrix(
     let mut header = vec!["program", "#", "kind", "accessor", "local"];
     header.extend(labels.iter().map(String::as_str));
     let mut t = table::new(&header);
+    if style.color {
+        t.enforce_styling();
+    }
     for (i, f) in reports[0].result.fixups.iter().enumerate() {
         let mut row = vec![
-            f.program.clone(),
-            f.index.to_string(),
-            f.kind.name().to_string(),
-            f.accessor.clone(),
-            value_text(f.local),
+            Cell::new(&f.program),
+            Cell::new(f.index),
+            Cell::new(f.kind.name()),
+            Cell::new(&f.accessor),
+            Cell::new(value_text(f.local)),
         ];
         for r in reports {
             let Some(g) = r.result.fixups.get(i) else {
-                row.push("-".into());
+                row.push(Cell::new("-"));
                 continue;
             };
             let cell = match (g.status, g.reachable) {
@@ -350,7 +362,7 @@ fn write_matrix(
                 Status::Patched => format!("*{cell}"),
                 _ => cell,
             };
-            row.push(paint_status(style, g, &cell));
+            row.push(status_cell(style, g, cell));
         }
         t.add_row(row);
     }
