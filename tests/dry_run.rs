@@ -123,7 +123,7 @@ fn json_schema() {
     );
     assert_eq!(a["status"], "patched");
     assert_eq!(a["candidate"]["btf"], "vmlinux");
-    assert_eq!(targets[0]["loads"], false);
+    assert_eq!(targets[0]["verdict"], "fails");
     assert_eq!(targets[0]["summary"]["reachable_poison"], 1);
 }
 

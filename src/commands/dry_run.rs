@@ -411,7 +411,7 @@ fn report_json(obj: &Object, mode: Mode, reports: &[TargetReport]) -> Value {
                 "source": r.source,
                 "release": r.release,
                 "running_kernel": r.running_kernel,
-                "loads": r.loads(),
+                "verdict": if r.loads() { "loads" } else { "fails" },
                 "failure": r.result.failure.as_ref().or(r.prepare_error.as_ref()),
                 "summary": {
                     "relocations": s.relocations,
