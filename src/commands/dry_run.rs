@@ -389,6 +389,10 @@ fn fixup_json(f: &Fixup) -> Value {
         "local": f.local,
         "target": f.target,
         "mem_sz": f.mem_sz.map(|(a, b)| json!({"local": a, "target": b})),
+        "bit_offset": f.local_bit_offset.map(|l| json!({
+            "local": l,
+            "target": f.resolved.as_ref().and_then(|r| r.spec.bit_offset()),
+        })),
         "status": f.status.name(),
         "reachable": f.reachable,
         "candidate": f.resolved.as_ref().map(|r| json!({

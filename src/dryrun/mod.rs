@@ -75,6 +75,9 @@ pub struct Fixup {
     pub target: Option<u64>,
     /// A load/store whose size libbpf changed (`mem_sz 8 -> 4`).
     pub mem_sz: Option<(u64, u64)>,
+    /// Field kinds: the field's bit offset in the object's type (libbpf's local spec); the
+    /// target's is in `resolved`.
+    pub local_bit_offset: Option<u32>,
     pub resolved: Option<Resolved>,
     pub status: Status,
     /// libbpf's complaint, for `error`.
@@ -258,6 +261,7 @@ pub fn assemble(obj: &Object, records: &[Record]) -> TargetResult {
             local,
             target: if poisoned { None } else { target },
             mem_sz,
+            local_bit_offset: local_spec.as_ref().and_then(Spec::bit_offset),
             resolved,
             status,
             error,
