@@ -433,3 +433,54 @@ fn matches_a_real_load_by_bpftool() {
         }
     }
 }
+
+/// Root in a user namespace has no bpf(): dry-run notices and computes offline.
+#[test]
+fn root_without_bpf_falls_back_to_offline() {
+    if !is_root() {
+        eprintln!(
+            "skipping root_without_bpf_falls_back_to_offline: needs root to make a user namespace"
+        );
+        return;
+    }
+    let args = [
+        "dry-run",
+        "core_pair_local.bpf.o",
+        "--btf",
+        "core_pair_target.bpf.o",
+    ];
+    let Ok(out) = Command::new("unshare")
+        .arg("-Ur")
+        .arg(BIN)
+        .args(args)
+        .current_dir(fixtures())
+        .env("NO_COLOR", "1")
+        .output()
+    else {
+        eprintln!("skipping root_without_bpf_falls_back_to_offline: unshare not installed");
+        return;
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("unshare failed") {
+        eprintln!(
+            "skipping root_without_bpf_falls_back_to_offline: user namespaces disabled: {err}"
+        );
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(err.contains("computing offline"), "{err}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(", offline)"), "{text}");
+    let mut offline = args.to_vec();
+    offline.push("--offline");
+    assert_eq!(text, String::from_utf8(coretool(&offline).stdout).unwrap());
+    // --load cannot fall back: it needs the kernel.
+    let out = Command::new("unshare")
+        .arg("-Ur")
+        .arg(BIN)
+        .args(["dry-run", "core_pair_local.bpf.o", "--load"])
+        .current_dir(fixtures())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

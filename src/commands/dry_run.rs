@@ -8,7 +8,7 @@ use comfy_table::{Attribute, Cell, Color};
 use serde_json::{json, Value};
 
 use crate::cli::GlobalOpts;
-use crate::dryrun::run::{self, Mode, Target, TargetReport};
+use crate::dryrun::run::{self, Mode, RunError, Target, TargetReport};
 use crate::dryrun::{Fixup, Object, Status};
 use crate::error::{InputError, NeedsPrivilege, EXIT_OK, EXIT_PROBLEMS};
 use crate::output::{self, Style};
@@ -79,7 +79,7 @@ pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         }
         .into());
     }
-    let mode = if args.offline || !root {
+    let mut mode = if args.offline || !root {
         Mode::Offline
     } else {
         Mode::Libbpf
@@ -90,7 +90,17 @@ pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             btf: src,
             default_kernel,
         };
-        reports.push(run::run(&obj, &target, mode, args.load)?);
+        let report = match run::run(&obj, &target, mode, args.load) {
+            // Root without bpf() (a user namespace, a container): unprivileged in effect, so
+            // compute offline as for any unprivileged user, unless --load asked for the kernel.
+            Err(RunError::NoBpf { detail }) if reports.is_empty() && !args.load => {
+                eprintln!("coretool: note: bpf() refused ({detail}): computing offline");
+                mode = Mode::Offline;
+                run::run(&obj, &target, mode, false)?
+            }
+            r => r?,
+        };
+        reports.push(report);
     }
     if g.json {
         output::print_json(&report_json(&obj, mode, &reports))?;

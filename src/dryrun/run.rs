@@ -32,6 +32,10 @@ pub enum RunError {
     Live(#[from] LiveError),
     #[error(transparent)]
     Offline(#[from] OfflineError),
+    /// libbpf could not load even a trivial program: no `bpf()` here (a container, a
+    /// seccomp filter, CONFIG_BPF_SYSCALL=n).
+    #[error("not supported here: libbpf cannot load BPF programs on this machine ({detail}); use --offline")]
+    NoBpf { detail: String },
 }
 
 /// The verdict on one program under `--load`.
@@ -112,6 +116,21 @@ pub fn run(
                 false => Some(TargetFile::write(target.btf.btf.raw_bytes())?),
             };
             let run = live::prepare(&obj.path, file.as_ref().map(TargetFile::path))?;
+            if let Some(line) = run
+                .log
+                .lines()
+                .find(|l| l.contains("Couldn't load trivial BPF program"))
+            {
+                let detail = line
+                    .split_once("(): ")
+                    .map_or(line, |(_, d)| d)
+                    .split(". ")
+                    .next()
+                    .unwrap_or(line);
+                return Err(RunError::NoBpf {
+                    detail: detail.to_owned(),
+                });
+            }
             (run.log, run.prepare_error)
         }
     };
