@@ -24,6 +24,12 @@ fn coretool(args: &[&str]) -> Output {
         .expect("run coretool")
 }
 
+/// Say why a test is skipped on the real stderr (libtest captures `eprintln!` of passing tests).
+fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipping {test}: {why}");
+}
+
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
@@ -175,9 +181,12 @@ fn kernel_btfs() -> Vec<PathBuf> {
         }
     }
     if out.len() == 1 {
-        eprintln!(
-            "note: no Debian kernels in {} (scripts/fetch-kernels.sh): comparing on the running kernel and fixture BTFs only",
-            cache.display()
+        skip(
+            "the Debian kernels in offline_agrees_with_libbpf",
+            &format!(
+                "none in {} (scripts/fetch-kernels.sh): comparing on the running kernel and fixture BTFs only",
+                cache.display()
+            ),
         );
     }
     out
@@ -189,11 +198,14 @@ fn kernel_btfs() -> Vec<PathBuf> {
 #[test]
 fn offline_agrees_with_libbpf() {
     if !is_root() {
-        eprintln!("skipping offline_agrees_with_libbpf: libbpf's prepare needs root (bpf())");
+        skip(
+            "offline_agrees_with_libbpf",
+            "libbpf's prepare needs root (bpf())",
+        );
         return;
     }
     if !Path::new("/sys/kernel/btf/vmlinux").exists() {
-        eprintln!("skipping offline_agrees_with_libbpf: no /sys/kernel/btf/vmlinux");
+        skip("offline_agrees_with_libbpf", "no /sys/kernel/btf/vmlinux");
         return;
     }
     let f = fixtures();
@@ -261,11 +273,11 @@ fn bpftool_state() -> Option<String> {
 #[test]
 fn leaves_nothing_in_the_kernel() {
     if !is_root() {
-        eprintln!("skipping leaves_nothing_in_the_kernel: needs root");
+        skip("leaves_nothing_in_the_kernel", "needs root");
         return;
     }
     let Some(before) = bpftool_state() else {
-        eprintln!("skipping leaves_nothing_in_the_kernel: bpftool not installed");
+        skip("leaves_nothing_in_the_kernel", "bpftool not installed");
         return;
     };
     for args in [
@@ -295,7 +307,10 @@ fn leaves_nothing_in_the_kernel() {
 #[test]
 fn load_maps_verifier_rejection_to_relocation() {
     if !is_root() {
-        eprintln!("skipping load_maps_verifier_rejection_to_relocation: --load needs root");
+        skip(
+            "load_maps_verifier_rejection_to_relocation",
+            "--load needs root",
+        );
         return;
     }
     let out = coretool(&["dry-run", "dryrun/unguarded.bpf.o", "--load"]);
@@ -328,7 +343,10 @@ fn unprivileged_runs_offline() {
     }
     let probe = Command::new("setpriv").arg("--help").output();
     if probe.is_err() {
-        eprintln!("skipping unprivileged_runs_offline: setpriv (util-linux) not installed");
+        skip(
+            "unprivileged_runs_offline",
+            "setpriv (util-linux) not installed",
+        );
         return;
     }
     let args = [
@@ -370,18 +388,21 @@ fn unprivileged_runs_offline() {
 #[test]
 fn matches_a_real_load_by_bpftool() {
     if !is_root() {
-        eprintln!("skipping matches_a_real_load_by_bpftool: loading needs root");
+        skip("matches_a_real_load_by_bpftool", "loading needs root");
         return;
     }
     if Command::new("bpftool").arg("version").output().is_err() {
-        eprintln!("skipping matches_a_real_load_by_bpftool: bpftool not installed");
+        skip("matches_a_real_load_by_bpftool", "bpftool not installed");
         return;
     }
     if !std::fs::read_to_string("/proc/mounts")
         .unwrap_or_default()
         .contains(" /sys/fs/bpf bpf ")
     {
-        eprintln!("skipping matches_a_real_load_by_bpftool: bpffs not mounted on /sys/fs/bpf");
+        skip(
+            "matches_a_real_load_by_bpftool",
+            "bpffs not mounted on /sys/fs/bpf",
+        );
         return;
     }
     for obj in ["core_all_kinds.bpf.o", "dryrun/dryrun_probe.bpf.o"] {
@@ -438,8 +459,9 @@ fn matches_a_real_load_by_bpftool() {
 #[test]
 fn root_without_bpf_falls_back_to_offline() {
     if !is_root() {
-        eprintln!(
-            "skipping root_without_bpf_falls_back_to_offline: needs root to make a user namespace"
+        skip(
+            "root_without_bpf_falls_back_to_offline",
+            "needs root to make a user namespace",
         );
         return;
     }
@@ -457,13 +479,17 @@ fn root_without_bpf_falls_back_to_offline() {
         .env("NO_COLOR", "1")
         .output()
     else {
-        eprintln!("skipping root_without_bpf_falls_back_to_offline: unshare not installed");
+        skip(
+            "root_without_bpf_falls_back_to_offline",
+            "unshare not installed",
+        );
         return;
     };
     let err = String::from_utf8_lossy(&out.stderr);
     if err.contains("unshare failed") {
-        eprintln!(
-            "skipping root_without_bpf_falls_back_to_offline: user namespaces disabled: {err}"
+        skip(
+            "root_without_bpf_falls_back_to_offline",
+            "user namespaces disabled: {err}",
         );
         return;
     }

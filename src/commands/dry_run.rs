@@ -36,7 +36,7 @@ pub struct DryRunArgs {
     /// applies to the running kernel only (-v also prints libbpf's log)
     #[arg(long, conflicts_with = "offline")]
     pub load: bool,
-    /// Compute the relocations without a kernel (automatic when not root)
+    /// Compute the relocations without a kernel (automatic without root or without bpf())
     #[arg(long)]
     pub offline: bool,
 }
