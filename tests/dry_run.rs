@@ -510,3 +510,52 @@ fn root_without_bpf_falls_back_to_offline() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// The offline guard analysis agrees with the verifier: a program that loads has only dead
+/// poisoned instructions offline, and the poisoned instruction a rejection stops at is
+/// reachable offline.
+#[test]
+fn offline_reachability_agrees_with_verifier() {
+    if !is_root() {
+        skip(
+            "offline_reachability_agrees_with_verifier",
+            "--load needs root",
+        );
+        return;
+    }
+    let src = coretool::source::load(None, None).unwrap();
+    let target = Target {
+        btf: &src,
+        default_kernel: true,
+    };
+    let f = fixtures();
+    let mut checked = 0;
+    for o in [
+        "dryrun/dryrun_probe.bpf.o",
+        "dryrun/unguarded.bpf.o",
+        "dryrun/subprog.bpf.o",
+        "core_all_kinds.bpf.o",
+        "core_pair_local.bpf.o",
+    ] {
+        let path = f.join(o);
+        let obj = Object::parse(&path, std::fs::read(&path).unwrap()).unwrap();
+        let off = run::run(&obj, &target, Mode::Offline, false).unwrap();
+        let live = run::run(&obj, &target, Mode::Libbpf, true).unwrap();
+        for l in live.loads.as_ref().unwrap() {
+            let poisoned = off.result.fixups.iter().filter(|x| {
+                x.program == l.program && x.status == coretool::dryrun::Status::Poisoned
+            });
+            if l.loaded {
+                for x in poisoned {
+                    assert_eq!(x.reachable, Some(false), "{o}: {x:?}");
+                    checked += 1;
+                }
+            } else if let Some(idx) = l.relocation {
+                let x = poisoned.clone().find(|x| x.index == idx).unwrap();
+                assert_eq!(x.reachable, Some(true), "{o}: {x:?}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 4, "only {checked} poisoned instructions checked");
+}

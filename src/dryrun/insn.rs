@@ -200,7 +200,7 @@ fn cond(op: u8, a: u64, b: u64, is64: bool) -> Option<bool> {
 }
 
 /// For each instruction index in `poisoned`, whether some path from the program's entry
-/// reaches it. Calls to subprograms are treated as opaque (their effects on r0-r5 unknown).
+/// reaches it (paths continue past other poisoned instructions). Calls to subprograms are treated as opaque (their effects on r0-r5 unknown).
 pub fn poison_reachability(insns: &[Insn], poisoned: &[usize]) -> Vec<bool> {
     let n = insns.len();
     let mut state: Vec<Option<Regs>> = vec![None; n];
@@ -223,7 +223,9 @@ pub fn poison_reachability(insns: &[Insn], poisoned: &[usize]) -> Vec<bool> {
         };
         let dst = i.dst as usize;
         match i.class() {
-            _ if i.is_poison() => {}
+            // A reached poison stops the verifier, but each poisoned instruction is judged on
+            // its own: carry on past it as past a call, so one unguarded read does not make
+            // the ones after it look guarded.
             CLASS_ALU | CLASS_ALU64 if dst < 11 => {
                 let is64 = i.class() == CLASS_ALU64;
                 let op = i.code & 0xf0;
@@ -361,6 +363,15 @@ mod tests {
         // The same with r1 = 1: the read is reached.
         p[0] = mov(1, 1);
         assert_eq!(poison_reachability(&p, &[2]), vec![true]);
+    }
+
+    #[test]
+    fn each_poison_is_judged_on_its_own() {
+        // <poison>; <poison>; exit: the second is reachable once the first is fixed.
+        let mut p = vec![mov(1, 0), mov(2, 0), exit()];
+        apply_poison(&mut p, 0);
+        apply_poison(&mut p, 1);
+        assert_eq!(poison_reachability(&p, &[0, 1]), vec![true, true]);
     }
 
     #[test]
