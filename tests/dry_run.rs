@@ -559,3 +559,77 @@ fn offline_reachability_agrees_with_verifier() {
     }
     assert!(checked >= 4, "only {checked} poisoned instructions checked");
 }
+
+/// The Rust mirrors of relo_core.h's structs have the C layout: compile the same `sizeof` and
+/// `offsetof` expressions against the libbpf that libbpf-sys vendors and compare.
+#[test]
+fn relo_core_struct_layout_matches_c() {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_default();
+    let libbpf = std::fs::read_dir(home.join("registry/src"))
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten())
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("libbpf-sys-1.7."))
+        })
+        .map(|p| p.join("libbpf"));
+    let Some(libbpf) = libbpf else {
+        skip(
+            "relo_core_struct_layout_matches_c",
+            "libbpf-sys 1.7 source not in the cargo registry",
+        );
+        return;
+    };
+    let layout = coretool::dryrun::offline::struct_layout();
+    let mut c = String::from("#include <stddef.h>\n#include <stdio.h>\n#include <stdbool.h>\n#include \"relo_core.h\"\nint main(void) {\n");
+    for (expr, _) in &layout {
+        c.push_str(&format!("\tprintf(\"%zu\\n\", (size_t)({expr}));\n"));
+    }
+    c.push_str("\treturn 0;\n}\n");
+    let dir = std::env::temp_dir().join(format!("coretool-layout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("layout.c"), c).unwrap();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let built = Command::new(&cc)
+        .arg("-I")
+        .arg(libbpf.join("src"))
+        .arg("-I")
+        .arg(libbpf.join("include/uapi"))
+        .arg("-I")
+        .arg(libbpf.join("include"))
+        .arg(dir.join("layout.c"))
+        .arg("-o")
+        .arg(dir.join("layout"))
+        .output();
+    let Ok(built) = built else {
+        let _ = std::fs::remove_dir_all(&dir);
+        skip(
+            "relo_core_struct_layout_matches_c",
+            &format!("no C compiler ({cc})"),
+        );
+        return;
+    };
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let out = Command::new(dir.join("layout")).output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let c_values: Vec<usize> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(c_values.len(), layout.len());
+    for ((expr, rust), c) in layout.iter().zip(c_values) {
+        assert_eq!(*rust, c, "{expr}: Rust {rust}, C {c}");
+    }
+}

@@ -123,6 +123,94 @@ const _: () = {
     assert!(size_of::<RawInsn>() == size_of::<libbpf_sys::bpf_insn>());
 };
 
+/// The layout facts the asserts above rely on, as `(C expression, value in Rust)`, so a test
+/// can compile the same expressions against libbpf's relo_core.h and compare.
+pub fn struct_layout() -> Vec<(&'static str, usize)> {
+    use std::mem::{offset_of, size_of};
+    vec![
+        ("sizeof(struct bpf_core_relo)", size_of::<BpfCoreRelo>()),
+        ("sizeof(struct bpf_core_cand)", size_of::<BpfCoreCand>()),
+        (
+            "offsetof(struct bpf_core_cand, id)",
+            offset_of!(BpfCoreCand, id),
+        ),
+        (
+            "sizeof(struct bpf_core_cand_list)",
+            size_of::<BpfCoreCandList>(),
+        ),
+        (
+            "offsetof(struct bpf_core_cand_list, len)",
+            offset_of!(BpfCoreCandList, len),
+        ),
+        (
+            "sizeof(struct bpf_core_accessor)",
+            size_of::<BpfCoreAccessor>(),
+        ),
+        (
+            "offsetof(struct bpf_core_spec, spec)",
+            offset_of!(BpfCoreSpec, spec),
+        ),
+        (
+            "offsetof(struct bpf_core_spec, root_type_id)",
+            offset_of!(BpfCoreSpec, root_type_id),
+        ),
+        (
+            "offsetof(struct bpf_core_spec, relo_kind)",
+            offset_of!(BpfCoreSpec, relo_kind),
+        ),
+        (
+            "offsetof(struct bpf_core_spec, len)",
+            offset_of!(BpfCoreSpec, len),
+        ),
+        (
+            "offsetof(struct bpf_core_spec, raw_spec)",
+            offset_of!(BpfCoreSpec, raw_spec),
+        ),
+        (
+            "offsetof(struct bpf_core_spec, raw_len)",
+            offset_of!(BpfCoreSpec, raw_len),
+        ),
+        (
+            "offsetof(struct bpf_core_spec, bit_offset)",
+            offset_of!(BpfCoreSpec, bit_offset),
+        ),
+        ("sizeof(struct bpf_core_spec)", size_of::<BpfCoreSpec>()),
+        (
+            "offsetof(struct bpf_core_relo_res, poison)",
+            offset_of!(BpfCoreReloRes, poison),
+        ),
+        (
+            "offsetof(struct bpf_core_relo_res, validate)",
+            offset_of!(BpfCoreReloRes, validate),
+        ),
+        (
+            "offsetof(struct bpf_core_relo_res, fail_memsz_adjust)",
+            offset_of!(BpfCoreReloRes, fail_memsz_adjust),
+        ),
+        (
+            "offsetof(struct bpf_core_relo_res, orig_sz)",
+            offset_of!(BpfCoreReloRes, orig_sz),
+        ),
+        (
+            "offsetof(struct bpf_core_relo_res, orig_type_id)",
+            offset_of!(BpfCoreReloRes, orig_type_id),
+        ),
+        (
+            "offsetof(struct bpf_core_relo_res, new_sz)",
+            offset_of!(BpfCoreReloRes, new_sz),
+        ),
+        (
+            "offsetof(struct bpf_core_relo_res, new_type_id)",
+            offset_of!(BpfCoreReloRes, new_type_id),
+        ),
+        (
+            "sizeof(struct bpf_core_relo_res)",
+            size_of::<BpfCoreReloRes>(),
+        ),
+        ("sizeof(struct bpf_insn)", size_of::<RawInsn>()),
+    ]
+}
+
 extern "C" {
     fn bpf_core_calc_relo_insn(
         prog_name: *const c_char,
