@@ -103,7 +103,7 @@ pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         reports.push(report);
     }
     if g.json {
-        output::print_json(&report_json(&obj, mode, &reports))?;
+        output::print_json(&report_json(&obj, mode, &reports, g.verbose > 0))?;
     } else {
         let style = Style::new(g.color.enabled());
         let mut out = output::stdout();
@@ -416,7 +416,7 @@ fn fixup_json(f: &Fixup) -> Value {
     })
 }
 
-fn report_json(obj: &Object, mode: Mode, reports: &[TargetReport]) -> Value {
+fn report_json(obj: &Object, mode: Mode, reports: &[TargetReport], with_log: bool) -> Value {
     let targets: Vec<Value> = reports
         .iter()
         .map(|r| {
@@ -443,6 +443,7 @@ fn report_json(obj: &Object, mode: Mode, reports: &[TargetReport]) -> Value {
                     "source": l.poison.as_ref().and_then(|p| p.source.clone()),
                 })).collect::<Vec<_>>()),
                 "relocations": r.result.fixups.iter().map(fixup_json).collect::<Vec<_>>(),
+                "log": with_log.then_some(&r.log),
             })
         })
         .collect();
