@@ -318,34 +318,43 @@ fn essential(name: &[u8]) -> &[u8] {
 /// libbpf searches only when vmlinux has no candidate. Modules come first so that they are
 /// dropped before the base they point to.
 struct Kernel {
-    modules: Vec<CandBtf>,
+    /// Loaded on first need, as libbpf's `load_module_btfs`; `None` for a `--btf` target.
+    modules: Option<std::cell::OnceCell<Vec<CandBtf>>>,
     vmlinux: CandBtf,
 }
 
 impl Kernel {
     fn load(target: &BtfSource, with_modules: bool) -> Result<Kernel, OfflineError> {
         let vmlinux = LibbpfBtf::new(target.btf.raw_bytes(), None, "the target")?;
-        let mut modules = Vec::new();
-        if with_modules {
-            // SAFETY: vmlinux.0 is live.
-            let start_id = unsafe { libbpf_sys::btf__type_cnt(vmlinux.0) };
-            for (name, raw) in sysfs_module_btfs() {
-                if let Ok(lib) = LibbpfBtf::new(&raw, Some(&vmlinux), &name) {
-                    modules.push(CandBtf {
-                        name,
-                        lib,
-                        start_id,
-                    });
-                }
-            }
-        }
         Ok(Kernel {
-            modules,
+            modules: with_modules.then(std::cell::OnceCell::new),
             vmlinux: CandBtf {
                 name: "vmlinux".into(),
                 lib: vmlinux,
                 start_id: 1,
             },
+        })
+    }
+
+    /// The running kernel's module BTFs, split on vmlinux (none for a `--btf` target).
+    fn modules(&self) -> &[CandBtf] {
+        let Some(cell) = &self.modules else {
+            return &[];
+        };
+        cell.get_or_init(|| {
+            // SAFETY: vmlinux.lib.0 is live.
+            let start_id = unsafe { libbpf_sys::btf__type_cnt(self.vmlinux.lib.0) };
+            sysfs_module_btfs()
+                .into_iter()
+                .filter_map(|(name, raw)| {
+                    let lib = LibbpfBtf::new(&raw, Some(&self.vmlinux.lib), &name).ok()?;
+                    Some(CandBtf {
+                        name,
+                        lib,
+                        start_id,
+                    })
+                })
+                .collect()
         })
     }
 }
@@ -444,7 +453,7 @@ fn find_cands(
     let mut out = Vec::new();
     add_cands(local, local_id, &kernel.vmlinux, log, &mut out);
     if out.is_empty() {
-        for m in &kernel.modules {
+        for m in kernel.modules() {
             add_cands(local, local_id, m, log, &mut out);
         }
     }
