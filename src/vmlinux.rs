@@ -481,6 +481,108 @@ pub fn write_header(d: &mut CDumper<'_>, plan: &HeaderPlan) -> Result<(), Libbpf
 mod tests {
     use super::*;
 
+    fn fixture(name: &str) -> Btf {
+        let path = format!(
+            "{}/tests/fixtures/vmlinux/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let data = std::fs::read(path).unwrap();
+        let elf = crate::elf::ElfInfo::parse(&data).unwrap();
+        Btf::parse(elf.section(".BTF").unwrap()).unwrap()
+    }
+
+    fn id_of(btf: &Btf, name: &str, kind: Kind) -> u32 {
+        *btf.ids_by_name(name)
+            .iter()
+            .find(|&&id| btf.type_by_id(id).unwrap().kind() == kind)
+            .unwrap()
+    }
+
+    #[test]
+    fn ranks_follow_bpftool() {
+        let btf = fixture("types.bpf.o");
+        assert_eq!(type_rank(&btf, 0, false), MAX_RANK); // void
+        assert_eq!(
+            type_rank(&btf, id_of(&btf, "pid_type", Kind::Enum), false),
+            1
+        );
+        assert_eq!(type_rank(&btf, id_of(&btf, "int", Kind::Int), false), 2);
+        assert_eq!(
+            type_rank(&btf, id_of(&btf, "task_struct", Kind::Struct), false),
+            3
+        );
+        // a named typedef ranks as what it names: u32 -> __u32 -> unsigned int
+        assert_eq!(type_rank(&btf, id_of(&btf, "u32", Kind::Typedef), false), 2);
+        // typedef -> pointer -> function prototype
+        assert_eq!(
+            type_rank(&btf, id_of(&btf, "callback_t", Kind::Typedef), false),
+            4
+        );
+        let anon_enum = btf
+            .types()
+            .find(|t| t.kind() == Kind::Enum && t.name_off() == 0)
+            .unwrap();
+        assert_eq!(type_rank(&btf, anon_enum.id, false), 0);
+        // an anonymous enum sorts by its first enumerator
+        let first = btf.str_at(sort_name_off(&btf, anon_enum.id)).unwrap();
+        assert!(first == "ZETA_FIRST" || first == "ALPHA_ONLY", "{first}");
+    }
+
+    #[test]
+    fn full_plan_skips_the_first_sorted_type_like_bpftool() {
+        let btf = fixture("types.bpf.o");
+        let sorted = sorted_type_ids(&btf);
+        assert_eq!(sorted.len() as u32, btf.type_count());
+        let alpha = btf.type_by_id(sorted[0]).unwrap();
+        assert_eq!(
+            btf.str_at(alpha.enum_values()[0].name_off),
+            Some("ALPHA_ONLY")
+        );
+        let plan = full_plan(&btf);
+        assert_eq!(plan.types, sorted[1..]);
+        let names: Vec<(&str, bool)> = plan
+            .kfuncs
+            .iter()
+            .map(|k| (k.name.as_str(), k.fastcall))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("bpf_fast_now", true),
+                ("bpf_task_acquire", false),
+                ("bpf_task_release", false)
+            ]
+        );
+    }
+
+    #[test]
+    fn minimal_plan_matches_flavours_and_reports_the_rest() {
+        let kernel = fixture("types.bpf.o");
+        let obj = fixture("prog.bpf.o");
+        let m = minimal_plan(&kernel, &obj, &[]).unwrap();
+        let chosen: Vec<&str> = m
+            .plan
+            .types
+            .iter()
+            .map(|&id| kernel.name_of(&kernel.type_by_id(id).unwrap()))
+            .collect();
+        assert!(chosen.contains(&"task_struct") && chosen.contains(&"__wsum"));
+        assert!(!chosen.contains(&"bpf_map_type"));
+        assert_eq!(m.unmatched, ["struct/union event"]);
+        assert_eq!(m.plan.kfuncs.len(), 2);
+        let m = minimal_plan(&kernel, &obj, &["BPF_MAP_TYPE_RINGBUF", "list_head"]).unwrap();
+        assert!(m
+            .plan
+            .types
+            .contains(&id_of(&kernel, "bpf_map_type", Kind::Enum)));
+        assert_eq!(
+            minimal_plan(&kernel, &obj, &["nope"]),
+            Err(VmlinuxError::UnknownType {
+                name: "nope".into()
+            })
+        );
+    }
+
     #[test]
     fn str_hash_matches_libbpf() {
         // h = h * 31 + c, starting at 0
