@@ -79,6 +79,17 @@ impl LibbpfBtf {
         Ok(LibbpfBtf { ptr, _base: base })
     }
 
+    /// `btf__load_vmlinux_btf`: the running kernel's BTF, which libbpf 1.7 maps from
+    /// /sys/kernel/btf/vmlinux where the kernel allows it (no copy), else reads.
+    pub fn load_vmlinux() -> Result<Self, LibbpfError> {
+        let _quiet = QuietLibbpf::new();
+        // SAFETY: no arguments; libbpf returns an owned `struct btf` or NULL with errno set.
+        let ptr = unsafe { libbpf_sys::btf__load_vmlinux_btf() };
+        let ptr =
+            NonNull::new(ptr).ok_or_else(|| LibbpfError::BadBtf(io::Error::last_os_error()))?;
+        Ok(LibbpfBtf { ptr, _base: None })
+    }
+
     /// `btf__type_cnt`: one more than the largest type id (base included).
     pub fn type_count(&self) -> u32 {
         // SAFETY: `ptr` is a live `struct btf` owned by `self`.

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod elf;
 pub mod error;
+pub mod kernel_btf;
 pub mod output;
 pub mod source;
 pub mod vmlinux;

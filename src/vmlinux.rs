@@ -7,6 +7,7 @@
 //! is left to libbpf's own `btf_dump` ([`crate::btf_dump`]), so that type bodies equal
 //! bpftool's for the same libbpf version. Both see the same blob, hence the same type ids.
 
+use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::ffi::c_char;
 
@@ -224,6 +225,20 @@ fn disambig_hash_bounded(btf: &Btf, id: u32, include_members: bool, budget: usiz
     hash
 }
 
+/// C's `strcmp` on NUL-terminated byte strings (bytes compare unsigned); stops at the first
+/// difference.
+fn strcmp(a: &[u8], b: &[u8]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+        if *x == 0 {
+            return Ordering::Equal;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
 /// One type's sort key (bpftool's `struct sort_datum`, with names kept as string offsets).
 struct SortKey {
     hash: u64,
@@ -247,12 +262,12 @@ pub fn sorted_type_ids(btf: &Btf) -> Vec<u32> {
             rank: type_rank(btf, id, false),
         })
         .collect();
-    let name = |off: u32| btf.str_bytes_at(off).unwrap_or(b"");
+    let name = |off: u32| btf.str_tail(off).unwrap_or(b"\0");
     keys.sort_unstable_by(|a, b| {
         a.rank
             .cmp(&b.rank)
-            .then_with(|| name(a.sort_name).cmp(name(b.sort_name)))
-            .then_with(|| name(a.own_name).cmp(name(b.own_name)))
+            .then_with(|| strcmp(name(a.sort_name), name(b.sort_name)))
+            .then_with(|| strcmp(name(a.own_name), name(b.own_name)))
             .then_with(|| a.hash.cmp(&b.hash))
             .then_with(|| a.id.cmp(&b.id))
     });
@@ -581,6 +596,14 @@ mod tests {
                 name: "nope".into()
             })
         );
+    }
+
+    #[test]
+    fn strcmp_is_cs() {
+        assert_eq!(strcmp(b"abc\0", b"abd\0"), Ordering::Less);
+        assert_eq!(strcmp(b"ab\0x", b"ab\0y"), Ordering::Equal);
+        assert_eq!(strcmp(b"ab\0", b"abc\0"), Ordering::Less);
+        assert_eq!(strcmp(b"\xff\0", b"a\0"), Ordering::Greater);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! Layout follows `include/uapi/linux/btf.h`; helper names follow libbpf's `btf.h`.
 
 pub mod layout;
+pub mod native;
 pub mod raw;
 
 use std::collections::HashMap;
