@@ -132,13 +132,18 @@ extern "C" {
 
 /// Where the C shim sends formatted text. `#[repr(C)]` with the callback first: the shim sees
 /// a `struct coretool_sink { void (*write)(...); }` and never touches the Rust fields after it.
+/// Chunks are tiny (a name, a `;`), so they collect in `buf` and reach `out` in large writes.
 #[repr(C)]
 struct Sink<'w> {
     write: unsafe extern "C" fn(*mut Sink<'w>, *const c_char, usize),
     out: &'w mut dyn Write,
+    buf: Vec<u8>,
     /// The first write error (or formatting failure); later output is dropped.
     error: Option<io::Error>,
 }
+
+/// How much text [`Sink`] collects before writing it out.
+const SINK_BUF: usize = 64 * 1024;
 
 impl Sink<'_> {
     /// Called by the shim for every chunk libbpf prints; `data == NULL` reports a failure to
@@ -147,18 +152,31 @@ impl Sink<'_> {
         // SAFETY: the shim passes back the pointer `CDumper` registered as the callback context:
         // a boxed `Sink` that lives as long as the `btf_dump`, accessed by one thread.
         let sink = unsafe { &mut *sink };
-        if sink.error.is_some() {
-            return;
-        }
         if data.is_null() {
-            sink.error = Some(io::Error::other("libbpf output could not be formatted"));
+            sink.error
+                .get_or_insert_with(|| io::Error::other("libbpf output could not be formatted"));
             return;
         }
         // SAFETY: the shim passes `len` bytes it just formatted at `data`.
         let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) };
-        if let Err(e) = sink.out.write_all(bytes) {
-            sink.error = Some(e);
+        sink.put(bytes);
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= SINK_BUF {
+            self.drain();
         }
+    }
+
+    /// Write out what was collected (dropped after the first error).
+    fn drain(&mut self) {
+        if self.error.is_none() {
+            if let Err(e) = self.out.write_all(&self.buf) {
+                self.error = Some(e);
+            }
+        }
+        self.buf.clear();
     }
 
     fn check(&mut self) -> Result<(), LibbpfError> {
@@ -182,6 +200,7 @@ impl<'a> CDumper<'a> {
         let mut sink = Box::new(Sink {
             write: Sink::write_chunk,
             out,
+            buf: Vec::with_capacity(SINK_BUF + 4096),
             error: None,
         });
         let ctx: *mut Sink<'a> = &mut *sink;
@@ -204,11 +223,8 @@ impl<'a> CDumper<'a> {
 
     /// Write our own text into the same stream as libbpf's.
     pub fn write_str(&mut self, s: &str) -> Result<(), LibbpfError> {
-        self.sink.check()?;
-        self.sink
-            .out
-            .write_all(s.as_bytes())
-            .map_err(LibbpfError::Write)
+        self.sink.put(s.as_bytes());
+        self.sink.check()
     }
 
     fn check_id(&self, id: u32) -> Result<(), LibbpfError> {
@@ -261,8 +277,9 @@ impl<'a> CDumper<'a> {
         Ok(())
     }
 
-    /// Flush the output.
+    /// Write out everything and flush.
     pub fn finish(mut self) -> Result<(), LibbpfError> {
+        self.sink.drain();
         self.sink.check()?;
         self.sink.out.flush().map_err(LibbpfError::Write)
     }
@@ -346,7 +363,8 @@ mod tests {
         let mut out = Full;
         let mut d = CDumper::new(&btf, &mut out).unwrap();
         let id = ours.ids_by_name("task_struct")[0];
-        assert!(matches!(d.dump_type(id), Err(LibbpfError::Write(_))));
+        d.dump_type(id).unwrap(); // collected, not written yet
+        assert!(matches!(d.finish(), Err(LibbpfError::Write(_))));
     }
 
     #[test]
