@@ -130,14 +130,19 @@ extern "C" {
     fn coretool_btf_dump_printf_fn() -> libbpf_sys::btf_dump_printf_fn_t;
 }
 
-/// Where the C shim sends formatted text. `#[repr(C)]` with the callback first: the shim sees
-/// a `struct coretool_sink { void (*write)(...); }` and never touches the Rust fields after it.
-/// Chunks are tiny (a name, a `;`), so they collect in `buf` and reach `out` in large writes.
+/// Where the C shim puts formatted text: straight into `buf` (`len` of `cap` bytes used),
+/// calling `overflow` only when it is full. `#[repr(C)]`, laid out as the shim's
+/// `struct coretool_sink`; the shim never touches the fields after `cap`.
 #[repr(C)]
 struct Sink<'w> {
-    write: unsafe extern "C" fn(*mut Sink<'w>, *const c_char, usize),
+    overflow: unsafe extern "C" fn(*mut Sink<'w>, *const c_char, usize),
+    fail: unsafe extern "C" fn(*mut Sink<'w>),
+    /// A leaked `Box<[u8; SINK_BUF]>`, freed in `Drop`; only ever accessed through this
+    /// pointer (by the shim and by `put`/`drain`).
+    buf: *mut u8,
+    len: usize,
+    cap: usize,
     out: &'w mut dyn Write,
-    buf: Vec<u8>,
     /// The first write error (or formatting failure); later output is dropped.
     error: Option<io::Error>,
 }
@@ -145,38 +150,73 @@ struct Sink<'w> {
 /// How much text [`Sink`] collects before writing it out.
 const SINK_BUF: usize = 64 * 1024;
 
-impl Sink<'_> {
-    /// Called by the shim for every chunk libbpf prints; `data == NULL` reports a failure to
-    /// format (vsnprintf error or out of memory).
-    unsafe extern "C" fn write_chunk(sink: *mut Self, data: *const c_char, len: usize) {
+impl<'w> Sink<'w> {
+    fn new(out: &'w mut dyn Write) -> Box<Self> {
+        let storage: Box<[u8]> = vec![0u8; SINK_BUF].into_boxed_slice();
+        Box::new(Sink {
+            overflow: Sink::overflow,
+            fail: Sink::fail,
+            buf: Box::into_raw(storage).cast::<u8>(),
+            len: 0,
+            cap: SINK_BUF,
+            out,
+            error: None,
+        })
+    }
+
+    /// The shim's buffer is full: write it out, then take `n` bytes at `data`.
+    unsafe extern "C" fn overflow(sink: *mut Self, data: *const c_char, n: usize) {
         // SAFETY: the shim passes back the pointer `CDumper` registered as the callback context:
-        // a boxed `Sink` that lives as long as the `btf_dump`, accessed by one thread.
+        // a boxed `Sink` that lives as long as the `btf_dump`, used by one thread at a time.
         let sink = unsafe { &mut *sink };
-        if data.is_null() {
-            sink.error
-                .get_or_insert_with(|| io::Error::other("libbpf output could not be formatted"));
-            return;
-        }
-        // SAFETY: the shim passes `len` bytes it just formatted at `data`.
-        let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) };
+        // SAFETY: the shim passes `n` bytes it just formatted at `data`.
+        let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), n) };
         sink.put(bytes);
     }
 
-    fn put(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-        if self.buf.len() >= SINK_BUF {
-            self.drain();
-        }
+    /// The shim could not format a chunk.
+    unsafe extern "C" fn fail(sink: *mut Self) {
+        // SAFETY: as in `overflow`.
+        let sink = unsafe { &mut *sink };
+        sink.error
+            .get_or_insert_with(|| io::Error::other("libbpf output could not be formatted"));
     }
 
-    /// Write out what was collected (dropped after the first error).
+    fn put(&mut self, bytes: &[u8]) {
+        if bytes.len() > self.cap - self.len {
+            self.drain();
+            if bytes.len() > self.cap {
+                self.write_out(bytes);
+                return;
+            }
+        }
+        // SAFETY: `buf` holds `cap` bytes and `len + bytes.len() <= cap`; `bytes` is not in it
+        // (the shim formats into its own memory).
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.buf.add(self.len), bytes.len())
+        };
+        self.len += bytes.len();
+    }
+
+    /// Write out what was collected.
     fn drain(&mut self) {
+        let n = std::mem::take(&mut self.len);
+        // SAFETY: the first `n` bytes of `buf` were written (by the shim or `put`); nothing
+        // writes to `buf` while this slice lives.
+        let bytes = unsafe { std::slice::from_raw_parts(self.buf, n) };
         if self.error.is_none() {
-            if let Err(e) = self.out.write_all(&self.buf) {
+            if let Err(e) = self.out.write_all(bytes) {
                 self.error = Some(e);
             }
         }
-        self.buf.clear();
+    }
+
+    fn write_out(&mut self, bytes: &[u8]) {
+        if self.error.is_none() {
+            if let Err(e) = self.out.write_all(bytes) {
+                self.error = Some(e);
+            }
+        }
     }
 
     fn check(&mut self) -> Result<(), LibbpfError> {
@@ -184,6 +224,14 @@ impl Sink<'_> {
             Some(e) => Err(LibbpfError::Write(e)),
             None => Ok(()),
         }
+    }
+}
+
+impl Drop for Sink<'_> {
+    fn drop(&mut self) {
+        let slice = std::ptr::slice_from_raw_parts_mut(self.buf, SINK_BUF);
+        // SAFETY: `buf` is the `Box<[u8]>` of `SINK_BUF` bytes leaked in `new`, freed once.
+        drop(unsafe { Box::from_raw(slice) });
     }
 }
 
@@ -197,12 +245,7 @@ pub struct CDumper<'a> {
 impl<'a> CDumper<'a> {
     /// `btf_dump__new` with the shim's printf callback.
     pub fn new(btf: &'a LibbpfBtf, out: &'a mut dyn Write) -> Result<Self, LibbpfError> {
-        let mut sink = Box::new(Sink {
-            write: Sink::write_chunk,
-            out,
-            buf: Vec::with_capacity(SINK_BUF + 4096),
-            error: None,
-        });
+        let mut sink = Sink::new(out);
         let ctx: *mut Sink<'a> = &mut *sink;
         // SAFETY: the shim returns a function with libbpf's `btf_dump_printf_fn_t` signature
         // that only touches `ctx` as a `struct coretool_sink`, which `Sink` is laid out as.

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 /*
  * The printf callback for libbpf's btf_dump. libbpf hands the callback a va_list, which stable
- * Rust cannot consume, so this shim formats with vsnprintf and passes the bytes on to a Rust
- * sink (src/btf_dump.rs). The sink is a struct whose first member is the function to call.
+ * Rust cannot consume, so this shim formats the text and appends it to a buffer owned by the
+ * Rust side (src/btf_dump.rs), calling back into Rust only when the buffer is full.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,14 +11,31 @@
 
 #include <bpf/btf.h>
 
+/* Laid out as `Sink` in src/btf_dump.rs. */
 struct coretool_sink {
-	void (*write)(struct coretool_sink *sink, const char *data, size_t len);
+	/* write out buf[0..len], then take data[0..n] (into buf or straight out); len is updated */
+	void (*overflow)(struct coretool_sink *sink, const char *data, size_t n);
+	/* formatting failed (vsnprintf error or out of memory) */
+	void (*fail)(struct coretool_sink *sink);
+	char *buf;
+	size_t len;
+	size_t cap;
 };
 
+static void put(struct coretool_sink *s, const char *data, size_t n)
+{
+	if (n <= s->cap - s->len) {
+		memcpy(s->buf + s->len, data, n);
+		s->len += n;
+		return;
+	}
+	s->overflow(s, data, n);
+}
+
 /*
- * btf_dump prints a vmlinux.h with millions of tiny printf calls. Formats made only of text,
- * %s, %c, %d, %u, %ld, %lu, %lld, %llu and %% (nearly all of them) are formatted here, as glibc
- * would, without vsnprintf's per-call setup; anything else goes to vsnprintf.
+ * btf_dump prints a vmlinux.h with hundreds of thousands of tiny printf calls. Formats made
+ * only of text, %s, %c, %d, %u, %ld, %lu, %lld, %llu and %% (nearly all of them) are formatted
+ * here, as glibc would, without vsnprintf's per-call setup; anything else goes to vsnprintf.
  */
 static int is_simple_format(const char *fmt)
 {
@@ -43,7 +60,7 @@ static int is_simple_format(const char *fmt)
 
 /*
  * libbpf's formats are string literals: remember the verdict for recently seen addresses
- * (a small direct-mapped cache; a miss just scans again).
+ * (a small direct-mapped cache per thread; a miss just scans again).
  */
 static int simple_format_cached(const char *fmt)
 {
@@ -58,35 +75,7 @@ static int simple_format_cached(const char *fmt)
 	return verdict[slot];
 }
 
-struct chunk {
-	struct coretool_sink *sink;
-	size_t len;
-	char buf[512];
-};
-
-static void chunk_flush(struct chunk *c)
-{
-	if (c->len)
-		c->sink->write(c->sink, c->buf, c->len);
-	c->len = 0;
-}
-
-static void chunk_put(struct chunk *c, const char *s, size_t n)
-{
-	while (n) {
-		size_t room = sizeof(c->buf) - c->len;
-		size_t take = n < room ? n : room;
-
-		memcpy(c->buf + c->len, s, take);
-		c->len += take;
-		s += take;
-		n -= take;
-		if (c->len == sizeof(c->buf))
-			chunk_flush(c);
-	}
-}
-
-static void chunk_unsigned(struct chunk *c, unsigned long long v, int negative)
+static void put_unsigned(struct coretool_sink *s, unsigned long long v, int negative)
 {
 	char digits[24];
 	int i = sizeof(digits);
@@ -97,74 +86,71 @@ static void chunk_unsigned(struct chunk *c, unsigned long long v, int negative)
 	} while (v);
 	if (negative)
 		digits[--i] = '-';
-	chunk_put(c, digits + i, sizeof(digits) - i);
+	put(s, digits + i, sizeof(digits) - i);
 }
 
-static void chunk_signed(struct chunk *c, long long v)
+static void put_signed(struct coretool_sink *s, long long v)
 {
 	if (v < 0)
-		chunk_unsigned(c, 0ULL - (unsigned long long)v, 1);
+		put_unsigned(s, 0ULL - (unsigned long long)v, 1);
 	else
-		chunk_unsigned(c, (unsigned long long)v, 0);
+		put_unsigned(s, (unsigned long long)v, 0);
 }
 
-static void format_simple(struct coretool_sink *sink, const char *fmt, va_list args)
+static void format_simple(struct coretool_sink *s, const char *fmt, va_list args)
 {
-	struct chunk c;
 	const char *p = fmt, *text;
 
-	c.sink = sink;
-	c.len = 0;
 	while (*p) {
 		text = p;
 		while (*p && *p != '%')
 			p++;
-		chunk_put(&c, text, (size_t)(p - text));
+		if (p != text)
+			put(s, text, (size_t)(p - text));
 		if (!*p)
 			break;
 		p++; /* the '%' */
 		switch (*p) {
 		case 's': {
-			const char *s = va_arg(args, const char *);
+			const char *str = va_arg(args, const char *);
 
-			if (!s)
-				s = "(null)";
-			chunk_put(&c, s, strlen(s));
+			if (!str)
+				str = "(null)";
+			put(s, str, strlen(str));
 			break;
 		}
 		case 'c': {
 			char ch = (char)va_arg(args, int);
 
-			chunk_put(&c, &ch, 1);
+			put(s, &ch, 1);
 			break;
 		}
 		case 'd':
-			chunk_signed(&c, va_arg(args, int));
+			put_signed(s, va_arg(args, int));
 			break;
 		case 'u':
-			chunk_unsigned(&c, va_arg(args, unsigned int), 0);
+			put_unsigned(s, va_arg(args, unsigned int), 0);
 			break;
 		case '%':
-			chunk_put(&c, "%", 1);
+			put(s, "%", 1);
 			break;
 		case 'l':
 			if (p[1] == 'l') {
 				p++;
 				if (p[1] == 'd')
-					chunk_signed(&c, va_arg(args, long long));
+					put_signed(s, va_arg(args, long long));
 				else
-					chunk_unsigned(&c, va_arg(args, unsigned long long), 0);
+					put_unsigned(s, va_arg(args, unsigned long long), 0);
 			} else if (p[1] == 'd') {
-				chunk_signed(&c, va_arg(args, long));
+				put_signed(s, va_arg(args, long));
 			} else {
-				chunk_unsigned(&c, va_arg(args, unsigned long), 0);
+				put_unsigned(s, va_arg(args, unsigned long), 0);
 			}
 			p++;
 			break;
 		}
 		p++;
 	}
-	chunk_flush(&c);
 }
 
 static void coretool_btf_dump_printf(void *ctx, const char *fmt, va_list args)
@@ -175,31 +161,29 @@ static void coretool_btf_dump_printf(void *ctx, const char *fmt, va_list args)
 	char *big;
 	int n;
 
+	va_copy(copy, args);
 	if (simple_format_cached(fmt)) {
-		va_copy(copy, args);
 		format_simple(sink, fmt, copy);
 		va_end(copy);
 		return;
 	}
-	va_copy(copy, args);
 	n = vsnprintf(small, sizeof(small), fmt, copy);
 	va_end(copy);
 	if (n < 0) {
-		/* an encoding error: tell the sink with a NULL chunk */
-		sink->write(sink, NULL, 0);
+		sink->fail(sink);
 		return;
 	}
 	if ((size_t)n < sizeof(small)) {
-		sink->write(sink, small, (size_t)n);
+		put(sink, small, (size_t)n);
 		return;
 	}
 	big = malloc((size_t)n + 1);
 	if (!big) {
-		sink->write(sink, NULL, 0);
+		sink->fail(sink);
 		return;
 	}
 	vsnprintf(big, (size_t)n + 1, fmt, args);
-	sink->write(sink, big, (size_t)n);
+	put(sink, big, (size_t)n);
 	free(big);
 }
 
