@@ -468,19 +468,18 @@ pub fn kfuncs(btf: &Btf) -> Vec<Kfunc> {
 pub fn full_plan(btf: &Btf) -> HeaderPlan {
     let n = btf.type_count();
     let mut maker = KeyMaker::new(btf);
-    let mut keys: Vec<SortKey> = (0..n)
-        .filter(|&id| !dump_is_noop(btf, id))
-        .map(|id| maker.key(id))
-        .collect();
-    keys.sort_unstable_by(|a, b| compare(btf, a, b));
+    let printable = (0..n).filter(|&id| !dump_is_noop(btf, id));
+    let mut keys: Vec<SortKey> = Vec::with_capacity(printable.clone().count());
+    keys.extend(printable.map(|id| maker.key(id)));
     // The type bpftool skips is the first of the whole sort: the first printable type, unless
     // a no-op type (void at least) sorts before it; only those of a rank no higher can.
-    let first_rank = keys.first().map_or(u8::MAX, SortKey::rank);
+    let first_rank = keys.iter().map(SortKey::rank).min().unwrap_or(u8::MAX);
     let first_noop = (0..n)
         .filter(|&id| dump_is_noop(btf, id) && type_rank(btf, id, false) <= first_rank)
         .map(|id| maker.key(id))
         .min_by(|a, b| compare(btf, a, b));
     drop(maker);
+    keys.sort_unstable_by(|a, b| compare(btf, a, b));
     let skip_first = match (keys.first(), &first_noop) {
         (Some(k), Some(noop)) => compare(btf, k, noop) == Ordering::Less,
         (Some(_), None) => true,
