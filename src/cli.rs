@@ -61,6 +61,6 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Btf(commands::btf::BtfArgs),
     /// Write a vmlinux.h (bpftool's sorted C dump with kfuncs), or a minimal one for a .bpf.o
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = EXIT_CODES_HELP, long_about = commands::vmlinux::LONG_ABOUT)]
     Vmlinux(commands::vmlinux::VmlinuxArgs),
 }

@@ -16,11 +16,6 @@ use crate::source::{self, BtfSource};
 use crate::vmlinux::{self, HeaderPlan};
 
 #[derive(Debug, clap::Args)]
-#[command(
-    long_about = "Write a vmlinux.h: every type of the BTF as C, sorted as current bpftool sorts \
-them, with the kfunc prototypes, byte for byte what `bpftool btf dump file SRC format c` \
-writes with the same libbpf. With --for, only the types one BPF object refers to."
-)]
 pub struct VmlinuxArgs {
     #[command(flatten)]
     pub source: BtfSourceArgs,
@@ -37,7 +32,15 @@ pub struct VmlinuxArgs {
     pub types: Vec<String>,
 }
 
+/// `--help` text of `coretool vmlinux`.
+pub const LONG_ABOUT: &str = "Write a vmlinux.h: every type of the BTF as C, sorted as current \
+bpftool sorts them, with the kfunc prototypes: byte for byte what `bpftool btf dump file SRC \
+format c` writes with the same libbpf (1.7). With --for, only the types one BPF object refers to.";
+
 pub fn run(args: VmlinuxArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    if g.json {
+        anyhow::bail!("--json: vmlinux writes a C header, it has no JSON form");
+    }
     // Check every input before writing anything.
     let (btf, path, mapped_kernel) = load(&args.source)?;
     let plan = match &args.for_object {
