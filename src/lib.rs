@@ -4,11 +4,16 @@
 //! printing; `commands` render what the library computed.
 pub mod btf;
 pub mod btf_dump;
+pub mod btf_ext;
+pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod core;
 pub mod elf;
 pub mod error;
 pub mod kernel_btf;
 pub mod output;
+pub mod relocs;
 pub mod source;
+pub mod table;
 pub mod vmlinux;

@@ -1,3 +1,5 @@
 //! One module per subcommand; each exposes `run(args, &GlobalOpts) -> anyhow::Result<ExitCode>`.
 pub mod btf;
+pub mod check_btf;
+pub mod relocs;
 pub mod vmlinux;

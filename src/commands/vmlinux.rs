@@ -106,16 +106,15 @@ fn write(btf: &LibbpfBtf, plan: &HeaderPlan, out: &mut dyn Write) -> anyhow::Res
     Ok(())
 }
 
-/// Hand the types to libbpf, keeping at most two copies of the BTF alive at any time (as
-/// bpftool does): coretool's parse is re-encoded for libbpf (same ids and string offsets) and
-/// dropped before libbpf copies the bytes.
+/// Hand the types to libbpf: the blob coretool parsed (and its base's, for split BTF), so the
+/// ids agree. At most two copies of the BTF are alive at any time (as in bpftool): libbpf's
+/// and the blob it copies from.
 fn libbpf_btf(btf: Btf) -> anyhow::Result<LibbpfBtf> {
     let base = match btf.base() {
-        Some(base) => Some(LibbpfBtf::new(&base.to_native_raw())?),
+        Some(base) => Some(LibbpfBtf::new(base.raw_bytes())?),
         None => None,
     };
-    let raw = btf.to_native_raw();
-    drop(btf);
+    let raw = btf.into_raw();
     Ok(match base {
         None => LibbpfBtf::new(&raw)?,
         Some(base) => LibbpfBtf::new_split(&raw, base)?,
