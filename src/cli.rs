@@ -67,7 +67,7 @@ pub enum Command {
     #[command(after_help = CHECK_BTF_HELP)]
     CheckBtf(commands::check_btf::CheckBtfArgs),
     /// Write a vmlinux.h (bpftool's sorted C dump with kfuncs), or a minimal one for a .bpf.o
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = EXIT_CODES_HELP, long_about = commands::vmlinux::LONG_ABOUT)]
     Vmlinux(commands::vmlinux::VmlinuxArgs),
     /// Show libbpf's CO-RE fixups for an object, per field, against one or many kernels
     #[command(after_help = commands::dry_run::AFTER_HELP)]
