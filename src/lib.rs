@@ -8,4 +8,6 @@ pub mod commands;
 pub mod elf;
 pub mod error;
 pub mod output;
+pub mod probe;
+pub mod selftest;
 pub mod source;

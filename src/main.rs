@@ -10,6 +10,8 @@ fn main() -> ExitCode {
     let g = &cli.global;
     let result = match cli.command {
         Command::Btf(args) => commands::btf::run(args, g),
+        Command::Selftest(args) => commands::selftest::run(args, g),
+        Command::Monitor(args) => commands::monitor::run(args, g),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,490 @@
+//! Holding the probe's events against ground truth. Pure: events and truth in, checks out.
+//!
+//! Each comparison renders both sides in the same `key=value` form, so a failure shows exactly
+//! which field the kernel reported differently (a wrong CO-RE offset reads a plausible-looking
+//! but wrong value, which only such a comparison catches).
+
+use std::collections::HashMap;
+
+use crate::probe::event::{
+    Event, EventKind, ExitStatus, Stats, F_GROUP_DEAD, F_STATE_NEW, F_STATE_VALID, TASK_NEW,
+};
+
+use super::workload::{ChildTruth, Parent};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pass,
+    Fail,
+    Skip,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Skip => "skip",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub status: Status,
+    pub expected: String,
+    /// What was observed, or for `skip` the reason.
+    pub got: String,
+}
+
+impl Check {
+    /// Pass when `expected == got`, else fail.
+    pub fn compare(name: impl Into<String>, expected: String, got: String) -> Check {
+        let status = if expected == got {
+            Status::Pass
+        } else {
+            Status::Fail
+        };
+        Check {
+            name: name.into(),
+            status,
+            expected,
+            got,
+        }
+    }
+    pub fn pass(
+        name: impl Into<String>,
+        expected: impl Into<String>,
+        got: impl Into<String>,
+    ) -> Check {
+        Check {
+            name: name.into(),
+            status: Status::Pass,
+            expected: expected.into(),
+            got: got.into(),
+        }
+    }
+    pub fn fail(
+        name: impl Into<String>,
+        expected: impl Into<String>,
+        got: impl Into<String>,
+    ) -> Check {
+        Check {
+            name: name.into(),
+            status: Status::Fail,
+            expected: expected.into(),
+            got: got.into(),
+        }
+    }
+    pub fn skip(
+        name: impl Into<String>,
+        expected: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Check {
+        Check {
+            name: name.into(),
+            status: Status::Skip,
+            expected: expected.into(),
+            got: reason.into(),
+        }
+    }
+}
+
+/// What the kernel's own BTF says about the fields the probe guards, to check the probe's
+/// `bpf_core_field_exists` answers against.
+#[derive(Debug, Clone, Copy)]
+pub struct KernelLayout {
+    /// task_struct has `__state` (else `state`).
+    pub task_state_new: Option<bool>,
+    /// sched_process_exit's record has `group_dead`.
+    pub exit_group_dead: Option<bool>,
+}
+
+impl KernelLayout {
+    pub fn of(btf: &crate::btf::Btf) -> KernelLayout {
+        KernelLayout {
+            task_state_new: has_member(btf, "task_struct", "__state"),
+            exit_group_dead: has_member(btf, "trace_event_raw_sched_process_exit", "group_dead")
+                .or(Some(false)),
+        }
+    }
+}
+
+/// Whether struct `name` has a member `member` (None: no such struct).
+pub fn has_member(btf: &crate::btf::Btf, name: &str, member: &str) -> Option<bool> {
+    let id = btf.ids_by_name(name).iter().copied().find(|&id| {
+        btf.type_by_id(id)
+            .is_some_and(|t| t.kind() == crate::btf::Kind::Struct)
+    })?;
+    let t = btf.type_by_id(id)?;
+    let found = t.members().any(|m| btf.str_at(m.name_off) == Some(member));
+    Some(found)
+}
+
+fn first<'e>(events: &'e [Event], f: impl Fn(&Event) -> bool) -> Option<&'e Event> {
+    events.iter().find(|e| f(e))
+}
+
+fn fields(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+const MISSING: &str = "no event";
+
+fn fork_fields(
+    pid: u32,
+    tid: u32,
+    ppid: u32,
+    uid: u32,
+    gid: u32,
+    comm: &str,
+    child: u32,
+) -> String {
+    fields(&[
+        ("pid", pid.to_string()),
+        ("tid", tid.to_string()),
+        ("ppid", ppid.to_string()),
+        ("uid", uid.to_string()),
+        ("gid", gid.to_string()),
+        ("comm", comm.to_owned()),
+        ("child", child.to_string()),
+    ])
+}
+
+fn status_text(raw: u32) -> String {
+    format!("{} ({raw:#x})", ExitStatus::from_raw(raw))
+}
+
+/// Checks for one child: its fork, exec and exit events and their order.
+pub fn child_checks(parent: &Parent, c: &ChildTruth, events: &[Event]) -> Vec<Check> {
+    let mut out = Vec::new();
+    let name = |what: &str| format!("{}.{what}", c.label);
+
+    let fork = first(events, |e| {
+        e.kind == EventKind::Fork && e.child_pid == c.pid
+    });
+    out.push(Check::compare(
+        name("fork"),
+        fork_fields(
+            parent.pid,
+            parent.tid,
+            parent.ppid,
+            parent.uid,
+            parent.gid,
+            &parent.comm,
+            c.pid,
+        ),
+        fork.map_or(MISSING.into(), |e| {
+            fork_fields(e.pid, e.tid, e.ppid, e.uid, e.gid, &e.comm, e.child_pid)
+        }),
+    ));
+
+    let exec = first(events, |e| e.kind == EventKind::Exec && e.pid == c.pid);
+    match &c.exec {
+        Some(t) => {
+            let expected = fields(&[
+                ("pid", c.pid.to_string()),
+                ("tid", c.pid.to_string()),
+                ("ppid", parent.pid.to_string()),
+                ("uid", c.uid.to_string()),
+                ("gid", c.gid.to_string()),
+                ("comm", t.comm.clone()),
+                ("exe", t.exe.clone()),
+                ("filename", t.filename.clone()),
+            ]);
+            let got = exec.map_or(MISSING.into(), |e| {
+                fields(&[
+                    ("pid", e.pid.to_string()),
+                    ("tid", e.tid.to_string()),
+                    ("ppid", e.ppid.to_string()),
+                    ("uid", e.uid.to_string()),
+                    ("gid", e.gid.to_string()),
+                    ("comm", e.comm.clone()),
+                    ("exe", e.exe.clone()),
+                    ("filename", e.filename.clone()),
+                ])
+            });
+            out.push(Check::compare(name("exec"), expected, got));
+        }
+        None => out.push(Check::compare(
+            name("no_exec"),
+            MISSING.into(),
+            exec.map_or(MISSING.into(), |e| format!("exec of {}", e.filename)),
+        )),
+    }
+
+    let exit = first(events, |e| e.kind == EventKind::Exit && e.pid == c.pid);
+    let exit_fields = |pid: u32, ppid: u32, uid: u32, gid: u32, comm: &str, status: u32| {
+        fields(&[
+            ("pid", pid.to_string()),
+            ("ppid", ppid.to_string()),
+            ("uid", uid.to_string()),
+            ("gid", gid.to_string()),
+            ("comm", comm.to_owned()),
+            ("status", status_text(status)),
+        ])
+    };
+    out.push(Check::compare(
+        name("exit"),
+        exit_fields(c.pid, parent.pid, c.uid, c.gid, &c.exit_comm, c.wait_status),
+        exit.map_or(MISSING.into(), |e| {
+            exit_fields(e.pid, e.ppid, e.uid, e.gid, &e.comm, e.exit_status)
+        }),
+    ));
+
+    if let (Some(f), Some(x)) = (fork, exit) {
+        let mut times = vec![("fork", f.ts_ns)];
+        if let Some(e) = exec {
+            times.push(("exec", e.ts_ns));
+        }
+        times.push(("exit", x.ts_ns));
+        let expected = times.iter().map(|t| t.0).collect::<Vec<_>>().join(" <= ");
+        let mut sorted = times.clone();
+        sorted.sort_by_key(|t| t.1);
+        let got = sorted.iter().map(|t| t.0).collect::<Vec<_>>().join(" <= ");
+        out.push(Check::compare(name("order"), expected, got));
+    }
+    out
+}
+
+/// The fork child's task state, read through whichever of `__state`/`state` the kernel has,
+/// must be TASK_NEW; and the probe must have picked the field the kernel BTF has.
+pub fn layout_checks(
+    layout: &KernelLayout,
+    fork_child: Option<&ChildTruth>,
+    events: &[Event],
+) -> Vec<Check> {
+    let mut out = Vec::new();
+    let field_name = |new: bool| if new { "__state" } else { "state" };
+    let fork = fork_child.and_then(|c| {
+        first(events, |e| {
+            e.kind == EventKind::Fork && e.child_pid == c.pid
+        })
+    });
+    match (layout.task_state_new, fork) {
+        (Some(new), Some(e)) if e.flags & F_STATE_VALID != 0 => out.push(Check::compare(
+            "layout.task_state",
+            format!("field={} state={TASK_NEW:#x} (TASK_NEW)", field_name(new)),
+            format!(
+                "field={} state={:#x}{}",
+                field_name(e.flags & F_STATE_NEW != 0),
+                e.state,
+                if e.state == TASK_NEW {
+                    " (TASK_NEW)"
+                } else {
+                    ""
+                }
+            ),
+        )),
+        (None, _) => out.push(Check::skip(
+            "layout.task_state",
+            "kernel BTF describes task_struct",
+            "kernel BTF has no struct task_struct",
+        )),
+        _ => out.push(Check::fail(
+            "layout.task_state",
+            "a fork event of the fork child carrying its state",
+            MISSING,
+        )),
+    }
+    let exit =
+        fork_child.and_then(|c| first(events, |e| e.kind == EventKind::Exit && e.pid == c.pid));
+    let source = |g: bool| {
+        if g {
+            "tracepoint group_dead"
+        } else {
+            "signal->live"
+        }
+    };
+    match (layout.exit_group_dead, exit) {
+        (Some(g), Some(e)) => out.push(Check::compare(
+            "layout.exit_group_dead",
+            format!("source={}", source(g)),
+            format!("source={}", source(e.flags & F_GROUP_DEAD != 0)),
+        )),
+        _ => out.push(Check::fail(
+            "layout.exit_group_dead",
+            "an exit event of the fork child",
+            MISSING,
+        )),
+    }
+    out
+}
+
+/// Every fork of `parent` names one of `children`, and each child has exactly one fork.
+pub fn fork_pairs_check(name: &str, parent: u32, children: &[u32], events: &[Event]) -> Check {
+    let mut forks: HashMap<u32, usize> = HashMap::new();
+    for e in events
+        .iter()
+        .filter(|e| e.kind == EventKind::Fork && e.pid == parent)
+    {
+        *forks.entry(e.child_pid).or_default() += 1;
+    }
+    let mut expected: HashMap<u32, usize> = HashMap::new();
+    for c in children {
+        *expected.entry(*c).or_default() += 1;
+    }
+    let missing = expected
+        .iter()
+        .filter(|(pid, n)| forks.get(pid).copied().unwrap_or(0) < **n)
+        .count();
+    let unexpected = forks
+        .keys()
+        .filter(|pid| !expected.contains_key(pid))
+        .count();
+    Check::compare(
+        name,
+        format!(
+            "{} fork pairs (parent {parent}), 0 missing, 0 unexpected",
+            children.len()
+        ),
+        format!(
+            "{} fork pairs (parent {parent}), {missing} missing, {unexpected} unexpected",
+            forks.values().sum::<usize>()
+        ),
+    )
+}
+
+/// kprobe do_exit: the code each child's leader passed to do_exit() is its wait status.
+pub fn do_exit_check(
+    attached: Result<(), &str>,
+    children: &[ChildTruth],
+    events: &[Event],
+) -> Check {
+    let expected = children
+        .iter()
+        .map(|c| format!("{}:{}", c.label, status_text(c.wait_status)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let Err(reason) = attached {
+        return Check::skip(
+            "kprobe.do_exit",
+            expected,
+            format!("kprobe not attached: {reason}"),
+        );
+    }
+    let got = children
+        .iter()
+        .map(|c| {
+            let e = first(events, |e| e.kind == EventKind::DoExit && e.pid == c.pid);
+            format!(
+                "{}:{}",
+                c.label,
+                e.map_or(MISSING.into(), |e| status_text(e.exit_status))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    Check::compare("kprobe.do_exit", expected, got)
+}
+
+/// Count received events per kind.
+pub fn count_kinds(events: &[Event]) -> Stats {
+    let mut s = Stats::default();
+    for e in events {
+        match e.kind {
+            EventKind::Exec => s.exec += 1,
+            EventKind::Exit => s.exit += 1,
+            EventKind::Fork => s.fork += 1,
+            EventKind::DoExit => s.do_exit += 1,
+        }
+        s.total += 1;
+    }
+    s
+}
+
+/// The probe's counters agree with themselves and with what arrived; nothing was lost.
+pub fn stats_checks(prefix: &str, stats: &Stats, events: &[Event], malformed: u64) -> Vec<Check> {
+    let got = count_kinds(events);
+    let kinds = |s: &Stats| {
+        format!(
+            "exec={} exit={} fork={} do_exit={}",
+            s.exec, s.exit, s.fork, s.do_exit
+        )
+    };
+    vec![
+        Check::compare(
+            format!("{prefix}.consistent"),
+            format!("exec+exit+fork+do_exit+lost={}", stats.total),
+            format!(
+                "exec+exit+fork+do_exit+lost={}",
+                stats.exec + stats.exit + stats.fork + stats.do_exit + stats.lost
+            ),
+        ),
+        Check::compare(format!("{prefix}.received"), kinds(stats), kinds(&got)),
+        Check::compare(
+            format!("{prefix}.lost"),
+            "lost=0 untracked=0 malformed=0".into(),
+            format!(
+                "lost={} untracked={} malformed={malformed}",
+                stats.lost, stats.untracked
+            ),
+        ),
+    ]
+}
+
+/// Stress: every spawned child has one fork, one exec and one exit with its wait status.
+pub fn stress_checks(
+    parent: u32,
+    exe: &str,
+    children: &[(u32, u32)],
+    events: &[Event],
+) -> Vec<Check> {
+    #[derive(Default)]
+    struct Seen {
+        fork: usize,
+        exec: usize,
+        exit: Vec<u32>,
+    }
+    let mut seen: HashMap<u32, Seen> = HashMap::new();
+    for e in events {
+        match e.kind {
+            EventKind::Fork if e.pid == parent => seen.entry(e.child_pid).or_default().fork += 1,
+            EventKind::Exec if e.exe == exe => seen.entry(e.pid).or_default().exec += 1,
+            EventKind::Exit => seen.entry(e.pid).or_default().exit.push(e.exit_status),
+            _ => {}
+        }
+    }
+    let mut want: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (pid, status) in children {
+        want.entry(*pid).or_default().push(*status);
+    }
+    let (mut forks, mut execs, mut exits) = (0usize, 0usize, 0usize);
+    for (pid, statuses) in &want {
+        let s = seen.get(pid);
+        forks += s.map_or(0, |s| s.fork.min(statuses.len()));
+        execs += s.map_or(0, |s| s.exec.min(statuses.len()));
+        if let Some(s) = s {
+            let mut got = s.exit.clone();
+            for st in statuses {
+                if let Some(i) = got.iter().position(|g| g == st) {
+                    got.swap_remove(i);
+                    exits += 1;
+                }
+            }
+        }
+    }
+    let n = children.len();
+    vec![
+        Check::compare(
+            "stress.fork",
+            format!("{n} of {n}"),
+            format!("{forks} of {n}"),
+        ),
+        Check::compare(
+            "stress.exec",
+            format!("{n} of {n}"),
+            format!("{execs} of {n}"),
+        ),
+        Check::compare(
+            "stress.exit",
+            format!("{n} of {n} with their wait status"),
+            format!("{exits} of {n} with their wait status"),
+        ),
+    ]
+}
