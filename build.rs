@@ -145,13 +145,4 @@ fn regen_prebuilt(manifest: &Path, obj: &Path, arch: &str, clang_version: &str) 
     println!("cargo:warning=regenerated {PREBUILT} and {STAMP}");
 }
 
-/// FNV-1a, 64 bit: a dependency-free fingerprint for the staleness check (not a security hash;
-/// tests/probe_object.rs computes the same).
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
+include!("src/probe/fingerprint.rs");

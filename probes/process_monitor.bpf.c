@@ -29,6 +29,10 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* 0: report every process. Otherwise report only this process and its descendants. */
 const volatile __u32 follow_tgid = 0;
 
+/* Unused by the programs: it puts struct pm_event into the object's BTF (local variables'
+ * types are not emitted), where coretool's tests compare the record layout with its decoder. */
+const volatile struct pm_event *const pm_event_layout = 0;
+
 /* include/linux/sched/signal.h; unchanged since 2.6 (a #define, so not in BTF). */
 #define SIGNAL_GROUP_EXIT 0x00000004
 

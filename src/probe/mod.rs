@@ -10,6 +10,7 @@
 //! This module prints nothing; libbpf's own log is captured ([`LibbpfLog`]) for commands to show.
 
 pub mod event;
+pub mod fingerprint;
 pub mod host;
 pub mod relocs;
 
