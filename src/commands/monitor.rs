@@ -17,7 +17,8 @@ pub struct MonitorArgs {
     /// Stop after SECS seconds (for scripts and tests); default: until Ctrl-C or SIGTERM
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
-    /// Report only process PID and its descendants started after the monitor
+    /// Report only process PID and its descendants (those running at start and those forked
+    /// later)
     #[arg(long, value_name = "PID")]
     pub follow: Option<u32>,
 }
@@ -221,12 +222,15 @@ fn write_stats(
 ) -> std::io::Result<()> {
     let mono = clock_ns(libc::CLOCK_MONOTONIC) as u64;
     if json {
-        let mut v = s.to_json();
-        let m = v.as_object_mut().expect("object");
-        m.insert("schema".into(), SCHEMA.into());
-        m.insert("kind".into(), "stats".into());
-        m.insert("final".into(), last.into());
-        m.insert("unix_ns".into(), clock.unix_ns_u64(mono).into());
+        let mut v = serde_json::json!({
+            "schema": SCHEMA,
+            "kind": "stats",
+            "final": last,
+            "unix_ns": clock.unix_ns_u64(mono),
+        });
+        if let (Some(m), serde_json::Value::Object(counters)) = (v.as_object_mut(), s.to_json()) {
+            m.extend(counters);
+        }
         serde_json::to_writer(&mut *w, &v)?;
         return writeln!(w);
     }

@@ -39,7 +39,7 @@ pub fn check_privilege() -> Result<String, NeedsPrivilege> {
     }
     Err(NeedsPrivilege {
         what: format!("loading and attaching BPF tracing programs (running as uid {euid})"),
-        advice: "run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before 5.8)".into(),
+        advice: "run as root, or grant CAP_BPF and CAP_PERFMON; CAP_SYS_ADMIN before 5.8".into(),
     })
 }
 

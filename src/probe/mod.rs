@@ -241,6 +241,21 @@ pub fn with_session<T>(
         }
     }
 
+    if let Some(pid) = opts.follow {
+        // After attaching, so that a process is either found here or forked under the probe.
+        for tgid in descendants(pid) {
+            // A full map is counted by the probe only for forks; here it just stops seeding.
+            if skel
+                .maps
+                .pm_tracked
+                .update(&tgid.to_ne_bytes(), &[1u8], MapFlags::ANY)
+                .is_err()
+            {
+                break;
+            }
+        }
+    }
+
     let queue = RefCell::new(Vec::new());
     let malformed = Cell::new(0u64);
     let mut builder = RingBufferBuilder::new();
@@ -265,6 +280,47 @@ pub fn with_session<T>(
         _links: links,
     };
     f(&mut session)
+}
+
+/// Processes currently running below `pid` (from /proc/<pid>/stat parent links).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(p) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+                continue;
+            };
+            // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+            let ppid = stat
+                .rsplit_once(") ")
+                .and_then(|(_, rest)| rest.split(' ').nth(1))
+                .and_then(|v| v.parse::<u32>().ok());
+            if let Some(ppid) = ppid {
+                parent_of.push((p, ppid));
+            }
+        }
+    }
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let cur = found[i];
+        found.extend(
+            parent_of
+                .iter()
+                .filter(|(_, pp)| *pp == cur)
+                .map(|(p, _)| *p),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
 }
 
 /// Why an optional program did not attach, with the kernel feature that is missing when we

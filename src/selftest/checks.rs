@@ -122,7 +122,7 @@ pub fn has_member(btf: &crate::btf::Btf, name: &str, member: &str) -> Option<boo
     Some(found)
 }
 
-fn first<'e>(events: &'e [Event], f: impl Fn(&Event) -> bool) -> Option<&'e Event> {
+fn first(events: &[Event], f: impl Fn(&Event) -> bool) -> Option<&Event> {
     events.iter().find(|e| f(e))
 }
 
@@ -487,4 +487,153 @@ pub fn stress_checks(
             format!("{exits} of {n} with their wait status"),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::selftest::workload::ExecTruth;
+
+    fn parent() -> Parent {
+        Parent {
+            pid: 100,
+            tid: 101,
+            ppid: 1,
+            uid: 0,
+            gid: 0,
+            comm: "pm-workload".into(),
+        }
+    }
+
+    fn event(kind: EventKind, pid: u32, ts_ns: u64) -> Event {
+        Event {
+            ts_ns,
+            kind,
+            flags: 0,
+            pid,
+            tid: pid,
+            ppid: 100,
+            uid: 0,
+            gid: 0,
+            exit_status: 0,
+            child_pid: 0,
+            state: 0,
+            comm: "sh".into(),
+            exe: "dash".into(),
+            filename: "/bin/sh".into(),
+        }
+    }
+
+    fn exec_child() -> ChildTruth {
+        ChildTruth {
+            label: "exec",
+            pid: 200,
+            wait_status: 7 << 8,
+            exec: Some(ExecTruth {
+                filename: "/bin/sh".into(),
+                exe: "dash".into(),
+                comm: "sh".into(),
+            }),
+            uid: 0,
+            gid: 0,
+            exit_comm: "sh".into(),
+        }
+    }
+
+    fn events_for(child: &ChildTruth) -> Vec<Event> {
+        let mut fork = event(EventKind::Fork, 100, 1);
+        fork.tid = 101;
+        fork.ppid = 1;
+        fork.comm = "pm-workload".into();
+        fork.child_pid = child.pid;
+        let exec = event(EventKind::Exec, child.pid, 2);
+        let mut exit = event(EventKind::Exit, child.pid, 3);
+        exit.exit_status = child.wait_status;
+        vec![fork, exec, exit]
+    }
+
+    #[test]
+    fn matching_events_pass() {
+        let c = exec_child();
+        let checks = child_checks(&parent(), &c, &events_for(&c));
+        let names: Vec<_> = checks.iter().map(|c| (c.name.as_str(), c.status)).collect();
+        assert_eq!(
+            names,
+            [
+                ("exec.fork", Status::Pass),
+                ("exec.exec", Status::Pass),
+                ("exec.exit", Status::Pass),
+                ("exec.order", Status::Pass)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_wrong_value_fails_showing_both_sides() {
+        let c = exec_child();
+        let mut events = events_for(&c);
+        // What a wrong offset looks like: a plausible value from a neighbouring field.
+        events[2].exit_status = 7;
+        let checks = child_checks(&parent(), &c, &events);
+        let exit = checks.iter().find(|c| c.name == "exec.exit").unwrap();
+        assert_eq!(exit.status, Status::Fail);
+        assert!(
+            exit.expected.ends_with("status=exit 7 (0x700)"),
+            "{}",
+            exit.expected
+        );
+        assert!(exit.got.ends_with("status=signal 7 (0x7)"), "{}", exit.got);
+    }
+
+    #[test]
+    fn missing_events_fail() {
+        let c = exec_child();
+        let checks = child_checks(&parent(), &c, &[]);
+        assert!(checks
+            .iter()
+            .all(|c| c.status == Status::Fail && c.got == MISSING));
+    }
+
+    #[test]
+    fn stress_counts_missing_and_lost() {
+        let children = [(200, 0), (201, 0)];
+        let mut events = events_for(&ChildTruth {
+            pid: 200,
+            wait_status: 0,
+            ..exec_child()
+        });
+        events.push(event(EventKind::Exec, 201, 5));
+        let checks = stress_checks(100, "dash", &children, &events);
+        let got: Vec<_> = checks.iter().map(|c| (c.status, c.got.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (Status::Fail, "1 of 2"),
+                (Status::Pass, "2 of 2"),
+                (Status::Fail, "1 of 2 with their wait status")
+            ]
+        );
+        let stats = Stats {
+            total: 4,
+            exec: 2,
+            exit: 1,
+            fork: 0,
+            lost: 1,
+            ..Stats::default()
+        };
+        let s = stats_checks("stress.stats", &stats, &events, 0);
+        assert_eq!(s[0].status, Status::Pass, "{:?}", s[0]);
+        assert_eq!(s[1].status, Status::Fail, "{:?}", s[1]);
+        assert_eq!(s[2].status, Status::Fail);
+        assert_eq!(s[2].got, "lost=1 untracked=0 malformed=0");
+    }
+
+    #[test]
+    fn fork_pairs_notice_strangers() {
+        let mut e = event(EventKind::Fork, 100, 1);
+        e.child_pid = 999;
+        let c = fork_pairs_check("fork.pairs", 100, &[200], &[e]);
+        assert_eq!(c.status, Status::Fail);
+        assert_eq!(c.got, "1 fork pairs (parent 100), 1 missing, 1 unexpected");
+    }
 }
