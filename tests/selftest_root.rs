@@ -81,17 +81,7 @@ fn probe_objects() -> BTreeSet<String> {
     out
 }
 
-/// Wait until `f` holds, up to `limit`.
-fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    f()
-}
+use coretool::selftest::workload::wait_until as eventually;
 
 /// Objects present now that were not in `before`.
 fn new_objects(before: &BTreeSet<String>) -> BTreeSet<String> {
@@ -120,6 +110,18 @@ fn wait_loaded(child: &mut Child, before: &BTreeSet<String>) {
         let _ = child.kill();
         panic!("the probe never showed up in bpftool prog show");
     }
+}
+
+/// A self-test that would run for a long time, once its probe is loaded.
+fn start_endless_stress(before: &BTreeSet<String>) -> Child {
+    let mut child = bin()
+        .args(["selftest", "--stress", "10000000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_loaded(&mut child, before);
+    child
 }
 
 fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
@@ -240,13 +242,7 @@ fn sigterm_during_stress_releases_everything() {
         return;
     };
     let before = probe_objects();
-    let mut child = bin()
-        .args(["selftest", "--stress", "10000000"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_loaded(&mut child, &before);
+    let mut child = start_endless_stress(&before);
     std::thread::sleep(Duration::from_millis(300));
     signal(&child, libc::SIGTERM);
     let status = wait_with_timeout(&mut child, Duration::from_secs(30));
@@ -263,13 +259,7 @@ fn sigkill_mid_run_releases_everything() {
         return;
     };
     let before = probe_objects();
-    let mut child = bin()
-        .args(["selftest", "--stress", "10000000"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_loaded(&mut child, &before);
+    let mut child = start_endless_stress(&before);
     signal(&child, libc::SIGKILL);
     wait_with_timeout(&mut child, Duration::from_secs(30));
     // No unwinding happened: the kernel released the objects when the descriptors closed.

@@ -46,11 +46,19 @@ impl Check {
         } else {
             Status::Fail
         };
+        Check::new(status, name, expected, got)
+    }
+    pub fn new(
+        status: Status,
+        name: impl Into<String>,
+        expected: impl Into<String>,
+        got: impl Into<String>,
+    ) -> Check {
         Check {
             name: name.into(),
             status,
-            expected,
-            got,
+            expected: expected.into(),
+            got: got.into(),
         }
     }
     pub fn pass(
@@ -58,36 +66,22 @@ impl Check {
         expected: impl Into<String>,
         got: impl Into<String>,
     ) -> Check {
-        Check {
-            name: name.into(),
-            status: Status::Pass,
-            expected: expected.into(),
-            got: got.into(),
-        }
+        Check::new(Status::Pass, name, expected, got)
     }
     pub fn fail(
         name: impl Into<String>,
         expected: impl Into<String>,
         got: impl Into<String>,
     ) -> Check {
-        Check {
-            name: name.into(),
-            status: Status::Fail,
-            expected: expected.into(),
-            got: got.into(),
-        }
+        Check::new(Status::Fail, name, expected, got)
     }
+    /// For a skip, `got` carries the reason.
     pub fn skip(
         name: impl Into<String>,
         expected: impl Into<String>,
         reason: impl Into<String>,
     ) -> Check {
-        Check {
-            name: name.into(),
-            status: Status::Skip,
-            expected: expected.into(),
-            got: reason.into(),
-        }
+        Check::new(Status::Skip, name, expected, reason)
     }
 }
 

@@ -140,51 +140,33 @@ pub fn run_basic() -> std::io::Result<Workload> {
         exit_comm: parent.comm.clone(),
     });
 
-    let child = Command::new(SHELL).args(["-c", "exit 7"]).spawn()?;
-    let pid = child.id();
-    children.push(ChildTruth {
-        label: "exec",
-        pid,
-        wait_status: wait_raw(child)?,
-        exec: Some(shell.clone()),
-        uid: parent.uid,
-        gid: parent.gid,
-        exit_comm: shell.comm.clone(),
-    });
-
-    let child = Command::new(SHELL).args(["-c", "kill -9 $$"]).spawn()?;
-    let pid = child.id();
-    children.push(ChildTruth {
-        label: "signal",
-        pid,
-        wait_status: wait_raw(child)?,
-        exec: Some(shell.clone()),
-        uid: parent.uid,
-        gid: parent.gid,
-        exit_comm: shell.comm.clone(),
-    });
-
+    // (label, script, credentials): each runs `/bin/sh -c script` and is waited for.
+    let mut items = vec![("exec", "exit 7", None), ("signal", "kill -9 $$", None)];
     if probe::host::is_root() {
-        let child = Command::new(SHELL)
-            .args(["-c", "exit 0"])
-            .uid(OTHER_ID)
-            .gid(OTHER_ID)
-            .spawn()?;
-        let pid = child.id();
-        children.push(ChildTruth {
-            label: "credentials",
-            pid,
-            wait_status: wait_raw(child)?,
-            exec: Some(shell.clone()),
-            uid: OTHER_ID,
-            gid: OTHER_ID,
-            exit_comm: shell.comm.clone(),
-        });
+        items.push(("credentials", "exit 0", Some(OTHER_ID)));
     } else {
         skipped.push((
             "credentials",
             "starting a child under another uid/gid needs root".to_owned(),
         ));
+    }
+    for (label, script, id) in items {
+        let mut cmd = Command::new(SHELL);
+        cmd.args(["-c", script]);
+        if let Some(id) = id {
+            cmd.uid(id).gid(id);
+        }
+        let child = cmd.spawn()?;
+        let pid = child.id();
+        children.push(ChildTruth {
+            label,
+            pid,
+            wait_status: wait_raw(child)?,
+            exec: Some(shell.clone()),
+            uid: id.unwrap_or(parent.uid),
+            gid: id.unwrap_or(parent.gid),
+            exit_comm: shell.comm.clone(),
+        });
     }
     Ok(Workload {
         parent,
