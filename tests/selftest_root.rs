@@ -20,15 +20,22 @@ static SERIAL: Mutex<()> = Mutex::new(());
 const PROGS: &[&str] = &["pm_exec", "pm_exit", "pm_fork", "pm_do_exit"];
 const MAPS: &[&str] = &["pm_events", "pm_stats", "pm_tracked", "process_.rodata"];
 
+/// Say why a test is skipped, on the real stderr: libtest captures `eprintln!` of passing
+/// tests, which would hide the skip.
+fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipping {test}: {why}");
+}
+
 /// Root and kernel BTF, or a loud skip.
 fn privileged(test: &str) -> Option<MutexGuard<'static, ()>> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipping {test}: needs root (it loads BPF programs)");
+        skip(test, "needs root (it loads BPF programs)");
         return None;
     }
     if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
-        eprintln!("skipping {test}: kernel BTF not available (/sys/kernel/btf/vmlinux)");
+        skip(test, "kernel BTF not available (/sys/kernel/btf/vmlinux)");
         return None;
     }
     Some(SERIAL.lock().unwrap_or_else(|e| e.into_inner()))
@@ -389,7 +396,10 @@ fn without_privilege_selftest_and_monitor_exit_2_saying_what_is_needed() {
         }
         let out = match cmd.output() {
             Err(e) if root && e.kind() == std::io::ErrorKind::PermissionDenied => {
-                eprintln!("skipping the unprivileged run: nobody cannot execute the test binary");
+                skip(
+                    "without_privilege_selftest_and_monitor_exit_2_saying_what_is_needed",
+                    "nobody cannot execute the coretool binary",
+                );
                 return;
             }
             r => r.unwrap(),
@@ -401,4 +411,45 @@ fn without_privilege_selftest_and_monitor_exit_2_saying_what_is_needed() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn session_releases_everything_on_error_and_on_panic() {
+    let Some(_guard) = privileged("session_releases_everything_on_error_and_on_panic") else {
+        return;
+    };
+    use coretool::probe::{self, ObjectIds};
+    probe::host::ensure_tracefs().expect("tracefs");
+    let before = probe_objects();
+    let ids = Mutex::new(ObjectIds::default());
+    let opts = probe::Options {
+        follow: Some(std::process::id()),
+    };
+
+    let err = probe::with_session(&opts, |s| -> anyhow::Result<()> {
+        *ids.lock().unwrap() = s.ids.clone();
+        anyhow::bail!("failing on purpose")
+    });
+    assert!(err.is_err());
+    let loaded = ids.lock().unwrap().clone();
+    assert_eq!(loaded.programs.len(), 4, "the session had loaded the probe");
+    assert!(eventually(Duration::from_secs(5), || loaded
+        .still_loaded()
+        .is_empty()));
+
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = probe::with_session(&opts, |s| -> anyhow::Result<()> {
+            *ids.lock().unwrap() = s.ids.clone();
+            panic!("panicking on purpose");
+        });
+    }));
+    assert!(panicked.is_err());
+    let loaded = ids.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(loaded.programs.len(), 4);
+    assert!(
+        eventually(Duration::from_secs(5), || loaded.still_loaded().is_empty()),
+        "still loaded after a panic: {:?}",
+        loaded.still_loaded()
+    );
+    assert_released(&before, "after error and panic");
 }
