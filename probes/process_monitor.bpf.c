@@ -15,6 +15,9 @@
  * - sched_process_fork's child_pid is the child's thread id and the tracepoint also fires for
  *   new threads; a fork event is emitted only when a new process (thread group) was created.
  * - sched_process_exit fires for every thread; a process exit is the exit of its last thread.
+ * - Tracepoint records change layout too (sched_process_fork's comms became __data_loc strings
+ *   in 6.x), so even ctx fields are read with BPF_CORE_READ: that relocates them whether or
+ *   not vmlinux.h marks its types preserve_access_index.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -138,7 +141,7 @@ int pm_exec(struct trace_event_raw_sched_process_exec *ctx)
 	name = BPF_CORE_READ(task, mm, exe_file, f_path.dentry, d_name.name);
 	bpf_probe_read_kernel_str(&e->exe, sizeof(e->exe), name);
 	/* __data_loc: the low 16 bits are the string's offset inside the record. */
-	loc = ctx->__data_loc_filename & 0xFFFF;
+	loc = BPF_CORE_READ(ctx, __data_loc_filename) & 0xFFFF;
 	bpf_probe_read_kernel_str(&e->filename, sizeof(e->filename), (void *)ctx + loc);
 	bpf_ringbuf_submit(e, 0);
 	if (s)
@@ -158,7 +161,7 @@ int pm_exit(struct trace_event_raw_sched_process_exit *ctx)
 
 	if (bpf_core_field_exists(ctx->group_dead)) {
 		flags |= PM_F_GROUP_DEAD;
-		group_dead = ctx->group_dead;
+		group_dead = BPF_CORE_READ(ctx, group_dead);
 	} else {
 		/* Older kernels (5.x) pass no group_dead; do_exit() decremented signal->live
 		 * before calling this tracepoint, so the last thread sees zero. */
@@ -215,7 +218,7 @@ int pm_fork(struct trace_event_raw_sched_process_fork *ctx)
 	struct task_struct *child;
 	__u32 ptgid = BPF_CORE_READ(parent, tgid);
 	__u32 ctgid, flags = PM_F_STATE_VALID;
-	pid_t child_tid = ctx->child_pid;
+	pid_t child_tid = BPF_CORE_READ(ctx, child_pid);
 	struct pm_stats *s;
 	struct pm_event *e;
 	__u8 one = 1;

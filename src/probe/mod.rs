@@ -185,17 +185,21 @@ pub fn with_session<T>(
     opts: &Options,
     f: impl FnOnce(&mut Session<'_>) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
+    // If the object does not load, try once more without the optional kprobe: a kernel (or
+    // architecture) where it cannot verify still gets the tracepoints.
     let mut storage = MaybeUninit::uninit();
-    let mut open = ProcessMonitorSkelBuilder::default()
-        .open(&mut storage)
-        .map_err(ProbeError::Open)?;
-    if let (Some(pid), Some(rodata)) = (opts.follow, open.maps.rodata_data.as_deref_mut()) {
-        rodata.follow_tgid = pid;
-    }
-    let skel = open.load().map_err(ProbeError::Load)?;
+    let mut retry_storage = MaybeUninit::uninit();
+    let (skel, kprobe_not_loaded) = match open_and_load(&mut storage, opts, true) {
+        Ok(skel) => (skel, None),
+        Err(ProbeError::Load(first)) => match open_and_load(&mut retry_storage, opts, false) {
+            Ok(skel) => (skel, Some(first.to_string())),
+            Err(_) => return Err(ProbeError::Load(first).into()),
+        },
+        Err(e) => return Err(e.into()),
+    };
 
     let mut ids = ObjectIds::default();
-    for prog in skel.object().progs() {
+    for prog in skel.object().progs().filter(|p| p.autoload()) {
         if let Ok(id) = libbpf_rs::Program::id_from_fd(prog.as_fd()) {
             ids.programs
                 .push((prog.name().to_string_lossy().into_owned(), id));
@@ -218,6 +222,15 @@ pub fn with_session<T>(
             "pm_fork" => &progs.pm_fork,
             _ => &progs.pm_do_exit,
         };
+        if let (true, Some(why)) = (spec.optional, &kprobe_not_loaded) {
+            attached.push(AttachReport {
+                spec: *spec,
+                result: Err(format!(
+                    "not loaded (the object loads only without it): {why}"
+                )),
+            });
+            continue;
+        }
         match prog.attach() {
             Ok(link) => {
                 links.push(link);
@@ -280,6 +293,23 @@ pub fn with_session<T>(
         _links: links,
     };
     f(&mut session)
+}
+
+fn open_and_load<'obj>(
+    storage: &'obj mut MaybeUninit<libbpf_rs::OpenObject>,
+    opts: &Options,
+    with_kprobe: bool,
+) -> Result<skel::ProcessMonitorSkel<'obj>, ProbeError> {
+    let mut open = ProcessMonitorSkelBuilder::default()
+        .open(storage)
+        .map_err(ProbeError::Open)?;
+    if let (Some(pid), Some(rodata)) = (opts.follow, open.maps.rodata_data.as_deref_mut()) {
+        rodata.follow_tgid = pid;
+    }
+    if !with_kprobe {
+        open.progs.pm_do_exit.set_autoload(false);
+    }
+    open.load().map_err(ProbeError::Load)
 }
 
 /// Processes currently running below `pid` (from /proc/<pid>/stat parent links).
