@@ -1,4 +1,7 @@
-//! Build script: compile the bundled CO-RE probe (`probes/process_monitor.bpf.c`) with clang
+//! Build script.
+//!
+//! 1. The C shim for libbpf's `btf_dump` printf callback (`btf_dump_printf_shim`).
+//! 2. Compile the bundled CO-RE probe (`probes/process_monitor.bpf.c`) with clang
 //! through libbpf-cargo's `SkeletonBuilder`, against the checked-in
 //! `probes/vmlinux/<arch>/vmlinux.h`, and generate its Rust skeleton into `OUT_DIR`.
 //!
@@ -28,6 +31,11 @@ const PREBUILT: &str = "probes/prebuilt/process_monitor.bpf.o";
 const STAMP: &str = "probes/prebuilt/process_monitor.inputs";
 
 fn main() {
+    btf_dump_printf_shim();
+    build_probe();
+}
+
+fn build_probe() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_else(|_| "x86_64".into());
@@ -146,3 +154,19 @@ fn regen_prebuilt(manifest: &Path, obj: &Path, arch: &str, clang_version: &str) 
 }
 
 include!("src/probe/fingerprint.rs");
+
+/// Compile the C shim that formats libbpf's `btf_dump` printf callback (its `va_list` cannot be
+/// consumed by stable Rust). libbpf-sys (`links = "bpf"`) tells dependents where its vendored
+/// headers are; tests also use them to compile BPF programs (`CORETOOL_LIBBPF_INCLUDE`).
+fn btf_dump_printf_shim() {
+    let src = "src/ffi/btf_dump_printf.c";
+    println!("cargo:rerun-if-changed={src}");
+    let include = std::env::var("DEP_BPF_INCLUDE")
+        .expect("libbpf-sys did not export its include directory (DEP_BPF_INCLUDE)");
+    cc::Build::new()
+        .file(src)
+        .include(&include)
+        .warnings(true)
+        .compile("coretool_btf_dump_printf");
+    println!("cargo:rustc-env=CORETOOL_LIBBPF_INCLUDE={include}");
+}

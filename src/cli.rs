@@ -60,6 +60,15 @@ pub enum Command {
     /// Dump BTF types: bpftool's raw format, struct layouts, or JSON
     #[command(after_help = EXIT_CODES_HELP)]
     Btf(commands::btf::BtfArgs),
+    /// List every CO-RE relocation record of BPF objects, decoded, with source lines
+    #[command(after_help = EXIT_CODES_HELP)]
+    Relocs(commands::relocs::RelocsArgs),
+    /// Is this kernel ready for CO-RE? A checklist of findings, each with its fix
+    #[command(after_help = CHECK_BTF_HELP)]
+    CheckBtf(commands::check_btf::CheckBtfArgs),
+    /// Write a vmlinux.h (bpftool's sorted C dump with kfuncs), or a minimal one for a .bpf.o
+    #[command(after_help = EXIT_CODES_HELP)]
+    Vmlinux(commands::vmlinux::VmlinuxArgs),
     /// Prove CO-RE works here: load the bundled probe, run known processes, check every event
     #[command(after_help = SELFTEST_HELP)]
     Selftest(commands::selftest::SelftestArgs),
@@ -67,6 +76,16 @@ pub enum Command {
     #[command(after_help = MONITOR_HELP)]
     Monitor(commands::monitor::MonitorArgs),
 }
+
+const CHECK_BTF_HELP: &str = "\
+Checks kernel BTF (sysfs, libbpf's fallback locations, or --btf), the kernel config, privilege,
+tracefs/debugfs, the monitor's tracepoints, kprobe support and libbpf feature probes. Every
+non-ok finding carries its fix. Unprivileged, the privileged checks are reported as skipped.
+
+Exit status:
+  0  a CO-RE program can load here (no check failed)
+  1  it cannot: at least one check failed
+  2  the check itself could not run (bad --btf input, uname failed)";
 
 pub const SELFTEST_HELP: &str = "\
 Needs root (or CAP_BPF and CAP_PERFMON); mounts tracefs if it is missing.

@@ -10,6 +10,9 @@ fn main() -> ExitCode {
     let g = &cli.global;
     let result = match cli.command {
         Command::Btf(args) => commands::btf::run(args, g),
+        Command::Relocs(args) => commands::relocs::run(args, g),
+        Command::CheckBtf(args) => commands::check_btf::run(args, g),
+        Command::Vmlinux(args) => commands::vmlinux::run(args, g),
         Command::Selftest(args) => commands::selftest::run(args, g),
         Command::Monitor(args) => commands::monitor::run(args, g),
     };

@@ -58,9 +58,8 @@ impl Compression {
 /// Loaded BTF and how it was found.
 pub struct BtfSource {
     pub path: PathBuf,
+    /// The parsed BTF; `btf.raw_bytes()` is the `.BTF` blob as found, for handing to libbpf.
     pub btf: Btf,
-    /// The `.BTF` bytes as found (before parsing), for handing to libbpf.
-    pub raw: Vec<u8>,
     /// Containers unwrapped, outermost first.
     pub containers: Vec<Container>,
     /// Kernel release when the source tells it (a bzImage header, or the running kernel).
@@ -124,7 +123,7 @@ pub fn load(path: Option<&Path>, base: Option<&Path>) -> Result<BtfSource, Input
         (Some(b), true) => Some(load(Some(b), None)?.btf),
         _ => None,
     };
-    let btf = Btf::parse_with_base(&raw, base_btf).map_err(|cause| InputError::Btf {
+    let btf = Btf::from_vec(raw, base_btf).map_err(|cause| InputError::Btf {
         path: path.into(),
         cause,
     })?;
@@ -134,7 +133,6 @@ pub fn load(path: Option<&Path>, base: Option<&Path>) -> Result<BtfSource, Input
     Ok(BtfSource {
         path: path.to_path_buf(),
         btf,
-        raw,
         containers,
         release,
         base_path: if needs_base { base_path } else { None },
@@ -188,16 +186,21 @@ fn unwrap_btf(
     if is_elf(&data) {
         let elf = ElfInfo::parse(&data).map_err(|e| InputError::invalid(path, format!("{e}")))?;
         let btf = elf.section(".BTF").ok_or_else(|| {
-            InputError::invalid(
-                path,
-                "ELF file has no .BTF section (build with -g, or the kernel with CONFIG_DEBUG_INFO_BTF=y)",
-            )
+            let why = if elf.is_bpf() {
+                "BPF object has no .BTF section (compile it with clang -g)".to_owned()
+            } else {
+                format!(
+                    "{} ELF file has no .BTF section (a vmlinux needs CONFIG_DEBUG_INFO_BTF=y)",
+                    machine_name(elf.machine)
+                )
+            };
+            InputError::invalid(path, why)
         })?;
         containers.push(Container::Elf { section: ".BTF" });
         return Ok(btf.to_vec());
     }
     if let Some(image) = kernel_image_payload(&data) {
-        let (compression, payload) = image;
+        let (compression, payload) = image.map_err(|why| InputError::invalid(path, why))?;
         if release.is_none() {
             *release = bzimage_release(&data);
         }
@@ -240,8 +243,9 @@ fn compression_of(data: &[u8]) -> Option<Compression> {
 
 /// A bzImage: the x86 boot protocol header (`HdrS` at 0x202) gives the compressed payload's
 /// offset (`payload_offset` at 0x248, relative to the protected-mode code that starts after
-/// `setup_sects`) and length (0x24c). Other images: scan for a compression magic.
-fn kernel_image_payload(data: &[u8]) -> Option<(Compression, &[u8])> {
+/// `setup_sects`) and length (0x24c). `None`: not a bzImage; `Some(Err)`: a bzImage whose
+/// payload cannot be read (truncated, or compressed with a format we do not decode).
+fn kernel_image_payload(data: &[u8]) -> Option<Result<(Compression, &[u8]), String>> {
     if data.len() < 0x250 || &data[0x202..0x206] != b"HdrS" {
         return None;
     }
@@ -251,10 +255,34 @@ fn kernel_image_payload(data: &[u8]) -> Option<(Compression, &[u8])> {
     };
     let rd = |o: usize| u32::from_le_bytes(data[o..o + 4].try_into().unwrap()) as usize;
     let start = (setup_sects + 1) * 512 + rd(0x248);
-    let len = rd(0x24c);
-    let payload = data.get(start..start.checked_add(len)?)?;
-    let c = compression_of(payload)?;
-    Some((c, payload))
+    let end = start.saturating_add(rd(0x24c));
+    let Some(payload) = data.get(start..end) else {
+        return Some(Err(format!(
+            "kernel image is truncated: its payload spans bytes {start}..{end} of a {}-byte file",
+            data.len()
+        )));
+    };
+    Some(match compression_of(payload) {
+        Some(c) => Ok((c, payload)),
+        None => Err(format!(
+            "kernel image payload is not gzip, xz, zstd or lz4 (starts with {:02x?}); \
+             bzip2, lzma and lzo kernels are not supported",
+            &payload[..payload.len().min(4)]
+        )),
+    })
+}
+
+/// `e_machine` in words, for error messages.
+fn machine_name(machine: u16) -> String {
+    match machine {
+        3 => "i386".into(),
+        40 => "ARM".into(),
+        62 => "x86-64".into(),
+        183 => "AArch64".into(),
+        243 => "RISC-V".into(),
+        crate::elf::EM_BPF => "BPF".into(),
+        n => format!("machine {n}"),
+    }
 }
 
 /// The release string a bzImage carries (`kernel_version` at 0x20e points into the setup code).
@@ -286,12 +314,7 @@ fn limited_read(path: &Path, mut r: impl Read, what: &str) -> Result<Vec<u8>, In
 fn decompress(path: &Path, c: Compression, data: &[u8]) -> Result<Vec<u8>, InputError> {
     match c {
         Compression::Gzip => limited_read(path, flate2::read::GzDecoder::new(data), "gzip"),
-        Compression::Xz => {
-            // Kernel images append the uncompressed size after the stream: read one stream only.
-            let stream = xz2::stream::Stream::new_stream_decoder(u64::MAX, 0)
-                .map_err(|e| InputError::invalid(path, format!("xz: {e}")))?;
-            limited_read(path, xz2::read::XzDecoder::new_stream(data, stream), "xz")
-        }
+        Compression::Xz => xz_one_stream(path, data),
         Compression::Zstd => {
             let mut d = zstd::stream::read::Decoder::with_buffer(data)
                 .map_err(|e| InputError::invalid(path, format!("zstd: {e}")))?
@@ -304,6 +327,46 @@ fn decompress(path: &Path, c: Compression, data: &[u8]) -> Result<Vec<u8>, Input
             limited_read(path, lz4_flex::frame::FrameDecoder::new(data), "lz4")
         }
         Compression::Lz4Legacy => lz4_legacy(path, data),
+    }
+}
+
+/// Decode the first xz stream in `data` and ignore what follows it.
+///
+/// Kernel images append the uncompressed size (4 bytes) after the stream. xz2's `XzDecoder`
+/// reports such trailing bytes as "corrupt xz stream", so drive liblzma directly and stop at
+/// the end of the stream, as the kernel's own `unxz()` does.
+fn xz_one_stream(path: &Path, data: &[u8]) -> Result<Vec<u8>, InputError> {
+    use xz2::stream::{Action, Status, Stream};
+    let corrupt =
+        |e: &dyn std::fmt::Display| InputError::invalid(path, format!("xz data is corrupt: {e}"));
+    let mut stream = Stream::new_stream_decoder(u64::MAX, 0).map_err(|e| corrupt(&e))?;
+    let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(1 << 28));
+    let mut input = data;
+    loop {
+        if out.len() == out.capacity() {
+            if out.len() as u64 >= MAX_DECOMPRESSED {
+                return Err(InputError::invalid(
+                    path,
+                    format!(
+                        "xz data expands beyond {} MiB; refusing",
+                        MAX_DECOMPRESSED >> 20
+                    ),
+                ));
+            }
+            out.reserve(out.len().clamp(1 << 16, 1 << 26));
+        }
+        let (in_before, out_before) = (stream.total_in(), out.len());
+        let status = stream
+            .process_vec(input, &mut out, Action::Run)
+            .map_err(|e| corrupt(&e))?;
+        input = &input[(stream.total_in() - in_before) as usize..];
+        if status == Status::StreamEnd {
+            return Ok(out);
+        }
+        let stalled = stream.total_in() == in_before && out.len() == out_before;
+        if stalled && (input.is_empty() || out.len() < out.capacity()) {
+            return Err(InputError::invalid(path, "xz data is truncated"));
+        }
     }
 }
 
@@ -322,7 +385,10 @@ fn lz4_legacy(path: &Path, data: &[u8]) -> Result<Vec<u8>, InputError> {
         }
         pos += 4;
         let Some(block) = data.get(pos..pos.saturating_add(size)) else {
-            break; // trailing size word
+            if pos == data.len() {
+                break; // the uncompressed size a kernel image appends
+            }
+            return Err(InputError::invalid(path, "lz4 data is truncated"));
         };
         let n = lz4_flex::block::decompress_into(block, &mut buf)
             .map_err(|e| InputError::invalid(path, format!("lz4 data is corrupt: {e}")))?;
@@ -371,4 +437,38 @@ fn tar_btf_member(path: &Path, data: &[u8]) -> Result<(String, Vec<u8>), InputEr
         }
     }
     Err(InputError::invalid(path, "tar archive holds no BTF file"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xz(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut enc = xz2::read::XzEncoder::new(data, 6);
+        enc.read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn xz_stops_at_stream_end_like_a_kernel_image() {
+        let data: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let mut payload = xz(&data);
+        // What the kernel's build appends after the stream: the uncompressed size.
+        payload.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        let got = xz_one_stream(Path::new("image"), &payload).unwrap();
+        assert_eq!(got, data);
+    }
+
+    #[test]
+    fn xz_truncated_is_an_error_naming_the_file() {
+        let payload = xz(b"some bytes that compress into one small xz stream");
+        for cut in [7, payload.len() / 2, payload.len() - 1] {
+            let err = xz_one_stream(Path::new("image"), &payload[..cut]).unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.starts_with("image: xz data is"), "cut at {cut}: {msg}");
+        }
+    }
 }

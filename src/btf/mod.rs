@@ -3,14 +3,17 @@
 //! The parser trusts nothing: every offset in the header, every type record and every string
 //! reference is checked against the blob before it is used, so a truncated or hostile blob yields
 //! a [`BtfError`] and never a panic or an allocation larger than the input. The type section is
-//! made of 4-byte words only, so a big-endian blob is converted word by word once, at parse time,
-//! and everything after that works on native-endian words (as libbpf's `btf_bswap_*` does).
+//! made of 4-byte words only; the blob is kept as it came (one allocation, no copy when the
+//! caller hands over a `Vec`) and words are read in the blob's byte order, so
+//! [`Btf::raw_bytes`] can hand the very same blob to libbpf.
 //!
 //! Split BTF (a kernel module's BTF on top of vmlinux) is supported: ids below
 //! [`Btf::first_id`] and string offsets below the base's string size resolve in the base.
 //!
 //! Layout follows `include/uapi/linux/btf.h`; helper names follow libbpf's `btf.h`.
 
+pub mod cdecl;
+pub mod json;
 pub mod layout;
 pub mod raw;
 
@@ -234,11 +237,14 @@ impl fmt::Display for Kind {
 /// A parsed BTF blob (base or split).
 pub struct Btf {
     endian: Endian,
-    /// The type section, converted to native-endian words.
-    words: Vec<u32>,
-    /// Word index of each own type; `starts[i]` is type `first_id + i`.
+    /// The whole blob, as read.
+    data: Vec<u8>,
+    /// Byte range of the type section within `data`.
+    types: std::ops::Range<usize>,
+    /// Byte range of the string section within `data`.
+    strings: std::ops::Range<usize>,
+    /// Word index (into the type section) of each own type; `starts[i]` is type `first_id + i`.
     starts: Vec<u32>,
-    strings: Vec<u8>,
     /// The first id this blob defines: 1 for base BTF, the base's type count for split BTF.
     first_id: u32,
     /// String offsets below this resolve in the base (0 for base BTF).
@@ -319,47 +325,55 @@ fn parse_header(data: &[u8]) -> Result<(Endian, Header), BtfError> {
     Ok((endian, h))
 }
 
-fn section<'a>(
-    data: &'a [u8],
+/// The byte range of a header-described section within the blob.
+fn section(
+    data: &[u8],
     hdr_len: u32,
     name: &'static str,
     off: u32,
     len: u32,
-) -> Result<&'a [u8], BtfError> {
-    let body = &data[hdr_len as usize..];
+) -> Result<std::ops::Range<usize>, BtfError> {
+    let avail = data.len() - hdr_len as usize;
     let end = (off as u64) + (len as u64);
-    if end > body.len() as u64 {
+    if end > avail as u64 {
         return Err(BtfError::SectionOutOfBounds {
             section: name,
             off,
             len,
-            avail: body.len(),
+            avail,
         });
     }
-    Ok(&body[off as usize..end as usize])
+    let start = hdr_len as usize + off as usize;
+    Ok(start..start + len as usize)
 }
 
 impl Btf {
     /// Parse a base BTF blob (vmlinux's, or a `.bpf.o`'s `.BTF`).
     pub fn parse(data: &[u8]) -> Result<Btf, BtfError> {
-        Self::parse_inner(data, None)
+        Self::parse_inner(data.to_vec(), None)
+    }
+
+    /// Parse base or split BTF, taking ownership of the blob (no copy).
+    pub fn from_vec(data: Vec<u8>, base: Option<Btf>) -> Result<Btf, BtfError> {
+        Self::parse_inner(data, base)
     }
 
     /// Parse split BTF (a module's) on top of `base`.
     pub fn parse_split(data: &[u8], base: Btf) -> Result<Btf, BtfError> {
-        Self::parse_inner(data, Some(base))
+        Self::parse_inner(data.to_vec(), Some(base))
     }
 
     /// Parse with an optional base: tells split BTF from base BTF by its string section,
     /// which for base BTF starts with the empty string.
     pub fn parse_with_base(data: &[u8], base: Option<Btf>) -> Result<Btf, BtfError> {
-        Self::parse_inner(data, base)
+        Self::parse_inner(data.to_vec(), base)
     }
 
-    fn parse_inner(data: &[u8], base: Option<Btf>) -> Result<Btf, BtfError> {
-        let (endian, h) = parse_header(data)?;
-        let types = section(data, h.hdr_len, "type", h.type_off, h.type_len)?;
-        let strings = section(data, h.hdr_len, "string", h.str_off, h.str_len)?;
+    fn parse_inner(data: Vec<u8>, base: Option<Btf>) -> Result<Btf, BtfError> {
+        let (endian, h) = parse_header(&data)?;
+        let types_range = section(&data, h.hdr_len, "type", h.type_off, h.type_len)?;
+        let strings_range = section(&data, h.hdr_len, "string", h.str_off, h.str_len)?;
+        let strings = &data[strings_range.clone()];
         if h.type_len % 4 != 0 {
             return Err(BtfError::MisalignedTypes { len: h.type_len });
         }
@@ -387,10 +401,10 @@ impl Btf {
                 });
             }
         }
-        let words: Vec<u32> = types
-            .chunks_exact(4)
-            .map(|c| endian.u32(c.try_into().unwrap()))
-            .collect();
+        let words = Words {
+            bytes: &data[types_range.clone()],
+            endian,
+        };
         let (first_id, str_start) = match &base {
             Some(b) => (b.type_count(), b.strings_end()),
             None => (1, 0),
@@ -406,7 +420,7 @@ impl Btf {
             if pos + 3 > words.len() {
                 return Err(BtfError::TruncatedType { id, off: pos * 4 });
             }
-            let info = words[pos + 1];
+            let info = words.get(pos + 1);
             let raw_kind = (info >> 24) & 0x7f;
             let kind = match Kind::from_raw(raw_kind) {
                 Some(k) if k != Kind::Unkn => k,
@@ -419,15 +433,17 @@ impl Btf {
             starts.push(pos as u32);
             pos += need;
         }
+        let raw_size = data.len();
         Ok(Btf {
             endian,
-            words,
+            data,
+            types: types_range,
+            strings: strings_range,
             starts,
-            strings: strings.to_vec(),
             first_id,
             str_start,
             base: base.map(Box::new),
-            raw_size: data.len(),
+            raw_size,
             names: OnceLock::new(),
         })
     }
@@ -438,6 +454,27 @@ impl Btf {
 
     pub fn raw_size(&self) -> usize {
         self.raw_size
+    }
+
+    /// The blob exactly as it was parsed (for handing to libbpf's `btf__new`).
+    pub fn raw_bytes(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Give the blob back (for handing to libbpf once coretool's own view is no longer needed).
+    pub fn into_raw(self) -> Vec<u8> {
+        self.data
+    }
+
+    fn words(&self) -> Words<'_> {
+        Words {
+            bytes: &self.data[self.types.clone()],
+            endian: self.endian,
+        }
+    }
+
+    fn string_bytes(&self) -> &[u8] {
+        &self.data[self.strings.clone()]
     }
 
     pub fn base(&self) -> Option<&Btf> {
@@ -463,7 +500,10 @@ impl Btf {
         if id == 0 {
             return Some(Type {
                 id: 0,
-                words: &VOID_WORDS,
+                words: Words {
+                    bytes: &VOID_BYTES,
+                    endian: Endian::native(),
+                },
             });
         }
         if id < self.first_id {
@@ -471,14 +511,15 @@ impl Btf {
         }
         let idx = (id - self.first_id) as usize;
         let start = *self.starts.get(idx)? as usize;
+        let words = self.words();
         let end = self
             .starts
             .get(idx + 1)
             .map(|&e| e as usize)
-            .unwrap_or(self.words.len());
+            .unwrap_or(words.len());
         Some(Type {
             id,
-            words: &self.words[start..end],
+            words: words.slice(start, end),
         })
     }
 
@@ -494,7 +535,7 @@ impl Btf {
             return self.base.as_ref()?.str_at(off);
         }
         let rel = (off - self.str_start) as usize;
-        let rest = self.strings.get(rel..)?;
+        let rest = self.string_bytes().get(rel..)?;
         let end = rest.iter().position(|&b| b == 0)?;
         std::str::from_utf8(&rest[..end]).ok()
     }
@@ -505,7 +546,7 @@ impl Btf {
         if off < self.str_start {
             return self.base.as_ref()?.str_bytes_at(off);
         }
-        let rest = self.strings.get((off - self.str_start) as usize..)?;
+        let rest = self.string_bytes().get((off - self.str_start) as usize..)?;
         let end = rest.iter().position(|&b| b == 0)?;
         Some(&rest[..end])
     }
@@ -596,13 +637,42 @@ impl Btf {
     }
 }
 
-static VOID_WORDS: [u32; 3] = [0, 0, 0];
+static VOID_BYTES: [u8; 12] = [0; 12];
+
+/// 4-byte words in a given byte order.
+#[derive(Clone, Copy)]
+struct Words<'a> {
+    bytes: &'a [u8],
+    endian: Endian,
+}
+
+impl<'a> Words<'a> {
+    fn len(&self) -> usize {
+        self.bytes.len() / 4
+    }
+    fn get(&self, i: usize) -> u32 {
+        self.endian
+            .u32(self.bytes[i * 4..i * 4 + 4].try_into().expect("4 bytes"))
+    }
+    fn slice(&self, from: usize, to: usize) -> Words<'a> {
+        Words {
+            bytes: &self.bytes[from * 4..to * 4],
+            endian: self.endian,
+        }
+    }
+    /// Consecutive records of `N` words.
+    fn records<const N: usize>(self) -> impl ExactSizeIterator<Item = [u32; N]> + 'a {
+        self.bytes.chunks_exact(N * 4).map(move |c| {
+            std::array::from_fn(|j| self.endian.u32(c[j * 4..j * 4 + 4].try_into().unwrap()))
+        })
+    }
+}
 
 /// A borrowed view of one type record.
 #[derive(Clone, Copy)]
 pub struct Type<'a> {
     pub id: u32,
-    words: &'a [u32],
+    words: Words<'a>,
 }
 
 impl fmt::Debug for Type<'_> {
@@ -662,10 +732,10 @@ pub struct VarSecinfo {
 
 impl<'a> Type<'a> {
     pub fn name_off(&self) -> u32 {
-        self.words[0]
+        self.words.get(0)
     }
     pub fn info(&self) -> u32 {
-        self.words[1]
+        self.words.get(1)
     }
     pub fn kind(&self) -> Kind {
         if self.id == 0 {
@@ -681,14 +751,25 @@ impl<'a> Type<'a> {
     }
     /// `size` for INT, ENUM, STRUCT, UNION, DATASEC, FLOAT, ENUM64.
     pub fn size(&self) -> u32 {
-        self.words[2]
+        self.words.get(2)
     }
     /// `type` for PTR, TYPEDEF, modifiers, FUNC, FUNC_PROTO (return type), VAR, tags.
     pub fn type_id(&self) -> u32 {
-        self.words[2]
+        self.words.get(2)
     }
-    fn extra(&self) -> &'a [u32] {
-        &self.words[3..]
+    fn extra(&self) -> Words<'a> {
+        self.words.slice(3, self.words.len())
+    }
+
+    fn extra_or_empty(&self, ok: bool) -> Words<'a> {
+        if ok {
+            self.extra()
+        } else {
+            Words {
+                bytes: &[],
+                endian: self.words.endian,
+            }
+        }
     }
 
     fn kind_name_for_ref(&self) -> &'static str {
@@ -714,7 +795,7 @@ impl<'a> Type<'a> {
 
     pub fn int(&self) -> Option<IntInfo> {
         (self.kind() == Kind::Int).then(|| {
-            let v = self.extra()[0];
+            let v = self.extra().get(0);
             IntInfo {
                 encoding: (v & 0x0f00_0000) >> 24,
                 offset: (v & 0x00ff_0000) >> 16,
@@ -727,9 +808,9 @@ impl<'a> Type<'a> {
         (self.kind() == Kind::Array).then(|| {
             let e = self.extra();
             ArrayInfo {
-                elem_type: e[0],
-                index_type: e[1],
-                nelems: e[2],
+                elem_type: e.get(0),
+                index_type: e.get(1),
+                nelems: e.get(2),
             }
         })
     }
@@ -737,12 +818,8 @@ impl<'a> Type<'a> {
     /// Members of a struct or union (empty for other kinds).
     pub fn members(&self) -> impl ExactSizeIterator<Item = Member> + 'a {
         let kflag = self.kflag();
-        let e: &'a [u32] = if self.is_composite() {
-            self.extra()
-        } else {
-            &[]
-        };
-        e.chunks_exact(3).map(move |m| {
+        let e = self.extra_or_empty(self.is_composite());
+        e.records::<3>().map(move |m| {
             let (bit_offset, bitfield_size) = if kflag {
                 (m[2] & 0x00ff_ffff, m[2] >> 24)
             } else {
@@ -766,7 +843,7 @@ impl<'a> Type<'a> {
         match self.kind() {
             Kind::Enum => self
                 .extra()
-                .chunks_exact(2)
+                .records::<2>()
                 .map(|v| EnumValue {
                     name_off: v[0],
                     raw: v[1] as u64,
@@ -774,7 +851,7 @@ impl<'a> Type<'a> {
                 .collect(),
             Kind::Enum64 => self
                 .extra()
-                .chunks_exact(3)
+                .records::<3>()
                 .map(|v| EnumValue {
                     name_off: v[0],
                     raw: ((v[2] as u64) << 32) | v[1] as u64,
@@ -795,12 +872,8 @@ impl<'a> Type<'a> {
     }
 
     pub fn params(&self) -> impl ExactSizeIterator<Item = Param> + 'a {
-        let e: &'a [u32] = if self.kind() == Kind::FuncProto {
-            self.extra()
-        } else {
-            &[]
-        };
-        e.chunks_exact(2).map(|p| Param {
+        let e = self.extra_or_empty(self.kind() == Kind::FuncProto);
+        e.records::<2>().map(|p| Param {
             name_off: p[0],
             type_id: p[1],
         })
@@ -808,16 +881,12 @@ impl<'a> Type<'a> {
 
     /// `btf_var.linkage` for VAR.
     pub fn var_linkage(&self) -> Option<u32> {
-        (self.kind() == Kind::Var).then(|| self.extra()[0])
+        (self.kind() == Kind::Var).then(|| self.extra().get(0))
     }
 
     pub fn secinfos(&self) -> impl ExactSizeIterator<Item = VarSecinfo> + 'a {
-        let e: &'a [u32] = if self.kind() == Kind::Datasec {
-            self.extra()
-        } else {
-            &[]
-        };
-        e.chunks_exact(3).map(|v| VarSecinfo {
+        let e = self.extra_or_empty(self.kind() == Kind::Datasec);
+        e.records::<3>().map(|v| VarSecinfo {
             type_id: v[0],
             offset: v[1],
             size: v[2],
@@ -826,8 +895,34 @@ impl<'a> Type<'a> {
 
     /// `btf_decl_tag.component_idx` for DECL_TAG (-1: the tag applies to the whole type).
     pub fn decl_tag_component(&self) -> Option<i32> {
-        (self.kind() == Kind::DeclTag).then(|| self.extra()[0] as i32)
+        (self.kind() == Kind::DeclTag).then(|| self.extra().get(0) as i32)
     }
+}
+
+/// bpftool's `btf_int_enc_str`.
+pub fn int_encoding_str(enc: u32) -> &'static str {
+    match enc {
+        0 => "(none)",
+        BTF_INT_SIGNED => "SIGNED",
+        BTF_INT_CHAR => "CHAR",
+        BTF_INT_BOOL => "BOOL",
+        _ => "UNKN",
+    }
+}
+
+/// bpftool's `btf_var_linkage_str` (`btf_var.linkage`).
+pub fn var_linkage_str(linkage: u32) -> &'static str {
+    match linkage {
+        0 => "static",
+        1 => "global",
+        2 => "extern",
+        _ => "(unknown)",
+    }
+}
+
+/// bpftool's `btf_func_linkage_str` (a FUNC's vlen holds its linkage).
+pub fn func_linkage_str(vlen: u32) -> &'static str {
+    var_linkage_str(vlen)
 }
 
 /// Split a CO-RE "flavor" suffix off a name: `task_struct___old` -> `task_struct`

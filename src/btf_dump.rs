@@ -1,0 +1,351 @@
+//! A small safe wrapper over libbpf's `struct btf` and `struct btf_dump`, the C type printer
+//! behind `bpftool btf dump ... format c`.
+//!
+//! coretool parses BTF itself everywhere else; here it deliberately hands the same bytes to
+//! libbpf so that the type bodies of a generated vmlinux.h are exactly what bpftool prints with
+//! the same libbpf version (the vendored libbpf of `libbpf-sys`).
+//!
+//! libbpf calls back a printf-style function with a `va_list`; stable Rust cannot consume one,
+//! so `src/ffi/btf_dump_printf.c` formats each chunk with `vsnprintf` and passes the bytes to
+//! [`Sink::write_chunk`], which forwards them to an [`io::Write`]. All text of a header (ours
+//! and libbpf's) goes through the same sink, so it comes out in call order.
+
+use std::ffi::{c_char, c_int, CString};
+use std::io::{self, Write};
+use std::ptr::NonNull;
+
+/// Why libbpf refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LibbpfError {
+    #[error("libbpf rejected the BTF: {0}")]
+    BadBtf(io::Error),
+    #[error("libbpf could not set up its C dumper: {0}")]
+    DumperInit(io::Error),
+    #[error("libbpf could not print type [{id}]: {cause}")]
+    Dump { id: u32, cause: io::Error },
+    #[error("type name {0:?} contains a NUL byte")]
+    BadName(String),
+    #[error("writing the header: {0}")]
+    Write(#[source] io::Error),
+}
+
+/// libbpf returns `-errno` (and sets `errno`); turn either into an `io::Error`.
+fn errno_error(ret: c_int) -> io::Error {
+    if ret < 0 {
+        io::Error::from_raw_os_error(-ret)
+    } else {
+        io::Error::last_os_error()
+    }
+}
+
+/// BTF as libbpf holds it (`struct btf *`), optionally on top of a base (split BTF).
+pub struct LibbpfBtf {
+    ptr: NonNull<libbpf_sys::btf>,
+    /// Split BTF points into its base, so the base is freed after it (fields drop after
+    /// `Drop::drop`).
+    _base: Option<Box<LibbpfBtf>>,
+}
+
+impl LibbpfBtf {
+    /// `btf__new`: libbpf copies and validates `data` (raw BTF, either byte order).
+    pub fn new(data: &[u8]) -> Result<Self, LibbpfError> {
+        Self::create(data, None)
+    }
+
+    /// `btf__new_split`: split BTF (a module's) on top of `base`.
+    pub fn new_split(data: &[u8], base: LibbpfBtf) -> Result<Self, LibbpfError> {
+        Self::create(data, Some(Box::new(base)))
+    }
+
+    fn create(data: &[u8], base: Option<Box<LibbpfBtf>>) -> Result<Self, LibbpfError> {
+        let size = u32::try_from(data.len()).map_err(|_| {
+            LibbpfError::BadBtf(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "BTF larger than 4 GiB",
+            ))
+        })?;
+        let _quiet = QuietLibbpf::new();
+        // SAFETY: `data` is valid for `size` bytes for the duration of the call; libbpf copies
+        // it and keeps no reference. A base pointer, when given, is a live `struct btf` that we
+        // keep alive (in `_base`) as long as the split BTF.
+        let ptr = unsafe {
+            match &base {
+                None => libbpf_sys::btf__new(data.as_ptr().cast(), size),
+                Some(b) => libbpf_sys::btf__new_split(data.as_ptr().cast(), size, b.ptr.as_ptr()),
+            }
+        };
+        let ptr =
+            NonNull::new(ptr).ok_or_else(|| LibbpfError::BadBtf(io::Error::last_os_error()))?;
+        Ok(LibbpfBtf { ptr, _base: base })
+    }
+
+    /// `btf__type_cnt`: one more than the largest type id (base included).
+    pub fn type_count(&self) -> u32 {
+        // SAFETY: `ptr` is a live `struct btf` owned by `self`.
+        unsafe { libbpf_sys::btf__type_cnt(self.ptr.as_ptr()) }
+    }
+}
+
+impl Drop for LibbpfBtf {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `btf__new*`, is freed exactly once, here, and no dumper
+        // outlives it (`CDumper` borrows the `LibbpfBtf`).
+        unsafe { libbpf_sys::btf__free(self.ptr.as_ptr()) }
+    }
+}
+
+/// Silences libbpf's own log (it would print several lines to stderr for a bad blob; coretool
+/// reports one line instead) while alive, and restores the previous printer afterwards.
+struct QuietLibbpf(libbpf_sys::libbpf_print_fn_t);
+
+impl QuietLibbpf {
+    fn new() -> Self {
+        // SAFETY: `libbpf_set_print` only swaps a global function pointer; `None` is valid.
+        QuietLibbpf(unsafe { libbpf_sys::libbpf_set_print(None) })
+    }
+}
+
+impl Drop for QuietLibbpf {
+    fn drop(&mut self) {
+        // SAFETY: restores the pointer libbpf returned, which was valid before.
+        unsafe {
+            libbpf_sys::libbpf_set_print(self.0);
+        }
+    }
+}
+
+extern "C" {
+    /// From `src/ffi/btf_dump_printf.c`: the printf callback, typed as libbpf declares it.
+    fn coretool_btf_dump_printf_fn() -> libbpf_sys::btf_dump_printf_fn_t;
+}
+
+/// Where the C shim sends formatted text. `#[repr(C)]` with the callback first: the shim sees
+/// a `struct coretool_sink { void (*write)(...); }` and never touches the Rust fields after it.
+#[repr(C)]
+struct Sink<'w> {
+    write: unsafe extern "C" fn(*mut Sink<'w>, *const c_char, usize),
+    out: &'w mut dyn Write,
+    /// The first write error (or formatting failure); later output is dropped.
+    error: Option<io::Error>,
+}
+
+impl Sink<'_> {
+    /// Called by the shim for every chunk libbpf prints; `data == NULL` reports a failure to
+    /// format (vsnprintf error or out of memory).
+    unsafe extern "C" fn write_chunk(sink: *mut Self, data: *const c_char, len: usize) {
+        // SAFETY: the shim passes back the pointer `CDumper` registered as the callback context:
+        // a boxed `Sink` that lives as long as the `btf_dump`, accessed by one thread.
+        let sink = unsafe { &mut *sink };
+        if sink.error.is_some() {
+            return;
+        }
+        if data.is_null() {
+            sink.error = Some(io::Error::other("libbpf output could not be formatted"));
+            return;
+        }
+        // SAFETY: the shim passes `len` bytes it just formatted at `data`.
+        let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) };
+        if let Err(e) = sink.out.write_all(bytes) {
+            sink.error = Some(e);
+        }
+    }
+
+    fn check(&mut self) -> Result<(), LibbpfError> {
+        match self.error.take() {
+            Some(e) => Err(LibbpfError::Write(e)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// libbpf's C printer (`struct btf_dump *`) writing into `out`.
+pub struct CDumper<'a> {
+    ptr: NonNull<libbpf_sys::btf_dump>,
+    btf: &'a LibbpfBtf,
+    sink: Box<Sink<'a>>,
+}
+
+impl<'a> CDumper<'a> {
+    /// `btf_dump__new` with the shim's printf callback.
+    pub fn new(btf: &'a LibbpfBtf, out: &'a mut dyn Write) -> Result<Self, LibbpfError> {
+        let mut sink = Box::new(Sink {
+            write: Sink::write_chunk,
+            out,
+            error: None,
+        });
+        let ctx: *mut Sink<'a> = &mut *sink;
+        // SAFETY: the shim returns a function with libbpf's `btf_dump_printf_fn_t` signature
+        // that only touches `ctx` as a `struct coretool_sink`, which `Sink` is laid out as.
+        // `btf.ptr` is live for 'a, longer than the dumper (it is freed in `Drop` first); the
+        // boxed sink does not move and is dropped after the dumper is freed.
+        let ptr = unsafe {
+            libbpf_sys::btf_dump__new(
+                btf.ptr.as_ptr(),
+                coretool_btf_dump_printf_fn(),
+                ctx.cast(),
+                std::ptr::null(),
+            )
+        };
+        let ptr =
+            NonNull::new(ptr).ok_or_else(|| LibbpfError::DumperInit(io::Error::last_os_error()))?;
+        Ok(CDumper { ptr, btf, sink })
+    }
+
+    /// Write our own text into the same stream as libbpf's.
+    pub fn write_str(&mut self, s: &str) -> Result<(), LibbpfError> {
+        self.sink.check()?;
+        self.sink
+            .out
+            .write_all(s.as_bytes())
+            .map_err(LibbpfError::Write)
+    }
+
+    fn check_id(&self, id: u32) -> Result<(), LibbpfError> {
+        if id >= self.btf.type_count() {
+            return Err(LibbpfError::Dump {
+                id,
+                cause: io::Error::from_raw_os_error(libc::EINVAL),
+            });
+        }
+        Ok(())
+    }
+
+    /// `btf_dump__dump_type`: the type and every type it needs that was not printed yet.
+    pub fn dump_type(&mut self, id: u32) -> Result<(), LibbpfError> {
+        self.check_id(id)?;
+        // SAFETY: `ptr` is a live dumper; the id is in range (libbpf checks it too).
+        let ret = unsafe { libbpf_sys::btf_dump__dump_type(self.ptr.as_ptr(), id) };
+        self.sink.check()?;
+        if ret < 0 {
+            return Err(LibbpfError::Dump {
+                id,
+                cause: errno_error(ret),
+            });
+        }
+        Ok(())
+    }
+
+    /// `btf_dump__emit_type_decl`: a declaration of `name` with type `id` (for a FUNC_PROTO:
+    /// a function prototype), without a trailing `;`.
+    pub fn emit_type_decl(&mut self, id: u32, name: &str) -> Result<(), LibbpfError> {
+        self.check_id(id)?;
+        let name = CString::new(name).map_err(|_| LibbpfError::BadName(name.to_owned()))?;
+        let opts = libbpf_sys::btf_dump_emit_type_decl_opts {
+            sz: std::mem::size_of::<libbpf_sys::btf_dump_emit_type_decl_opts>() as _,
+            field_name: name.as_ptr(),
+            indent_level: 0,
+            strip_mods: false,
+            ..Default::default()
+        };
+        // SAFETY: `ptr` is a live dumper; `opts` (with `sz` set, as LIBBPF_OPTS does) and the
+        // name it points to outlive the call.
+        let ret = unsafe { libbpf_sys::btf_dump__emit_type_decl(self.ptr.as_ptr(), id, &opts) };
+        self.sink.check()?;
+        if ret < 0 {
+            return Err(LibbpfError::Dump {
+                id,
+                cause: errno_error(ret),
+            });
+        }
+        Ok(())
+    }
+
+    /// Flush the output.
+    pub fn finish(mut self) -> Result<(), LibbpfError> {
+        self.sink.check()?;
+        self.sink.out.flush().map_err(LibbpfError::Write)
+    }
+}
+
+impl Drop for CDumper<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `btf_dump__new` and is freed exactly once, before the sink
+        // it points to is dropped (fields drop after this).
+        unsafe { libbpf_sys::btf_dump__free(self.ptr.as_ptr()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::btf::Kind;
+
+    /// The `.BTF` of the checked-in fixture object, and coretool's parse of it.
+    fn fixture() -> (Vec<u8>, crate::btf::Btf) {
+        let obj = include_bytes!("../tests/fixtures/vmlinux/types.bpf.o");
+        let elf = crate::elf::ElfInfo::parse(obj).unwrap();
+        let raw = elf.section(".BTF").unwrap().to_vec();
+        let btf = crate::btf::Btf::parse(&raw).unwrap();
+        (raw, btf)
+    }
+
+    #[test]
+    fn dumps_one_type_with_its_dependencies() {
+        let (raw, ours) = fixture();
+        let btf = LibbpfBtf::new(&raw).unwrap();
+        assert_eq!(btf.type_count(), ours.type_count());
+        let id = ours.ids_by_name("list_head")[0];
+        let mut out = Vec::new();
+        let mut d = CDumper::new(&btf, &mut out).unwrap();
+        d.write_str("/* x */\n").unwrap();
+        d.dump_type(id).unwrap();
+        d.dump_type(id).unwrap(); // already printed: nothing more
+        assert!(d.dump_type(btf.type_count()).is_err());
+        d.finish().unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "/* x */\nstruct list_head {\n\tstruct list_head *next;\n\tstruct list_head *prev;\n};\n\n"
+        );
+    }
+
+    #[test]
+    fn emits_a_prototype() {
+        let (raw, ours) = fixture();
+        let btf = LibbpfBtf::new(&raw).unwrap();
+        let func = ours.ids_by_name("bpf_task_release")[0];
+        let f = ours.type_by_id(func).unwrap();
+        assert_eq!(f.kind(), Kind::Func);
+        let mut out = Vec::new();
+        let mut d = CDumper::new(&btf, &mut out).unwrap();
+        d.emit_type_decl(f.type_id(), "bpf_task_release").unwrap();
+        assert!(matches!(
+            d.emit_type_decl(f.type_id(), "a\0b"),
+            Err(LibbpfError::BadName(_))
+        ));
+        d.finish().unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "void bpf_task_release(struct task_struct *p)"
+        );
+    }
+
+    #[test]
+    fn write_errors_surface() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::from(io::ErrorKind::StorageFull))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let (raw, ours) = fixture();
+        let btf = LibbpfBtf::new(&raw).unwrap();
+        let mut out = Full;
+        let mut d = CDumper::new(&btf, &mut out).unwrap();
+        let id = ours.ids_by_name("task_struct")[0];
+        assert!(matches!(d.dump_type(id), Err(LibbpfError::Write(_))));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        let (mut raw, _) = fixture();
+        raw.truncate(raw.len() / 2);
+        assert!(matches!(LibbpfBtf::new(&raw), Err(LibbpfError::BadBtf(_))));
+        assert!(matches!(
+            LibbpfBtf::new(b"\x9f\xeb\x01\0garbage"),
+            Err(LibbpfError::BadBtf(_))
+        ));
+    }
+}

@@ -1,0 +1,167 @@
+//! `coretool relocs OBJ...`: every CO-RE relocation record, decoded.
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::{json, Value};
+
+use crate::cli::GlobalOpts;
+use crate::error::InputError;
+use crate::output::{self, Style};
+use crate::relocs::{BpfObject, CoreRelo};
+use crate::source::read_file;
+use crate::table;
+
+#[derive(Debug, clap::Args)]
+pub struct RelocsArgs {
+    /// BPF object files (.bpf.o), little- or big-endian
+    #[arg(required = true, value_name = "OBJ")]
+    pub objects: Vec<PathBuf>,
+}
+
+pub const JSON_SCHEMA: &str = "coretool.relocs/v1";
+
+pub fn run(args: RelocsArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    // Parse every object before printing anything: a bad one stops the run with no output.
+    let mut objs = Vec::new();
+    for path in &args.objects {
+        let data = read_file(path)?;
+        let obj = BpfObject::parse(&data).map_err(|e| InputError::invalid(path, e.to_string()))?;
+        objs.push((path, obj));
+    }
+    if g.json {
+        let files: Vec<Value> = objs.iter().map(|(p, o)| object_json(p, o)).collect();
+        output::print_json(&json!({ "schema": JSON_SCHEMA, "objects": files }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let style = Style::new(g.color.enabled());
+    let mut out = output::stdout();
+    for (i, (path, obj)) in objs.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        write_text(&mut out, path, obj, style, g.verbose > 0)?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn line_text(r: &CoreRelo) -> String {
+    match &r.line {
+        Some(l) => {
+            let file = l.file.rsplit('/').next().unwrap_or(&l.file);
+            format!("{file}:{}  {}", l.line, l.text)
+        }
+        None => String::new(),
+    }
+}
+
+fn write_text(
+    out: &mut impl Write,
+    path: &std::path::Path,
+    obj: &BpfObject,
+    style: Style,
+    verbose: bool,
+) -> std::io::Result<()> {
+    let n = obj.relos.len();
+    writeln!(
+        out,
+        "{}: {} CO-RE relocation{} ({}, {} BTF types)",
+        style.bold(&path.display().to_string()),
+        n,
+        if n == 1 { "" } else { "s" },
+        obj.endian.name(),
+        obj.btf.type_count() - 1
+    )?;
+    if obj.ext.is_none() {
+        writeln!(
+            out,
+            "no .BTF.ext section: the object has no CO-RE relocations"
+        )?;
+        return Ok(());
+    }
+    if n == 0 {
+        writeln!(
+            out,
+            "no CO-RE relocations: the object does not depend on kernel type layout"
+        )?;
+        return Ok(());
+    }
+    // Group by program, in order of first appearance (records keep their .BTF.ext order).
+    let mut programs: Vec<(&str, &str)> = Vec::new();
+    for r in &obj.relos {
+        if !programs
+            .iter()
+            .any(|(p, s)| *p == r.program && *s == r.section)
+        {
+            programs.push((&r.program, &r.section));
+        }
+    }
+    for (prog, sec) in programs {
+        writeln!(out)?;
+        writeln!(out, "program {} (section {})", style.bold(prog), sec)?;
+        let mut header = vec![
+            "#", "insn", "kind", "type", "access", "accessor", "offset", "source",
+        ];
+        if !verbose {
+            header.retain(|h| *h != "type");
+        }
+        let mut t = table::new(&header);
+        for r in obj
+            .relos
+            .iter()
+            .filter(|r| r.program == prog && r.section == sec)
+        {
+            let mut row = vec![
+                r.index.to_string(),
+                r.insn.to_string(),
+                r.kind.name().to_string(),
+                r.type_desc.clone(),
+                r.access.clone(),
+                r.accessor(&obj.btf),
+                r.offset().unwrap_or_default(),
+                line_text(r),
+            ];
+            if !verbose {
+                row.remove(3);
+            }
+            t.add_row(row);
+        }
+        table::align_right(&mut t, &[0, 1]);
+        out.write_all(table::render(&t).as_bytes())?;
+    }
+    Ok(())
+}
+
+fn object_json(path: &std::path::Path, obj: &BpfObject) -> Value {
+    let relos: Vec<Value> = obj
+        .relos
+        .iter()
+        .map(|r| {
+            let spec = r.spec.as_ref().ok();
+            json!({
+                "section": r.section,
+                "program": r.program,
+                "index": r.index,
+                "insn": r.insn,
+                "kind": r.kind.name(),
+                "type_id": r.type_id,
+                "type": r.type_desc,
+                "access": r.access,
+                "accessor": r.accessor(&obj.btf),
+                "error": r.spec.as_ref().err().map(|e| e.to_string()),
+                "bit_offset": spec.filter(|s| s.kind.is_field_based()).map(|s| s.bit_offset),
+                "offset": r.offset(),
+                "line": r.line.as_ref().map(|l| json!({
+                    "file": l.file, "line": l.line, "col": l.col, "text": l.text,
+                })),
+            })
+        })
+        .collect();
+    json!({
+        "path": path.display().to_string(),
+        "endian": obj.endian.name(),
+        "has_btf_ext": obj.ext.is_some(),
+        "relocations": relos,
+    })
+}

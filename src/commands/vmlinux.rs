@@ -1,0 +1,133 @@
+//! `coretool vmlinux`: write a vmlinux.h (all types, as bpftool does) or a minimal header for
+//! one BPF object (`--for`).
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::btf::Btf;
+use crate::btf_dump::{CDumper, LibbpfBtf};
+use crate::cli::{BtfSourceArgs, GlobalOpts};
+use crate::elf::{is_elf, ElfInfo};
+use crate::error::InputError;
+use crate::source::{self, BtfSource};
+use crate::vmlinux::{self, HeaderPlan};
+
+#[derive(Debug, clap::Args)]
+#[command(
+    long_about = "Write a vmlinux.h: every type of the BTF as C, sorted as current bpftool sorts \
+them, with the kfunc prototypes, byte for byte what `bpftool btf dump file SRC format c` \
+writes with the same libbpf. With --for, only the types one BPF object refers to."
+)]
+pub struct VmlinuxArgs {
+    #[command(flatten)]
+    pub source: BtfSourceArgs,
+    /// Write the header to FILE instead of stdout; FILE appears only when complete
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Minimal header: only the types and kfuncs OBJ (a .bpf.o with BTF) refers to, plus what
+    /// they need; -v lists the object's names the kernel BTF lacks
+    #[arg(long = "for", value_name = "OBJ")]
+    pub for_object: Option<PathBuf>,
+    /// With --for: also this struct/union/enum/typedef, or the enum of this enumerator (for
+    /// values BTF does not record, like BPF_MAP_TYPE_RINGBUF in a map definition); repeatable
+    #[arg(long = "type", value_name = "NAME", requires = "for_object")]
+    pub types: Vec<String>,
+}
+
+pub fn run(args: VmlinuxArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    // Check every input before writing anything.
+    let src = source::load(args.source.btf.as_deref(), args.source.base.as_deref())?;
+    let plan = match &args.for_object {
+        None => vmlinux::full_plan(&src.btf),
+        Some(obj_path) => {
+            let obj = object_btf(obj_path)?;
+            let extra: Vec<&str> = args.types.iter().map(String::as_str).collect();
+            let minimal = vmlinux::minimal_plan(&src.btf, &obj, &extra)
+                .with_context(|| src.path.display().to_string())?;
+            if g.verbose > 0 {
+                for name in &minimal.unmatched {
+                    eprintln!(
+                        "coretool: {}: {name} is not in {}",
+                        obj_path.display(),
+                        src.path.display()
+                    );
+                }
+            }
+            minimal.plan
+        }
+    };
+    let btf = libbpf_btf(src)?;
+    match &args.output {
+        None => {
+            let mut out = crate::output::stdout();
+            write(&btf, &plan, &mut out)?;
+        }
+        Some(path) => crate::output::write_atomic(path, |w| {
+            write(&btf, &plan, w).with_context(|| path.display().to_string())
+        })?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write(btf: &LibbpfBtf, plan: &HeaderPlan, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut d = CDumper::new(btf, out)?;
+    vmlinux::write_header(&mut d, plan)?;
+    d.finish()?;
+    Ok(())
+}
+
+/// Hand the source's bytes to libbpf (its base's too, for split BTF), dropping coretool's own
+/// parse first so that both copies are never alive together.
+fn libbpf_btf(src: BtfSource) -> anyhow::Result<LibbpfBtf> {
+    let BtfSource {
+        path,
+        btf,
+        base_path,
+        ..
+    } = src;
+    let raw = btf.into_raw();
+    let base = match &base_path {
+        Some(base_path) => {
+            let base = source::load(Some(base_path), None)?;
+            let raw = base.btf.into_raw();
+            Some(LibbpfBtf::new(&raw).with_context(|| base_path.display().to_string())?)
+        }
+        None => None,
+    };
+    let btf = match base {
+        None => LibbpfBtf::new(&raw),
+        Some(base) => LibbpfBtf::new_split(&raw, base),
+    };
+    btf.with_context(|| path.display().to_string())
+}
+
+/// The BTF of a BPF object (`--for`): refuses anything but an ELF for `EM_BPF` with `.BTF`.
+pub fn object_btf(path: &Path) -> Result<Btf, InputError> {
+    let data = source::read_file(path)?;
+    if !is_elf(&data) {
+        return Err(InputError::invalid(
+            path,
+            "not an ELF file (expected a BPF object from clang -target bpf -g)",
+        ));
+    }
+    let elf = ElfInfo::parse(&data).map_err(|e| InputError::invalid(path, e.to_string()))?;
+    if !elf.is_bpf() {
+        return Err(InputError::invalid(
+            path,
+            format!(
+                "not a BPF object (ELF machine {}, expected {} for BPF)",
+                elf.machine,
+                crate::elf::EM_BPF
+            ),
+        ));
+    }
+    let btf = elf.section(".BTF").ok_or_else(|| {
+        InputError::invalid(path, "BPF object has no .BTF section (compile with -g)")
+    })?;
+    Btf::parse(btf).map_err(|cause| InputError::Btf {
+        path: path.into(),
+        cause,
+    })
+}

@@ -1,0 +1,109 @@
+//! `coretool btf` against bpftool on the running kernel, filters, and bad input.
+mod common;
+use common::*;
+
+const SYSFS: &str = "/sys/kernel/btf/vmlinux";
+
+#[test]
+fn raw_dump_matches_bpftool_on_running_kernel() {
+    if !std::path::Path::new(SYSFS).exists() {
+        eprintln!("skipping: {SYSFS} missing (kernel built without CONFIG_DEBUG_INFO_BTF)");
+        return;
+    }
+    if !which("bpftool") {
+        eprintln!("skipping: bpftool not installed (apt-get install bpftool)");
+        return;
+    }
+    let ours = run(&["btf"]);
+    assert!(ours.status.success(), "{}", stderr(&ours));
+    let theirs = std::process::Command::new("bpftool")
+        .args(["btf", "dump", "file", SYSFS, "format", "raw"])
+        .output()
+        .unwrap();
+    assert!(theirs.status.success());
+    assert!(
+        ours.stdout == theirs.stdout,
+        "raw dump differs from bpftool's"
+    );
+}
+
+#[test]
+fn filters_select_by_name_kind_and_id() {
+    if !std::path::Path::new(SYSFS).exists() {
+        eprintln!("skipping: {SYSFS} missing");
+        return;
+    }
+    let o = run(&["btf", "task_struct", "--kind", "struct"]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    let first = out.lines().next().unwrap();
+    assert!(first.contains("STRUCT 'task_struct'"), "{first}");
+    let id: String = first[1..first.find(']').unwrap()].to_string();
+    let o2 = run(&["btf", "--id", &id]);
+    assert_eq!(stdout(&o2), out);
+    let o3 = run(&["btf", "--regex", "^task_struct$", "--kind", "struct"]);
+    assert_eq!(stdout(&o3), out);
+    // A name that matches nothing: exit 1, nothing printed.
+    let o4 = run(&["btf", "no_such_type_anywhere"]);
+    assert_eq!(o4.status.code(), Some(1));
+    assert!(o4.stdout.is_empty());
+}
+
+#[test]
+fn layout_of_a_known_struct() {
+    if !std::path::Path::new(SYSFS).exists() {
+        eprintln!("skipping: {SYSFS} missing");
+        return;
+    }
+    let o = run(&["btf", "--layout", "list_head"]);
+    assert!(o.status.success());
+    let s = stdout(&o);
+    assert!(s.starts_with("struct list_head {\n"), "{s}");
+    assert!(s.contains("struct list_head *next;"), "{s}");
+    assert!(
+        s.contains("/* size: 16, cachelines: 1, members: 2 */"),
+        "{s}"
+    );
+    let j = run(&["btf", "--layout", "--json", "list_head"]);
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(v["schema"], "coretool.btf/v1");
+    assert_eq!(v["layouts"][0]["size"], 16);
+    assert_eq!(v["layouts"][0]["items"][1]["offset"], 8);
+}
+
+#[test]
+fn broken_pipe_exits_quietly() {
+    if !std::path::Path::new(SYSFS).exists() {
+        eprintln!("skipping: {SYSFS} missing");
+        return;
+    }
+    let o = std::process::Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "{} btf | head -1 >/dev/null; echo ${{PIPESTATUS[0]}}",
+                env!("CARGO_BIN_EXE_coretool")
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(stderr(&o).is_empty(), "stderr: {}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "0", "exit status after a broken pipe");
+}
+
+#[test]
+fn bad_inputs_exit_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    let magic = dir.path().join("magic");
+    std::fs::write(&magic, b"\x9f\xeb\x02\x00not really btf at all, version 2").unwrap();
+    let text = dir.path().join("text");
+    std::fs::write(&text, b"hello world\n").unwrap();
+    let missing = dir.path().join("missing");
+    for p in [&empty, &magic, &text, &missing, &dir.path().to_path_buf()] {
+        let ps = p.to_str().unwrap();
+        let o = run(&["btf", "--btf", ps]);
+        assert_bad_input(&o, ps);
+    }
+}
