@@ -11,6 +11,7 @@ use crate::probe::event::{
 };
 
 use super::workload::{ChildTruth, Parent};
+use crate::probe::relocs::{AppliedReloc, Outcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -623,11 +624,108 @@ mod tests {
     }
 
     #[test]
+    fn relocations_must_match_libbpf() {
+        let rec = |index, insn| RecordedReloc {
+            program: "pm_fork".into(),
+            index,
+            kind: "byte_off".into(),
+            insn,
+        };
+        let applied = |index, outcome| AppliedReloc {
+            program: "pm_fork".into(),
+            index,
+            kind: "byte_off".into(),
+            local: String::new(),
+            target: None,
+            outcome,
+        };
+        let patched = Outcome::Patched {
+            insn: 3,
+            change: "off 8 -> 8".into(),
+        };
+        let both = [
+            applied(0, patched.clone()),
+            applied(1, Outcome::Poisoned { insn: 9 }),
+        ];
+        let ok = relocation_check(&[rec(0, 3), rec(1, 9)], &both);
+        assert_eq!(ok.status, Status::Pass, "{ok:?}");
+        assert_eq!(ok.got, "2 records: 1 patched, 1 poisoned (guarded)");
+        let bad = relocation_check(&[rec(0, 4), rec(1, 9), rec(2, 11)], &both);
+        assert_eq!(bad.status, Status::Fail);
+        assert_eq!(
+            bad.got,
+            "pm_fork #0: insn #3, recorded #4; pm_fork #2: not reported by libbpf"
+        );
+    }
+
+    #[test]
     fn fork_pairs_notice_strangers() {
         let mut e = event(EventKind::Fork, 100, 1);
         e.child_pid = 999;
         let c = fork_pairs_check("fork.pairs", 100, &[200], &[e]);
         assert_eq!(c.status, Status::Fail);
         assert_eq!(c.got, "1 fork pairs (parent 100), 1 missing, 1 unexpected");
+    }
+}
+
+/// One relocation record as the object's `.BTF.ext` states it (coretool's parser).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedReloc {
+    pub program: String,
+    pub index: u32,
+    pub kind: String,
+    pub insn: u32,
+}
+
+/// libbpf resolved every relocation the object records, each at the instruction and with the
+/// kind the record states: coretool's `.BTF.ext` reading agrees with libbpf's.
+pub fn relocation_check(recorded: &[RecordedReloc], applied: &[AppliedReloc]) -> Check {
+    let expected = format!(
+        "{} records (.BTF.ext), each patched or poisoned by libbpf at its insn",
+        recorded.len()
+    );
+    let mut problems = Vec::new();
+    for r in recorded {
+        let a = applied
+            .iter()
+            .find(|a| a.program == r.program && a.index == r.index);
+        let at = format!("{} #{}", r.program, r.index);
+        match a.map(|a| (&a.kind, &a.outcome)) {
+            None => problems.push(format!("{at}: not reported by libbpf")),
+            Some((kind, _)) if *kind != r.kind => {
+                problems.push(format!("{at}: kind {kind}, recorded {}", r.kind))
+            }
+            Some((_, Outcome::Patched { insn, .. } | Outcome::Poisoned { insn }))
+                if *insn != r.insn =>
+            {
+                problems.push(format!("{at}: insn #{insn}, recorded #{}", r.insn))
+            }
+            Some((_, Outcome::Unknown)) => problems.push(format!("{at}: no outcome")),
+            Some(_) => {}
+        }
+    }
+    if applied.len() > recorded.len() {
+        problems.push(format!(
+            "libbpf reported {} relocations, the object records {}",
+            applied.len(),
+            recorded.len()
+        ));
+    }
+    if problems.is_empty() {
+        let poisoned = applied
+            .iter()
+            .filter(|a| matches!(a.outcome, Outcome::Poisoned { .. }))
+            .count();
+        Check::pass(
+            "relocations",
+            expected,
+            format!(
+                "{} records: {} patched, {poisoned} poisoned (guarded)",
+                recorded.len(),
+                recorded.len() - poisoned
+            ),
+        )
+    } else {
+        Check::fail("relocations", expected, problems.join("; "))
     }
 }

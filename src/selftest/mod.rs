@@ -198,6 +198,13 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
     if ids.programs.is_empty() && ids.maps.is_empty() {
         return Ok(report);
     }
+    if let Some(at) = report.checks.iter().position(|c| c.name == "load") {
+        let check = match recorded_relocations(probe::OBJECT) {
+            Ok(recorded) => checks::relocation_check(&recorded, &report.relocations),
+            Err(e) => Check::fail("relocations", "the object's .BTF.ext parses", e.to_string()),
+        };
+        report.checks.insert(at + 1, check);
+    }
 
     let mut left = Vec::new();
     workload::wait_until(SETTLE, || {
@@ -219,6 +226,23 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         )
     });
     Ok(report)
+}
+
+/// The CO-RE relocation records of `object`, read by coretool's own `.BTF.ext` parser.
+fn recorded_relocations(
+    object: &[u8],
+) -> Result<Vec<checks::RecordedReloc>, crate::relocs::ObjectError> {
+    let obj = crate::relocs::BpfObject::parse(object)?;
+    Ok(obj
+        .relos
+        .iter()
+        .map(|r| checks::RecordedReloc {
+            program: r.program.clone(),
+            index: r.index as u32,
+            kind: r.kind.name().to_owned(),
+            insn: r.insn,
+        })
+        .collect())
 }
 
 /// Poll the ring buffer while `job` runs on its own thread, then collect what is left.
