@@ -189,6 +189,7 @@ fn selftest_passes_reports_json_and_releases_everything() {
     // The checks that prove values, not just loading, are all there.
     for name in [
         "load",
+        "relocations",
         "fork.fork",
         "exec.exec",
         "exec.exit",

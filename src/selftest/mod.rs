@@ -98,7 +98,6 @@ fn interrupted() -> Option<SelftestError> {
 
 /// Run the self-test. Errors mean it could not run; failed checks are in the report.
 pub fn run(opts: &Options) -> anyhow::Result<Report> {
-    let log = LibbpfLog::capture();
     let (release, machine) = host::uname();
     let mut report = Report {
         kernel: KernelInfo {
@@ -160,6 +159,10 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
             return Ok(report);
         }
     }
+
+    report.checks.push(check_btf_preflight());
+    // After check-btf, which silences libbpf for its feature probes.
+    let log = LibbpfLog::capture();
 
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() } as u32;
@@ -226,6 +229,55 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         )
     });
     Ok(report)
+}
+
+/// `coretool check-btf`'s findings: any failed one means CO-RE programs cannot load here.
+fn check_btf_preflight() -> Check {
+    use crate::check::Status as S;
+    let name = "preflight.check_btf";
+    let expected = "no failed check-btf finding";
+    let report = match crate::check::gather(&Default::default()) {
+        Ok(facts) => crate::check::analyse(&facts),
+        Err(e) => return Check::fail(name, expected, format!("check-btf could not run: {e}")),
+    };
+    let named = |status: S| {
+        report
+            .checks
+            .iter()
+            .filter(|c| c.status == status)
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if report.can_load() {
+        let warned = report.count(S::Warn);
+        Check::pass(
+            name,
+            expected,
+            format!(
+                "{} ok, {warned} warn{}, {} skipped",
+                report.count(S::Ok),
+                if warned > 0 {
+                    format!(" ({})", named(S::Warn))
+                } else {
+                    String::new()
+                },
+                report.count(S::Skipped)
+            ),
+        )
+    } else {
+        let failed = report
+            .checks
+            .iter()
+            .filter(|c| c.status == S::Fail)
+            .map(|c| match &c.fix {
+                Some(fix) => format!("{}: {} (fix: {fix})", c.name, c.detail),
+                None => format!("{}: {}", c.name, c.detail),
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        Check::fail(name, expected, failed)
+    }
 }
 
 /// The CO-RE relocation records of `object`, read by coretool's own `.BTF.ext` parser.
