@@ -20,11 +20,15 @@ static SERIAL: Mutex<()> = Mutex::new(());
 const PROGS: &[&str] = &["pm_exec", "pm_exit", "pm_fork", "pm_do_exit"];
 const MAPS: &[&str] = &["pm_events", "pm_stats", "pm_tracked", "process_.rodata"];
 
-/// Say why a test is skipped, on the real stderr: libtest captures `eprintln!` of passing
-/// tests, which would hide the skip.
-fn skip(test: &str, why: &str) {
+/// Write to the real stderr: libtest captures `eprintln!` of passing tests, which would hide
+/// skips and measurements.
+fn say(msg: &str) {
     use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "skipping {test}: {why}");
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
+fn skip(test: &str, why: &str) {
+    say(&format!("skipping {test}: {why}"));
 }
 
 /// Root and kernel BTF, or a loud skip.
@@ -236,10 +240,10 @@ fn stress_5000_loses_nothing() {
         assert_eq!(c.map(|c| c.1.as_str()), Some("pass"), "{name}: {c:?}");
     }
     assert_eq!(doc["stress"]["processes"], 5000);
-    eprintln!(
-        "stress: {} events/s, {} processes/s",
+    say(&format!(
+        "stress 5000: {} events/s, {} processes/s",
         doc["stress"]["events_per_sec"], doc["stress"]["processes_per_sec"]
-    );
+    ));
     assert_eq!(out.status.code(), Some(0));
     assert_released(&before, "after --stress 5000");
 }
@@ -454,4 +458,104 @@ fn session_releases_everything_on_error_and_on_panic() {
         loaded.still_loaded()
     );
     assert_released(&before, "after error and panic");
+}
+
+/// Kernels cached by scripts/fetch-kernels.sh: (release, vmlinuz).
+fn cached_kernels() -> Vec<(String, std::path::PathBuf)> {
+    let cache = std::env::var_os("CORETOOL_KERNEL_CACHE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| std::path::Path::new(&h).join(".cache/coretool/kernels"))
+        })
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&cache).into_iter().flatten().flatten() {
+        let release = entry.file_name().to_string_lossy().into_owned();
+        let vmlinuz = entry.path().join(format!("boot/vmlinuz-{release}"));
+        if vmlinuz.is_file() {
+            out.push((release, vmlinuz));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Byte offset of `member` in struct `name` of `btf`.
+fn member_offset(btf: &coretool::btf::Btf, name: &str, member: &str) -> Option<u32> {
+    let id = *btf
+        .ids_by_name(name)
+        .iter()
+        .find(|&&id| btf.type_by_id(id).unwrap().kind() == coretool::btf::Kind::Struct)?;
+    btf.type_by_id(id)?
+        .members()
+        .find(|m| btf.str_at(m.name_off) == Some(member))
+        .map(|m| m.bit_offset / 8)
+}
+
+#[test]
+fn probe_relocates_differently_on_other_kernels() {
+    use coretool::probe::relocs::Outcome;
+    use coretool::selftest::checks::KernelLayout;
+    let test = "probe_relocates_differently_on_other_kernels";
+    let Some(_guard) = privileged(test) else {
+        return;
+    };
+    let kernels = cached_kernels();
+    if kernels.is_empty() {
+        skip(test, "no kernels cached (run scripts/fetch-kernels.sh)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (release, vmlinuz) in kernels {
+        let src = coretool::source::load(Some(&vmlinuz), None).unwrap();
+        let btf_path = dir.path().join(format!("{release}.btf"));
+        std::fs::write(&btf_path, src.btf.raw_bytes()).unwrap();
+        let relocs = coretool::probe::relocate_against(&btf_path)
+            .unwrap_or_else(|e| panic!("{release}: {e:#}"));
+        assert!(!relocs.is_empty(), "{release}: no relocations reported");
+
+        // Exactly the fields this kernel lacks are poisoned, in their guarded branches.
+        let layout = KernelLayout::of(&src.btf);
+        let mut want = vec![if layout.task_state_new == Some(true) {
+            "task_struct___pre514.state"
+        } else {
+            "task_struct.__state"
+        }];
+        if layout.exit_group_dead != Some(true) {
+            want.push("trace_event_raw_sched_process_exit.group_dead");
+        }
+        let mut poisoned: Vec<&str> = relocs
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Poisoned { .. }))
+            .map(|r| {
+                let spec = r.local.split_once(" struct ").map_or("", |(_, s)| s);
+                spec.split(' ').next().unwrap_or("")
+            })
+            .collect();
+        poisoned.sort();
+        want.sort();
+        assert_eq!(poisoned, want, "{release}: poisoned relocations");
+
+        // The tracepoint record moved: child_pid sits where this kernel's BTF puts it.
+        let child_pid = member_offset(&src.btf, "trace_event_raw_sched_process_fork", "child_pid")
+            .expect("sched_process_fork record in BTF");
+        let r = relocs
+            .iter()
+            .find(|r| {
+                r.local
+                    .contains("trace_event_raw_sched_process_fork.child_pid")
+            })
+            .expect("child_pid relocation");
+        assert!(
+            r.target
+                .as_deref()
+                .is_some_and(|t| t.ends_with(&format!("@ offset {child_pid})"))),
+            "{release}: {r:?}, BTF offset {child_pid}"
+        );
+        say(&format!(
+            "{release}: {} relocations, poisoned {poisoned:?}, child_pid at {child_pid}",
+            relocs.len()
+        ));
+    }
 }
