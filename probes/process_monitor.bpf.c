@@ -163,8 +163,9 @@ int pm_exit(struct trace_event_raw_sched_process_exit *ctx)
 		flags |= PM_F_GROUP_DEAD;
 		group_dead = BPF_CORE_READ(ctx, group_dead);
 	} else {
-		/* Older kernels (5.x) pass no group_dead; do_exit() decremented signal->live
-		 * before calling this tracepoint, so the last thread sees zero. */
+		/* Older kernels (5.10, 6.1 and 6.12 among them) pass no group_dead; do_exit()
+		 * decremented signal->live before calling this tracepoint, so the last thread
+		 * sees zero. */
 		group_dead = BPF_CORE_READ(task, signal, live.counter) == 0;
 	}
 	if (!group_dead || !followed(tgid))

@@ -74,7 +74,7 @@ fn probe_objects() -> BTreeSet<String> {
             }
         }
         _ => {
-            eprintln!("note: bpftool not usable, listing objects with libbpf-rs");
+            say("note: bpftool not usable, listing objects with libbpf-rs");
             for p in libbpf_rs::query::ProgInfoIter::default() {
                 let name = p.name.to_string_lossy().into_owned();
                 if PROGS.contains(&name.as_str()) {
