@@ -2,8 +2,8 @@
 //!
 //! 1. The C shim for libbpf's `btf_dump` printf callback (`btf_dump_printf_shim`).
 //! 2. Compile the bundled CO-RE probe (`probes/process_monitor.bpf.c`) with clang
-//! through libbpf-cargo's `SkeletonBuilder`, against the checked-in
-//! `probes/vmlinux/<arch>/vmlinux.h`, and generate its Rust skeleton into `OUT_DIR`.
+//!    through libbpf-cargo's `SkeletonBuilder`, against the checked-in
+//!    `probes/vmlinux/<arch>/vmlinux.h`, and generate its Rust skeleton into `OUT_DIR`.
 //!
 //! Without clang (or with `CORETOOL_PREBUILT_PROBE=1`) the checked-in
 //! `probes/prebuilt/process_monitor.bpf.o` is used instead and a cargo warning says so; a test

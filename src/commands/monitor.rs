@@ -30,6 +30,11 @@ pub fn run(args: MonitorArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     if bad(args.interval) || args.duration.is_some_and(bad) {
         anyhow::bail!("--interval and --duration take a non-negative number of seconds");
     }
+    if let Some(pid) = args.follow {
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            anyhow::bail!("--follow {pid}: no such process");
+        }
+    }
     host::check_privilege()?;
     if let host::Tracefs::Mounted(p) = host::ensure_tracefs()? {
         eprintln!(
