@@ -5,8 +5,9 @@
 //! `prog 'P': relo #N: <kind> [id] spec`, then `matching candidate #k ...` and either
 //! `patched insn #I (...) off A -> B` or `substituting insn #I w/ invalid insn` (poisoned: the
 //! field does not exist here, which is fine in a branch guarded by `bpf_core_field_exists`).
-//! Parsing that text is a stopgap that keeps libbpf's own vocabulary; a `.BTF.ext` based
-//! listing can replace it without changing the record below.
+//! The lines are parsed by [`crate::dryrun::log`], the parser `coretool dry-run` uses.
+
+use crate::dryrun::log;
 
 /// One CO-RE relocation of one program, as resolved against the running kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,45 +62,34 @@ impl AppliedReloc {
     }
 }
 
-/// Split `libbpf: prog 'P': relo #N: rest` into (P, N, rest).
-fn split_line(line: &str) -> Option<(&str, u32, &str)> {
-    let rest = line.strip_prefix("libbpf: ").unwrap_or(line);
-    let rest = rest.strip_prefix("prog '")?;
-    let (prog, rest) = rest.split_once("': relo #")?;
-    let (num, rest) = rest.split_once(": ")?;
-    Some((prog, num.parse().ok()?, rest))
+/// `[40] struct task_struct.tgid (0:93 @ offset 1268)`: libbpf's spec text without its kind.
+fn spec_text(spec: &log::Spec) -> String {
+    let full = spec.to_string();
+    full.split_once("> ")
+        .map_or(full.clone(), |(_, s)| s.to_owned())
 }
 
-/// `<byte_off> [40] struct task_struct.tgid (...)` into (`byte_off`, `[40] struct ...`).
-fn split_spec(s: &str) -> Option<(&str, &str)> {
-    let s = s.strip_prefix('<')?;
-    let (kind, spec) = s.split_once("> ")?;
-    Some((kind, spec))
-}
-
-fn insn_number(s: &str) -> Option<u32> {
-    let s = s.strip_prefix('#')?;
-    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    s[..end].parse().ok()
-}
-
-/// Collect the relocations from libbpf's log, in the order libbpf applied them.
+/// Collect the relocations from libbpf's log, in the order libbpf applied them, through the
+/// same parser `coretool dry-run` uses.
 pub fn from_libbpf_log<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<AppliedReloc> {
     let mut out: Vec<AppliedReloc> = Vec::new();
     for line in lines {
-        let Some((prog, index, rest)) = split_line(line) else {
+        let Some(record) = log::parse_line(line.strip_prefix("libbpf: ").unwrap_or(line)) else {
+            continue;
+        };
+        let Some((prog, index)) = record.relocation() else {
             continue;
         };
         let pos = out
             .iter()
             .rposition(|r| r.program == prog && r.index == index);
-        if let Some((kind, spec)) = split_spec(rest) {
+        if let log::Record::LocalSpec { spec, .. } = &record {
             if pos.is_none() {
                 out.push(AppliedReloc {
                     program: prog.to_owned(),
                     index,
-                    kind: kind.to_owned(),
-                    local: spec.to_owned(),
+                    kind: spec.kind.name().to_owned(),
+                    local: spec_text(spec),
                     target: None,
                     outcome: Outcome::Unknown,
                 });
@@ -109,23 +99,21 @@ pub fn from_libbpf_log<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<Appl
         let Some(r) = pos.map(|i| &mut out[i]) else {
             continue;
         };
-        if let Some(cand) = rest.strip_prefix("matching candidate #") {
-            if let Some((_, spec)) = cand.split_once(' ').and_then(|(_, s)| split_spec(s)) {
-                r.target = Some(spec.to_owned());
-            }
-        } else if let Some(p) = rest.strip_prefix("patched insn ") {
-            if let Some(insn) = insn_number(p) {
-                // "#3 (ALU/ALU64) imm 1268 -> 1268": keep what follows the class.
-                let change = p.split_once(") ").map_or(p, |(_, c)| c);
+        match record {
+            log::Record::Candidate {
+                matching: true,
+                spec,
+                ..
+            } => r.target = Some(spec_text(&spec)),
+            log::Record::Patched { insn, patch, .. } => {
+                let (old, new) = patch.values();
                 r.outcome = Outcome::Patched {
                     insn,
-                    change: change.to_owned(),
+                    change: format!("{} {old} -> {new}", patch.field()),
                 };
             }
-        } else if let Some(p) = rest.strip_prefix("substituting insn ") {
-            if let Some(insn) = insn_number(p) {
-                r.outcome = Outcome::Poisoned { insn };
-            }
+            log::Record::Poisoned { insn, .. } => r.outcome = Outcome::Poisoned { insn },
+            _ => {}
         }
     }
     out
