@@ -57,18 +57,18 @@ pub struct BtfSourceArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Dump BTF types: bpftool's raw format, struct layouts, or JSON
-    #[command(after_help = EXIT_CODES_HELP)]
-    Btf(commands::btf::BtfArgs),
-    /// List every CO-RE relocation record of BPF objects, decoded, with source lines
-    #[command(after_help = EXIT_CODES_HELP)]
-    Relocs(commands::relocs::RelocsArgs),
     /// Is this kernel ready for CO-RE? A checklist of findings, each with its fix
     #[command(after_help = CHECK_BTF_HELP)]
     CheckBtf(commands::check_btf::CheckBtfArgs),
+    /// Dump BTF types: bpftool's raw format, struct layouts, or JSON
+    #[command(after_help = EXIT_CODES_HELP)]
+    Btf(commands::btf::BtfArgs),
     /// Write a vmlinux.h (bpftool's sorted C dump with kfuncs), or a minimal one for a .bpf.o
     #[command(after_help = EXIT_CODES_HELP, long_about = commands::vmlinux::LONG_ABOUT)]
     Vmlinux(commands::vmlinux::VmlinuxArgs),
+    /// List every CO-RE relocation record of BPF objects, decoded, with source lines
+    #[command(after_help = EXIT_CODES_HELP)]
+    Relocs(commands::relocs::RelocsArgs),
     /// Show libbpf's CO-RE fixups for an object, per field, against one or many kernels
     #[command(after_help = commands::dry_run::AFTER_HELP)]
     DryRun(commands::dry_run::DryRunArgs),
