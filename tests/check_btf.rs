@@ -252,24 +252,16 @@ fn unprivileged_run_as_nobody() {
     assert!(text.contains("privileged checks skipped"), "{text}");
 }
 
-/// A minimal raw BTF: one `int`.
-fn tiny_btf() -> Vec<u8> {
-    let mut b = Vec::new();
-    b.extend_from_slice(&0xeb9f_u16.to_le_bytes());
-    b.extend_from_slice(&[1, 0]);
-    for w in [24u32, 0, 16, 16, 5, 1, 0x0100_0000, 4, 32] {
-        b.extend_from_slice(&w.to_le_bytes());
-    }
-    b.extend_from_slice(b"\0int\0");
-    b
-}
-
 #[test]
 fn given_btf_is_checked_instead_of_sysfs() {
     let dir = tempfile::tempdir().unwrap();
     // A BTFHub-style archive: <release>.btf inside a tar.xz.
     let mut tar = tar::Builder::new(Vec::new());
-    let data = tiny_btf();
+    let data = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/check-btf/int.btf"
+    ))
+    .unwrap();
     let mut h = tar::Header::new_ustar();
     h.set_size(data.len() as u64);
     h.set_mode(0o644);

@@ -510,26 +510,13 @@ fn probe_outcomes_map_to_statuses() {
         .contains("Operation not permitted (errno 1)"));
 }
 
-/// A minimal raw BTF: one `int`.
-fn tiny_btf() -> Vec<u8> {
-    let mut b = Vec::new();
-    for w in [0xeb9f_u16.to_le_bytes(), [1, 0]] {
-        b.extend_from_slice(&w);
-    }
-    for w in [24u32, 0, 16, 16, 5, 1, 0x0100_0000, 4, 32] {
-        b.extend_from_slice(&w.to_le_bytes());
-    }
-    b.extend_from_slice(b"\0int\0");
-    b
-}
-
 #[test]
 fn fallback_locations_are_examined_in_libbpf_order() {
     let dir = tempfile::tempdir().unwrap();
     let no_btf = dir.path().join("vmlinux-no-btf");
     std::fs::write(&no_btf, b"\x7fELF garbage").unwrap();
     let with_btf = dir.path().join("vmlinux-with-btf");
-    std::fs::write(&with_btf, tiny_btf()).unwrap();
+    std::fs::write(&with_btf, std::fs::read(fixture("int.btf")).unwrap()).unwrap();
     let absent = dir.path().join("absent");
     let (fallbacks, chosen) = examine_fallbacks(vec![absent, no_btf, with_btf.clone()]);
     assert_eq!(fallbacks[0].state, FallbackState::Absent);
@@ -568,8 +555,16 @@ fn fallback_locations_follow_libbpf() {
 #[test]
 fn module_btf_is_checked_for_the_magic() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("vmlinux"), tiny_btf()).unwrap();
-    std::fs::write(dir.path().join("nf_tables"), tiny_btf()).unwrap();
+    std::fs::write(
+        dir.path().join("vmlinux"),
+        std::fs::read(fixture("int.btf")).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("nf_tables"),
+        std::fs::read(fixture("int.btf")).unwrap(),
+    )
+    .unwrap();
     std::fs::write(dir.path().join("broken"), b"nope").unwrap();
     let m = module_btf(dir.path()).unwrap();
     assert_eq!(m.valid, ["nf_tables"]);

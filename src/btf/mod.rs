@@ -15,6 +15,7 @@
 pub mod cdecl;
 pub mod json;
 pub mod layout;
+pub mod native;
 pub mod raw;
 
 use std::collections::HashMap;
@@ -897,6 +898,32 @@ impl<'a> Type<'a> {
     pub fn decl_tag_component(&self) -> Option<i32> {
         (self.kind() == Kind::DeclTag).then(|| self.extra().get(0) as i32)
     }
+}
+
+/// bpftool's `btf_int_enc_str`.
+pub fn int_encoding_str(enc: u32) -> &'static str {
+    match enc {
+        0 => "(none)",
+        BTF_INT_SIGNED => "SIGNED",
+        BTF_INT_CHAR => "CHAR",
+        BTF_INT_BOOL => "BOOL",
+        _ => "UNKN",
+    }
+}
+
+/// bpftool's `btf_var_linkage_str` (`btf_var.linkage`).
+pub fn var_linkage_str(linkage: u32) -> &'static str {
+    match linkage {
+        0 => "static",
+        1 => "global",
+        2 => "extern",
+        _ => "(unknown)",
+    }
+}
+
+/// bpftool's `btf_func_linkage_str` (a FUNC's vlen holds its linkage).
+pub fn func_linkage_str(vlen: u32) -> &'static str {
+    var_linkage_str(vlen)
 }
 
 /// Split a CO-RE "flavor" suffix off a name: `task_struct___old` -> `task_struct`

@@ -411,7 +411,7 @@ fn module_check(f: &Facts) -> Check {
     )
 }
 
-/// A config option `check-btf` reports: its check name, what missing it means, and the fix.
+/// A config option `check-btf` reports: what missing it costs (status) and what it provides.
 struct Wanted {
     option: &'static str,
     missing: Status,

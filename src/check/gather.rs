@@ -90,8 +90,18 @@ pub fn gather(opts: &GatherOptions) -> Result<Facts, GatherError> {
     // Any checked BTF is evidence that a tracepoint exists; only the kernel's own gives the
     // ids a tp_btf program attaches by.
     tracing.tracepoints = tracepoints(&tracing, parsed.as_ref());
-    let kernel_btf = parsed.as_ref().filter(|_| btf.origin == BtfOrigin::Sysfs);
-    let probes = privilege.can_bpf().then(|| run_probes(kernel_btf));
+    let probes = privilege.can_bpf().then(|| {
+        // With --btf the kernel's own BTF (if any) is still what tp_btf attaches by.
+        let sysfs_btf = match btf.origin {
+            BtfOrigin::Given if btf.sysfs_exists => source::load(None, None).ok().map(|s| s.btf),
+            _ => None,
+        };
+        let kernel_btf = match btf.origin {
+            BtfOrigin::Sysfs => parsed.as_ref(),
+            _ => sysfs_btf.as_ref(),
+        };
+        run_probes(kernel_btf)
+    });
     Ok(Facts {
         uname,
         os,

@@ -87,7 +87,7 @@ fn c_path(path: &Path) -> Result<CString, Errno> {
 /// `btf__parse_split`. Returns libbpf's `btf__type_cnt`.
 pub fn parse_path(path: &Path, base: Option<&Path>) -> Result<u32, Errno> {
     let c = c_path(path)?;
-    let base = base.map(|b| parse_base(b)).transpose()?;
+    let base = base.map(parse_base).transpose()?;
     // SAFETY: `c` is a valid C string for the call's duration; base (if any) is a live btf
     // that outlives the split btf built on it (both dropped at the end of this function, the
     // split one first because it is declared later).
@@ -110,7 +110,7 @@ fn parse_base(path: &Path) -> Result<BtfPtr, Errno> {
 /// vmlinuz); split BTF goes through `btf__new_split` on top of `base`.
 pub fn parse_bytes(raw: &[u8], base: Option<&Path>) -> Result<u32, Errno> {
     let size = u32::try_from(raw.len()).map_err(|_| Errno(libc::E2BIG))?;
-    let base = base.map(|b| parse_base(b)).transpose()?;
+    let base = base.map(parse_base).transpose()?;
     // SAFETY: btf__new copies `size` bytes from `raw`, which is valid for that length; base is
     // a live btf that outlives the result (see parse_path).
     let btf = BtfPtr::checked(unsafe {
