@@ -11,7 +11,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 rm -rf "$out"
-mkdir -p "$out"/{btf,btf_ext,object,source,core_spec,vmlinux_plan,check_parsers}
+mkdir -p "$out"/{btf,btf_ext,object,source,core_spec,vmlinux_plan,check_parsers,libbpf_log}
+cp "$fx"/libbpf-log/*.log "$out/libbpf_log/"
 
 objs=("$fx"/*.bpf.o "$fx"/*.bpfeb.o "$fx"/not_bpf.o "$fx"/vmlinux/*.bpf.o)
 for o in "${objs[@]}"; do

@@ -4,7 +4,8 @@
 //! prints nothing on stdout, leaves no output file behind, and never hangs.
 //!
 //! An object or BTF of the other byte order is valid input everywhere: coretool reads both
-//! (a big-endian `.bpf.o` is what `clang -target bpfeb` builds for s390x).
+//! (a big-endian `.bpf.o` is what `clang -target bpfeb` builds for s390x), and dry-run relocates
+//! either against either.
 
 mod common;
 
@@ -47,6 +48,7 @@ const BTF_SOURCES: &[&str] = &[
 fn readers() -> Vec<Reader> {
     let split = fixture("bad-input/split-on-core_all_kinds.btf");
     let btf = fixture("core_all_kinds.btf");
+    let obj = fixture("core_all_kinds.bpf.o");
     let r = |args: &[&str], writes_output, valid| Reader {
         args: args.iter().map(|a| a.to_string()).collect(),
         writes_output,
@@ -75,6 +77,16 @@ fn readers() -> Vec<Reader> {
         ),
         r(
             &["check-btf", "--btf", "{}"],
+            false,
+            &["core_all_kinds.btf"],
+        ),
+        r(
+            &["dry-run", "{}", "--offline", "--btf", &btf],
+            false,
+            &["core_all_kinds.bpf.o"],
+        ),
+        r(
+            &["dry-run", &obj, "--offline", "--btf", "{}"],
             false,
             &["core_all_kinds.btf"],
         ),
@@ -173,7 +185,11 @@ fn bad_files(dir: &Path, valid: &str) -> Vec<(String, PathBuf)> {
         add(format!("{valid} truncated to {cut} bytes"), &data[..cut]);
     }
     // A bzImage's magic is the boot protocol's `HdrS` at 0x202; everything else starts with it.
-    let magic_at = if valid.starts_with("vmlinuz") { 0x202 } else { 0 };
+    let magic_at = if valid.starts_with("vmlinuz") {
+        0x202
+    } else {
+        0
+    };
     let mut bad_magic = data.clone();
     bad_magic[magic_at..magic_at + 4].copy_from_slice(b"\x13\x37\xc0\xde");
     add(format!("{valid} with wrong magic"), &bad_magic);
@@ -264,12 +280,15 @@ fn the_other_endianness_is_accepted() {
     let be_obj = fixture("core_all_kinds.bpfeb.o");
     let be_btf = fixture("core_all_kinds.bpfeb.btf");
     let le_btf = fixture("core_all_kinds.btf");
+    let le_obj = fixture("core_all_kinds.bpf.o");
     for args in [
         vec!["relocs", &be_obj],
         vec!["btf", "--btf", &be_obj],
         vec!["btf", "--btf", &be_btf],
         vec!["vmlinux", "--btf", &be_btf],
         vec!["vmlinux", "--btf", &le_btf, "--for", &be_obj],
+        vec!["dry-run", &be_obj, "--offline", "--btf", &le_btf],
+        vec!["dry-run", &le_obj, "--offline", "--btf", &be_btf],
     ] {
         let o = common::run(&args);
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));

@@ -81,6 +81,11 @@ fn check_parsers() {
     replay("check_parsers", targets::check_parsers);
 }
 
+#[test]
+fn libbpf_log() {
+    replay("libbpf_log", targets::libbpf_log);
+}
+
 fn fixture(name: &str) -> Btf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/fuzz")

@@ -15,6 +15,7 @@ use coretool::check::privilege::Privilege;
 use coretool::check::{mounts, OsRelease};
 use coretool::commands::btf::write_layout;
 use coretool::core::spec::CoreSpec;
+use coretool::dryrun::{self, log};
 use coretool::elf::ElfInfo;
 use coretool::relocs::BpfObject;
 use coretool::{source, vmlinux};
@@ -115,8 +116,10 @@ pub fn btf_ext(data: &[u8]) {
     let _ = ext.core_relo_count();
 }
 
-/// A whole BPF object: the ELF layer (sections, symbols, byte order), `.BTF`, `.BTF.ext` and
-/// the decoding of every CO-RE record, as `coretool relocs` and `vmlinux --for` read it.
+/// A whole BPF object: the ELF layer (sections, symbols, byte order), `.BTF`, `.BTF.ext`, the
+/// decoding of every CO-RE record (as `coretool relocs` and `vmlinux --for` read it), and
+/// dry-run's view of it (programs cut out of their sections, instructions decoded, fixups
+/// assembled from an empty libbpf log).
 pub fn object(data: &[u8]) {
     if let Ok(elf) = ElfInfo::parse(data) {
         let _ = elf.section(".BTF");
@@ -125,11 +128,14 @@ pub fn object(data: &[u8]) {
             let _ = elf.func_at(s, u64::MAX);
         }
     }
-    if let Ok(obj) = BpfObject::parse(data) {
-        for r in &obj.relos {
-            let _ = r.accessor(&obj.btf);
+    if let Ok(obj) = dryrun::Object::parse(Path::new("fuzz-input"), data.to_vec()) {
+        for r in &obj.parsed.relos {
+            let _ = r.accessor(&obj.parsed.btf);
             let _ = r.offset();
         }
+        let _ = dryrun::assemble(&obj, &[]).summary();
+    } else {
+        let _ = BpfObject::parse(data);
     }
 }
 
@@ -232,4 +238,41 @@ pub fn check_parsers(data: &[u8]) {
     let _ = mounts::targets_of(&m, "tracefs");
     let _ = OsRelease::parse(&text);
     let _ = Privilege::cap_eff_from_status(&text);
+}
+
+/// dry-run's parser of libbpf's log (`dryrun::log`): every record, the specs in it, the
+/// verifier's poisoned instruction, and the fixups assembled from the records for the
+/// `core_all_kinds.bpf.o` fixture. Input: the log text.
+pub fn libbpf_log(data: &[u8]) {
+    static OBJECT: std::sync::OnceLock<dryrun::Object> = std::sync::OnceLock::new();
+    let obj = OBJECT.get_or_init(|| {
+        let bytes = include_bytes!("../../tests/fixtures/core_all_kinds.bpf.o");
+        dryrun::Object::parse(Path::new("core_all_kinds.bpf.o"), bytes.to_vec())
+            .expect("fixture object parses")
+    });
+    let text = String::from_utf8_lossy(data);
+    let records = log::parse(&text);
+    for r in &records {
+        let _ = r.relocation();
+        match r {
+            log::Record::LocalSpec { spec, .. } | log::Record::Candidate { spec, .. } => {
+                let _ = (
+                    spec.accessor(),
+                    spec.root(),
+                    spec.bit_offset(),
+                    spec.to_string(),
+                );
+            }
+            log::Record::VerifierLog { lines, .. } => {
+                let _ = log::verifier_poison(lines);
+            }
+            _ => {}
+        }
+    }
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let _ = log::verifier_poison(&lines);
+    for l in &lines {
+        let _ = log::parse_spec(l);
+    }
+    let _ = dryrun::assemble(obj, &records).summary();
 }
