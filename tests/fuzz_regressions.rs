@@ -46,45 +46,28 @@ fn replay(target: &str, run: fn(&[u8])) {
     }
 }
 
-#[test]
-fn btf() {
-    replay("btf", targets::btf);
+/// One test per fuzz target, named after it.
+macro_rules! replay_tests {
+    ($($target:ident),*) => {
+        $(
+            #[test]
+            fn $target() {
+                replay(stringify!($target), targets::$target);
+            }
+        )*
+    };
 }
 
-#[test]
-fn btf_ext() {
-    replay("btf_ext", targets::btf_ext);
-}
-
-#[test]
-fn object() {
-    replay("object", targets::object);
-}
-
-#[test]
-fn source() {
-    replay("source", targets::source);
-}
-
-#[test]
-fn core_spec() {
-    replay("core_spec", targets::core_spec);
-}
-
-#[test]
-fn vmlinux_plan() {
-    replay("vmlinux_plan", targets::vmlinux_plan);
-}
-
-#[test]
-fn check_parsers() {
-    replay("check_parsers", targets::check_parsers);
-}
-
-#[test]
-fn libbpf_log() {
-    replay("libbpf_log", targets::libbpf_log);
-}
+replay_tests!(
+    btf,
+    btf_ext,
+    object,
+    source,
+    core_spec,
+    vmlinux_plan,
+    check_parsers,
+    libbpf_log
+);
 
 fn fixture(name: &str) -> Btf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
