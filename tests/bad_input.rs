@@ -303,3 +303,27 @@ fn the_other_endianness_is_accepted() {
         stderr(&o)
     );
 }
+
+/// 2000 `const`s in a chain: legal BTF, but libbpf's `btf_dump` recurses once per level (a
+/// 200,000-long chain overflowed the stack), so vmlinux refuses anything nested deeper than
+/// `vmlinux::MAX_NESTING` before handing it over.
+#[test]
+fn vmlinux_refuses_nesting_deeper_than_libbpf_can_dump() {
+    let deep = fixture("bad-input/const-chain-2000.btf");
+    let out_dir = tempfile::tempdir().unwrap();
+    let reader = Reader {
+        args: vec!["vmlinux".into(), "--btf".into(), "{}".into()],
+        writes_output: true,
+        valid: &[],
+    };
+    reader.assert_refuses(&deep, "a 2000-deep const chain", out_dir.path(), false);
+    let (o, _) = reader.run(&deep, out_dir.path(), false);
+    assert!(
+        stderr(&o).contains("nests more than 1024 types deep"),
+        "{}",
+        stderr(&o)
+    );
+    // Other commands have no such recursion: btf dumps it.
+    let o = common::run(&["btf", "--btf", &deep]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

@@ -196,7 +196,7 @@ pub fn core_spec(data: &[u8]) {
     }
 }
 
-/// What `coretool vmlinux` decides before printing: bpftool's type order (rank, sort name,
+/// What `coretool vmlinux` decides before printing: the nesting check, bpftool's type order (rank, sort name,
 /// disambiguation hash over reference chains), the kfunc list, and the `--for` matching of an
 /// object's names against the kernel's.
 ///
@@ -207,6 +207,7 @@ pub fn vmlinux_plan(data: &[u8]) {
     let Ok(kernel) = Btf::parse(kernel) else {
         return;
     };
+    let _ = vmlinux::check_nesting(&kernel);
     let plan = vmlinux::full_plan(&kernel);
     assert!(plan.types.len() < kernel.type_count() as usize);
     let obj = Btf::parse(obj)
