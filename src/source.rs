@@ -391,7 +391,18 @@ fn limited_read(
     let n = (&mut r)
         .take(limit + 1)
         .read_to_end(&mut out)
-        .map_err(|e| InputError::invalid(path, format!("{what} data is corrupt: {e}")))?;
+        .map_err(|e| {
+            // zstd refuses a frame whose window exceeds `window_log_max` with this text.
+            let why = if e.to_string().contains("requires too much memory") {
+                format!(
+                    "{what} frame needs a window larger than {} MiB; refusing",
+                    limit.div_ceil(1 << 20)
+                )
+            } else {
+                format!("{what} data is corrupt: {e}")
+            };
+            InputError::invalid(path, why)
+        })?;
     if n as u64 > limit {
         return Err(expands_beyond(path, what, limit));
     }
@@ -436,7 +447,7 @@ fn decompress(path: &Path, c: Compression, data: &[u8], limit: u64) -> Result<Ve
 /// reports such trailing bytes as "corrupt xz stream", so drive liblzma directly and stop at
 /// the end of the stream, as the kernel's own `unxz()` does.
 fn xz_one_stream(path: &Path, data: &[u8], limit: u64) -> Result<Vec<u8>, InputError> {
-    use xz2::stream::{Action, Status, Stream};
+    use xz2::stream::{Action, Error, Status, Stream};
     let corrupt =
         |e: &dyn std::fmt::Display| InputError::invalid(path, format!("xz data is corrupt: {e}"));
     // The memory limit bounds the dictionary a stream header may ask liblzma to allocate.
@@ -454,7 +465,16 @@ fn xz_one_stream(path: &Path, data: &[u8], limit: u64) -> Result<Vec<u8>, InputE
         let (in_before, out_before) = (stream.total_in(), out.len());
         let status = stream
             .process_vec(input, &mut out, Action::Run)
-            .map_err(|e| corrupt(&e))?;
+            .map_err(|e| match e {
+                Error::MemLimit => InputError::invalid(
+                    path,
+                    format!(
+                        "xz stream needs more than {} MiB of decoder memory; refusing",
+                        limit.div_ceil(1 << 20)
+                    ),
+                ),
+                e => corrupt(&e),
+            })?;
         input = &input[(stream.total_in() - in_before) as usize..];
         if status == Status::StreamEnd {
             return Ok(out);
@@ -563,6 +583,38 @@ mod tests {
                 xz_one_stream(Path::new("image"), &payload[..cut], MAX_DECOMPRESSED).unwrap_err();
             let msg = err.to_string();
             assert!(msg.starts_with("image: xz data is"), "cut at {cut}: {msg}");
+        }
+    }
+
+    /// Every compression coretool reads stops at the limit instead of allocating what the
+    /// stream expands to: 2 MiB of zeros against a 1 MiB limit.
+    #[test]
+    fn decompression_stops_at_the_limit() {
+        use std::io::Write;
+        let zeros = vec![0u8; 2 << 20];
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&zeros).unwrap();
+        let mut lz4 = lz4_flex::frame::FrameEncoder::new(Vec::new());
+        lz4.write_all(&zeros).unwrap();
+        for (what, data) in [
+            ("gzip", gz.finish().unwrap()),
+            ("xz", xz(&zeros)),
+            ("zstd", zstd::encode_all(&zeros[..], 19).unwrap()),
+            ("lz4", lz4.finish().unwrap()),
+        ] {
+            let err = from_bytes_limited(Path::new("bomb"), data, 1 << 20)
+                .err()
+                .unwrap_or_else(|| panic!("{what}: no error"));
+            let want = if what == "xz" {
+                // Its 8 MiB dictionary already exceeds the limit.
+                "bomb: xz stream needs more than 1 MiB of decoder memory; refusing".to_owned()
+            } else if what == "zstd" {
+                // Its 2 MiB window already exceeds the limit.
+                "bomb: zstd frame needs a window larger than 1 MiB; refusing".to_owned()
+            } else {
+                format!("bomb: {what} data expands beyond 1 MiB; refusing")
+            };
+            assert_eq!(err.to_string(), want);
         }
     }
 }
