@@ -86,3 +86,52 @@ fn cdecl_proto_cycle_is_cut_short() {
     assert!(decl.starts_with("... (*f)("), "{decl}");
     assert!(decl.len() < 2 * cdecl::MAX_DECL_LEN, "{} bytes", decl.len());
 }
+
+/// A little-endian BTF blob from header fields, type words and strings.
+fn blob(type_len_claim: Option<u32>, words: &[u32], strs: &[u8]) -> Vec<u8> {
+    let types: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let mut out = vec![0x9f, 0xeb, 1, 0];
+    let type_len = type_len_claim.unwrap_or(types.len() as u32);
+    for v in [24, 0, type_len, types.len() as u32, strs.len() as u32] {
+        out.extend(v.to_le_bytes());
+    }
+    out.extend(types);
+    out.extend(strs);
+    out
+}
+
+/// Counts the input claims are checked against the bytes before anything is allocated or
+/// looped over: a type section of 4 GiB, a struct of 16 million members, a `.BTF.ext` block
+/// of 4 billion records, each in a blob of a few dozen bytes.
+#[test]
+fn claimed_sizes_are_checked_before_use() {
+    use coretool::btf::BtfError;
+    use coretool::btf_ext::{BtfExt, BtfExtError};
+    let huge_types = blob(Some(0xffff_fff0), &[], b"\0");
+    assert!(matches!(
+        Btf::parse(&huge_types),
+        Err(BtfError::SectionOutOfBounds { .. })
+    ));
+    // [1] STRUCT with vlen 0xffffff and no member words behind it.
+    let huge_struct = blob(None, &[0, (4 << 24) | 0xff_ffff, 8], b"\0");
+    assert!(matches!(
+        Btf::parse(&huge_struct),
+        Err(BtfError::TruncatedType { id: 1, .. })
+    ));
+    // .BTF.ext whose func_info block claims u32::MAX records of 8 bytes.
+    let btf = Btf::parse(&blob(None, &[], b"\0")).unwrap();
+    let mut ext = vec![0x9f, 0xeb, 1, 0];
+    for v in [32u32, 0, 16, 16, 0, 0, 0] {
+        ext.extend(v.to_le_bytes());
+    }
+    for v in [8u32, 0, u32::MAX, 0] {
+        ext.extend(v.to_le_bytes());
+    }
+    assert!(matches!(
+        BtfExt::parse(&ext, &btf),
+        Err(BtfExtError::TruncatedBlock {
+            count: u32::MAX,
+            ..
+        })
+    ));
+}
