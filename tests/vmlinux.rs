@@ -83,6 +83,24 @@ fn full_header_equals_upstream_bpftool() {
 }
 
 #[test]
+fn split_btf_header_equals_upstream_bpftool() {
+    // module.split.btf sits on types.bpf.o's .BTF; module.h is upstream bpftool's output
+    let split = fixture("module.split.btf");
+    let base = fixture("types.bpf.o");
+    let got = stdout_of(&[
+        "vmlinux",
+        "--btf",
+        split.to_str().unwrap(),
+        "--base",
+        base.to_str().unwrap(),
+    ]);
+    assert_same(&got, &read(&fixture("module.h")), "split header");
+    assert!(got.contains("struct mod_thing {") && got.contains("struct task_struct {"));
+    // without a base, split BTF is refused
+    assert_input_error(&["vmlinux", "--btf", split.to_str().unwrap()], "--base");
+}
+
+#[test]
 fn minimal_header_golden() {
     let btf = fixture("types.bpf.o");
     let obj = fixture("prog.bpf.o");
