@@ -136,6 +136,45 @@ fn minimal_header_golden() {
     assert_input_error(&unknown, "NO_SUCH_THING");
 }
 
+/// The shared fixtures of tests/fixtures (core_all_kinds in both byte orders, no_btf).
+fn shared_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+#[test]
+fn minimal_header_is_the_same_for_either_byte_order() {
+    let btf = fixture("types.bpf.o");
+    let header = |obj: &str| {
+        stdout_of(&[
+            "vmlinux",
+            "--btf",
+            btf.to_str().unwrap(),
+            "--for",
+            shared_fixture(obj).to_str().unwrap(),
+        ])
+    };
+    let le = header("core_all_kinds.bpf.o");
+    assert!(le.contains("struct task_struct {"), "{le}");
+    assert_same(
+        &header("core_all_kinds.bpfeb.o"),
+        &le,
+        "big-endian object's header",
+    );
+    let no_btf = shared_fixture("no_btf.bpf.o");
+    assert_input_error(
+        &[
+            "vmlinux",
+            "--btf",
+            btf.to_str().unwrap(),
+            "--for",
+            no_btf.to_str().unwrap(),
+        ],
+        "no .BTF section",
+    );
+}
+
 #[test]
 fn output_file_matches_stdout_and_leaves_nothing_on_failure() {
     let dir = tempfile::tempdir().unwrap();
