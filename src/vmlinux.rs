@@ -82,8 +82,9 @@ pub struct HeaderPlan {
 
 /// bpftool's rank for unnamed or unsortable types.
 const MAX_RANK: u8 = 10;
-/// Bound on modifier/typedef/array chains followed while ranking and hashing (bpftool recurses
-/// without a bound; libbpf rejects cycles, this keeps a hostile blob from overflowing the stack).
+/// Bound on modifier/typedef/array chains followed while ranking and hashing: bpftool recurses
+/// without a bound; this keeps a hostile blob (a reference cycle) from looping forever or
+/// overflowing the stack.
 const MAX_CHAIN: usize = 1024;
 
 /// bpftool's `btf_type_rank`: enums first (anonymous ones before named ones), then ints and
@@ -171,20 +172,14 @@ fn name_hasher(btf: &Btf, hash: u64, name_off: u32) -> u64 {
     hasher(hash, str_hash(btf.str_tail(name_off).unwrap_or(b"")))
 }
 
-/// bpftool's `btf_type_disambig_hash`: tells apart same-named types by their enumerator or
-/// member names and member type names.
-pub fn disambig_hash(btf: &Btf, id: u32, include_members: bool) -> u64 {
-    DisambigHasher::new(btf).hash(id, include_members, MAX_CHAIN)
-}
-
-/// Computes `btf_type_disambig_hash` for many types, remembering hashes that get asked for
+/// bpftool's `btf_type_disambig_hash` (it tells apart same-named types by their enumerator or
+/// member names and member type names) for many types, remembering hashes that get asked for
 /// again: every type's hash without members (members, pointers and modifiers keep naming the
 /// same types; the hash depends on the type alone), and the costly with-members hash of
 /// structs and unions (what pointer and typedef chains end in).
 struct DisambigHasher<'a> {
     btf: &'a Btf,
-    /// Hashes without members by id, valid where the bit in `shallow_known` is set; empty: no
-    /// memo (one-off hashes).
+    /// Hashes without members by id, valid where the bit in `shallow_known` is set.
     shallow: Vec<u64>,
     shallow_known: Vec<u64>,
     /// With-members hashes of structs and unions.
@@ -193,15 +188,6 @@ struct DisambigHasher<'a> {
 
 impl<'a> DisambigHasher<'a> {
     fn new(btf: &'a Btf) -> Self {
-        DisambigHasher {
-            btf,
-            shallow: Vec::new(),
-            shallow_known: Vec::new(),
-            deep: HashMap::new(),
-        }
-    }
-
-    fn with_memo(btf: &'a Btf) -> Self {
         let n = btf.type_count() as usize;
         DisambigHasher {
             btf,
@@ -213,20 +199,20 @@ impl<'a> DisambigHasher<'a> {
 
     fn hash(&mut self, id: u32, include_members: bool, budget: usize) -> u64 {
         let idx = id as usize;
-        let memo = !self.shallow.is_empty() && idx < self.shallow.len();
+        let known = idx < self.shallow.len();
         if !include_members {
             let bit = 1u64 << (idx % 64);
-            if memo && self.shallow_known[idx / 64] & bit != 0 {
+            if known && self.shallow_known[idx / 64] & bit != 0 {
                 return self.shallow[idx];
             }
             let hash = self.compute(id, false, budget);
-            if memo {
+            if known {
                 self.shallow[idx] = hash;
                 self.shallow_known[idx / 64] |= bit;
             }
             return hash;
         }
-        let composite = memo && self.btf.type_by_id(id).is_some_and(|t| t.is_composite());
+        let composite = self.btf.type_by_id(id).is_some_and(|t| t.is_composite());
         if composite {
             if let Some(&hash) = self.deep.get(&id) {
                 return hash;
@@ -348,7 +334,7 @@ impl<'a> KeyMaker<'a> {
     fn new(btf: &'a Btf) -> Self {
         KeyMaker {
             btf,
-            hasher: DisambigHasher::with_memo(btf),
+            hasher: DisambigHasher::new(btf),
         }
     }
 
@@ -445,7 +431,7 @@ pub fn sorted_type_ids(btf: &Btf) -> Vec<u32> {
 /// marked emitted up front). Where they sit in the dump order cannot change the output, so the
 /// header's order leaves them out (nearly half of a kernel's types are FUNCs).
 fn dump_is_noop(btf: &Btf, id: u32) -> bool {
-    btf.type_by_id(id).map_or(true, |t| {
+    btf.type_by_id(id).is_none_or(|t| {
         matches!(
             t.kind(),
             Kind::Unkn | Kind::Func | Kind::Var | Kind::Datasec | Kind::DeclTag
