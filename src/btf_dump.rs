@@ -7,7 +7,7 @@
 //!
 //! libbpf calls back a printf-style function with a `va_list`; stable Rust cannot consume one,
 //! so `src/ffi/btf_dump_printf.c` formats the text (itself for the common formats, with
-//! `vsnprintf` otherwise) straight into the buffer of a [`Sink`], which writes it to an
+//! `vsnprintf` otherwise) straight into the buffer of a `Sink`, which writes it to an
 //! [`io::Write`] when full. All text of a header (ours and libbpf's) goes through the same
 //! sink, so it comes out in call order.
 
