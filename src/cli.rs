@@ -69,6 +69,9 @@ pub enum Command {
     /// Write a vmlinux.h (bpftool's sorted C dump with kfuncs), or a minimal one for a .bpf.o
     #[command(after_help = EXIT_CODES_HELP)]
     Vmlinux(commands::vmlinux::VmlinuxArgs),
+    /// Show libbpf's CO-RE fixups for an object, per field, against one or many kernels
+    #[command(after_help = commands::dry_run::AFTER_HELP)]
+    DryRun(commands::dry_run::DryRunArgs),
     /// Prove CO-RE works here: load the bundled probe, run known processes, check every event
     #[command(after_help = SELFTEST_HELP)]
     Selftest(commands::selftest::SelftestArgs),
