@@ -118,6 +118,6 @@ impl<'data> ElfInfo<'data> {
             .iter()
             .filter(|f| f.section == section && f.offset <= offset)
             .filter(|f| f.size == 0 || offset < f.offset + f.size)
-            .last()
+            .next_back()
     }
 }

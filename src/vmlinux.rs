@@ -445,7 +445,7 @@ pub fn sorted_type_ids(btf: &Btf) -> Vec<u32> {
 /// marked emitted up front). Where they sit in the dump order cannot change the output, so the
 /// header's order leaves them out (nearly half of a kernel's types are FUNCs).
 fn dump_is_noop(btf: &Btf, id: u32) -> bool {
-    btf.type_by_id(id).map_or(true, |t| {
+    btf.type_by_id(id).is_none_or(|t| {
         matches!(
             t.kind(),
             Kind::Unkn | Kind::Func | Kind::Var | Kind::Datasec | Kind::DeclTag

@@ -86,7 +86,7 @@ pub fn run(args: VmlinuxArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
 /// [`source::load`], whose raw copy is freed at once (libbpf gets a re-encoding of the parse).
 fn load(args: &BtfSourceArgs) -> anyhow::Result<(Btf, PathBuf, bool)> {
     let sysfs = Path::new(source::SYSFS_VMLINUX);
-    if args.base.is_none() && args.btf.as_deref().map_or(true, |p| p == sysfs) {
+    if args.base.is_none() && args.btf.as_deref().is_none_or(|p| p == sysfs) {
         if let Ok(map) = MappedFile::map(sysfs) {
             let btf = Btf::parse(&map).map_err(|cause| InputError::Btf {
                 path: sysfs.into(),
