@@ -383,12 +383,13 @@ run_kernel() {
     host)
         release=$(uname -r) mode=host btf=/sys/kernel/btf/vmlinux
         ;;
-    5.10 | 6.1 | 6.12)
+    [0-9]*.[0-9]*[0-9])
+        # A Debian series: fetch-kernels.sh knows which (and says so when it does not).
         line=$("$root/scripts/fetch-kernels.sh" "$spec" | tail -n1) || die "$spec: fetch-kernels.sh failed"
         release=${line%% *} vmlinuz=${line#* }
         ;;
     *)
-        [[ -f $spec ]] || die "$spec: neither a kernel series (5.10, 6.1, 6.12, host) nor a vmlinuz file"
+        [[ -f $spec ]] || die "$spec: neither a kernel series (5.10, 6.1, 6.12), host, nor a vmlinuz file"
         vmlinuz=$(realpath "$spec")
         release=$("$coretool" --json btf --btf "$vmlinuz" --id 1 | jq -r '.source.release // empty') ||
             die "$spec: coretool cannot read its BTF"
