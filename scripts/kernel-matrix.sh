@@ -303,6 +303,18 @@ else
     log "coretool dry-run: not available in this build"
 fi
 
+# Check the kernels before the first (long) boot.
+for k in "${kernels[@]}"; do
+    [[ $k == host ]] && continue
+    if [[ $k =~ ^[0-9]+\.[0-9]+$ ]]; then
+        "$root/scripts/fetch-kernels.sh" --list "$k" >/dev/null 2>&1 || die "$k: not a series fetch-kernels.sh knows"
+    else
+        [[ -f $k ]] || die "$k: neither a kernel series (5.10, 6.1, 6.12), host, nor a vmlinuz file"
+    fi
+    command -v "$vng" >/dev/null || die "$vng not found (pip install virtme-ng)"
+    command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
+done
+
 mkdir -p "$out/objects"
 out=$(realpath "$out")
 if [[ ${#objects[@]} == 0 ]]; then
@@ -319,12 +331,6 @@ for i in "${!objects[@]}"; do
 done
 [[ -z $(printf '%s\n' "${objects[@]##*/}" | sort | uniq -d) ]] || die "objects must have distinct file names"
 
-for k in "${kernels[@]}"; do
-    [[ $k == host ]] && continue
-    command -v "$vng" >/dev/null || die "$vng not found (pip install virtme-ng)"
-    command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
-    break
-done
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
@@ -379,16 +385,13 @@ run_vm() {
 kernel_release=
 run_kernel() {
     local spec=$1 line release vmlinuz dir mode=vm btf
-    case $spec in
-    host)
+    if [[ $spec == host ]]; then
         release=$(uname -r) mode=host btf=/sys/kernel/btf/vmlinux
-        ;;
-    [0-9]*.[0-9]*[0-9])
+    elif [[ $spec =~ ^[0-9]+\.[0-9]+$ ]]; then
         # A Debian series: fetch-kernels.sh knows which (and says so when it does not).
         line=$("$root/scripts/fetch-kernels.sh" "$spec" | tail -n1) || die "$spec: fetch-kernels.sh failed"
         release=${line%% *} vmlinuz=${line#* }
-        ;;
-    *)
+    else
         [[ -f $spec ]] || die "$spec: neither a kernel series (5.10, 6.1, 6.12), host, nor a vmlinuz file"
         vmlinuz=$(realpath "$spec")
         release=$("$coretool" --json btf --btf "$vmlinuz" --id 1 | jq -r '.source.release // empty') ||
@@ -396,8 +399,7 @@ run_kernel() {
         [[ -n $release ]] || die "$spec: no kernel release in the image"
         [[ -d $(dirname "$vmlinuz")/../lib/modules/$release ]] ||
             log "$release: warning: no $(dirname "$vmlinuz")/../lib/modules/$release: the guest boots without modules"
-        ;;
-    esac
+    fi
     [[ $mode == vm ]] && btf=$vmlinuz
     dir=$out/$release
     rm -rf "${dir:?}"
