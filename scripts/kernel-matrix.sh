@@ -99,7 +99,7 @@ object_json() {
         --slurpfile offline "$(json_or_null "$dir/host/dry-run.$name.json")" \
         --rawfile live_err "$(text_or_empty "$dir/guest/dry-run.$name.stderr")" \
         --rawfile offline_err "$(text_or_empty "$dir/host/dry-run.$name.stderr")" "$jq_defs"'
-        def rows: [.targets[0].relocations[]] | sort_by(.program, .index);
+        def rows: [.targets[0].relocations[]];
         def key: {program, index, local, target, status};
         def side($d; $rc; $err):
             if $d == null then (if $rc == null then null else {exit: $rc} end)
@@ -111,9 +111,10 @@ object_json() {
          offline: side($o; $offline_rc; $offline_err),
          parity: (if $l == null or $o == null then null else
              ($l | rows) as $lrows | ($o | rows) as $orows |
-             [range(0; [($lrows | length), ($orows | length)] | max)
-              | select(($lrows[.] | key) != ($orows[.] | key))
-              | {live: $lrows[.], offline: $orows[.]}] as $diff |
+             [$lrows + $orows | map({program, index}) | unique[] as $id
+              | def at($id): map(select(.program == $id.program and .index == $id.index)) | first;
+              ($lrows | at($id)) as $a | ($orows | at($id)) as $b
+              | select(($a | key) != ($b | key)) | {live: $a, offline: $b}] as $diff |
              {compared: ($lrows | length), equal: ($diff == []), differences: ($diff | length),
               first_differences: $diff[:5]} end)}'
 }
@@ -129,6 +130,7 @@ kernel_json() {
     jq -n --argjson features "$features" \
         --slurpfile info "$dir/info.json" \
         --slurpfile boot "$(json_or_null "$dir/boot.json")" \
+        --argjson done "$([[ -f $dir/guest/done ]] && echo true || echo false)" \
         --argjson cb_rc "$(rc_of "$dir/guest/check-btf.rc")" \
         --slurpfile cb "$(json_or_null "$dir/guest/check-btf.json")" \
         --rawfile cb_err "$(text_or_empty "$dir/guest/check-btf.stderr")" \
@@ -146,7 +148,7 @@ kernel_json() {
              state: ([.types[0].members[].name | select(. == "state" or . == "__state")] | first)} end;
         $cb[0] as $cb | $st[0] as $st | $objs[0] as $objs |
         $info[0] + {
-          boot: $boot[0],
+          boot: ($boot[0] + {completed: $done}),
           check_btf: (if $features.check_btf | not then "not available in this build"
               elif $cb_rc == null then null else
               {exit: $cb_rc, can_load: $cb.can_load?,
@@ -165,15 +167,16 @@ kernel_json() {
                errors: [($hbtf_err | last_line), ($gbtf_err | last_line)] | map(select(. != null))})
         }
         | def why: if .stderr then ": \(.stderr)" else "" end;
+        def failed: if .failed != [] then ", failed: \(.failed | join(", "))" else "" end;
         .failures = [
             (if .mode == "vm" and (.boot.completed | not) then
                 "the guest did not finish (vng exit \(.boot.vng_exit)): see console.log" else empty end),
             (.check_btf | if . == null then "check-btf did not run"
              elif type == "object" and .exit != 0 then
-                "check-btf: exit \(.exit), failed: \(.failed | join(", "))\(why)" else empty end),
+                "check-btf: exit \(.exit)\(failed)\(why)" else empty end),
             (.selftest | if . == null then "selftest did not run"
              elif type == "object" and .exit != 0 then
-                "selftest: exit \(.exit), failed: \(.failed | join(", "))\(why)" else empty end),
+                "selftest: exit \(.exit)\(failed)\(why)" else empty end),
             (if (.dry_run | type) == "array" then .dry_run[] |
                 (.object as $o | .live | if . == null then "dry-run \($o): did not run in the kernel"
                  elif .exit != 0 then "dry-run \($o): exit \(.exit) in the kernel: \(.failure // .stderr)"
@@ -371,14 +374,13 @@ run_vm() {
         </dev/null 2>&1 | if [[ $verbose == 1 ]]; then tee "$console" >&2; else cat >"$console"; fi
     rc=${PIPESTATUS[0]}
     set -e
-    local wall uptime completed=false
+    local wall uptime
     wall=$(secs "$t0" "$(now)")
     uptime=$(cat "$dir/guest/uptime" 2>/dev/null || echo null)
-    [[ -f $dir/guest/done ]] && completed=true
     [[ $rc == 124 || $rc == 137 ]] && log "$release: timed out after ${timeout}s"
     log "$release: guest ran its commands ${uptime}s after boot; vng took ${wall}s in all"
-    jq -n --argjson wall "$wall" --argjson uptime "$uptime" --argjson rc "$rc" --argjson completed "$completed" \
-        '{seconds_to_userspace: $uptime, vng_seconds: $wall, vng_exit: $rc, completed: $completed}' >"$dir/boot.json"
+    jq -n --argjson wall "$wall" --argjson uptime "$uptime" --argjson rc "$rc" \
+        '{seconds_to_userspace: $uptime, vng_seconds: $wall, vng_exit: $rc}' >"$dir/boot.json"
 }
 
 # Run one kernel; leaves its release in $kernel_release.
@@ -412,7 +414,7 @@ run_kernel() {
         local t0
         t0=$(now)
         bash "$root/scripts/kernel-matrix-guest.sh" "$dir/guest" "$coretool" "$steps" "${objects[@]}"
-        jq -n --argjson s "$(secs "$t0" "$(now)")" '{completed: true, run_seconds: $s}' >"$dir/boot.json"
+        jq -n --argjson s "$(secs "$t0" "$(now)")" '{run_seconds: $s}' >"$dir/boot.json"
     else
         run_vm "$dir" "$vmlinuz" "$release"
     fi
