@@ -69,6 +69,9 @@ pub enum Command {
     /// Write a vmlinux.h (bpftool's sorted C dump with kfuncs), or a minimal one for a .bpf.o
     #[command(after_help = EXIT_CODES_HELP)]
     Vmlinux(commands::vmlinux::VmlinuxArgs),
+    /// Show libbpf's CO-RE fixups for an object, per field, against one or many kernels
+    #[command(after_help = commands::dry_run::AFTER_HELP)]
+    DryRun(commands::dry_run::DryRunArgs),
 }
 
 const CHECK_BTF_HELP: &str = "\

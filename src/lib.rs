@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod core;
+pub mod dryrun;
 pub mod elf;
 pub mod error;
 pub mod output;

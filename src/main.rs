@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         Command::Relocs(args) => commands::relocs::run(args, g),
         Command::CheckBtf(args) => commands::check_btf::run(args, g),
         Command::Vmlinux(args) => commands::vmlinux::run(args, g),
+        Command::DryRun(args) => commands::dry_run::run(args, g),
     };
     match result {
         Ok(code) => code,

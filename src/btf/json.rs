@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::layout::{Item, Layout};
-use super::{Btf, Kind, Type};
+use super::{func_linkage_str, int_encoding_str, var_linkage_str, Btf, Kind, Type};
 
 fn name(btf: &Btf, off: u32) -> String {
     if off == 0 {
@@ -27,14 +27,7 @@ pub fn type_json(btf: &Btf, t: &Type<'_>) -> Value {
             o.insert("size".into(), json!(t.size()));
             o.insert("bits_offset".into(), json!(i.offset));
             o.insert("nr_bits".into(), json!(i.bits));
-            let enc = match i.encoding {
-                0 => "(none)",
-                1 => "SIGNED",
-                2 => "CHAR",
-                4 => "BOOL",
-                _ => "UNKN",
-            };
-            o.insert("encoding".into(), json!(enc));
+            o.insert("encoding".into(), json!(int_encoding_str(i.encoding)));
         }
         Kind::Ptr
         | Kind::Const
@@ -100,13 +93,7 @@ pub fn type_json(btf: &Btf, t: &Type<'_>) -> Value {
         }
         Kind::Func => {
             o.insert("type_id".into(), json!(t.type_id()));
-            let l = match t.vlen() {
-                0 => "static",
-                1 => "global",
-                2 => "extern",
-                _ => "(unknown)",
-            };
-            o.insert("linkage".into(), json!(l));
+            o.insert("linkage".into(), json!(func_linkage_str(t.vlen())));
         }
         Kind::FuncProto => {
             o.insert("ret_type_id".into(), json!(t.type_id()));
@@ -119,12 +106,7 @@ pub fn type_json(btf: &Btf, t: &Type<'_>) -> Value {
         }
         Kind::Var => {
             o.insert("type_id".into(), json!(t.type_id()));
-            let l = match t.var_linkage() {
-                Some(0) => "static",
-                Some(1) => "global",
-                Some(2) => "extern",
-                _ => "(unknown)",
-            };
+            let l = var_linkage_str(t.var_linkage().unwrap_or(u32::MAX));
             o.insert("linkage".into(), json!(l));
         }
         Kind::Datasec => {

@@ -899,6 +899,32 @@ impl<'a> Type<'a> {
     }
 }
 
+/// bpftool's `btf_int_enc_str`.
+pub fn int_encoding_str(enc: u32) -> &'static str {
+    match enc {
+        0 => "(none)",
+        BTF_INT_SIGNED => "SIGNED",
+        BTF_INT_CHAR => "CHAR",
+        BTF_INT_BOOL => "BOOL",
+        _ => "UNKN",
+    }
+}
+
+/// bpftool's `btf_var_linkage_str` (`btf_var.linkage`).
+pub fn var_linkage_str(linkage: u32) -> &'static str {
+    match linkage {
+        0 => "static",
+        1 => "global",
+        2 => "extern",
+        _ => "(unknown)",
+    }
+}
+
+/// bpftool's `btf_func_linkage_str` (a FUNC's vlen holds its linkage).
+pub fn func_linkage_str(vlen: u32) -> &'static str {
+    var_linkage_str(vlen)
+}
+
 /// Split a CO-RE "flavor" suffix off a name: `task_struct___old` -> `task_struct`
 /// (libbpf's `bpf_core_essential_name_len`).
 pub fn essential_name(name: &str) -> &str {

@@ -5,32 +5,13 @@
 
 use std::io::{self, Write};
 
-use super::{Btf, Kind, Type};
+use super::{func_linkage_str, int_encoding_str, var_linkage_str, Btf, Kind, Type};
 
 fn name<'a>(btf: &'a Btf, off: u32) -> &'a [u8] {
     if off == 0 {
         return b"(anon)";
     }
     btf.str_bytes_at(off).unwrap_or(b"(invalid)")
-}
-
-fn int_encoding(enc: u32) -> &'static str {
-    match enc {
-        0 => "(none)",
-        1 => "SIGNED",
-        2 => "CHAR",
-        4 => "BOOL",
-        _ => "UNKN",
-    }
-}
-
-fn var_linkage(l: u32) -> &'static str {
-    match l {
-        0 => "static",
-        1 => "global",
-        2 => "extern",
-        _ => "(unknown)",
-    }
 }
 
 /// Write one type in bpftool's raw format, newline included.
@@ -48,7 +29,7 @@ pub fn write_type(w: &mut impl Write, btf: &Btf, t: &Type<'_>) -> io::Result<()>
                 t.size(),
                 i.offset,
                 i.bits,
-                int_encoding(i.encoding)
+                int_encoding_str(i.encoding)
             )?;
         }
         Kind::Ptr
@@ -96,13 +77,12 @@ pub fn write_type(w: &mut impl Write, btf: &Btf, t: &Type<'_>) -> io::Result<()>
             if t.kflag() { "union" } else { "struct" }
         )?,
         Kind::Func => {
-            let linkage = match t.vlen() {
-                0 => "static",
-                1 => "global",
-                2 => "extern",
-                _ => "(unknown)",
-            };
-            write!(w, " type_id={} linkage={linkage}", t.type_id())?;
+            write!(
+                w,
+                " type_id={} linkage={}",
+                t.type_id(),
+                func_linkage_str(t.vlen())
+            )?;
         }
         Kind::FuncProto => {
             write!(w, " ret_type_id={} vlen={}", t.type_id(), t.vlen())?;
@@ -116,7 +96,7 @@ pub fn write_type(w: &mut impl Write, btf: &Btf, t: &Type<'_>) -> io::Result<()>
             w,
             " type_id={}, linkage={}",
             t.type_id(),
-            var_linkage(t.var_linkage().unwrap_or(u32::MAX))
+            var_linkage_str(t.var_linkage().unwrap_or(u32::MAX))
         )?,
         Kind::Datasec => {
             write!(w, " size={} vlen={}", t.size(), t.vlen())?;

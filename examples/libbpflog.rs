@@ -1,0 +1,28 @@
+//! Dev helper: print libbpf's captured debug log for `OBJ [BTF]`: prepare, `--load`, or
+//! `--offline` (libbpf's calculator without a kernel).
+use std::path::Path;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |f: &str| args.iter().any(|a| a == f);
+    let pos: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
+    let obj = Path::new(pos[0]);
+    let target = pos.get(1).map(|s| Path::new(s.as_str()));
+    if flag("--offline") {
+        let o = coretool::dryrun::Object::parse(obj, std::fs::read(obj).unwrap()).unwrap();
+        let src = coretool::source::load(target, None).unwrap();
+        let t = coretool::dryrun::offline::OfflineTarget {
+            btf: &src,
+            running_kernel: target.is_none(),
+        };
+        print!("{}", coretool::dryrun::offline::relocate(&o, &t).unwrap());
+    } else if flag("--load") {
+        for v in coretool::dryrun::live::load_each(obj, target).unwrap() {
+            println!("=== {} {:?}\n{}", v.program, v.error, v.log);
+        }
+    } else {
+        let run = coretool::dryrun::live::prepare(obj, target).unwrap();
+        print!("{}", run.log);
+        eprintln!("prepare: {:?}", run.prepare_error);
+    }
+}

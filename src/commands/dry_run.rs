@@ -1,0 +1,456 @@
+//! `coretool dry-run OBJ [--btf SRC]... [--load] [--offline]`: libbpf's CO-RE fixups, per field,
+//! against one kernel or a matrix of kernels.
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use comfy_table::{Attribute, Cell, Color};
+use serde_json::{json, Value};
+
+use crate::cli::GlobalOpts;
+use crate::dryrun::run::{self, Mode, RunError, Target, TargetReport};
+use crate::dryrun::{Fixup, Object, Status};
+use crate::error::{InputError, NeedsPrivilege, EXIT_OK, EXIT_PROBLEMS};
+use crate::output::{self, Style};
+use crate::source::{self, read_file, BtfSource};
+use crate::table;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    long_about = "Show what libbpf's CO-RE relocation does to OBJ on a kernel: for every relocation \
+the value the object carries, the value libbpf patches in, and whether the instruction was \
+poisoned. With several --btf, a matrix with one column per kernel.\n\n\
+As root, libbpf itself relocates the object (bpf_object__prepare, maps not created, nothing \
+loaded; nothing stays in the kernel). Unprivileged, or with --offline, libbpf's relocation \
+calculator runs without a kernel and gives the same answers."
+)]
+pub struct DryRunArgs {
+    /// The BPF object (.bpf.o)
+    #[arg(value_name = "OBJ")]
+    pub object: PathBuf,
+    /// Kernel BTF to relocate against (repeat for a matrix): raw BTF, an ELF with .BTF, a
+    /// vmlinuz/bzImage, or a BTFHub .btf.tar.xz [default: the running kernel]
+    #[arg(long, value_name = "SRC")]
+    pub btf: Vec<PathBuf>,
+    /// Also load every program into the running kernel (the verifier runs), then unload it;
+    /// applies to the running kernel only (-v also prints libbpf's log)
+    #[arg(long, conflicts_with = "offline")]
+    pub load: bool,
+    /// Compute the relocations without a kernel (automatic without root or without bpf())
+    #[arg(long)]
+    pub offline: bool,
+}
+
+pub const JSON_SCHEMA: &str = "coretool.dry-run/v1";
+
+pub const AFTER_HELP: &str = "\
+Status of a relocation: patched (value changed), same, absent (an existence check answered 0),
+poisoned (no match: libbpf replaced the instruction with an invalid call; harmless only when
+the instruction is dead code, which dry-run checks by propagating the relocated constants
+through the branches, or with --load by the verifier), error (libbpf refuses the object),
+not-run (libbpf stopped at an earlier error).
+
+Exit status:
+  0  every kernel relocates the object and no poisoned instruction is reachable
+  1  some kernel fails: a relocation error, a reachable poisoned instruction, or a verifier
+     rejection under --load
+  2  coretool could not run (bad object or BTF, missing file, --load without root)";
+
+pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    // Check every input before printing anything.
+    let data = read_file(&args.object)?;
+    let obj = Object::parse(&args.object, data)
+        .map_err(|e| InputError::invalid(&args.object, e.to_string()))?;
+    let default_kernel = args.btf.is_empty();
+    let sources: Vec<BtfSource> = if default_kernel {
+        vec![source::load(None, None)?]
+    } else {
+        args.btf
+            .iter()
+            .map(|p| source::load(Some(p), None))
+            .collect::<Result<_, _>>()?
+    };
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if args.load && !root {
+        return Err(NeedsPrivilege {
+            what: "--load loads programs into the kernel".into(),
+            advice: "run as root, or drop --load for the offline computation".into(),
+        }
+        .into());
+    }
+    let mut mode = if args.offline || !root {
+        Mode::Offline
+    } else {
+        Mode::Libbpf
+    };
+    let mut reports = Vec::new();
+    for src in &sources {
+        let target = Target {
+            btf: src,
+            default_kernel,
+        };
+        let report = match run::run(&obj, &target, mode, args.load) {
+            // Root without bpf() (a user namespace, a container): unprivileged in effect, so
+            // compute offline as for any unprivileged user, unless --load asked for the kernel.
+            Err(RunError::NoBpf { detail }) if reports.is_empty() && !args.load => {
+                eprintln!("coretool: note: bpf() refused ({detail}): computing offline");
+                mode = Mode::Offline;
+                run::run(&obj, &target, mode, false)?
+            }
+            r => r?,
+        };
+        reports.push(report);
+    }
+    if g.json {
+        output::print_json(&report_json(&obj, mode, &reports, g.verbose > 0))?;
+    } else {
+        let style = Style::new(g.color.enabled());
+        let mut out = output::stdout();
+        if reports.len() == 1 {
+            write_single(&mut out, &obj, &reports[0], style)?;
+        } else {
+            write_matrix(&mut out, &obj, &reports, style)?;
+        }
+        if g.verbose > 0 {
+            for r in &reports {
+                writeln!(out, "\nlibbpf log for {}:", r.source)?;
+                out.write_all(r.log.as_bytes())?;
+            }
+        }
+        out.flush()?;
+    }
+    let problems = reports.iter().any(|r| !r.loads());
+    Ok(ExitCode::from(if problems {
+        EXIT_PROBLEMS
+    } else {
+        EXIT_OK
+    }))
+}
+
+/// `6.1.0-31-amd64` when known, else the file name.
+fn target_label(r: &TargetReport) -> String {
+    if let Some(rel) = &r.release {
+        return rel.clone();
+    }
+    std::path::Path::new(&r.source)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| r.source.clone())
+}
+
+fn value_text(v: Option<u64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+}
+
+/// The status cell, with the reachability of a poisoned instruction.
+fn status_text(f: &Fixup) -> String {
+    match (f.status, f.reachable) {
+        (Status::Poisoned, Some(false)) => "poisoned (dead code)".into(),
+        (Status::Poisoned, Some(true)) => "poisoned (REACHABLE)".into(),
+        (Status::Poisoned, None) => "poisoned (reachable?)".into(),
+        (s, _) => s.name().into(),
+    }
+}
+
+/// A table cell coloured by the fixup's status (comfy-table pads before colouring, so
+/// columns stay aligned).
+fn status_cell(style: Style, f: &Fixup, text: String) -> Cell {
+    let cell = Cell::new(text);
+    if !style.color {
+        return cell;
+    }
+    match f.status {
+        Status::Patched => cell.fg(Color::Yellow),
+        Status::Same | Status::Absent => cell,
+        Status::Poisoned if f.reachable == Some(false) => cell.fg(Color::Yellow),
+        Status::Poisoned | Status::Error => cell.fg(Color::Red),
+        Status::NotRun => cell.add_attribute(Attribute::Dim),
+    }
+}
+
+/// `target` column text: the patched value, plus a changed load size.
+fn target_text(f: &Fixup) -> String {
+    match (f.status, f.target, f.mem_sz) {
+        (Status::Poisoned, ..) => "POISON".into(),
+        (Status::Error, ..) => "ERROR".into(),
+        (_, Some(t), Some((_, sz))) => format!("{t} (mem_sz {sz})"),
+        (_, t, _) => value_text(t),
+    }
+}
+
+fn programs(r: &TargetReport) -> Vec<(&str, &str)> {
+    let mut out: Vec<(&str, &str)> = Vec::new();
+    for f in &r.result.fixups {
+        if !out.iter().any(|(p, _)| *p == f.program) {
+            out.push((&f.program, &f.section));
+        }
+    }
+    out
+}
+
+fn write_single(
+    out: &mut impl Write,
+    obj: &Object,
+    r: &TargetReport,
+    style: Style,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} on {} ({}{}): {} relocation{}",
+        style.bold(&obj.path.display().to_string()),
+        r.source,
+        r.release.as_deref().unwrap_or("release unknown"),
+        match r.mode {
+            Mode::Libbpf => ", libbpf prepare",
+            Mode::Offline => ", offline",
+        },
+        r.result.fixups.len(),
+        if r.result.fixups.len() == 1 { "" } else { "s" }
+    )?;
+    for (prog, sec) in programs(r) {
+        writeln!(out)?;
+        writeln!(out, "program {} (section {})", style.bold(prog), sec)?;
+        let mut t = table::new(&[
+            "#", "insn", "kind", "accessor", "local", "target", "status", "source",
+        ]);
+        if style.color {
+            t.enforce_styling();
+        }
+        for f in r.result.fixups.iter().filter(|f| f.program == prog) {
+            t.add_row(vec![
+                Cell::new(f.index),
+                Cell::new(f.insn),
+                Cell::new(f.kind.name()),
+                Cell::new(&f.accessor),
+                Cell::new(value_text(f.local)),
+                Cell::new(target_text(f)),
+                status_cell(style, f, status_text(f)),
+                Cell::new(f.source.clone().unwrap_or_default()),
+            ]);
+        }
+        table::align_right(&mut t, &[0, 1, 4, 5]);
+        out.write_all(table::render(&t).as_bytes())?;
+    }
+    writeln!(out)?;
+    write_verdict(out, r, style, None)?;
+    Ok(())
+}
+
+/// `summary: ...` and the load verdict lines for one target.
+fn write_verdict(
+    out: &mut impl Write,
+    r: &TargetReport,
+    style: Style,
+    label_width: Option<usize>,
+) -> std::io::Result<()> {
+    let s = r.result.summary();
+    let prefix = match label_width {
+        Some(w) => format!("{:<w$}  ", target_label(r)),
+        None => String::new(),
+    };
+    let verdict = if r.loads() {
+        style.ok("loads")
+    } else {
+        style.fail("fails")
+    };
+    let mut why = Vec::new();
+    if let Some(e) = &r.prepare_error {
+        why.push(format!("libbpf: {e}"));
+    }
+    for f in r.result.fixups.iter().filter(|f| f.status == Status::Error) {
+        why.push(format!(
+            "relo #{} of {} ({} {}): {}",
+            f.index,
+            f.program,
+            f.kind.name(),
+            f.accessor,
+            f.error.as_deref().unwrap_or("error")
+        ));
+    }
+    if let Some(loads) = &r.loads {
+        for l in loads.iter().filter(|l| !l.loaded) {
+            let mut s = format!(
+                "{} did not load: {}",
+                l.program,
+                l.error.as_deref().unwrap_or("error")
+            );
+            if let Some(p) = &l.poison {
+                s.push_str(&format!(
+                    "; reached poisoned insn #{}{}{}",
+                    p.insn,
+                    l.relocation
+                        .map(|i| format!(" (relo #{i})"))
+                        .unwrap_or_default(),
+                    p.source
+                        .as_ref()
+                        .map(|s| format!(" at {s}"))
+                        .unwrap_or_default()
+                ));
+            }
+            why.push(s);
+        }
+    } else {
+        for f in r.result.fixups.iter().filter(|f| f.reachable_poison()) {
+            why.push(format!(
+                "relo #{} of {} ({} {}) poisons insn #{} and nothing guards it{}",
+                f.index,
+                f.program,
+                f.kind.name(),
+                f.accessor,
+                f.insn,
+                f.source
+                    .as_ref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    let guarded = s.poisoned - s.reachable_poison;
+    writeln!(
+        out,
+        "{prefix}{verdict}: {} relocations, {} changed, {} poisoned ({} guarded, {} reachable){}",
+        s.relocations,
+        s.changed,
+        s.poisoned,
+        guarded,
+        s.reachable_poison,
+        match &r.loads {
+            Some(_) => ", verifier checked",
+            None => "",
+        }
+    )?;
+    for w in why {
+        writeln!(out, "{}  {}", " ".repeat(prefix.len()), w)?;
+    }
+    Ok(())
+}
+
+fn write_matrix(
+    out: &mut impl Write,
+    obj: &Object,
+    reports: &[TargetReport],
+    style: Style,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}: {} relocations on {} kernels ({})",
+        style.bold(&obj.path.display().to_string()),
+        reports[0].result.fixups.len(),
+        reports.len(),
+        reports[0].mode.name()
+    )?;
+    writeln!(out)?;
+    let labels: Vec<String> = reports.iter().map(target_label).collect();
+    let mut header = vec!["program", "#", "kind", "accessor", "local"];
+    header.extend(labels.iter().map(String::as_str));
+    let mut t = table::new(&header);
+    if style.color {
+        t.enforce_styling();
+    }
+    for (i, f) in reports[0].result.fixups.iter().enumerate() {
+        let mut row = vec![
+            Cell::new(&f.program),
+            Cell::new(f.index),
+            Cell::new(f.kind.name()),
+            Cell::new(&f.accessor),
+            Cell::new(value_text(f.local)),
+        ];
+        for r in reports {
+            let Some(g) = r.result.fixups.get(i) else {
+                row.push(Cell::new("-"));
+                continue;
+            };
+            let cell = match (g.status, g.reachable) {
+                (Status::Poisoned, Some(false)) => "poison (dead)".to_string(),
+                (Status::Poisoned, _) => "POISON".to_string(),
+                (Status::Error, _) => "ERROR".to_string(),
+                (Status::NotRun, _) => "-".to_string(),
+                _ => target_text(g),
+            };
+            let cell = match g.status {
+                Status::Patched => format!("*{cell}"),
+                _ => cell,
+            };
+            row.push(status_cell(style, g, cell));
+        }
+        t.add_row(row);
+    }
+    let right: Vec<usize> = (4..header.len()).chain([1]).collect();
+    table::align_right(&mut t, &right);
+    out.write_all(table::render(&t).as_bytes())?;
+    writeln!(out, "(* = libbpf changes the value on that kernel)")?;
+    writeln!(out)?;
+    let width = labels.iter().map(String::len).max().unwrap_or(0);
+    for r in reports {
+        write_verdict(out, r, style, Some(width))?;
+    }
+    Ok(())
+}
+
+fn fixup_json(f: &Fixup) -> Value {
+    json!({
+        "program": f.program,
+        "section": f.section,
+        "index": f.index,
+        "insn": f.insn,
+        "kind": f.kind.name(),
+        "accessor": f.accessor,
+        "local": f.local,
+        "target": f.target,
+        "mem_sz": f.mem_sz.map(|(a, b)| json!({"local": a, "target": b})),
+        "bit_offset": f.local_bit_offset.map(|l| json!({
+            "local": l,
+            "target": f.resolved.as_ref().and_then(|r| r.spec.bit_offset()),
+        })),
+        "status": f.status.name(),
+        "reachable": f.reachable,
+        "candidate": f.resolved.as_ref().map(|r| json!({
+            "type_id": r.spec.type_id,
+            "type": format!("{} {}", r.spec.type_kind, r.spec.type_name),
+            "btf": r.btf,
+            "spec": r.spec.to_string(),
+        })),
+        "error": f.error,
+        "source": f.source,
+    })
+}
+
+fn report_json(obj: &Object, mode: Mode, reports: &[TargetReport], with_log: bool) -> Value {
+    let targets: Vec<Value> = reports
+        .iter()
+        .map(|r| {
+            let s = r.result.summary();
+            json!({
+                "source": r.source,
+                "release": r.release,
+                "running_kernel": r.running_kernel,
+                "verdict": if r.loads() { "loads" } else { "fails" },
+                "failure": r.result.failure.as_ref().or(r.prepare_error.as_ref()),
+                "summary": {
+                    "relocations": s.relocations,
+                    "changed": s.changed,
+                    "poisoned": s.poisoned,
+                    "reachable_poison": s.reachable_poison,
+                    "errors": s.errors,
+                },
+                "load": r.loads.as_ref().map(|ls| ls.iter().map(|l| json!({
+                    "program": l.program,
+                    "loaded": l.loaded,
+                    "error": l.error,
+                    "poisoned_insn": l.poison.as_ref().map(|p| p.insn),
+                    "relocation": l.relocation,
+                    "source": l.poison.as_ref().and_then(|p| p.source.clone()),
+                })).collect::<Vec<_>>()),
+                "relocations": r.result.fixups.iter().map(fixup_json).collect::<Vec<_>>(),
+                "log": with_log.then_some(&r.log),
+            })
+        })
+        .collect();
+    json!({
+        "schema": JSON_SCHEMA,
+        "object": obj.path.display().to_string(),
+        "mode": mode.name(),
+        "targets": targets,
+    })
+}

@@ -1,0 +1,165 @@
+//! The libbpf path: let libbpf itself relocate the object against a kernel's BTF.
+//!
+//! `bpf_object__prepare` runs libbpf's whole load sequence except loading programs: it probes
+//! the kernel, loads the object's BTF, applies CO-RE relocations and (with map auto-creation
+//! turned off) creates no maps. Closing the object releases the BTF, so nothing stays in the
+//! kernel. `--load` goes one step further, one program at a time so that one rejection does not
+//! hide the verdict on the others; maps are created for that (a program that uses a map cannot
+//! load without it) and destroyed again when the object closes.
+//!
+//! What this module trusts: libbpf's debug log, captured in memory by [`Capture`] and returned
+//! verbatim; turning it into records is the pure parser's job.
+
+use std::path::{Path, PathBuf};
+
+use libbpf_rs::{AsRawLibbpf, ObjectBuilder, OpenObject};
+
+use super::capture::Capture;
+
+/// Why the libbpf path could not run at all (as opposed to a relocation that failed, which is a
+/// result and lives in the log).
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("{}: libbpf cannot open it: {cause}", path.display())]
+    Open { path: PathBuf, cause: String },
+    #[error("writing the target BTF for libbpf to {}: {cause}", path.display())]
+    TempFile {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
+}
+
+/// What one libbpf run printed and how it ended.
+#[derive(Debug, Clone)]
+pub struct LiveRun {
+    /// libbpf's log, verbatim.
+    pub log: String,
+    /// `None` when `bpf_object__prepare` succeeded, else libbpf's error.
+    pub prepare_error: Option<String>,
+}
+
+/// Verdict of loading one program (`--load`).
+#[derive(Debug, Clone)]
+pub struct LoadVerdict {
+    pub program: String,
+    /// `None` when the verifier accepted the program.
+    pub error: Option<String>,
+    /// libbpf's log of that load (the verifier log is inside when it failed).
+    pub log: String,
+}
+
+/// A target BTF written to a private temporary file for libbpf's `btf_custom_path`, removed on
+/// drop. libbpf parses raw BTF and ELF files itself, but not kernel images or archives, so every
+/// `--btf` source is handed over as the raw `.BTF` bytes coretool already extracted.
+pub struct TargetFile {
+    path: PathBuf,
+}
+
+impl TargetFile {
+    pub fn write(raw: &[u8]) -> Result<TargetFile, LiveError> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "coretool-dry-run-{}-{}.btf",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)?;
+            f.write_all(raw)
+        };
+        write().map_err(|cause| LiveError::TempFile {
+            path: path.clone(),
+            cause,
+        })?;
+        Ok(TargetFile { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TargetFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn open(obj: &Path, target: Option<&Path>) -> Result<OpenObject, LiveError> {
+    let mut builder = ObjectBuilder::default();
+    if let Some(t) = target {
+        builder.btf_custom_path(t).map_err(|e| LiveError::Open {
+            path: t.to_path_buf(),
+            cause: e.to_string(),
+        })?;
+    }
+    builder.open_file(obj).map_err(|e| LiveError::Open {
+        path: obj.to_path_buf(),
+        cause: format!("{e:#}"),
+    })
+}
+
+/// Relocate `obj` against `target` (the running kernel's BTF when `None`) without loading
+/// anything: `bpf_object__prepare` with every map's auto-creation turned off.
+pub fn prepare(obj: &Path, target: Option<&Path>) -> Result<LiveRun, LiveError> {
+    let capture = Capture::start();
+    let mut open = open(obj, target)?;
+    for mut map in open.maps_mut() {
+        // Cannot fail before load; a failure would only mean the map gets created and then
+        // destroyed with the object.
+        let _ = map.set_autocreate(false);
+    }
+    // SAFETY: `open` owns a valid, opened, not yet prepared bpf_object; prepare either
+    // succeeds or leaves the object unloaded (libbpf unloads on error), and `open`'s drop
+    // closes it exactly once.
+    let ret = unsafe { libbpf_sys::bpf_object__prepare(open.as_libbpf_object().as_ptr()) };
+    drop(open);
+    let prepare_error = (ret != 0).then(|| errno_text(-ret));
+    Ok(LiveRun {
+        log: capture.take(),
+        prepare_error,
+    })
+}
+
+/// Load each program of `obj` on its own against `target`, then unload it.
+pub fn load_each(obj: &Path, target: Option<&Path>) -> Result<Vec<LoadVerdict>, LiveError> {
+    let names: Vec<String> = {
+        let _quiet = Capture::start();
+        let open = open(obj, target)?;
+        open.progs()
+            .filter(|p| p.autoload())
+            .map(|p| p.name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let mut verdicts = Vec::new();
+    for name in names {
+        let capture = Capture::start();
+        let mut open = open(obj, target)?;
+        for mut p in open.progs_mut() {
+            let this = p.name().to_string_lossy() == name.as_str();
+            p.set_autoload(this);
+        }
+        let error = match open.load() {
+            Ok(loaded) => {
+                drop(loaded);
+                None
+            }
+            Err(e) => Some(e.to_string()),
+        };
+        verdicts.push(LoadVerdict {
+            program: name,
+            error,
+            log: capture.take(),
+        });
+    }
+    Ok(verdicts)
+}
+
+fn errno_text(errno: i32) -> String {
+    std::io::Error::from_raw_os_error(errno).to_string()
+}

@@ -1,0 +1,234 @@
+//! One dry-run of one object against one kernel, by either path, as data.
+
+use std::path::Path;
+
+use super::live::{self, LiveError, TargetFile};
+use super::log::{self, Record, VerifierPoison};
+use super::offline::{self, OfflineError, OfflineTarget};
+use super::{assemble, Object, Status, TargetResult};
+use crate::source::{BtfSource, SYSFS_VMLINUX};
+
+/// Which machinery computed the relocations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// libbpf's `bpf_object__prepare` (needs `bpf()`).
+    Libbpf,
+    /// libbpf's relocation calculator without a kernel.
+    Offline,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Libbpf => "libbpf",
+            Mode::Offline => "offline",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    #[error(transparent)]
+    Offline(#[from] OfflineError),
+    /// libbpf could not load even a trivial program: no `bpf()` here (a container, a
+    /// seccomp filter, CONFIG_BPF_SYSCALL=n).
+    #[error("not supported here: libbpf cannot load BPF programs on this machine ({detail}); use --offline")]
+    NoBpf { detail: String },
+}
+
+/// The verdict on one program under `--load`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramLoad {
+    pub program: String,
+    pub loaded: bool,
+    /// libbpf's error when the load failed.
+    pub error: Option<String>,
+    /// The poisoned instruction the verifier stopped at, if that is why it failed.
+    pub poison: Option<VerifierPoison>,
+    /// The relocation index that poisoned it.
+    pub relocation: Option<usize>,
+}
+
+/// Everything dry-run learned about one target.
+#[derive(Debug, Clone)]
+pub struct TargetReport {
+    /// The BTF source as given (`/sys/kernel/btf/vmlinux` for the running kernel).
+    pub source: String,
+    pub release: Option<String>,
+    pub running_kernel: bool,
+    pub mode: Mode,
+    pub result: TargetResult,
+    /// libbpf's prepare failed for a reason other than a CO-RE relocation.
+    pub prepare_error: Option<String>,
+    /// `--load` verdicts, one per program (running kernel only).
+    pub loads: Option<Vec<ProgramLoad>>,
+    /// The log libbpf (or the offline calculator) printed.
+    pub log: String,
+}
+
+impl TargetReport {
+    /// Whether the object would load on this kernel, as far as relocation (and, under
+    /// `--load`, the verifier) can tell.
+    pub fn loads(&self) -> bool {
+        if let Some(loads) = &self.loads {
+            return loads.iter().all(|l| l.loaded);
+        }
+        self.prepare_error.is_none()
+            && self.result.relocates()
+            && self.result.summary().reachable_poison == 0
+    }
+}
+
+/// A kernel to relocate against.
+pub struct Target<'a> {
+    pub btf: &'a BtfSource,
+    /// `--btf` was not given: libbpf finds the running kernel's BTF (and module BTFs) itself.
+    pub default_kernel: bool,
+}
+
+impl Target<'_> {
+    pub fn running_kernel(&self) -> bool {
+        self.default_kernel || self.btf.path == Path::new(SYSFS_VMLINUX)
+    }
+}
+
+/// Relocate `obj` against `target` with `mode`; with `load`, also load each program (libbpf
+/// mode on the running kernel only: the verifier checks against the kernel it runs in).
+pub fn run(
+    obj: &Object,
+    target: &Target<'_>,
+    mode: Mode,
+    load: bool,
+) -> Result<TargetReport, RunError> {
+    let (log, prepare_error) = match mode {
+        Mode::Offline => {
+            let t = OfflineTarget {
+                btf: target.btf,
+                running_kernel: target.default_kernel,
+            };
+            (offline::relocate(obj, &t)?, None)
+        }
+        Mode::Libbpf => {
+            let file = match target.default_kernel {
+                true => None,
+                false => Some(TargetFile::write(target.btf.btf.raw_bytes())?),
+            };
+            let run = live::prepare(&obj.path, file.as_ref().map(TargetFile::path))?;
+            if let Some(line) = run
+                .log
+                .lines()
+                .find(|l| l.contains("Couldn't load trivial BPF program"))
+            {
+                let detail = line
+                    .split_once("(): ")
+                    .map_or(line, |(_, d)| d)
+                    .split(". ")
+                    .next()
+                    .unwrap_or(line);
+                return Err(RunError::NoBpf {
+                    detail: detail.to_owned(),
+                });
+            }
+            (run.log, run.prepare_error)
+        }
+    };
+    let records = log::parse(&log);
+    let mut result = assemble(obj, &records);
+    // A CO-RE failure explains the prepare error; anything else is reported as is.
+    let prepare_error = prepare_error
+        .filter(|_| result.failure.is_none())
+        .map(|e| last_warning(&log).map_or(e.clone(), |w| format!("{e}: {w}")));
+    let loads = if load && mode == Mode::Libbpf && target.running_kernel() {
+        let file = match target.default_kernel {
+            true => None,
+            false => Some(TargetFile::write(target.btf.btf.raw_bytes())?),
+        };
+        let verdicts = live::load_each(&obj.path, file.as_ref().map(TargetFile::path))?;
+        Some(apply_verdicts(&mut result, verdicts))
+    } else {
+        None
+    };
+    Ok(TargetReport {
+        source: target.btf.path.display().to_string(),
+        release: target.btf.release.clone(),
+        running_kernel: target.running_kernel(),
+        mode,
+        result,
+        prepare_error,
+        loads,
+        log,
+    })
+}
+
+/// The last thing libbpf warned about that is not a generic "failed to load object".
+fn last_warning(log: &str) -> Option<String> {
+    log.lines()
+        .rev()
+        .map(|l| l.strip_prefix("libbpf: ").unwrap_or(l))
+        .find(|l| {
+            !l.is_empty()
+                && !l.starts_with("failed to load object")
+                && !l.contains("skipping optional")
+        })
+        .map(str::to_owned)
+}
+
+/// Turn per-program load verdicts into [`ProgramLoad`]s and let the verifier settle
+/// reachability: a program that loaded proves its poisoned instructions dead; one rejected at
+/// a poisoned instruction proves that one reachable.
+fn apply_verdicts(result: &mut TargetResult, verdicts: Vec<live::LoadVerdict>) -> Vec<ProgramLoad> {
+    let mut out = Vec::new();
+    for v in verdicts {
+        let records = log::parse(&v.log);
+        let poison = records.iter().find_map(|r| match r {
+            Record::VerifierLog { prog, lines } if *prog == v.program => {
+                log::verifier_poison(lines)
+            }
+            _ => None,
+        });
+        let mut relocation = None;
+        for f in result
+            .fixups
+            .iter_mut()
+            .filter(|f| f.program == v.program && f.status == Status::Poisoned)
+        {
+            match &poison {
+                None if v.error.is_none() => f.reachable = Some(false),
+                Some(p) => {
+                    let same_spec =
+                        p.spec.as_ref().map(|s| s.accessor()) == Some(f.accessor.clone());
+                    if p.insn == f.insn || (relocation.is_none() && same_spec) {
+                        f.reachable = Some(true);
+                        relocation = Some(f.index);
+                        if f.source.is_none() {
+                            f.source = p.source.clone();
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+        let error = v.error.map(|e| {
+            records
+                .iter()
+                .find_map(|r| match r {
+                    Record::LoadFailed { prog, message } if *prog == v.program => {
+                        Some(format!("BPF program load failed: {message}"))
+                    }
+                    _ => None,
+                })
+                .or_else(|| last_warning(&v.log))
+                .unwrap_or(e)
+        });
+        out.push(ProgramLoad {
+            program: v.program,
+            loaded: error.is_none(),
+            error,
+            poison,
+            relocation,
+        });
+    }
+    out
+}

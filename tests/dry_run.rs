@@ -1,0 +1,635 @@
+//! `coretool dry-run`: golden outputs of the offline path (no root, no clang), bad inputs, and,
+//! as root, the proof that the offline path and libbpf's own prepare agree on every fixture
+//! against every kernel BTF at hand, that --load maps a verifier rejection back to its
+//! relocation, and that nothing stays in the kernel.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use coretool::dryrun::run::{self, Mode, Target};
+use coretool::dryrun::{log, Object};
+
+const BIN: &str = env!("CARGO_BIN_EXE_coretool");
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn coretool(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(fixtures())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run coretool")
+}
+
+/// Say why a test is skipped on the real stderr (libtest captures `eprintln!` of passing tests).
+fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipping {test}: {why}");
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Compare with a golden file; `UPDATE_GOLDEN=1` rewrites it.
+fn golden(name: &str, got: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
+    if want != got {
+        panic!(
+            "{name} differs from the golden file\n--- expected\n{want}\n--- got\n{got}\n(UPDATE_GOLDEN=1 rewrites it)"
+        );
+    }
+}
+
+#[test]
+fn matrix_offline_golden() {
+    let out = coretool(&[
+        "dry-run",
+        "dryrun/dryrun_probe.bpf.o",
+        "--offline",
+        "--btf",
+        "dryrun/targets/old_kernel.o",
+        "--btf",
+        "dryrun/targets/decision_ambiguity.o",
+        "--btf",
+        "dryrun/targets/offset_ambiguity.o",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    golden(
+        "dry-run-matrix.txt",
+        &String::from_utf8(out.stdout).unwrap(),
+    );
+}
+
+#[test]
+fn pair_offline_golden() {
+    let out = coretool(&[
+        "dry-run",
+        "core_pair_local.bpf.o",
+        "--offline",
+        "--btf",
+        "core_pair_target.bpf.o",
+    ]);
+    // `b` was renamed in the target and is read without a guard: a reachable poison.
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("poisoned (REACHABLE)"), "{text}");
+    assert!(text.contains("poisoned (dead code)"), "{text}");
+    golden("dry-run-pair.txt", &text);
+}
+
+#[test]
+fn json_schema() {
+    let out = coretool(&[
+        "--json",
+        "dry-run",
+        "core_pair_local.bpf.o",
+        "--offline",
+        "--btf",
+        "core_pair_target.bpf.o",
+        "--btf",
+        "core_all_kinds.btf",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema"], "coretool.dry-run/v1");
+    assert_eq!(v["mode"], "offline");
+    let targets = v["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2);
+    let relos = targets[0]["relocations"].as_array().unwrap();
+    assert_eq!(relos.len(), 16);
+    for r in relos {
+        for key in [
+            "program", "index", "insn", "kind", "accessor", "local", "target", "status",
+        ] {
+            assert!(r.get(key).is_some(), "{key} missing in {r}");
+        }
+        if r["status"] == "poisoned" {
+            assert!(r["target"].is_null(), "{r}");
+        }
+    }
+    let a = &relos[0];
+    assert_eq!(a["accessor"], "struct core_sample.a");
+    assert_eq!(
+        (a["local"].as_u64(), a["target"].as_u64()),
+        (Some(0), Some(16))
+    );
+    assert_eq!(a["status"], "patched");
+    assert_eq!(a["candidate"]["btf"], "vmlinux");
+    assert_eq!(targets[0]["verdict"], "fails");
+    assert_eq!(targets[0]["summary"]["reachable_poison"], 1);
+}
+
+#[test]
+fn bad_inputs_exit_2_with_one_line() {
+    for (args, needle) in [
+        (vec!["dry-run", "missing.bpf.o"], "missing.bpf.o"),
+        (vec!["dry-run", "not_bpf.o"], "not_bpf.o"),
+        (vec!["dry-run", "no_btf.bpf.o"], "no_btf.bpf.o"),
+        (
+            vec!["dry-run", "corrupt_ext_magic.bpf.o"],
+            "corrupt_ext_magic.bpf.o",
+        ),
+        (
+            vec!["dry-run", "core_pair_local.bpf.o", "--btf", "not_bpf.o"],
+            "not_bpf.o",
+        ),
+        (
+            vec!["dry-run", "core_pair_local.bpf.o", "--btf", "dryrun"],
+            "dryrun",
+        ),
+    ] {
+        let out = coretool(&args);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?} printed output");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+/// Kernel BTFs the project tests with: the running kernel's and the Debian kernels that
+/// `scripts/fetch-kernels.sh` caches.
+fn kernel_btfs() -> Vec<PathBuf> {
+    let mut out = vec![PathBuf::from("/sys/kernel/btf/vmlinux")];
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let cache = home.join(".cache/coretool/kernels");
+    if let Ok(dir) = std::fs::read_dir(&cache) {
+        let mut rels: Vec<PathBuf> = dir.filter_map(Result::ok).map(|e| e.path()).collect();
+        rels.sort();
+        for r in rels {
+            let rel = r.file_name().unwrap().to_string_lossy().into_owned();
+            let img = r.join("boot").join(format!("vmlinuz-{rel}"));
+            if img.exists() {
+                out.push(img);
+            }
+        }
+    }
+    if out.len() == 1 {
+        skip(
+            "the Debian kernels in offline_agrees_with_libbpf",
+            &format!(
+                "none in {} (scripts/fetch-kernels.sh): comparing on the running kernel and fixture BTFs only",
+                cache.display()
+            ),
+        );
+    }
+    out
+}
+
+/// The acceptance proof for the offline path: on every fixture object and every target BTF,
+/// libbpf's own prepare and the offline calculator produce the same log lines for CO-RE and
+/// the same fixups.
+#[test]
+fn offline_agrees_with_libbpf() {
+    if !is_root() {
+        skip(
+            "offline_agrees_with_libbpf",
+            "libbpf's prepare needs root (bpf())",
+        );
+        return;
+    }
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        skip("offline_agrees_with_libbpf", "no /sys/kernel/btf/vmlinux");
+        return;
+    }
+    let f = fixtures();
+    let objects = [
+        f.join("dryrun/dryrun_probe.bpf.o"),
+        f.join("dryrun/unguarded.bpf.o"),
+        f.join("dryrun/subprog.bpf.o"),
+        f.join("core_all_kinds.bpf.o"),
+        f.join("core_all_kinds.bpfeb.o"),
+        f.join("core_pair_local.bpf.o"),
+    ];
+    let mut targets: Vec<Option<PathBuf>> = vec![None];
+    targets.extend(kernel_btfs().into_iter().map(Some));
+    for t in ["old_kernel", "decision_ambiguity", "offset_ambiguity"] {
+        targets.push(Some(f.join(format!("dryrun/targets/{t}.o"))));
+    }
+    targets.push(Some(f.join("core_pair_target.bpf.o")));
+    let mut compared = 0;
+    for t in &targets {
+        let src = coretool::source::load(t.as_deref(), None).unwrap();
+        for o in &objects {
+            let obj = Object::parse(o, std::fs::read(o).unwrap()).unwrap();
+            let target = Target {
+                btf: &src,
+                default_kernel: t.is_none(),
+            };
+            let live = run::run(&obj, &target, Mode::Libbpf, false).unwrap();
+            let off = run::run(&obj, &target, Mode::Offline, false).unwrap();
+            let what = format!("{} on {:?}", o.display(), t);
+            assert_eq!(core_lines(&live.log), core_lines(&off.log), "{what}: logs");
+            assert_eq!(live.result, off.result, "{what}: fixups");
+            assert!(
+                live.prepare_error.is_none(),
+                "{what}: {:?}",
+                live.prepare_error
+            );
+            compared += 1;
+        }
+    }
+    eprintln!("offline and libbpf agree on {compared} object/kernel pairs");
+}
+
+/// The CO-RE decision lines of a log, in order (libbpf's other chatter differs by path).
+fn core_lines(log_text: &str) -> Vec<String> {
+    log_text
+        .lines()
+        .map(|l| l.strip_prefix("libbpf: ").unwrap_or(l))
+        .filter(|l| {
+            log::parse_line(l).is_some_and(|r| r.relocation().is_some()) || l.contains("CO-RE")
+        })
+        .filter(|l| !l.contains("poisoning insn"))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn bpftool_state() -> Option<String> {
+    let mut s = String::new();
+    for what in ["prog", "map", "btf"] {
+        let out = Command::new("bpftool").args([what, "show"]).output().ok()?;
+        s.push_str(&String::from_utf8_lossy(&out.stdout));
+    }
+    Some(s)
+}
+
+#[test]
+fn leaves_nothing_in_the_kernel() {
+    if !is_root() {
+        skip("leaves_nothing_in_the_kernel", "needs root");
+        return;
+    }
+    let Some(before) = bpftool_state() else {
+        skip("leaves_nothing_in_the_kernel", "bpftool not installed");
+        return;
+    };
+    for args in [
+        vec!["dry-run", "dryrun/dryrun_probe.bpf.o"],
+        vec!["dry-run", "dryrun/dryrun_probe.bpf.o", "--load"],
+        vec!["dry-run", "dryrun/unguarded.bpf.o", "--load"],
+    ] {
+        let out = coretool(&args);
+        assert!(
+            out.status.code().is_some_and(|c| c < 2),
+            "{args:?}: {out:?}"
+        );
+    }
+    // The kernel frees BPF objects after an RCU grace period: allow it a moment. Other
+    // processes on the machine may load programs meanwhile, so compare a few times.
+    let mut after = String::new();
+    for _ in 0..50 {
+        after = bpftool_state().unwrap();
+        if after == before {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("kernel state changed\n--- before\n{before}\n--- after\n{after}");
+}
+
+#[test]
+fn load_maps_verifier_rejection_to_relocation() {
+    if !is_root() {
+        skip(
+            "load_maps_verifier_rejection_to_relocation",
+            "--load needs root",
+        );
+        return;
+    }
+    let out = coretool(&["dry-run", "dryrun/unguarded.bpf.o", "--load"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("reached poisoned insn #9 (relo #1) at unguarded.bpf.c:19"),
+        "{text}"
+    );
+    let out = coretool(&["dry-run", "dryrun/dryrun_probe.bpf.o", "--load"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("poisoned (dead code)"), "{text}");
+    assert!(text.contains("verifier checked"), "{text}");
+}
+
+/// Unprivileged, dry-run computes offline by itself and agrees with `--offline` as root.
+#[test]
+fn unprivileged_runs_offline() {
+    if !is_root() {
+        let out = coretool(&[
+            "dry-run",
+            "core_pair_local.bpf.o",
+            "--btf",
+            "core_pair_target.bpf.o",
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains(", offline)"));
+        return;
+    }
+    let probe = Command::new("setpriv").arg("--help").output();
+    if probe.is_err() {
+        skip(
+            "unprivileged_runs_offline",
+            "setpriv (util-linux) not installed",
+        );
+        return;
+    }
+    let args = [
+        "dry-run",
+        "core_all_kinds.bpf.o",
+        "--btf",
+        "/sys/kernel/btf/vmlinux",
+    ];
+    let as_nobody = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(args)
+        .current_dir(fixtures())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let mut root_args = args.to_vec();
+    root_args.push("--offline");
+    let as_root = coretool(&root_args);
+    let live = coretool(&args);
+    assert_eq!(
+        as_nobody.status.code(),
+        as_root.status.code(),
+        "{as_nobody:?}"
+    );
+    let nobody = String::from_utf8(as_nobody.stdout).unwrap();
+    assert!(nobody.contains(", offline)"), "{nobody}");
+    assert_eq!(nobody, String::from_utf8(as_root.stdout).unwrap());
+    // And the table equals the libbpf path's, but for the mode in the title line.
+    let live = String::from_utf8(live.stdout).unwrap();
+    assert_eq!(
+        nobody.replace(", offline)", ")"),
+        live.replace(", libbpf prepare)", ")")
+    );
+}
+
+/// Ground truth: what libbpf (bpftool's own copy, 1.1 here) prints when it really loads the
+/// object on this kernel equals dry-run's rows, from the default target, from `--btf` with the
+/// kernel's BTF file, and offline.
+#[test]
+fn matches_a_real_load_by_bpftool() {
+    if !is_root() {
+        skip("matches_a_real_load_by_bpftool", "loading needs root");
+        return;
+    }
+    if Command::new("bpftool").arg("version").output().is_err() {
+        skip("matches_a_real_load_by_bpftool", "bpftool not installed");
+        return;
+    }
+    if !std::fs::read_to_string("/proc/mounts")
+        .unwrap_or_default()
+        .contains(" /sys/fs/bpf bpf ")
+    {
+        skip(
+            "matches_a_real_load_by_bpftool",
+            "bpffs not mounted on /sys/fs/bpf",
+        );
+        return;
+    }
+    for obj in ["core_all_kinds.bpf.o", "dryrun/dryrun_probe.bpf.o"] {
+        let pin = format!("/sys/fs/bpf/coretool-test-{}", std::process::id());
+        let out = Command::new("bpftool")
+            .args(["-d", "prog", "loadall", obj, &pin])
+            .current_dir(fixtures())
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&pin);
+        assert!(out.status.success(), "bpftool loadall {obj}: {out:?}");
+        // (program, relo index) -> "local -> target" or "poisoned", from libbpf's lines.
+        let mut truth = std::collections::BTreeMap::new();
+        for r in log::parse(&String::from_utf8_lossy(&out.stderr)) {
+            match r {
+                log::Record::Patched {
+                    prog, relo, patch, ..
+                } if !matches!(patch, log::Patch::MemSz { .. }) => {
+                    let (a, b) = patch.values();
+                    truth.insert((prog, relo as u64), format!("{a} -> {b}"));
+                }
+                log::Record::Poisoned { prog, relo, .. } => {
+                    truth.insert((prog, relo as u64), "poisoned".into());
+                }
+                _ => {}
+            }
+        }
+        assert!(!truth.is_empty(), "no CO-RE lines from bpftool for {obj}");
+        for args in [
+            vec!["--json", "dry-run", obj],
+            vec!["--json", "dry-run", obj, "--btf", "/sys/kernel/btf/vmlinux"],
+            vec!["--json", "dry-run", obj, "--offline"],
+        ] {
+            let out = coretool(&args);
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let mut got = std::collections::BTreeMap::new();
+            for r in v["targets"][0]["relocations"].as_array().unwrap() {
+                let key = (
+                    r["program"].as_str().unwrap().to_owned(),
+                    r["index"].as_u64().unwrap(),
+                );
+                let val = match r["status"].as_str().unwrap() {
+                    "poisoned" => "poisoned".to_owned(),
+                    _ => format!("{} -> {}", r["local"], r["target"]),
+                };
+                got.insert(key, val);
+            }
+            assert_eq!(got, truth, "{args:?}");
+        }
+    }
+}
+
+/// Root in a user namespace has no bpf(): dry-run notices and computes offline.
+#[test]
+fn root_without_bpf_falls_back_to_offline() {
+    if !is_root() {
+        skip(
+            "root_without_bpf_falls_back_to_offline",
+            "needs root to make a user namespace",
+        );
+        return;
+    }
+    let args = [
+        "dry-run",
+        "core_pair_local.bpf.o",
+        "--btf",
+        "core_pair_target.bpf.o",
+    ];
+    let Ok(out) = Command::new("unshare")
+        .arg("-Ur")
+        .arg(BIN)
+        .args(args)
+        .current_dir(fixtures())
+        .env("NO_COLOR", "1")
+        .output()
+    else {
+        skip(
+            "root_without_bpf_falls_back_to_offline",
+            "unshare not installed",
+        );
+        return;
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("unshare failed") {
+        skip(
+            "root_without_bpf_falls_back_to_offline",
+            "user namespaces disabled: {err}",
+        );
+        return;
+    }
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(err.contains("computing offline"), "{err}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(", offline)"), "{text}");
+    let mut offline = args.to_vec();
+    offline.push("--offline");
+    assert_eq!(text, String::from_utf8(coretool(&offline).stdout).unwrap());
+    // --load cannot fall back: it needs the kernel.
+    let out = Command::new("unshare")
+        .arg("-Ur")
+        .arg(BIN)
+        .args(["dry-run", "core_pair_local.bpf.o", "--load"])
+        .current_dir(fixtures())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+/// The offline guard analysis agrees with the verifier: a program that loads has only dead
+/// poisoned instructions offline, and the poisoned instruction a rejection stops at is
+/// reachable offline.
+#[test]
+fn offline_reachability_agrees_with_verifier() {
+    if !is_root() {
+        skip(
+            "offline_reachability_agrees_with_verifier",
+            "--load needs root",
+        );
+        return;
+    }
+    let src = coretool::source::load(None, None).unwrap();
+    let target = Target {
+        btf: &src,
+        default_kernel: true,
+    };
+    let f = fixtures();
+    let mut checked = 0;
+    for o in [
+        "dryrun/dryrun_probe.bpf.o",
+        "dryrun/unguarded.bpf.o",
+        "dryrun/subprog.bpf.o",
+        "core_all_kinds.bpf.o",
+        "core_pair_local.bpf.o",
+    ] {
+        let path = f.join(o);
+        let obj = Object::parse(&path, std::fs::read(&path).unwrap()).unwrap();
+        let off = run::run(&obj, &target, Mode::Offline, false).unwrap();
+        let live = run::run(&obj, &target, Mode::Libbpf, true).unwrap();
+        for l in live.loads.as_ref().unwrap() {
+            let poisoned = off.result.fixups.iter().filter(|x| {
+                x.program == l.program && x.status == coretool::dryrun::Status::Poisoned
+            });
+            if l.loaded {
+                for x in poisoned {
+                    assert_eq!(x.reachable, Some(false), "{o}: {x:?}");
+                    checked += 1;
+                }
+            } else if let Some(idx) = l.relocation {
+                let x = poisoned.clone().find(|x| x.index == idx).unwrap();
+                assert_eq!(x.reachable, Some(true), "{o}: {x:?}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 4, "only {checked} poisoned instructions checked");
+}
+
+/// The Rust mirrors of relo_core.h's structs have the C layout: compile the same `sizeof` and
+/// `offsetof` expressions against the libbpf that libbpf-sys vendors and compare.
+#[test]
+fn relo_core_struct_layout_matches_c() {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_default();
+    let libbpf = std::fs::read_dir(home.join("registry/src"))
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten())
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("libbpf-sys-1.7."))
+        })
+        .map(|p| p.join("libbpf"));
+    let Some(libbpf) = libbpf else {
+        skip(
+            "relo_core_struct_layout_matches_c",
+            "libbpf-sys 1.7 source not in the cargo registry",
+        );
+        return;
+    };
+    let layout = coretool::dryrun::offline::struct_layout();
+    let mut c = String::from("#include <stddef.h>\n#include <stdio.h>\n#include <stdbool.h>\n#include \"relo_core.h\"\nint main(void) {\n");
+    for (expr, _) in &layout {
+        c.push_str(&format!("\tprintf(\"%zu\\n\", (size_t)({expr}));\n"));
+    }
+    c.push_str("\treturn 0;\n}\n");
+    let dir = std::env::temp_dir().join(format!("coretool-layout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("layout.c"), c).unwrap();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let built = Command::new(&cc)
+        .arg("-I")
+        .arg(libbpf.join("src"))
+        .arg("-I")
+        .arg(libbpf.join("include/uapi"))
+        .arg("-I")
+        .arg(libbpf.join("include"))
+        .arg(dir.join("layout.c"))
+        .arg("-o")
+        .arg(dir.join("layout"))
+        .output();
+    let Ok(built) = built else {
+        let _ = std::fs::remove_dir_all(&dir);
+        skip(
+            "relo_core_struct_layout_matches_c",
+            &format!("no C compiler ({cc})"),
+        );
+        return;
+    };
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let out = Command::new(dir.join("layout")).output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let c_values: Vec<usize> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(c_values.len(), layout.len());
+    for ((expr, rust), c) in layout.iter().zip(c_values) {
+        assert_eq!(*rust, c, "{expr}: Rust {rust}, C {c}");
+    }
+}
