@@ -210,7 +210,7 @@ summarize() {
     done < <(jq -r '.kernels[]' "$out/run.json")
 
     jq -s --slurpfile run "$out/run.json" \
-        '$run[0] + {schema: "coretool.kernel-matrix/v1", kernels: ., ok: all(.[]; .ok)}' \
+        '{schema: "coretool.kernel-matrix/v1"} + $run[0] + {kernels: ., ok: all(.[]; .ok)}' \
         "${kernel_files[@]}" >"$out/matrix.json.new"
     mv "$out/matrix.json.new" "$out/matrix.json"
 
