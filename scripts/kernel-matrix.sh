@@ -170,7 +170,9 @@ kernel_json() {
         def failed: if .failed != [] then ", failed: \(.failed | join(", "))" else "" end;
         .failures = [
             (if .mode == "vm" and (.boot.completed | not) then
-                "the guest did not finish (vng exit \(.boot.vng_exit)): see console.log" else empty end),
+                "the guest did not finish (\(if .boot.vng_exit == 124 or .boot.vng_exit == 137
+                 then "timed out after \(.boot.timeout)s" else "vng exit \(.boot.vng_exit)" end)): see console.log"
+             else empty end),
             (.check_btf | if . == null then "check-btf did not run"
              elif type == "object" and .exit != 0 then
                 "check-btf: exit \(.exit)\(failed)\(why)" else empty end),
@@ -377,10 +379,13 @@ run_vm() {
     local wall uptime
     wall=$(secs "$t0" "$(now)")
     uptime=$(cat "$dir/guest/uptime" 2>/dev/null || echo null)
-    [[ $rc == 124 || $rc == 137 ]] && log "$release: timed out after ${timeout}s"
-    log "$release: guest ran its commands ${uptime}s after boot; vng took ${wall}s in all"
-    jq -n --argjson wall "$wall" --argjson uptime "$uptime" --argjson rc "$rc" \
-        '{seconds_to_userspace: $uptime, vng_seconds: $wall, vng_exit: $rc}' >"$dir/boot.json"
+    if [[ $uptime == null ]]; then
+        log "$release: the guest never ran its commands (vng exit $rc after ${wall}s)"
+    else
+        log "$release: guest ran its commands ${uptime}s after boot; vng took ${wall}s in all"
+    fi
+    jq -n --argjson wall "$wall" --argjson uptime "$uptime" --argjson rc "$rc" --argjson limit "$timeout" \
+        '{seconds_to_userspace: $uptime, vng_seconds: $wall, vng_exit: $rc, timeout: $limit}' >"$dir/boot.json"
 }
 
 # Run one kernel; leaves its release in $kernel_release.
