@@ -36,13 +36,13 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 measure() {
 	name=$1
 	shift
-	"$@" > "$tmp/$name.h"
+	"$@" > "$tmp/$name.h" 2> "$tmp/$name.err"
 	: > "$tmp/$name.wall"
 	: > "$tmp/$name.rss"
 	i=0
 	while [ "$i" -lt "$RUNS" ]; do
 		start=$(date +%s%N)
-		/usr/bin/time -f %M -o "$tmp/rss" "$@" > "$tmp/$name.h"
+		/usr/bin/time -f %M -o "$tmp/rss" "$@" > "$tmp/$name.h" 2> "$tmp/$name.err"
 		end=$(date +%s%N)
 		echo "$(( (end - start) / 1000 ))" >> "$tmp/$name.wall"
 		cat "$tmp/rss" >> "$tmp/$name.rss"

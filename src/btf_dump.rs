@@ -79,6 +79,17 @@ impl LibbpfBtf {
         Ok(LibbpfBtf { ptr, _base: base })
     }
 
+    /// `btf__load_vmlinux_btf`: the running kernel's BTF, which libbpf 1.7 maps from
+    /// /sys/kernel/btf/vmlinux where the kernel allows it (no copy), else reads.
+    pub fn load_vmlinux() -> Result<Self, LibbpfError> {
+        let _quiet = QuietLibbpf::new();
+        // SAFETY: no arguments; libbpf returns an owned `struct btf` or NULL with errno set.
+        let ptr = unsafe { libbpf_sys::btf__load_vmlinux_btf() };
+        let ptr =
+            NonNull::new(ptr).ok_or_else(|| LibbpfError::BadBtf(io::Error::last_os_error()))?;
+        Ok(LibbpfBtf { ptr, _base: None })
+    }
+
     /// `btf__type_cnt`: one more than the largest type id (base included).
     pub fn type_count(&self) -> u32 {
         // SAFETY: `ptr` is a live `struct btf` owned by `self`.
@@ -119,34 +130,92 @@ extern "C" {
     fn coretool_btf_dump_printf_fn() -> libbpf_sys::btf_dump_printf_fn_t;
 }
 
-/// Where the C shim sends formatted text. `#[repr(C)]` with the callback first: the shim sees
-/// a `struct coretool_sink { void (*write)(...); }` and never touches the Rust fields after it.
+/// Where the C shim puts formatted text: straight into `buf` (`len` of `cap` bytes used),
+/// calling `overflow` only when it is full. `#[repr(C)]`, laid out as the shim's
+/// `struct coretool_sink`; the shim never touches the fields after `cap`.
 #[repr(C)]
 struct Sink<'w> {
-    write: unsafe extern "C" fn(*mut Sink<'w>, *const c_char, usize),
+    overflow: unsafe extern "C" fn(*mut Sink<'w>, *const c_char, usize),
+    fail: unsafe extern "C" fn(*mut Sink<'w>),
+    /// A leaked `Box<[u8; SINK_BUF]>`, freed in `Drop`; only ever accessed through this
+    /// pointer (by the shim and by `put`/`drain`).
+    buf: *mut u8,
+    len: usize,
+    cap: usize,
     out: &'w mut dyn Write,
     /// The first write error (or formatting failure); later output is dropped.
     error: Option<io::Error>,
 }
 
-impl Sink<'_> {
-    /// Called by the shim for every chunk libbpf prints; `data == NULL` reports a failure to
-    /// format (vsnprintf error or out of memory).
-    unsafe extern "C" fn write_chunk(sink: *mut Self, data: *const c_char, len: usize) {
+/// How much text [`Sink`] collects before writing it out.
+const SINK_BUF: usize = 64 * 1024;
+
+impl<'w> Sink<'w> {
+    fn new(out: &'w mut dyn Write) -> Box<Self> {
+        let storage: Box<[u8]> = vec![0u8; SINK_BUF].into_boxed_slice();
+        Box::new(Sink {
+            overflow: Sink::overflow,
+            fail: Sink::fail,
+            buf: Box::into_raw(storage).cast::<u8>(),
+            len: 0,
+            cap: SINK_BUF,
+            out,
+            error: None,
+        })
+    }
+
+    /// The shim's buffer is full: write it out, then take `n` bytes at `data`.
+    unsafe extern "C" fn overflow(sink: *mut Self, data: *const c_char, n: usize) {
         // SAFETY: the shim passes back the pointer `CDumper` registered as the callback context:
-        // a boxed `Sink` that lives as long as the `btf_dump`, accessed by one thread.
+        // a boxed `Sink` that lives as long as the `btf_dump`, used by one thread at a time.
         let sink = unsafe { &mut *sink };
-        if sink.error.is_some() {
-            return;
+        // SAFETY: the shim passes `n` bytes it just formatted at `data`.
+        let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), n) };
+        sink.put(bytes);
+    }
+
+    /// The shim could not format a chunk.
+    unsafe extern "C" fn fail(sink: *mut Self) {
+        // SAFETY: as in `overflow`.
+        let sink = unsafe { &mut *sink };
+        sink.error
+            .get_or_insert_with(|| io::Error::other("libbpf output could not be formatted"));
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        if bytes.len() > self.cap - self.len {
+            self.drain();
+            if bytes.len() > self.cap {
+                self.write_out(bytes);
+                return;
+            }
         }
-        if data.is_null() {
-            sink.error = Some(io::Error::other("libbpf output could not be formatted"));
-            return;
+        // SAFETY: `buf` holds `cap` bytes and `len + bytes.len() <= cap`; `bytes` is not in it
+        // (the shim formats into its own memory).
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.buf.add(self.len), bytes.len())
+        };
+        self.len += bytes.len();
+    }
+
+    /// Write out what was collected.
+    fn drain(&mut self) {
+        let n = std::mem::take(&mut self.len);
+        // SAFETY: the first `n` bytes of `buf` were written (by the shim or `put`); nothing
+        // writes to `buf` while this slice lives.
+        let bytes = unsafe { std::slice::from_raw_parts(self.buf, n) };
+        if self.error.is_none() {
+            if let Err(e) = self.out.write_all(bytes) {
+                self.error = Some(e);
+            }
         }
-        // SAFETY: the shim passes `len` bytes it just formatted at `data`.
-        let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) };
-        if let Err(e) = sink.out.write_all(bytes) {
-            sink.error = Some(e);
+    }
+
+    fn write_out(&mut self, bytes: &[u8]) {
+        if self.error.is_none() {
+            if let Err(e) = self.out.write_all(bytes) {
+                self.error = Some(e);
+            }
         }
     }
 
@@ -155,6 +224,14 @@ impl Sink<'_> {
             Some(e) => Err(LibbpfError::Write(e)),
             None => Ok(()),
         }
+    }
+}
+
+impl Drop for Sink<'_> {
+    fn drop(&mut self) {
+        let slice = std::ptr::slice_from_raw_parts_mut(self.buf, SINK_BUF);
+        // SAFETY: `buf` is the `Box<[u8]>` of `SINK_BUF` bytes leaked in `new`, freed once.
+        drop(unsafe { Box::from_raw(slice) });
     }
 }
 
@@ -168,11 +245,7 @@ pub struct CDumper<'a> {
 impl<'a> CDumper<'a> {
     /// `btf_dump__new` with the shim's printf callback.
     pub fn new(btf: &'a LibbpfBtf, out: &'a mut dyn Write) -> Result<Self, LibbpfError> {
-        let mut sink = Box::new(Sink {
-            write: Sink::write_chunk,
-            out,
-            error: None,
-        });
+        let mut sink = Sink::new(out);
         let ctx: *mut Sink<'a> = &mut *sink;
         // SAFETY: the shim returns a function with libbpf's `btf_dump_printf_fn_t` signature
         // that only touches `ctx` as a `struct coretool_sink`, which `Sink` is laid out as.
@@ -193,11 +266,8 @@ impl<'a> CDumper<'a> {
 
     /// Write our own text into the same stream as libbpf's.
     pub fn write_str(&mut self, s: &str) -> Result<(), LibbpfError> {
-        self.sink.check()?;
-        self.sink
-            .out
-            .write_all(s.as_bytes())
-            .map_err(LibbpfError::Write)
+        self.sink.put(s.as_bytes());
+        self.sink.check()
     }
 
     fn check_id(&self, id: u32) -> Result<(), LibbpfError> {
@@ -250,8 +320,9 @@ impl<'a> CDumper<'a> {
         Ok(())
     }
 
-    /// Flush the output.
+    /// Write out everything and flush.
     pub fn finish(mut self) -> Result<(), LibbpfError> {
+        self.sink.drain();
         self.sink.check()?;
         self.sink.out.flush().map_err(LibbpfError::Write)
     }
@@ -335,7 +406,8 @@ mod tests {
         let mut out = Full;
         let mut d = CDumper::new(&btf, &mut out).unwrap();
         let id = ours.ids_by_name("task_struct")[0];
-        assert!(matches!(d.dump_type(id), Err(LibbpfError::Write(_))));
+        d.dump_type(id).unwrap(); // collected, not written yet
+        assert!(matches!(d.finish(), Err(LibbpfError::Write(_))));
     }
 
     #[test]

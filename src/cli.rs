@@ -57,21 +57,27 @@ pub struct BtfSourceArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Dump BTF types: bpftool's raw format, struct layouts, or JSON
-    #[command(after_help = EXIT_CODES_HELP)]
-    Btf(commands::btf::BtfArgs),
-    /// List every CO-RE relocation record of BPF objects, decoded, with source lines
-    #[command(after_help = EXIT_CODES_HELP)]
-    Relocs(commands::relocs::RelocsArgs),
     /// Is this kernel ready for CO-RE? A checklist of findings, each with its fix
     #[command(after_help = CHECK_BTF_HELP)]
     CheckBtf(commands::check_btf::CheckBtfArgs),
-    /// Write a vmlinux.h (bpftool's sorted C dump with kfuncs), or a minimal one for a .bpf.o
+    /// Dump BTF types: bpftool's raw format, struct layouts, or JSON
     #[command(after_help = EXIT_CODES_HELP)]
+    Btf(commands::btf::BtfArgs),
+    /// Write a vmlinux.h (bpftool's sorted C dump with kfuncs), or a minimal one for a .bpf.o
+    #[command(after_help = EXIT_CODES_HELP, long_about = commands::vmlinux::LONG_ABOUT)]
     Vmlinux(commands::vmlinux::VmlinuxArgs),
+    /// List every CO-RE relocation record of BPF objects, decoded, with source lines
+    #[command(after_help = EXIT_CODES_HELP)]
+    Relocs(commands::relocs::RelocsArgs),
     /// Show libbpf's CO-RE fixups for an object, per field, against one or many kernels
     #[command(after_help = commands::dry_run::AFTER_HELP)]
     DryRun(commands::dry_run::DryRunArgs),
+    /// Prove CO-RE works here: load the bundled probe, run known processes, check every event
+    #[command(after_help = SELFTEST_HELP)]
+    Selftest(commands::selftest::SelftestArgs),
+    /// Live process monitor (exec, fork, exit) built on the bundled CO-RE probe
+    #[command(after_help = MONITOR_HELP)]
+    Monitor(commands::monitor::MonitorArgs),
 }
 
 const CHECK_BTF_HELP: &str = "\
@@ -83,3 +89,20 @@ Exit status:
   0  a CO-RE program can load here (no check failed)
   1  it cannot: at least one check failed
   2  the check itself could not run (bad --btf input, uname failed)";
+
+pub const SELFTEST_HELP: &str = "\
+Needs root (or CAP_BPF and CAP_PERFMON); mounts tracefs if it is missing.
+Everything loaded is released on exit, also on failure, Ctrl-C or SIGTERM.
+
+Exit status:
+  0  every check passed (skipped checks say why they could not run here)
+  1  a check failed
+  2  the self-test could not run (no privilege, interrupted, bad arguments)";
+
+pub const MONITOR_HELP: &str = "\
+Needs root (or CAP_BPF and CAP_PERFMON). Stops cleanly on Ctrl-C or SIGTERM, printing
+the final counters.
+
+Exit status:
+  0  ok
+  2  coretool could not run (no privilege, load or attach failed)";

@@ -7,6 +7,7 @@
 //! is left to libbpf's own `btf_dump` ([`crate::btf_dump`]), so that type bodies equal
 //! bpftool's for the same libbpf version. Both see the same blob, hence the same type ids.
 
+use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::ffi::c_char;
 
@@ -149,9 +150,10 @@ pub fn sort_name_off(btf: &Btf, mut id: u32) -> u32 {
     0
 }
 
-/// libbpf's `str_hash` (hashmap.h): `h = h * 31 + c` over C `char`s (signed on x86).
+/// libbpf's `str_hash` (hashmap.h): `h = h * 31 + c` over C `char`s (signed on x86), up to
+/// the first NUL.
 fn str_hash(s: &[u8]) -> u64 {
-    s.iter().fold(0u64, |h, &c| {
+    s.iter().take_while(|&&c| c != 0).fold(0u64, |h, &c| {
         h.wrapping_mul(31).wrapping_add(c as c_char as i64 as u64)
     })
 }
@@ -166,97 +168,257 @@ fn name_hasher(btf: &Btf, hash: u64, name_off: u32) -> u64 {
     if name_off == 0 {
         return hash;
     }
-    hasher(hash, str_hash(btf.str_bytes_at(name_off).unwrap_or(b"")))
+    hasher(hash, str_hash(btf.str_tail(name_off).unwrap_or(b"")))
 }
 
 /// bpftool's `btf_type_disambig_hash`: tells apart same-named types by their enumerator or
 /// member names and member type names.
 pub fn disambig_hash(btf: &Btf, id: u32, include_members: bool) -> u64 {
-    disambig_hash_bounded(btf, id, include_members, MAX_CHAIN)
+    DisambigHasher::new(btf).hash(id, include_members, MAX_CHAIN)
 }
 
-fn disambig_hash_bounded(btf: &Btf, id: u32, include_members: bool, budget: usize) -> u64 {
-    let Some(t) = btf.type_by_id(id) else {
-        return 0;
-    };
-    if budget == 0 {
-        return 0;
-    }
-    let mut hash = name_hasher(btf, 0, t.name_off());
-    match t.kind() {
-        Kind::Enum | Kind::Enum64 => {
-            for v in t.enum_values() {
-                hash = name_hasher(btf, hash, v.name_off);
-            }
-        }
-        Kind::Struct | Kind::Union if include_members => {
-            for m in t.members() {
-                hash = name_hasher(btf, hash, m.name_off);
-                hash = hasher(
-                    hash,
-                    disambig_hash_bounded(btf, m.type_id, false, budget - 1),
-                );
-            }
-        }
-        Kind::TypeTag
-        | Kind::Const
-        | Kind::Ptr
-        | Kind::Volatile
-        | Kind::Restrict
-        | Kind::Typedef
-        | Kind::DeclTag => {
-            hash = hasher(
-                hash,
-                disambig_hash_bounded(btf, t.type_id(), include_members, budget - 1),
-            );
-        }
-        Kind::Array => {
-            if let Some(a) = t.array() {
-                hash = hasher(hash, a.nelems as u64);
-                hash = hasher(
-                    hash,
-                    disambig_hash_bounded(btf, a.elem_type, include_members, budget - 1),
-                );
-            }
-        }
-        _ => {}
-    }
-    hash
+/// Computes `btf_type_disambig_hash` for many types, remembering each type's hashes (with and
+/// without members): pointers, modifiers and members keep naming the same types, and a
+/// type's hash depends on the type alone.
+struct DisambigHasher<'a> {
+    btf: &'a Btf,
+    /// `[without members, with members]` hashes by id, valid where the matching `known` bit is
+    /// set. Empty: no memo (one-off hashes).
+    memo: [Vec<u64>; 2],
+    known: [Vec<bool>; 2],
 }
 
-/// One type's sort key (bpftool's `struct sort_datum`, with names kept as string offsets).
+impl<'a> DisambigHasher<'a> {
+    fn new(btf: &'a Btf) -> Self {
+        DisambigHasher {
+            btf,
+            memo: [Vec::new(), Vec::new()],
+            known: [Vec::new(), Vec::new()],
+        }
+    }
+
+    fn with_memo(btf: &'a Btf) -> Self {
+        let n = btf.type_count() as usize;
+        DisambigHasher {
+            btf,
+            memo: [vec![0; n], vec![0; n]],
+            known: [vec![false; n], vec![false; n]],
+        }
+    }
+
+    fn hash(&mut self, id: u32, include_members: bool, budget: usize) -> u64 {
+        let which = usize::from(include_members);
+        let idx = id as usize;
+        if self.known[which].get(idx) == Some(&true) {
+            return self.memo[which][idx];
+        }
+        let hash = self.compute(id, include_members, budget);
+        if idx < self.known[which].len() {
+            self.memo[which][idx] = hash;
+            self.known[which][idx] = true;
+        }
+        hash
+    }
+
+    fn compute(&mut self, id: u32, include_members: bool, budget: usize) -> u64 {
+        let btf = self.btf;
+        let Some(t) = btf.type_by_id(id) else {
+            return 0;
+        };
+        if budget == 0 {
+            return 0;
+        }
+        let mut hash = name_hasher(btf, 0, t.name_off());
+        match t.kind() {
+            Kind::Enum | Kind::Enum64 => {
+                for v in t.enum_values() {
+                    hash = name_hasher(btf, hash, v.name_off);
+                }
+            }
+            Kind::Struct | Kind::Union if include_members => {
+                for m in t.members() {
+                    hash = name_hasher(btf, hash, m.name_off);
+                    hash = hasher(hash, self.hash(m.type_id, false, budget - 1));
+                }
+            }
+            Kind::TypeTag
+            | Kind::Const
+            | Kind::Ptr
+            | Kind::Volatile
+            | Kind::Restrict
+            | Kind::Typedef
+            | Kind::DeclTag => {
+                hash = hasher(hash, self.hash(t.type_id(), include_members, budget - 1));
+            }
+            Kind::Array => {
+                if let Some(a) = t.array() {
+                    hash = hasher(hash, a.nelems as u64);
+                    hash = hasher(hash, self.hash(a.elem_type, include_members, budget - 1));
+                }
+            }
+            _ => {}
+        }
+        hash
+    }
+}
+
+/// C's `strcmp` on NUL-terminated byte strings (bytes compare unsigned); stops at the first
+/// difference.
+fn strcmp(a: &[u8], b: &[u8]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x.cmp(y);
+        }
+        if *x == 0 {
+            return Ordering::Equal;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// One type's sort key (bpftool's `struct sort_datum`) in 24 bytes. `head` packs the rank
+/// (top byte) and the sort name's first 7 bytes, so that one integer comparison decides most
+/// pairs; the rest of the sort name is compared from its string offset, the own name is looked
+/// up by id when needed (`id_flags` says when it is the sort name itself).
 struct SortKey {
+    head: u64,
     hash: u64,
     sort_name: u32,
-    own_name: u32,
-    id: u32,
-    rank: u8,
+    id_flags: u32,
 }
 
-/// Every type id of `btf` (void and any base included), in bpftool's `sort_btf_c` order:
-/// rank, then sort name, then own name (byte-wise, as `strcmp`), then disambiguation hash,
-/// then id (`btf_type_compare`).
+/// In [`SortKey::id_flags`]: the type's own name is its sort name (type ids have 20 bits).
+const OWN_IS_SORT_NAME: u32 = 1 << 31;
+
+impl SortKey {
+    fn id(&self) -> u32 {
+        self.id_flags & !OWN_IS_SORT_NAME
+    }
+    fn own_is_sort_name(&self) -> bool {
+        self.id_flags & OWN_IS_SORT_NAME != 0
+    }
+    fn rank(&self) -> u8 {
+        (self.head >> 56) as u8
+    }
+}
+
+/// Bytes of the sort name kept in [`SortKey::head`].
+const HEAD_NAME_BYTES: usize = 7;
+
+/// Rank in the top byte, then the first 7 bytes of a NUL-terminated string, NUL-padded: two
+/// heads compare as (rank, `strcmp` on those bytes) does.
+fn sort_head(rank: u8, tail: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b[0] = rank;
+    for (dst, &c) in b[1..].iter_mut().zip(tail) {
+        if c == 0 {
+            break;
+        }
+        *dst = c;
+    }
+    u64::from_be_bytes(b)
+}
+
+/// Builds [`SortKey`]s, sharing one hash memo.
+struct KeyMaker<'a> {
+    btf: &'a Btf,
+    hasher: DisambigHasher<'a>,
+}
+
+impl<'a> KeyMaker<'a> {
+    fn new(btf: &'a Btf) -> Self {
+        KeyMaker {
+            btf,
+            hasher: DisambigHasher::with_memo(btf),
+        }
+    }
+
+    fn key(&mut self, id: u32) -> SortKey {
+        let btf = self.btf;
+        let sort_name = sort_name_off(btf, id);
+        SortKey {
+            head: sort_head(
+                type_rank(btf, id, false),
+                btf.str_tail(sort_name).unwrap_or(b"\0"),
+            ),
+            hash: self.hasher.hash(id, true, MAX_CHAIN),
+            sort_name,
+            id_flags: if btf.type_by_id(id).map_or(0, |t| t.name_off()) == sort_name {
+                id | OWN_IS_SORT_NAME
+            } else {
+                id
+            },
+        }
+    }
+}
+
+/// bpftool's `btf_type_compare`: rank, then sort name, then own name (byte-wise, as `strcmp`),
+/// then disambiguation hash, then id.
+#[inline]
+fn compare(btf: &Btf, a: &SortKey, b: &SortKey) -> Ordering {
+    match a.head.cmp(&b.head) {
+        // names that end within the head and are also the own names are equal: skip to the hash
+        Ordering::Equal if a.head & 0xff == 0 && a.own_is_sort_name() && b.own_is_sort_name() => {
+            a.hash.cmp(&b.hash).then(a.id().cmp(&b.id()))
+        }
+        Ordering::Equal => tie_break(btf, a, b),
+        unequal => unequal,
+    }
+}
+
+/// `ids` in bpftool's `sort_btf_c` order (sorting a subset keeps the relative order the whole
+/// sort gives it: the comparison is a total order).
+pub fn sort_ids(btf: &Btf, ids: impl Iterator<Item = u32>) -> Vec<u32> {
+    let mut maker = KeyMaker::new(btf);
+    let mut keys: Vec<SortKey> = ids.map(|id| maker.key(id)).collect();
+    drop(maker);
+    keys.sort_unstable_by(|a, b| compare(btf, a, b));
+    keys.into_iter().map(|k| k.id()).collect()
+}
+
+/// Every type id of `btf` (void and any base included), in bpftool's `sort_btf_c` order.
 pub fn sorted_type_ids(btf: &Btf) -> Vec<u32> {
-    let n = btf.type_count();
-    let mut keys: Vec<SortKey> = (0..n)
-        .map(|id| SortKey {
-            hash: disambig_hash(btf, id, true),
-            sort_name: sort_name_off(btf, id),
-            own_name: btf.type_by_id(id).map_or(0, |t| t.name_off()),
-            id,
-            rank: type_rank(btf, id, false),
-        })
-        .collect();
-    let name = |off: u32| btf.str_bytes_at(off).unwrap_or(b"");
-    keys.sort_unstable_by(|a, b| {
-        a.rank
-            .cmp(&b.rank)
-            .then_with(|| name(a.sort_name).cmp(name(b.sort_name)))
-            .then_with(|| name(a.own_name).cmp(name(b.own_name)))
-            .then_with(|| a.hash.cmp(&b.hash))
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    keys.into_iter().map(|k| k.id).collect()
+    sort_ids(btf, 0..btf.type_count())
+}
+
+/// Kinds `btf_dump__dump_type` does nothing for: libbpf's `btf_dump_order_type` marks FUNC,
+/// VAR, DATASEC and DECL_TAG ordered and returns, printing and pulling in nothing (void is
+/// marked emitted up front). Where they sit in the dump order cannot change the output, so the
+/// header's order leaves them out (nearly half of a kernel's types are FUNCs).
+fn dump_is_noop(btf: &Btf, id: u32) -> bool {
+    btf.type_by_id(id).is_none_or(|t| {
+        matches!(
+            t.kind(),
+            Kind::Unkn | Kind::Func | Kind::Var | Kind::Datasec | Kind::DeclTag
+        )
+    })
+}
+
+/// [`compare`] once rank and the first name bytes are equal.
+#[inline(never)]
+fn tie_break(btf: &Btf, a: &SortKey, b: &SortKey) -> Ordering {
+    let name = |off: u32| btf.str_tail(off).unwrap_or(b"\0");
+    // Both sort names are longer than the head (else they ended in it, equal).
+    let sort = if a.head & 0xff == 0 || a.sort_name == b.sort_name {
+        Ordering::Equal
+    } else {
+        let (x, y) = (name(a.sort_name), name(b.sort_name));
+        strcmp(&x[HEAD_NAME_BYTES..], &y[HEAD_NAME_BYTES..])
+    };
+    sort.then_with(|| {
+        if a.own_is_sort_name() && b.own_is_sort_name() {
+            return Ordering::Equal; // the sort names, just found equal
+        }
+        let own = |id: u32| btf.type_by_id(id).map_or(0, |t| t.name_off());
+        let (x, y) = (own(a.id()), own(b.id()));
+        if x == y {
+            Ordering::Equal
+        } else {
+            strcmp(name(x), name(y))
+        }
+    })
+    .then_with(|| a.hash.cmp(&b.hash))
+    .then_with(|| a.id().cmp(&b.id()))
 }
 
 /// The kfuncs of `btf` as bpftool's `dump_btf_kfuncs` lists them: FUNCs with a whole-function
@@ -304,10 +466,30 @@ pub fn kfuncs(btf: &Btf) -> Vec<Kfunc> {
 /// sorts first (on kernels: the anonymous enum whose first enumerator sorts first) is never
 /// printed. This reproduces that, byte for byte.
 pub fn full_plan(btf: &Btf) -> HeaderPlan {
-    let mut types = sorted_type_ids(btf);
-    if !types.is_empty() {
-        types.remove(0);
-    }
+    let n = btf.type_count();
+    let mut maker = KeyMaker::new(btf);
+    let printable = (0..n).filter(|&id| !dump_is_noop(btf, id));
+    let mut keys: Vec<SortKey> = Vec::with_capacity(printable.clone().count());
+    keys.extend(printable.map(|id| maker.key(id)));
+    // The type bpftool skips is the first of the whole sort: the first printable type, unless
+    // a no-op type (void at least) sorts before it; only those of a rank no higher can.
+    let first_rank = keys.iter().map(SortKey::rank).min().unwrap_or(u8::MAX);
+    let first_noop = (0..n)
+        .filter(|&id| dump_is_noop(btf, id) && type_rank(btf, id, false) <= first_rank)
+        .map(|id| maker.key(id))
+        .min_by(|a, b| compare(btf, a, b));
+    drop(maker);
+    keys.sort_unstable_by(|a, b| compare(btf, a, b));
+    let skip_first = match (keys.first(), &first_noop) {
+        (Some(k), Some(noop)) => compare(btf, k, noop) == Ordering::Less,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    let types = keys
+        .into_iter()
+        .skip(usize::from(skip_first))
+        .map(|k| k.id())
+        .collect();
     HeaderPlan {
         types,
         kfuncs: kfuncs(btf),
@@ -433,10 +615,9 @@ pub fn minimal_plan(kernel: &Btf, obj: &Btf, extra: &[&str]) -> Result<MinimalPl
     let types = if chosen.is_empty() {
         Vec::new()
     } else {
-        sorted_type_ids(kernel)
-            .into_iter()
-            .filter(|id| chosen.contains(id))
-            .collect()
+        let mut ids: Vec<u32> = chosen.into_iter().collect();
+        ids.sort_unstable();
+        sort_ids(kernel, ids.into_iter())
     };
     let mut unmatched: Vec<String> = wanted
         .iter()
@@ -480,6 +661,125 @@ pub fn write_header(d: &mut CDumper<'_>, plan: &HeaderPlan) -> Result<(), Libbpf
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fixture(name: &str) -> Btf {
+        let path = format!(
+            "{}/tests/fixtures/vmlinux/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let data = std::fs::read(path).unwrap();
+        let elf = crate::elf::ElfInfo::parse(&data).unwrap();
+        Btf::parse(elf.section(".BTF").unwrap()).unwrap()
+    }
+
+    fn id_of(btf: &Btf, name: &str, kind: Kind) -> u32 {
+        *btf.ids_by_name(name)
+            .iter()
+            .find(|&&id| btf.type_by_id(id).unwrap().kind() == kind)
+            .unwrap()
+    }
+
+    #[test]
+    fn ranks_follow_bpftool() {
+        let btf = fixture("types.bpf.o");
+        assert_eq!(type_rank(&btf, 0, false), MAX_RANK); // void
+        assert_eq!(
+            type_rank(&btf, id_of(&btf, "pid_type", Kind::Enum), false),
+            1
+        );
+        assert_eq!(type_rank(&btf, id_of(&btf, "int", Kind::Int), false), 2);
+        assert_eq!(
+            type_rank(&btf, id_of(&btf, "task_struct", Kind::Struct), false),
+            3
+        );
+        // a named typedef ranks as what it names: u32 -> __u32 -> unsigned int
+        assert_eq!(type_rank(&btf, id_of(&btf, "u32", Kind::Typedef), false), 2);
+        // typedef -> pointer -> function prototype
+        assert_eq!(
+            type_rank(&btf, id_of(&btf, "callback_t", Kind::Typedef), false),
+            4
+        );
+        let anon_enum = btf
+            .types()
+            .find(|t| t.kind() == Kind::Enum && t.name_off() == 0)
+            .unwrap();
+        assert_eq!(type_rank(&btf, anon_enum.id, false), 0);
+        // an anonymous enum sorts by its first enumerator
+        let first = btf.str_at(sort_name_off(&btf, anon_enum.id)).unwrap();
+        assert!(first == "ZETA_FIRST" || first == "ALPHA_ONLY", "{first}");
+    }
+
+    #[test]
+    fn full_plan_skips_the_first_sorted_type_like_bpftool() {
+        let btf = fixture("types.bpf.o");
+        let sorted = sorted_type_ids(&btf);
+        assert_eq!(sorted.len() as u32, btf.type_count());
+        let alpha = btf.type_by_id(sorted[0]).unwrap();
+        assert_eq!(
+            btf.str_at(alpha.enum_values()[0].name_off),
+            Some("ALPHA_ONLY")
+        );
+        let plan = full_plan(&btf);
+        let printable: Vec<u32> = sorted[1..]
+            .iter()
+            .copied()
+            .filter(|&id| !dump_is_noop(&btf, id))
+            .collect();
+        assert_eq!(plan.types, printable);
+        let names: Vec<(&str, bool)> = plan
+            .kfuncs
+            .iter()
+            .map(|k| (k.name.as_str(), k.fastcall))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("bpf_fast_now", true),
+                ("bpf_task_acquire", false),
+                ("bpf_task_release", false)
+            ]
+        );
+    }
+
+    #[test]
+    fn minimal_plan_matches_flavours_and_reports_the_rest() {
+        let kernel = fixture("types.bpf.o");
+        let obj = fixture("prog.bpf.o");
+        let m = minimal_plan(&kernel, &obj, &[]).unwrap();
+        let chosen: Vec<&str> = m
+            .plan
+            .types
+            .iter()
+            .map(|&id| kernel.name_of(&kernel.type_by_id(id).unwrap()))
+            .collect();
+        assert!(chosen.contains(&"task_struct") && chosen.contains(&"__wsum"));
+        assert!(!chosen.contains(&"bpf_map_type"));
+        assert_eq!(m.unmatched, ["struct/union event"]);
+        assert_eq!(m.plan.kfuncs.len(), 2);
+        let m = minimal_plan(&kernel, &obj, &["BPF_MAP_TYPE_RINGBUF", "list_head"]).unwrap();
+        assert!(m
+            .plan
+            .types
+            .contains(&id_of(&kernel, "bpf_map_type", Kind::Enum)));
+        assert_eq!(
+            minimal_plan(&kernel, &obj, &["nope"]),
+            Err(VmlinuxError::UnknownType {
+                name: "nope".into()
+            })
+        );
+    }
+
+    #[test]
+    fn strcmp_is_cs() {
+        assert_eq!(strcmp(b"abc\0", b"abd\0"), Ordering::Less);
+        assert_eq!(strcmp(b"ab\0x", b"ab\0y"), Ordering::Equal);
+        assert_eq!(strcmp(b"ab\0", b"abc\0"), Ordering::Less);
+        assert_eq!(strcmp(b"\xff\0", b"a\0"), Ordering::Greater);
+        assert!(sort_head(0, b"ab\0") < sort_head(0, b"ab\x01\0"));
+        assert!(sort_head(3, b"abcdefghij\0") == sort_head(3, b"abcdefgzz\0"));
+        assert!(sort_head(3, b"\0") < sort_head(3, b"a\0"));
+        assert!(sort_head(2, b"zzz\0") < sort_head(3, b"a\0"));
+    }
 
     #[test]
     fn str_hash_matches_libbpf() {

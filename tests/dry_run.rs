@@ -15,7 +15,16 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// Tests that run coretool share this lock; the test that compares the kernel's BPF objects
+/// before and after takes it exclusively, so no other test's programs show up in between.
+static KERNEL_STATE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 fn coretool(args: &[&str]) -> Output {
+    let _shared = KERNEL_STATE.read().unwrap_or_else(|e| e.into_inner());
+    coretool_unlocked(args)
+}
+
+fn coretool_unlocked(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .current_dir(fixtures())
@@ -276,6 +285,7 @@ fn leaves_nothing_in_the_kernel() {
         skip("leaves_nothing_in_the_kernel", "needs root");
         return;
     }
+    let _exclusive = KERNEL_STATE.write().unwrap_or_else(|e| e.into_inner());
     let Some(before) = bpftool_state() else {
         skip("leaves_nothing_in_the_kernel", "bpftool not installed");
         return;
@@ -285,7 +295,7 @@ fn leaves_nothing_in_the_kernel() {
         vec!["dry-run", "dryrun/dryrun_probe.bpf.o", "--load"],
         vec!["dry-run", "dryrun/unguarded.bpf.o", "--load"],
     ] {
-        let out = coretool(&args);
+        let out = coretool_unlocked(&args);
         assert!(
             out.status.code().is_some_and(|c| c < 2),
             "{args:?}: {out:?}"

@@ -196,6 +196,7 @@ fn bad_input_is_one_line_exit_2() {
     assert_input_error(&["vmlinux", "--btf", src], "not a BTF source");
     let dir = fixture("");
     assert_input_error(&["vmlinux", "--btf", dir.to_str().unwrap()], "directory");
+    assert_input_error(&["--json", "vmlinux", "--btf", btf], "no JSON form");
     // --for: not ELF, not BPF (coretool itself is a host ELF), missing
     assert_input_error(&["vmlinux", "--btf", btf, "--for", src], "not an ELF file");
     assert_input_error(&["vmlinux", "--btf", btf, "--for", BIN], "not a BPF object");

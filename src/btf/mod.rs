@@ -15,6 +15,7 @@
 pub mod cdecl;
 pub mod json;
 pub mod layout;
+pub mod native;
 pub mod raw;
 
 use std::collections::HashMap;

@@ -11,15 +11,11 @@ use crate::btf_dump::{CDumper, LibbpfBtf};
 use crate::cli::{BtfSourceArgs, GlobalOpts};
 use crate::elf::{is_elf, ElfInfo};
 use crate::error::InputError;
+use crate::kernel_btf::MappedFile;
 use crate::source::{self, BtfSource};
 use crate::vmlinux::{self, HeaderPlan};
 
 #[derive(Debug, clap::Args)]
-#[command(
-    long_about = "Write a vmlinux.h: every type of the BTF as C, sorted as current bpftool sorts \
-them, with the kfunc prototypes, byte for byte what `bpftool btf dump file SRC format c` \
-writes with the same libbpf. With --for, only the types one BPF object refers to."
-)]
 pub struct VmlinuxArgs {
     #[command(flatten)]
     pub source: BtfSourceArgs,
@@ -36,29 +32,43 @@ pub struct VmlinuxArgs {
     pub types: Vec<String>,
 }
 
+/// `--help` text of `coretool vmlinux`.
+pub const LONG_ABOUT: &str = "Write a vmlinux.h: every type of the BTF as C, sorted as current \
+bpftool sorts them, with the kfunc prototypes: byte for byte what `bpftool btf dump file SRC \
+format c` writes with the same libbpf (1.7). With --for, only the types one BPF object refers to.";
+
 pub fn run(args: VmlinuxArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    if g.json {
+        anyhow::bail!("--json: vmlinux writes a C header, it has no JSON form");
+    }
     // Check every input before writing anything.
-    let src = source::load(args.source.btf.as_deref(), args.source.base.as_deref())?;
+    let (btf, path, mapped_kernel) = load(&args.source)?;
     let plan = match &args.for_object {
-        None => vmlinux::full_plan(&src.btf),
+        None => vmlinux::full_plan(&btf),
         Some(obj_path) => {
             let obj = object_btf(obj_path)?;
             let extra: Vec<&str> = args.types.iter().map(String::as_str).collect();
-            let minimal = vmlinux::minimal_plan(&src.btf, &obj, &extra)
-                .with_context(|| src.path.display().to_string())?;
+            let minimal = vmlinux::minimal_plan(&btf, &obj, &extra)
+                .with_context(|| path.display().to_string())?;
             if g.verbose > 0 {
                 for name in &minimal.unmatched {
                     eprintln!(
                         "coretool: {}: {name} is not in {}",
                         obj_path.display(),
-                        src.path.display()
+                        path.display()
                     );
                 }
             }
             minimal.plan
         }
     };
-    let btf = libbpf_btf(src)?;
+    let btf = if mapped_kernel {
+        drop(btf);
+        LibbpfBtf::load_vmlinux().map_err(anyhow::Error::from)
+    } else {
+        libbpf_btf(btf)
+    }
+    .with_context(|| path.display().to_string())?;
     match &args.output {
         None => {
             let mut out = crate::output::stdout();
@@ -71,6 +81,24 @@ pub fn run(args: VmlinuxArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Parse the BTF source. The running kernel's BTF is mapped rather than read where the kernel
+/// allows it (`true` in the result: libbpf can then map it too); everything else goes through
+/// [`source::load`], whose raw copy is freed at once (libbpf gets a re-encoding of the parse).
+fn load(args: &BtfSourceArgs) -> anyhow::Result<(Btf, PathBuf, bool)> {
+    let sysfs = Path::new(source::SYSFS_VMLINUX);
+    if args.base.is_none() && args.btf.as_deref().is_none_or(|p| p == sysfs) {
+        if let Ok(map) = MappedFile::map(sysfs) {
+            let btf = Btf::parse(&map).map_err(|cause| InputError::Btf {
+                path: sysfs.into(),
+                cause,
+            })?;
+            return Ok((btf, sysfs.into(), true));
+        }
+    }
+    let BtfSource { btf, path, .. } = source::load(args.btf.as_deref(), args.base.as_deref())?;
+    Ok((btf, path, false))
+}
+
 fn write(btf: &LibbpfBtf, plan: &HeaderPlan, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut d = CDumper::new(btf, out)?;
     vmlinux::write_header(&mut d, plan)?;
@@ -78,29 +106,19 @@ fn write(btf: &LibbpfBtf, plan: &HeaderPlan, out: &mut dyn Write) -> anyhow::Res
     Ok(())
 }
 
-/// Hand the source's bytes to libbpf (its base's too, for split BTF), dropping coretool's own
-/// parse first so that both copies are never alive together.
-fn libbpf_btf(src: BtfSource) -> anyhow::Result<LibbpfBtf> {
-    let BtfSource {
-        path,
-        btf,
-        base_path,
-        ..
-    } = src;
-    let raw = btf.into_raw();
-    let base = match &base_path {
-        Some(base_path) => {
-            let base = source::load(Some(base_path), None)?;
-            let raw = base.btf.into_raw();
-            Some(LibbpfBtf::new(&raw).with_context(|| base_path.display().to_string())?)
-        }
+/// Hand the types to libbpf: the blob coretool parsed (and its base's, for split BTF), so the
+/// ids agree. At most two copies of the BTF are alive at any time (as in bpftool): libbpf's
+/// and the blob it copies from.
+fn libbpf_btf(btf: Btf) -> anyhow::Result<LibbpfBtf> {
+    let base = match btf.base() {
+        Some(base) => Some(LibbpfBtf::new(base.raw_bytes())?),
         None => None,
     };
-    let btf = match base {
-        None => LibbpfBtf::new(&raw),
-        Some(base) => LibbpfBtf::new_split(&raw, base),
-    };
-    btf.with_context(|| path.display().to_string())
+    let raw = btf.into_raw();
+    Ok(match base {
+        None => LibbpfBtf::new(&raw)?,
+        Some(base) => LibbpfBtf::new_split(&raw, base)?,
+    })
 }
 
 /// The BTF of a BPF object (`--for`): refuses anything but an ELF for `EM_BPF` with `.BTF`.

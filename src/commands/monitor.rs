@@ -1,0 +1,254 @@
+//! `coretool monitor`: the bundled probe as a live process monitor.
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::cli::GlobalOpts;
+use crate::error::exit_ok;
+use crate::probe::{self, host, Event, EventKind, ExitStatus, LibbpfLog, Stats};
+
+#[derive(Debug, clap::Args)]
+pub struct MonitorArgs {
+    /// Print the probe's counters every SECS seconds (0: only when stopping)
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub interval: f64,
+    /// Stop after SECS seconds (for scripts and tests); default: until Ctrl-C or SIGTERM
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Report only process PID and its descendants (those running at start and those forked
+    /// later)
+    #[arg(long, value_name = "PID")]
+    pub follow: Option<u32>,
+}
+
+const SCHEMA: &str = "coretool.monitor/v1";
+
+pub fn run(args: MonitorArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    let bad = |v: f64| !v.is_finite() || v < 0.0;
+    if bad(args.interval) || args.duration.is_some_and(bad) {
+        anyhow::bail!("--interval and --duration take a non-negative number of seconds");
+    }
+    if let Some(pid) = args.follow {
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            anyhow::bail!("--follow {pid}: no such process");
+        }
+    }
+    host::check_privilege()?;
+    if let host::Tracefs::Mounted(p) = host::ensure_tracefs()? {
+        eprintln!(
+            "coretool: tracefs was not mounted; mounted it at {} (left mounted)",
+            p.display()
+        );
+    }
+    probe::stop_on_signals().context("installing the SIGINT/SIGTERM handlers")?;
+    let log = LibbpfLog::capture();
+    let clock = WallClock::now();
+    let opts = probe::Options {
+        follow: args.follow,
+    };
+
+    let result = probe::with_session(&opts, |s| {
+        for a in &s.attached {
+            if let Err(reason) = &a.result {
+                eprintln!(
+                    "coretool: {} ({}) not attached, continuing without it: {reason}",
+                    a.spec.name, a.spec.target
+                );
+            }
+        }
+        let mut out = crate::output::stdout();
+        if !g.json {
+            writeln!(
+                out,
+                "{:<12}  {:<7}  {:>7}  {:>7}  {:>5}  {:<15}  FILE / EXIT",
+                "TIME", "EVENT", "PID", "PPID", "UID", "COMM"
+            )?;
+            out.flush()?;
+        }
+        let start = Instant::now();
+        let interval = (args.interval > 0.0).then(|| Duration::from_secs_f64(args.interval));
+        let deadline = args.duration.map(|d| start + Duration::from_secs_f64(d));
+        let mut next_stats = interval.map(|i| start + i);
+        loop {
+            let now = Instant::now();
+            if probe::stop_requested().is_some() || deadline.is_some_and(|d| now >= d) {
+                break;
+            }
+            let mut wait = Duration::from_millis(200);
+            for t in [deadline, next_stats].into_iter().flatten() {
+                wait = wait.min(t.saturating_duration_since(now));
+            }
+            for e in s.poll(wait)? {
+                write_event(&mut out, &e, &clock, g.json)?;
+            }
+            out.flush()?;
+            if let (Some(t), Some(i)) = (next_stats, interval) {
+                if Instant::now() >= t {
+                    write_stats(&mut out, &s.stats()?, &clock, false, g.json)?;
+                    out.flush()?;
+                    next_stats = Some(t + i);
+                }
+            }
+        }
+        for e in s.drain()? {
+            write_event(&mut out, &e, &clock, g.json)?;
+        }
+        write_stats(&mut out, &s.stats()?, &clock, true, g.json)?;
+        out.flush()?;
+        Ok(())
+    });
+    if result.is_err() {
+        for l in log.take() {
+            if l.level == libbpf_rs::PrintLevel::Warn {
+                eprintln!("{}", l.text);
+            }
+        }
+    }
+    result?;
+    Ok(exit_ok())
+}
+
+/// Maps the probe's CLOCK_MONOTONIC timestamps to wall-clock time.
+struct WallClock {
+    /// CLOCK_REALTIME minus CLOCK_MONOTONIC, in ns.
+    offset_ns: i128,
+}
+
+fn clock_ns(id: libc::clockid_t) -> i128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid out pointer; both clocks always exist on Linux.
+    unsafe { libc::clock_gettime(id, &mut ts) };
+    i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+}
+
+impl WallClock {
+    fn now() -> WallClock {
+        WallClock {
+            offset_ns: clock_ns(libc::CLOCK_REALTIME) - clock_ns(libc::CLOCK_MONOTONIC),
+        }
+    }
+    fn unix_ns(&self, mono_ns: u64) -> i128 {
+        i128::from(mono_ns) + self.offset_ns
+    }
+    fn unix_ns_u64(&self, mono_ns: u64) -> u64 {
+        u64::try_from(self.unix_ns(mono_ns)).unwrap_or(0)
+    }
+    /// Local `HH:MM:SS.mmm`.
+    fn local(&self, mono_ns: u64) -> String {
+        let unix = self.unix_ns(mono_ns);
+        let secs = (unix / 1_000_000_000) as libc::time_t;
+        let ms = (unix % 1_000_000_000) / 1_000_000;
+        // SAFETY: tm is plain data; localtime_r fills it from a valid time_t.
+        let tm = unsafe {
+            let mut tm: libc::tm = std::mem::zeroed();
+            libc::localtime_r(&secs, &mut tm);
+            tm
+        };
+        format!(
+            "{:02}:{:02}:{:02}.{ms:03}",
+            tm.tm_hour, tm.tm_min, tm.tm_sec
+        )
+    }
+}
+
+/// The FILE / EXIT column.
+fn detail(e: &Event) -> String {
+    match e.kind {
+        EventKind::Exec if e.exe.is_empty() || e.filename.ends_with(&format!("/{}", e.exe)) => {
+            e.filename.clone()
+        }
+        EventKind::Exec => format!("{} ({})", e.filename, e.exe),
+        EventKind::Exit => e.status().to_string(),
+        EventKind::Fork => format!("child {}", e.child_pid),
+        EventKind::DoExit => format!("code {}", ExitStatus::from_raw(e.exit_status)),
+    }
+}
+
+fn write_event(w: &mut dyn Write, e: &Event, clock: &WallClock, json: bool) -> std::io::Result<()> {
+    if !json {
+        return writeln!(
+            w,
+            "{:<12}  {:<7}  {:>7}  {:>7}  {:>5}  {:<15}  {}",
+            clock.local(e.ts_ns),
+            e.kind.name(),
+            e.pid,
+            e.ppid,
+            e.uid,
+            e.comm,
+            detail(e)
+        );
+    }
+    let mut v = serde_json::json!({
+        "schema": SCHEMA,
+        "kind": "event",
+        "type": e.kind.name(),
+        "unix_ns": clock.unix_ns_u64(e.ts_ns),
+        "ts_ns": e.ts_ns,
+        "pid": e.pid,
+        "tid": e.tid,
+        "ppid": e.ppid,
+        "uid": e.uid,
+        "gid": e.gid,
+        "comm": e.comm,
+    });
+    let m = v.as_object_mut().expect("object");
+    match e.kind {
+        EventKind::Exec => {
+            m.insert("filename".into(), e.filename.clone().into());
+            m.insert("exe".into(), e.exe.clone().into());
+        }
+        EventKind::Exit | EventKind::DoExit => {
+            m.insert("exit_status".into(), e.exit_status.into());
+            match e.status() {
+                ExitStatus::Exited(c) => m.insert("exit_code".into(), c.into()),
+                ExitStatus::Signaled { signal, .. } => m.insert("signal".into(), signal.into()),
+                ExitStatus::Other(_) => None,
+            };
+        }
+        EventKind::Fork => {
+            m.insert("child_pid".into(), e.child_pid.into());
+        }
+    }
+    serde_json::to_writer(&mut *w, &v)?;
+    writeln!(w)
+}
+
+fn write_stats(
+    w: &mut dyn Write,
+    s: &Stats,
+    clock: &WallClock,
+    last: bool,
+    json: bool,
+) -> std::io::Result<()> {
+    let mono = clock_ns(libc::CLOCK_MONOTONIC) as u64;
+    if json {
+        let mut v = serde_json::json!({
+            "schema": SCHEMA,
+            "kind": "stats",
+            "final": last,
+            "unix_ns": clock.unix_ns_u64(mono),
+        });
+        if let (Some(m), serde_json::Value::Object(counters)) = (v.as_object_mut(), s.to_json()) {
+            m.extend(counters);
+        }
+        serde_json::to_writer(&mut *w, &v)?;
+        return writeln!(w);
+    }
+    writeln!(
+        w,
+        "# {} {}: {} events (exec {}, exit {}, fork {}, do_exit {}), lost {}",
+        clock.local(mono),
+        if last { "final stats" } else { "stats" },
+        s.submitted(),
+        s.exec,
+        s.exit,
+        s.fork,
+        s.do_exit,
+        s.lost
+    )
+}

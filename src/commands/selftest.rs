@@ -1,0 +1,158 @@
+//! `coretool selftest`: run the bundled probe end to end on this kernel and report each check.
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::cli::GlobalOpts;
+use crate::error::{exit_ok, exit_problems};
+use crate::output::Style;
+use crate::probe::{self, relocs::Outcome};
+use crate::selftest::{self, checks::Status, Report};
+
+#[derive(Debug, clap::Args)]
+pub struct SelftestArgs {
+    /// Also spawn N short-lived processes as fast as possible and account for every fork, exec
+    /// and exit of them
+    #[arg(long, value_name = "N")]
+    pub stress: Option<usize>,
+    /// Write the embedded BPF object to FILE (atomically) and exit, without running the test;
+    /// `coretool relocs FILE` and `coretool dry-run FILE` read it
+    #[arg(long, value_name = "FILE")]
+    pub emit_object: Option<PathBuf>,
+}
+
+pub fn run(args: SelftestArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &args.emit_object {
+        crate::output::write_atomic(path, |w| Ok(w.write_all(probe::OBJECT)?))?;
+        if !g.json {
+            eprintln!(
+                "wrote {} ({} bytes, {})",
+                path.display(),
+                probe::OBJECT.len(),
+                probe::ORIGIN
+            );
+        }
+        return Ok(exit_ok());
+    }
+    probe::stop_on_signals().context("installing the SIGINT/SIGTERM handlers")?;
+    let report = selftest::run(&selftest::Options {
+        stress: args.stress,
+    })?;
+    if g.json {
+        crate::output::print_json(&report.to_json())?;
+    } else {
+        let mut out = crate::output::stdout();
+        render_text(&mut out, &report, Style::new(g.color.enabled()), g.verbose)?;
+        out.flush()?;
+    }
+    Ok(if report.passed() {
+        exit_ok()
+    } else {
+        exit_problems()
+    })
+}
+
+fn render_text(w: &mut dyn Write, r: &Report, st: Style, verbose: u8) -> std::io::Result<()> {
+    let k = &r.kernel;
+    writeln!(
+        w,
+        "{} kernel {} {}, probe object {} bytes ({})",
+        st.bold("coretool selftest:"),
+        k.release,
+        k.machine,
+        r.object_size,
+        r.object_origin
+    )?;
+
+    if !r.relocations.is_empty() {
+        let poisoned: Vec<_> = r
+            .relocations
+            .iter()
+            .filter(|x| matches!(x.outcome, Outcome::Poisoned { .. }))
+            .collect();
+        writeln!(
+            w,
+            "\nCO-RE relocations on this kernel: {} ({} patched, {} poisoned in guarded branches){}",
+            r.relocations.len(),
+            r.relocations.len() - poisoned.len(),
+            poisoned.len(),
+            if verbose == 0 { "; -v lists them all" } else { "" }
+        )?;
+        let shown: Vec<_> = if verbose > 0 {
+            r.relocations.iter().collect()
+        } else {
+            poisoned
+        };
+        for x in shown {
+            writeln!(
+                w,
+                "  {:<10} #{:<3} {:<12} {}\n  {:>17} {}",
+                x.program,
+                x.index,
+                x.kind,
+                x.local,
+                "->",
+                match &x.target {
+                    Some(t) => format!("{t}: {}", x.outcome_text()),
+                    None => format!("no match: {}", x.outcome_text()),
+                }
+            )?;
+        }
+    }
+
+    writeln!(w)?;
+    let width = r.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for c in &r.checks {
+        let status = match c.status {
+            Status::Pass => st.ok("pass"),
+            Status::Fail => st.fail("fail"),
+            Status::Skip => st.warn("skip"),
+        };
+        match c.status {
+            Status::Fail => {
+                writeln!(
+                    w,
+                    "  {status}  {:<width$}  expected: {}",
+                    c.name, c.expected
+                )?;
+                writeln!(w, "        {:<width$}  got:      {}", "", c.got)?;
+            }
+            _ => writeln!(w, "  {status}  {:<width$}  {}", c.name, c.got)?,
+        }
+    }
+
+    if let Some(s) = &r.stress {
+        writeln!(
+            w,
+            "\nstress: {} processes by {} spawners in {:.2}s: {:.0} processes/s, {} events, {:.0} events/s",
+            s.processes,
+            s.spawners,
+            s.elapsed.as_secs_f64(),
+            s.processes_per_sec(),
+            s.events,
+            s.events_per_sec()
+        )?;
+    }
+    if verbose > 0 && !r.libbpf_warnings.is_empty() {
+        writeln!(w, "\nlibbpf warnings:")?;
+        for l in &r.libbpf_warnings {
+            writeln!(w, "  {l}")?;
+        }
+    }
+    let (pass, fail, skip) = (
+        r.count(Status::Pass),
+        r.count(Status::Fail),
+        r.count(Status::Skip),
+    );
+    let verdict = if fail == 0 {
+        st.ok("CO-RE works on this kernel")
+    } else {
+        st.fail("CO-RE self-test FAILED")
+    };
+    writeln!(
+        w,
+        "\n{pass} passed, {fail} failed, {skip} skipped: {verdict}"
+    )
+}
