@@ -28,6 +28,17 @@ fn have_tools() -> bool {
     ok
 }
 
+/// `scripts/kernel-matrix.sh --summarize DIR`.
+fn summarize(dir: &Path) -> std::process::Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kernel-matrix.sh");
+    Command::new("bash")
+        .arg(script)
+        .arg("--summarize")
+        .arg(dir)
+        .output()
+        .unwrap()
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for e in fs::read_dir(from).unwrap() {
@@ -48,15 +59,27 @@ struct Results {
 }
 
 impl Results {
-    fn new() -> Self {
+    /// None (after saying so) when bash or jq is missing.
+    fn new() -> Option<Self> {
+        if !have_tools() {
+            return None;
+        }
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("results");
         copy_dir(&common::fixtures().join("kernel-matrix"), &dir);
-        Results { _tmp: tmp, dir }
+        Some(Results { _tmp: tmp, dir })
     }
 
     fn kernel(&self, rel: &str) -> PathBuf {
         self.dir.join(RELEASE).join(rel)
+    }
+
+    /// Edit relocation `index` of the dry-run of OBJ on `side` (guest: in the kernel, host:
+    /// --offline).
+    fn edit_relocation(&self, side: &str, index: usize, f: impl FnOnce(&mut Value)) {
+        self.edit_json(&format!("{side}/dry-run.{OBJ}.json"), |v| {
+            f(&mut v["targets"][0]["relocations"][index])
+        });
     }
 
     fn edit_json(&self, rel: &str, f: impl FnOnce(&mut Value)) {
@@ -68,13 +91,7 @@ impl Results {
 
     /// Exit status, stdout with the results directory replaced by `<DIR>`, and matrix.json.
     fn summarize(&self) -> (i32, String, Value) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kernel-matrix.sh");
-        let out = Command::new("bash")
-            .arg(script)
-            .arg("--summarize")
-            .arg(&self.dir)
-            .output()
-            .unwrap();
+        let out = summarize(&self.dir);
         let stdout = common::stdout(&out).replace(self.dir.to_str().unwrap(), "<DIR>");
         let code = out.status.code().unwrap();
         assert!(
@@ -99,10 +116,7 @@ fn failures(m: &Value) -> Vec<String> {
 
 #[test]
 fn captured_run_passes() {
-    if !have_tools() {
-        return;
-    }
-    let r = Results::new();
+    let Some(r) = Results::new() else { return };
     let (code, stdout, m) = r.summarize();
     common::assert_golden("kernel-matrix/summary.txt", &stdout);
     assert_eq!(code, 0);
@@ -112,7 +126,7 @@ fn captured_run_passes() {
     assert_eq!(k["release"], RELEASE);
     assert_eq!(k["mode"], "vm");
     assert_eq!(k["check_btf"]["exit"], 0);
-    assert_eq!(k["selftest"]["pass"], 32);
+    assert_eq!(k["selftest"]["pass"], 34);
     let d = &k["dry_run"][0];
     assert_eq!(d["object"], OBJ);
     assert_eq!(d["live"]["mode"], "libbpf");
@@ -125,12 +139,8 @@ fn captured_run_passes() {
 
 #[test]
 fn a_different_offline_fixup_breaks_parity() {
-    if !have_tools() {
-        return;
-    }
-    let r = Results::new();
-    r.edit_json(&format!("host/dry-run.{OBJ}.json"), |v| {
-        let rel = &mut v["targets"][0]["relocations"][4];
+    let Some(r) = Results::new() else { return };
+    r.edit_relocation("host", 4, |rel| {
         assert_eq!(rel["accessor"], "struct task_struct.real_parent");
         rel["target"] = Value::from(rel["target"].as_u64().unwrap() + 8);
     });
@@ -149,12 +159,8 @@ fn a_different_offline_fixup_breaks_parity() {
 
 #[test]
 fn a_different_status_breaks_parity() {
-    if !have_tools() {
-        return;
-    }
-    let r = Results::new();
-    r.edit_json(&format!("guest/dry-run.{OBJ}.json"), |v| {
-        let rel = &mut v["targets"][0]["relocations"][1];
+    let Some(r) = Results::new() else { return };
+    r.edit_relocation("guest", 1, |rel| {
         assert_eq!(rel["status"], "patched");
         rel["status"] = "poisoned".into();
     });
@@ -165,10 +171,7 @@ fn a_different_status_breaks_parity() {
 
 #[test]
 fn a_missing_relocation_breaks_parity() {
-    if !have_tools() {
-        return;
-    }
-    let r = Results::new();
+    let Some(r) = Results::new() else { return };
     r.edit_json(&format!("host/dry-run.{OBJ}.json"), |v| {
         v["targets"][0]["relocations"].as_array_mut().unwrap().pop();
     });
@@ -184,10 +187,7 @@ fn a_missing_relocation_breaks_parity() {
 
 #[test]
 fn an_unfinished_guest_fails() {
-    if !have_tools() {
-        return;
-    }
-    let r = Results::new();
+    let Some(r) = Results::new() else { return };
     fs::remove_file(r.kernel("guest/done")).unwrap();
     fs::remove_file(r.kernel(&format!("guest/dry-run.{OBJ}.json"))).unwrap();
     fs::remove_file(r.kernel(&format!("guest/dry-run.{OBJ}.rc"))).unwrap();
@@ -205,10 +205,7 @@ fn an_unfinished_guest_fails() {
 
 #[test]
 fn failing_steps_are_named() {
-    if !have_tools() {
-        return;
-    }
-    let r = Results::new();
+    let Some(r) = Results::new() else { return };
     fs::write(r.kernel("guest/check-btf.rc"), "1\n").unwrap();
     r.edit_json("guest/check-btf.json", |v| {
         v["checks"][1]["status"] = "fail".into();
@@ -236,10 +233,7 @@ fn failing_steps_are_named() {
 
 #[test]
 fn a_vmlinuz_btf_unlike_sysfs_fails() {
-    if !have_tools() {
-        return;
-    }
-    let r = Results::new();
+    let Some(r) = Results::new() else { return };
     r.edit_json("host/btf.json", |v| v["types"][0]["size"] = 9400.into());
     let (code, stdout, m) = r.summarize();
     assert_eq!(code, 1);
@@ -252,10 +246,7 @@ fn a_vmlinuz_btf_unlike_sysfs_fails() {
 
 #[test]
 fn steps_missing_from_the_build_are_not_failures() {
-    if !have_tools() {
-        return;
-    }
-    let r = Results::new();
+    let Some(r) = Results::new() else { return };
     let run = r.dir.join("run.json");
     let mut v: Value = serde_json::from_slice(&fs::read(&run).unwrap()).unwrap();
     v["features"]["selftest"] = false.into();
@@ -277,13 +268,7 @@ fn not_a_results_directory() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kernel-matrix.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .arg("--summarize")
-        .arg(tmp.path())
-        .output()
-        .unwrap();
+    let out = summarize(tmp.path());
     assert_eq!(out.status.code(), Some(2));
     let err = common::stderr(&out);
     assert!(err.contains("run.json: no such file"), "{err}");
