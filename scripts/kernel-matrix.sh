@@ -130,7 +130,7 @@ kernel_json() {
     jq -n --argjson features "$features" \
         --slurpfile info "$dir/info.json" \
         --slurpfile boot "$(json_or_null "$dir/boot.json")" \
-        --argjson done "$([[ -f $dir/guest/done ]] && echo true || echo false)" \
+        --argjson finished "$([[ -f $dir/guest/done ]] && echo true || echo false)" \
         --argjson cb_rc "$(rc_of "$dir/guest/check-btf.rc")" \
         --slurpfile cb "$(json_or_null "$dir/guest/check-btf.json")" \
         --rawfile cb_err "$(text_or_empty "$dir/guest/check-btf.stderr")" \
@@ -148,7 +148,7 @@ kernel_json() {
              state: ([.types[0].members[].name | select(. == "state" or . == "__state")] | first)} end;
         $cb[0] as $cb | $st[0] as $st | $objs[0] as $objs |
         $info[0] + {
-          boot: ($boot[0] + {completed: $done}),
+          boot: ($boot[0] + {completed: $finished}),
           check_btf: (if $features.check_btf | not then "not available in this build"
               elif $cb_rc == null then null else
               {exit: $cb_rc, can_load: $cb.can_load?,
@@ -255,10 +255,10 @@ summarize() {
     echo "matrix: $out/matrix.json"
 
     local failed
-    failed=$(jq -r '.kernels[] | .release as $r | .failures[] | "\($r): \(.)"' "$out/matrix.json")
+    failed=$(jq -r '.kernels[] | .release as $r | .failures[] | "  \($r): \(.)"' "$out/matrix.json")
     if [[ -n $failed ]]; then
         echo "FAILED:"
-        echo "$failed" | sed 's/^/  /'
+        echo "$failed"
         matrix_failed=1
     fi
 }
