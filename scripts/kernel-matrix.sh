@@ -53,6 +53,7 @@ die() {
     log "$*"
     exit 2
 }
+set -E
 trap 'log "internal error: line $LINENO: $BASH_COMMAND"; exit 2' ERR
 
 while [[ $# -gt 0 ]]; do
@@ -370,12 +371,14 @@ run_vm() {
     # The commands' output goes to the console (--verbose): without udev in the guest,
     # virtme-ng-init finds no virtio-serial ports for the script's stdout, and vng's own exit
     # status is then 255. The guest script's `done` file says whether it finished.
-    set +e
-    timeout --kill-after=10 "$timeout" "$vng" --run "$vmlinuz" "${kvm_opt[@]}" --force-9p --verbose \
-        --rwdir "$dir/guest" --rodir "/boot=$boot_dir" --cwd "$root" --exec "$cmd" \
-        </dev/null 2>&1 | if [[ $verbose == 1 ]]; then tee "$console" >&2; else cat >"$console"; fi
-    rc=${PIPESTATUS[0]}
-    set -e
+    {
+        rc=0
+        timeout --kill-after=10 "$timeout" "$vng" --run "$vmlinuz" "${kvm_opt[@]}" --force-9p --verbose \
+            --rwdir "$dir/guest" --rodir "/boot=$boot_dir" --cwd "$root" --exec "$cmd" \
+            </dev/null 2>&1 || rc=$?
+        echo "$rc" >"$dir/vng.rc"
+    } | if [[ $verbose == 1 ]]; then tee "$console" >&2; else cat >"$console"; fi
+    rc=$(cat "$dir/vng.rc")
     local wall uptime
     wall=$(secs "$t0" "$(now)")
     uptime=$(cat "$dir/guest/uptime" 2>/dev/null || echo null)
