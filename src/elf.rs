@@ -116,8 +116,10 @@ impl<'data> ElfInfo<'data> {
     pub fn func_at(&self, section: &str, offset: u64) -> Option<&FuncSymbol> {
         self.funcs
             .iter()
-            .filter(|f| f.section == section && f.offset <= offset)
-            .filter(|f| f.size == 0 || offset < f.offset + f.size)
-            .last()
+            .rfind(|f| {
+                f.section == section
+                    && f.offset <= offset
+                    && (f.size == 0 || offset < f.offset + f.size)
+            })
     }
 }

@@ -24,7 +24,7 @@ impl MappedFile {
     pub fn map(path: &Path) -> io::Result<MappedFile> {
         let file = File::open(path)?;
         let len = usize::try_from(file.metadata()?.len())
-            .map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large to map"))?;
         if len == 0 {
             return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
         }

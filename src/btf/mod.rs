@@ -23,7 +23,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 /// `BTF_MAGIC` as it reads in the blob's own byte order.
-pub const BTF_MAGIC: u16 = 0xeB9F;
+pub const BTF_MAGIC: u16 = 0xeb9f;
 /// The largest type id the format can express (`BTF_MAX_TYPE`).
 pub const BTF_MAX_TYPE: u32 = 0x000f_ffff;
 /// libbpf's `MAX_RESOLVE_DEPTH`: how many modifiers/typedefs/arrays a resolution follows.
