@@ -114,12 +114,38 @@ impl<'data> ElfInfo<'data> {
 
     /// The function symbol whose range covers byte `offset` of section `section`.
     pub fn func_at(&self, section: &str, offset: u64) -> Option<&FuncSymbol> {
-        self.funcs
-            .iter()
-            .rfind(|f| {
-                f.section == section
-                    && f.offset <= offset
-                    && (f.size == 0 || offset < f.offset + f.size)
-            })
+        self.funcs.iter().rfind(|f| {
+            f.section == section
+                && f.offset <= offset
+                && (f.size == 0 || offset - f.offset < f.size)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A symbol size from a hostile object can be anything: `offset + size` overflowed.
+    #[test]
+    fn func_at_survives_huge_symbol_sizes() {
+        let elf = ElfInfo {
+            endian: Endian::Little,
+            machine: EM_BPF,
+            is_64: true,
+            sections: Vec::new(),
+            funcs: vec![FuncSymbol {
+                name: "f".into(),
+                section: "s".into(),
+                offset: 16,
+                size: u64::MAX,
+            }],
+            code_sections: vec!["s".into()],
+        };
+        assert_eq!(
+            elf.func_at("s", u64::MAX).map(|f| f.name.as_str()),
+            Some("f")
+        );
+        assert!(elf.func_at("s", 8).is_none());
     }
 }

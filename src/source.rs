@@ -89,12 +89,64 @@ impl BtfSource {
     }
 }
 
-/// Read a file, with errors that name it.
+/// Largest input file read (a vmlinux with full debug info is ~1 GiB).
+pub const MAX_FILE_SIZE: u64 = 4 << 30;
+
+/// Read a regular file, with errors that name it.
+///
+/// The file is opened non-blocking and checked with `fstat` before anything is read, so a FIFO
+/// with no writer (which would block `open` and `read` forever), a socket, a device or a
+/// directory is refused at once; the blocking behaviour of regular files is unaffected.
 pub fn read_file(path: &Path) -> Result<Vec<u8>, InputError> {
-    if path.is_dir() {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| InputError::io(path, e))?;
+    let meta = file.metadata().map_err(|e| InputError::io(path, e))?;
+    let ft = meta.file_type();
+    if ft.is_dir() {
         return Err(InputError::IsDirectory { path: path.into() });
     }
-    std::fs::read(path).map_err(|e| InputError::io(path, e))
+    if !ft.is_file() {
+        let what = if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_socket() {
+            "a socket"
+        } else if ft.is_char_device() {
+            "a character device"
+        } else {
+            "a block device"
+        };
+        return Err(InputError::invalid(
+            path,
+            format!("is {what}, expected a regular file"),
+        ));
+    }
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(too_big(path, meta.len()));
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    let n = file
+        .take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| InputError::io(path, e))?;
+    if n as u64 > MAX_FILE_SIZE {
+        return Err(too_big(path, n as u64));
+    }
+    Ok(data)
+}
+
+fn too_big(path: &Path, len: u64) -> InputError {
+    InputError::invalid(
+        path,
+        format!(
+            "file is {} MiB, more than the {} MiB coretool reads; refusing",
+            len >> 20,
+            MAX_FILE_SIZE >> 20
+        ),
+    )
 }
 
 /// Load BTF from `path` (default: the running kernel's), on top of `base` for split BTF.
@@ -104,9 +156,35 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, InputError> {
 pub fn load(path: Option<&Path>, base: Option<&Path>) -> Result<BtfSource, InputError> {
     let path = path.unwrap_or(Path::new(SYSFS_VMLINUX));
     let data = read_file(path)?;
+    build(path, data, base, MAX_DECOMPRESSED)
+}
+
+/// [`load`] on bytes already in memory, with no `--base` (split BTF is refused unless `path`
+/// lies under `/sys/kernel/btf`); `path` only names the input in messages.
+pub fn from_bytes(path: &Path, data: Vec<u8>) -> Result<BtfSource, InputError> {
+    build(path, data, None, MAX_DECOMPRESSED)
+}
+
+/// [`from_bytes`] with a lower bound than [`MAX_DECOMPRESSED`] on each decompressed layer
+/// (and on xz/zstd decoder memory), for fuzzing under a memory limit.
+pub fn from_bytes_limited(
+    path: &Path,
+    data: Vec<u8>,
+    max_decompressed: u64,
+) -> Result<BtfSource, InputError> {
+    build(path, data, None, max_decompressed.min(MAX_DECOMPRESSED))
+}
+
+fn build(
+    path: &Path,
+    data: Vec<u8>,
+    base: Option<&Path>,
+    limit: u64,
+) -> Result<BtfSource, InputError> {
     let mut containers = Vec::new();
     let mut release = None;
-    let raw = unwrap_btf(path, data, &mut containers, &mut release, 0)?;
+    let raw = unwrap_btf(path, data, &mut containers, &mut release, 0, limit)?;
+
     let needs_base = !raw.is_empty() && raw_is_split(&raw);
     let base_path = match (base, needs_base) {
         (Some(b), _) => Some(b.to_path_buf()),
@@ -166,6 +244,7 @@ fn unwrap_btf(
     containers: &mut Vec<Container>,
     release: &mut Option<String>,
     depth: usize,
+    limit: u64,
 ) -> Result<Vec<u8>, InputError> {
     if depth > MAX_NESTING {
         return Err(InputError::invalid(
@@ -174,7 +253,12 @@ fn unwrap_btf(
         ));
     }
     if data.is_empty() {
-        return Err(InputError::invalid(path, "file is empty"));
+        let why = if depth == 0 {
+            "file is empty"
+        } else {
+            "decompressed data is empty"
+        };
+        return Err(InputError::invalid(path, why));
     }
     if detect_endian(&data).is_some() {
         if depth == 0 {
@@ -204,19 +288,23 @@ fn unwrap_btf(
         if release.is_none() {
             *release = bzimage_release(&data);
         }
-        let inner = decompress(path, compression, payload)?;
+        let inner = decompress(path, compression, payload, limit)?;
+        // Each layer is freed before the next is unwrapped: peak memory is two layers.
+        drop(data);
         containers.push(Container::KernelImage { compression });
-        return unwrap_btf(path, inner, containers, release, depth + 1);
+        return unwrap_btf(path, inner, containers, release, depth + 1, limit);
     }
     if let Some(format) = compression_of(&data) {
-        let inner = decompress(path, format, &data)?;
+        let inner = decompress(path, format, &data, limit)?;
+        drop(data);
         containers.push(Container::Compressed { format });
-        return unwrap_btf(path, inner, containers, release, depth + 1);
+        return unwrap_btf(path, inner, containers, release, depth + 1, limit);
     }
     if is_tar(&data) {
-        let (member, inner) = tar_btf_member(path, &data)?;
+        let (member, inner) = tar_btf_member(path, &data, limit)?;
+        drop(data);
         containers.push(Container::TarMember { member });
-        return unwrap_btf(path, inner, containers, release, depth + 1);
+        return unwrap_btf(path, inner, containers, release, depth + 1, limit);
     }
     Err(InputError::invalid(
         path,
@@ -293,40 +381,63 @@ fn bzimage_release(data: &[u8]) -> Option<String> {
     std::str::from_utf8(&s[..end]).ok().map(str::to_owned)
 }
 
-fn limited_read(path: &Path, mut r: impl Read, what: &str) -> Result<Vec<u8>, InputError> {
+fn limited_read(
+    path: &Path,
+    mut r: impl Read,
+    what: &str,
+    limit: u64,
+) -> Result<Vec<u8>, InputError> {
     let mut out = Vec::new();
     let n = (&mut r)
-        .take(MAX_DECOMPRESSED + 1)
+        .take(limit + 1)
         .read_to_end(&mut out)
-        .map_err(|e| InputError::invalid(path, format!("{what} data is corrupt: {e}")))?;
-    if n as u64 > MAX_DECOMPRESSED {
-        return Err(InputError::invalid(
-            path,
-            format!(
-                "{what} data expands beyond {} MiB; refusing",
-                MAX_DECOMPRESSED >> 20
-            ),
-        ));
+        .map_err(|e| {
+            // zstd refuses a frame whose window exceeds `window_log_max` with this text.
+            let why = if e.to_string().contains("requires too much memory") {
+                format!(
+                    "{what} frame needs a window larger than {} MiB; refusing",
+                    limit.div_ceil(1 << 20)
+                )
+            } else {
+                format!("{what} data is corrupt: {e}")
+            };
+            InputError::invalid(path, why)
+        })?;
+    if n as u64 > limit {
+        return Err(expands_beyond(path, what, limit));
     }
     Ok(out)
 }
 
-fn decompress(path: &Path, c: Compression, data: &[u8]) -> Result<Vec<u8>, InputError> {
+fn expands_beyond(path: &Path, what: &str, limit: u64) -> InputError {
+    InputError::invalid(
+        path,
+        format!(
+            "{what} data expands beyond {} MiB; refusing",
+            limit.div_ceil(1 << 20)
+        ),
+    )
+}
+
+fn decompress(path: &Path, c: Compression, data: &[u8], limit: u64) -> Result<Vec<u8>, InputError> {
     match c {
-        Compression::Gzip => limited_read(path, flate2::read::GzDecoder::new(data), "gzip"),
-        Compression::Xz => xz_one_stream(path, data),
+        Compression::Gzip => limited_read(path, flate2::read::GzDecoder::new(data), "gzip", limit),
+        Compression::Xz => xz_one_stream(path, data, limit),
         Compression::Zstd => {
             let mut d = zstd::stream::read::Decoder::with_buffer(data)
                 .map_err(|e| InputError::invalid(path, format!("zstd: {e}")))?
                 .single_frame();
-            d.window_log_max(31)
+            // A frame header may ask for a window of up to 2 GiB, allocated before any
+            // data is seen: no window larger than the output limit.
+            let window_log = (63 - limit.max(1).leading_zeros()).clamp(10, 31);
+            d.window_log_max(window_log)
                 .map_err(|e| InputError::invalid(path, format!("zstd: {e}")))?;
-            limited_read(path, d, "zstd")
+            limited_read(path, d, "zstd", limit)
         }
         Compression::Lz4Frame => {
-            limited_read(path, lz4_flex::frame::FrameDecoder::new(data), "lz4")
+            limited_read(path, lz4_flex::frame::FrameDecoder::new(data), "lz4", limit)
         }
-        Compression::Lz4Legacy => lz4_legacy(path, data),
+        Compression::Lz4Legacy => lz4_legacy(path, data, limit),
     }
 }
 
@@ -335,30 +446,35 @@ fn decompress(path: &Path, c: Compression, data: &[u8]) -> Result<Vec<u8>, Input
 /// Kernel images append the uncompressed size (4 bytes) after the stream. xz2's `XzDecoder`
 /// reports such trailing bytes as "corrupt xz stream", so drive liblzma directly and stop at
 /// the end of the stream, as the kernel's own `unxz()` does.
-fn xz_one_stream(path: &Path, data: &[u8]) -> Result<Vec<u8>, InputError> {
-    use xz2::stream::{Action, Status, Stream};
+fn xz_one_stream(path: &Path, data: &[u8], limit: u64) -> Result<Vec<u8>, InputError> {
+    use xz2::stream::{Action, Error, Status, Stream};
     let corrupt =
         |e: &dyn std::fmt::Display| InputError::invalid(path, format!("xz data is corrupt: {e}"));
-    let mut stream = Stream::new_stream_decoder(u64::MAX, 0).map_err(|e| corrupt(&e))?;
-    let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(1 << 28));
+    // The memory limit bounds the dictionary a stream header may ask liblzma to allocate.
+    let mut stream = Stream::new_stream_decoder(limit, 0).map_err(|e| corrupt(&e))?;
+    let cap = (limit as usize).saturating_add(1);
+    let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(1 << 28).min(cap));
     let mut input = data;
     loop {
         if out.len() == out.capacity() {
-            if out.len() as u64 >= MAX_DECOMPRESSED {
-                return Err(InputError::invalid(
-                    path,
-                    format!(
-                        "xz data expands beyond {} MiB; refusing",
-                        MAX_DECOMPRESSED >> 20
-                    ),
-                ));
+            if out.len() as u64 > limit {
+                return Err(expands_beyond(path, "xz", limit));
             }
-            out.reserve(out.len().clamp(1 << 16, 1 << 26));
+            out.reserve(out.len().clamp(1 << 16, 1 << 26).min(cap - out.len()));
         }
         let (in_before, out_before) = (stream.total_in(), out.len());
         let status = stream
             .process_vec(input, &mut out, Action::Run)
-            .map_err(|e| corrupt(&e))?;
+            .map_err(|e| match e {
+                Error::MemLimit => InputError::invalid(
+                    path,
+                    format!(
+                        "xz stream needs more than {} MiB of decoder memory; refusing",
+                        limit.div_ceil(1 << 20)
+                    ),
+                ),
+                e => corrupt(&e),
+            })?;
         input = &input[(stream.total_in() - in_before) as usize..];
         if status == Status::StreamEnd {
             return Ok(out);
@@ -372,7 +488,7 @@ fn xz_one_stream(path: &Path, data: &[u8]) -> Result<Vec<u8>, InputError> {
 
 /// The kernel's lz4 format (`lz4 -l`): magic, then blocks of `u32 size` + compressed block,
 /// each decompressing to at most 8 MiB; the kernel appends the uncompressed size at the end.
-fn lz4_legacy(path: &Path, data: &[u8]) -> Result<Vec<u8>, InputError> {
+fn lz4_legacy(path: &Path, data: &[u8], limit: u64) -> Result<Vec<u8>, InputError> {
     const BLOCK: usize = 8 << 20;
     let mut out = Vec::new();
     let mut pos = 4;
@@ -393,11 +509,8 @@ fn lz4_legacy(path: &Path, data: &[u8]) -> Result<Vec<u8>, InputError> {
         let n = lz4_flex::block::decompress_into(block, &mut buf)
             .map_err(|e| InputError::invalid(path, format!("lz4 data is corrupt: {e}")))?;
         out.extend_from_slice(&buf[..n]);
-        if out.len() as u64 > MAX_DECOMPRESSED {
-            return Err(InputError::invalid(
-                path,
-                "lz4 data expands beyond 1024 MiB; refusing",
-            ));
+        if out.len() as u64 > limit {
+            return Err(expands_beyond(path, "lz4", limit));
         }
         pos += size;
         if n < BLOCK {
@@ -416,7 +529,7 @@ fn is_tar(data: &[u8]) -> bool {
 
 /// The first regular file in a tar whose content is BTF or ELF (BTFHub archives hold one
 /// `<release>.btf`).
-fn tar_btf_member(path: &Path, data: &[u8]) -> Result<(String, Vec<u8>), InputError> {
+fn tar_btf_member(path: &Path, data: &[u8], limit: u64) -> Result<(String, Vec<u8>), InputError> {
     let mut ar = tar::Archive::new(data);
     let entries = ar
         .entries()
@@ -431,7 +544,7 @@ fn tar_btf_member(path: &Path, data: &[u8]) -> Result<(String, Vec<u8>), InputEr
             .path()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        let content = limited_read(path, &mut entry, "tar member")?;
+        let content = limited_read(path, &mut entry, "tar member", limit)?;
         if detect_endian(&content).is_some() || is_elf(&content) {
             return Ok((name, content));
         }
@@ -458,7 +571,7 @@ mod tests {
         let mut payload = xz(&data);
         // What the kernel's build appends after the stream: the uncompressed size.
         payload.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        let got = xz_one_stream(Path::new("image"), &payload).unwrap();
+        let got = xz_one_stream(Path::new("image"), &payload, MAX_DECOMPRESSED).unwrap();
         assert_eq!(got, data);
     }
 
@@ -466,9 +579,42 @@ mod tests {
     fn xz_truncated_is_an_error_naming_the_file() {
         let payload = xz(b"some bytes that compress into one small xz stream");
         for cut in [7, payload.len() / 2, payload.len() - 1] {
-            let err = xz_one_stream(Path::new("image"), &payload[..cut]).unwrap_err();
+            let err =
+                xz_one_stream(Path::new("image"), &payload[..cut], MAX_DECOMPRESSED).unwrap_err();
             let msg = err.to_string();
             assert!(msg.starts_with("image: xz data is"), "cut at {cut}: {msg}");
+        }
+    }
+
+    /// Every compression coretool reads stops at the limit instead of allocating what the
+    /// stream expands to: 2 MiB of zeros against a 1 MiB limit.
+    #[test]
+    fn decompression_stops_at_the_limit() {
+        use std::io::Write;
+        let zeros = vec![0u8; 2 << 20];
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&zeros).unwrap();
+        let mut lz4 = lz4_flex::frame::FrameEncoder::new(Vec::new());
+        lz4.write_all(&zeros).unwrap();
+        for (what, data) in [
+            ("gzip", gz.finish().unwrap()),
+            ("xz", xz(&zeros)),
+            ("zstd", zstd::encode_all(&zeros[..], 19).unwrap()),
+            ("lz4", lz4.finish().unwrap()),
+        ] {
+            let err = from_bytes_limited(Path::new("bomb"), data, 1 << 20)
+                .err()
+                .unwrap_or_else(|| panic!("{what}: no error"));
+            let want = if what == "xz" {
+                // Its 8 MiB dictionary already exceeds the limit.
+                "bomb: xz stream needs more than 1 MiB of decoder memory; refusing".to_owned()
+            } else if what == "zstd" {
+                // Its 2 MiB window already exceeds the limit.
+                "bomb: zstd frame needs a window larger than 1 MiB; refusing".to_owned()
+            } else {
+                format!("bomb: {what} data expands beyond 1 MiB; refusing")
+            };
+            assert_eq!(err.to_string(), want);
         }
     }
 }

@@ -60,6 +60,100 @@ pub const EPILOGUE: &str = "\
 pub enum VmlinuxError {
     #[error("no struct, union, enum, typedef or enumerator named {name} in the kernel BTF")]
     UnknownType { name: String },
+    #[error(
+        "type [{id}] nests more than {max} types deep (references, members, parameters); \
+         refusing: libbpf's btf_dump recurses once per level",
+        max = MAX_NESTING
+    )]
+    TooDeep { id: u32 },
+}
+
+/// How deep a chain of references (pointed-to, member, parameter and element types) may go
+/// before [`check_nesting`] refuses the BTF. libbpf's `btf_dump` (which prints the header)
+/// recurses once per level and has no bound of its own: a hostile chain of 200,000 `const`s
+/// overflows its stack. Real kernels nest a few dozen deep.
+pub const MAX_NESTING: usize = 1024;
+
+/// The types `btf_dump_order_type` and `btf_dump_emit_type` may recurse into from `t`, and a
+/// few more (a superset only makes [`check_nesting`] stricter).
+fn referenced(t: &crate::btf::Type<'_>) -> Vec<u32> {
+    match t.kind() {
+        Kind::Struct | Kind::Union => t.members().map(|m| m.type_id).collect(),
+        Kind::FuncProto => std::iter::once(t.type_id())
+            .chain(t.params().map(|p| p.type_id))
+            .collect(),
+        Kind::Array => t.array().map(|a| vec![a.elem_type]).unwrap_or_default(),
+        Kind::Datasec => t.secinfos().map(|v| v.type_id).collect(),
+        Kind::Ptr
+        | Kind::Typedef
+        | Kind::Volatile
+        | Kind::Const
+        | Kind::Restrict
+        | Kind::Func
+        | Kind::Var
+        | Kind::DeclTag
+        | Kind::TypeTag => vec![t.type_id()],
+        _ => Vec::new(),
+    }
+}
+
+/// Refuse BTF whose reference chains go deeper than [`MAX_NESTING`], before libbpf's
+/// recursive `btf_dump` sees it. An iterative depth-first search that computes each type's
+/// depth once (a reference back into the current path counts as a leaf), so the check costs
+/// one visit per type and reference.
+pub fn check_nesting(btf: &Btf) -> Result<(), VmlinuxError> {
+    if let Some(base) = btf.base() {
+        check_nesting(base)?;
+    }
+    const UNSEEN: u32 = u32::MAX;
+    const ON_PATH: u32 = u32::MAX - 1;
+    let n = btf.type_count() as usize;
+    let mut depth = vec![UNSEEN; n];
+    for root in btf.first_id()..btf.type_count() {
+        if depth[root as usize] != UNSEEN {
+            continue;
+        }
+        // (type, its references, next reference to visit, deepest child so far)
+        let mut path: Vec<(u32, Vec<u32>, usize, u32)> = Vec::new();
+        let refs = btf
+            .type_by_id(root)
+            .map(|t| referenced(&t))
+            .unwrap_or_default();
+        depth[root as usize] = ON_PATH;
+        path.push((root, refs, 0, 0));
+        while let Some((id, refs, next, deepest)) = path.last_mut() {
+            if let Some(&child) = refs.get(*next) {
+                *next += 1;
+                let c = child as usize;
+                match depth.get(c).copied() {
+                    Some(UNSEEN) if child >= btf.first_id() => {
+                        if path.len() >= MAX_NESTING {
+                            return Err(VmlinuxError::TooDeep { id: root });
+                        }
+                        depth[c] = ON_PATH;
+                        let refs = btf
+                            .type_by_id(child)
+                            .map(|t| referenced(&t))
+                            .unwrap_or_default();
+                        path.push((child, refs, 0, 0));
+                    }
+                    Some(d) if d != ON_PATH && d != UNSEEN => *deepest = (*deepest).max(d),
+                    _ => {} // void, the base's types, out of range, or a cycle closing
+                }
+                continue;
+            }
+            let (id, d) = (*id, *deepest + 1);
+            if d as usize > MAX_NESTING {
+                return Err(VmlinuxError::TooDeep { id });
+            }
+            depth[id as usize] = d;
+            path.pop();
+            if let Some((_, _, _, parent_deepest)) = path.last_mut() {
+                *parent_deepest = (*parent_deepest).max(d);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A kfunc prototype for the `BPF_NO_KFUNC_PROTOTYPES` block.

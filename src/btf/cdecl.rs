@@ -1,7 +1,17 @@
 //! C declarations for BTF types (`struct task_struct *real_parent`, `char comm[16]`,
 //! `void (*fn)(int)`), for layouts and reports. Depth-bounded: cycles end as `...`.
+//!
+//! Bounded for hostile BTF: each reference chain follows at most [`MAX_RESOLVE_DEPTH`] types,
+//! one declaration visits at most [`MAX_DECL_TYPES`] types in all (function prototypes whose
+//! parameters are function prototypes would otherwise fan out exponentially, or recurse
+//! forever through a cycle) and stops growing past [`MAX_DECL_LEN`] bytes.
 
 use super::{Btf, Kind, MAX_RESOLVE_DEPTH};
+
+/// Types one declaration may visit, parameters of nested function prototypes included.
+pub const MAX_DECL_TYPES: usize = 256;
+/// Length past which a declaration is cut short with `...`.
+pub const MAX_DECL_LEN: usize = 4096;
 
 /// The C name of a type on its own: `struct task_struct`, `unsigned int`, `void *`.
 pub fn type_name(btf: &Btf, id: u32) -> String {
@@ -10,10 +20,20 @@ pub fn type_name(btf: &Btf, id: u32) -> String {
 
 /// A C declaration of `name` with type `id` (`name` may be empty).
 pub fn declaration(btf: &Btf, id: u32, name: &str) -> String {
+    let mut budget = MAX_DECL_TYPES;
+    bounded(btf, id, name, &mut budget)
+}
+
+/// [`declaration`], drawing on a budget of types shared with nested parameter declarations.
+fn bounded(btf: &Btf, id: u32, name: &str, budget: &mut usize) -> String {
     let mut decl = name.to_owned();
     let mut id = id;
     let mut quals = String::new();
     for _ in 0..MAX_RESOLVE_DEPTH {
+        if *budget == 0 || decl.len() > MAX_DECL_LEN {
+            break;
+        }
+        *budget -= 1;
         let Some(t) = btf.type_by_id(id) else {
             return join(&format!("<invalid type [{id}]>"), &decl);
         };
@@ -34,16 +54,23 @@ pub fn declaration(btf: &Btf, id: u32, name: &str) -> String {
                 id = a.elem_type;
             }
             Kind::FuncProto => {
-                let params: Vec<String> = t
-                    .params()
-                    .map(|p| {
-                        if p.type_id == 0 {
-                            "...".to_owned()
-                        } else {
-                            declaration(btf, p.type_id, "")
-                        }
-                    })
-                    .collect();
+                let mut params: Vec<String> = Vec::new();
+                let mut len = 0;
+                for p in t.params() {
+                    // Each parameter costs one type from the budget, `...` ones included.
+                    if *budget == 0 || len > MAX_DECL_LEN {
+                        params.push("...".to_owned());
+                        break;
+                    }
+                    *budget -= 1;
+                    let param = if p.type_id == 0 {
+                        "...".to_owned()
+                    } else {
+                        bounded(btf, p.type_id, "", budget)
+                    };
+                    len += param.len();
+                    params.push(param);
+                }
                 let params = if params.is_empty() {
                     "void".to_owned()
                 } else {

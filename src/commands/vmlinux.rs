@@ -43,6 +43,7 @@ pub fn run(args: VmlinuxArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     }
     // Check every input before writing anything.
     let (btf, path, mapped_kernel) = load(&args.source)?;
+    vmlinux::check_nesting(&btf).with_context(|| path.display().to_string())?;
     let plan = match &args.for_object {
         None => vmlinux::full_plan(&btf),
         Some(obj_path) => {

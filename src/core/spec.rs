@@ -155,7 +155,7 @@ impl CoreSpec {
                     idx,
                     vlen: t.vlen(),
                 })?;
-                spec.bit_offset += m.bit_offset as u64;
+                spec.bit_offset = spec.bit_offset.saturating_add(m.bit_offset as u64);
                 if m.name_off != 0 {
                     let name = btf.str_at(m.name_off).unwrap_or("");
                     if name.is_empty() {

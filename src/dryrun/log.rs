@@ -415,9 +415,14 @@ pub fn parse_spec(s: &str) -> Option<Spec> {
             .split(':')
             .map(|r| r.parse().ok())
             .collect::<Option<Vec<u32>>>()?;
+        // An offset whose bits do not fit a u32 is not a line libbpf printed.
         let bit_offset = match off.split_once('.') {
-            Some((bytes, bits)) => bytes.parse::<u32>().ok()? * 8 + bits.parse::<u32>().ok()?,
-            None => off.parse::<u32>().ok()? * 8,
+            Some((bytes, bits)) => bytes
+                .parse::<u32>()
+                .ok()?
+                .checked_mul(8)?
+                .checked_add(bits.parse::<u32>().ok()?)?,
+            None => off.parse::<u32>().ok()?.checked_mul(8)?,
         };
         SpecDetail::Field {
             access: access.to_owned(),

@@ -131,7 +131,7 @@ impl Object {
                 let end = if f.size == 0 {
                     sec.len()
                 } else {
-                    (f.offset + f.size) as usize
+                    f.offset.saturating_add(f.size) as usize
                 };
                 let bytes = sec.get(f.offset as usize..end)?;
                 Some(Program {
