@@ -49,6 +49,12 @@ impl MappedFile {
     }
 }
 
+// SAFETY: the mapping is read-only and private, and lives until `drop`: sharing `&[u8]` views of
+// it across threads, or moving the owner to another thread, is as safe as for a `Vec<u8>`.
+unsafe impl Send for MappedFile {}
+// SAFETY: see `Send`: nothing mutates the mapping after `map` returns.
+unsafe impl Sync for MappedFile {}
+
 impl Deref for MappedFile {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
