@@ -6,9 +6,10 @@
 //! the same libbpf version (the vendored libbpf of `libbpf-sys`).
 //!
 //! libbpf calls back a printf-style function with a `va_list`; stable Rust cannot consume one,
-//! so `src/ffi/btf_dump_printf.c` formats each chunk with `vsnprintf` and passes the bytes to
-//! [`Sink::write_chunk`], which forwards them to an [`io::Write`]. All text of a header (ours
-//! and libbpf's) goes through the same sink, so it comes out in call order.
+//! so `src/ffi/btf_dump_printf.c` formats the text (itself for the common formats, with
+//! `vsnprintf` otherwise) straight into the buffer of a `Sink`, which writes it to an
+//! [`io::Write`] when full. All text of a header (ours and libbpf's) goes through the same
+//! sink, so it comes out in call order.
 
 use std::ffi::{c_char, c_int, CString};
 use std::io::{self, Write};

@@ -9,7 +9,7 @@
 
 use crate::btf::{Btf, Endian};
 
-pub const BTF_EXT_MAGIC: u16 = 0xeB9F;
+pub const BTF_EXT_MAGIC: u16 = 0xeb9f;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BtfExtError {

@@ -114,11 +114,11 @@ impl<'data> ElfInfo<'data> {
 
     /// The function symbol whose range covers byte `offset` of section `section`.
     pub fn func_at(&self, section: &str, offset: u64) -> Option<&FuncSymbol> {
-        self.funcs
-            .iter()
-            .filter(|f| f.section == section && f.offset <= offset)
-            .filter(|f| f.size == 0 || offset - f.offset < f.size)
-            .last()
+        self.funcs.iter().rfind(|f| {
+            f.section == section
+                && f.offset <= offset
+                && (f.size == 0 || offset - f.offset < f.size)
+        })
     }
 }
 

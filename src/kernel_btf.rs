@@ -24,7 +24,7 @@ impl MappedFile {
     pub fn map(path: &Path) -> io::Result<MappedFile> {
         let file = File::open(path)?;
         let len = usize::try_from(file.metadata()?.len())
-            .map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large to map"))?;
         if len == 0 {
             return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
         }
@@ -48,6 +48,12 @@ impl MappedFile {
         Ok(MappedFile { ptr, len })
     }
 }
+
+// SAFETY: the mapping is read-only and private, and lives until `drop`: sharing `&[u8]` views of
+// it across threads, or moving the owner to another thread, is as safe as for a `Vec<u8>`.
+unsafe impl Send for MappedFile {}
+// SAFETY: see `Send`: nothing mutates the mapping after `map` returns.
+unsafe impl Sync for MappedFile {}
 
 impl Deref for MappedFile {
     type Target = [u8];

@@ -13,9 +13,10 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::btf::{detect_endian, Btf};
+use crate::btf::{detect_endian, Blob, Btf};
 use crate::elf::{is_elf, ElfInfo};
 use crate::error::InputError;
+use crate::kernel_btf::MappedFile;
 
 /// Where the running kernel exposes its BTF.
 pub const SYSFS_VMLINUX: &str = "/sys/kernel/btf/vmlinux";
@@ -155,6 +156,15 @@ fn too_big(path: &Path, len: u64) -> InputError {
 /// base is given, as bpftool does.
 pub fn load(path: Option<&Path>, base: Option<&Path>) -> Result<BtfSource, InputError> {
     let path = path.unwrap_or(Path::new(SYSFS_VMLINUX));
+    // The kernel's own BTF files can be mapped (Linux 6.16 and later): no copy, no memory of
+    // ours. Older kernels refuse the mapping, and then the file is read like any other.
+    if path.starts_with("/sys/kernel/btf") {
+        if let Ok(m) = MappedFile::map(path) {
+            if detect_endian(&m).is_some() {
+                return finish(path, Blob::Mapped(m), base, Vec::new(), None);
+            }
+        }
+    }
     let data = read_file(path)?;
     build(path, data, base, MAX_DECOMPRESSED)
 }
@@ -184,7 +194,17 @@ fn build(
     let mut containers = Vec::new();
     let mut release = None;
     let raw = unwrap_btf(path, data, &mut containers, &mut release, 0, limit)?;
+    finish(path, Blob::Owned(raw), base, containers, release)
+}
 
+/// Parse the unwrapped BTF blob, on its base when it is split BTF.
+fn finish(
+    path: &Path,
+    raw: Blob,
+    base: Option<&Path>,
+    containers: Vec<Container>,
+    mut release: Option<String>,
+) -> Result<BtfSource, InputError> {
     let needs_base = !raw.is_empty() && raw_is_split(&raw);
     let base_path = match (base, needs_base) {
         (Some(b), _) => Some(b.to_path_buf()),
@@ -201,7 +221,7 @@ fn build(
         (Some(b), true) => Some(load(Some(b), None)?.btf),
         _ => None,
     };
-    let btf = Btf::from_vec(raw, base_btf).map_err(|cause| InputError::Btf {
+    let btf = Btf::from_blob(raw, base_btf).map_err(|cause| InputError::Btf {
         path: path.into(),
         cause,
     })?;

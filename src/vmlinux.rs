@@ -176,8 +176,9 @@ pub struct HeaderPlan {
 
 /// bpftool's rank for unnamed or unsortable types.
 const MAX_RANK: u8 = 10;
-/// Bound on modifier/typedef/array chains followed while ranking and hashing (bpftool recurses
-/// without a bound; libbpf rejects cycles, this keeps a hostile blob from overflowing the stack).
+/// Bound on modifier/typedef/array chains followed while ranking and hashing: bpftool recurses
+/// without a bound; this keeps a hostile blob (a reference cycle) from looping forever or
+/// overflowing the stack.
 const MAX_CHAIN: usize = 1024;
 
 /// bpftool's `btf_type_rank`: enums first (anonymous ones before named ones), then ints and
@@ -265,51 +266,55 @@ fn name_hasher(btf: &Btf, hash: u64, name_off: u32) -> u64 {
     hasher(hash, str_hash(btf.str_tail(name_off).unwrap_or(b"")))
 }
 
-/// bpftool's `btf_type_disambig_hash`: tells apart same-named types by their enumerator or
-/// member names and member type names.
-pub fn disambig_hash(btf: &Btf, id: u32, include_members: bool) -> u64 {
-    DisambigHasher::new(btf).hash(id, include_members, MAX_CHAIN)
-}
-
-/// Computes `btf_type_disambig_hash` for many types, remembering each type's hashes (with and
-/// without members): pointers, modifiers and members keep naming the same types, and a
-/// type's hash depends on the type alone.
+/// bpftool's `btf_type_disambig_hash` (it tells apart same-named types by their enumerator or
+/// member names and member type names) for many types, remembering hashes that get asked for
+/// again: every type's hash without members (members, pointers and modifiers keep naming the
+/// same types; the hash depends on the type alone), and the costly with-members hash of
+/// structs and unions (what pointer and typedef chains end in).
 struct DisambigHasher<'a> {
     btf: &'a Btf,
-    /// `[without members, with members]` hashes by id, valid where the matching `known` bit is
-    /// set. Empty: no memo (one-off hashes).
-    memo: [Vec<u64>; 2],
-    known: [Vec<bool>; 2],
+    /// Hashes without members by id, valid where the bit in `shallow_known` is set.
+    shallow: Vec<u64>,
+    shallow_known: Vec<u64>,
+    /// With-members hashes of structs and unions.
+    deep: HashMap<u32, u64>,
 }
 
 impl<'a> DisambigHasher<'a> {
     fn new(btf: &'a Btf) -> Self {
-        DisambigHasher {
-            btf,
-            memo: [Vec::new(), Vec::new()],
-            known: [Vec::new(), Vec::new()],
-        }
-    }
-
-    fn with_memo(btf: &'a Btf) -> Self {
         let n = btf.type_count() as usize;
         DisambigHasher {
             btf,
-            memo: [vec![0; n], vec![0; n]],
-            known: [vec![false; n], vec![false; n]],
+            shallow: vec![0; n],
+            shallow_known: vec![0; n.div_ceil(64)],
+            deep: HashMap::new(),
         }
     }
 
     fn hash(&mut self, id: u32, include_members: bool, budget: usize) -> u64 {
-        let which = usize::from(include_members);
         let idx = id as usize;
-        if self.known[which].get(idx) == Some(&true) {
-            return self.memo[which][idx];
+        let known = idx < self.shallow.len();
+        if !include_members {
+            let bit = 1u64 << (idx % 64);
+            if known && self.shallow_known[idx / 64] & bit != 0 {
+                return self.shallow[idx];
+            }
+            let hash = self.compute(id, false, budget);
+            if known {
+                self.shallow[idx] = hash;
+                self.shallow_known[idx / 64] |= bit;
+            }
+            return hash;
         }
-        let hash = self.compute(id, include_members, budget);
-        if idx < self.known[which].len() {
-            self.memo[which][idx] = hash;
-            self.known[which][idx] = true;
+        let composite = self.btf.type_by_id(id).is_some_and(|t| t.is_composite());
+        if composite {
+            if let Some(&hash) = self.deep.get(&id) {
+                return hash;
+            }
+        }
+        let hash = self.compute(id, true, budget);
+        if composite {
+            self.deep.insert(id, hash);
         }
         hash
     }
@@ -419,7 +424,7 @@ fn sort_head(rank: u8, tail: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
-/// Builds [`SortKey`]s, sharing one hash memo.
+/// Builds [`SortKey`]s and, on demand, their hashes, sharing one hash memo.
 struct KeyMaker<'a> {
     btf: &'a Btf,
     hasher: DisambigHasher<'a>,
@@ -429,11 +434,12 @@ impl<'a> KeyMaker<'a> {
     fn new(btf: &'a Btf) -> Self {
         KeyMaker {
             btf,
-            hasher: DisambigHasher::with_memo(btf),
+            hasher: DisambigHasher::new(btf),
         }
     }
 
-    fn key(&mut self, id: u32) -> SortKey {
+    /// The key, without its hash (0): only types whose names tie need one.
+    fn key(&self, id: u32) -> SortKey {
         let btf = self.btf;
         let sort_name = sort_name_off(btf, id);
         SortKey {
@@ -441,7 +447,7 @@ impl<'a> KeyMaker<'a> {
                 type_rank(btf, id, false),
                 btf.str_tail(sort_name).unwrap_or(b"\0"),
             ),
-            hash: self.hasher.hash(id, true, MAX_CHAIN),
+            hash: 0,
             sort_name,
             id_flags: if btf.type_by_id(id).map_or(0, |t| t.name_off()) == sort_name {
                 id | OWN_IS_SORT_NAME
@@ -450,20 +456,59 @@ impl<'a> KeyMaker<'a> {
             },
         }
     }
+
+    fn hashed_key(&mut self, id: u32) -> SortKey {
+        let mut key = self.key(id);
+        key.hash = self.hash(id);
+        key
+    }
+
+    fn hash(&mut self, id: u32) -> u64 {
+        self.hasher.hash(id, true, MAX_CHAIN)
+    }
+
+    /// Sort into bpftool's order in two passes: by names (and id), then each run of keys whose
+    /// names tie by (hash, id), hashing only the keys in such runs.
+    fn sort(&mut self, keys: &mut [SortKey]) {
+        let btf = self.btf;
+        keys.sort_unstable_by(|a, b| compare_names(btf, a, b).then(a.id().cmp(&b.id())));
+        let mut start = 0;
+        while start < keys.len() {
+            let mut end = start + 1;
+            while end < keys.len() && compare_names(btf, &keys[start], &keys[end]).is_eq() {
+                end += 1;
+            }
+            if end - start > 1 {
+                let run = &mut keys[start..end];
+                for k in run.iter_mut() {
+                    k.hash = self.hash(k.id());
+                }
+                run.sort_unstable_by(|a, b| a.hash.cmp(&b.hash).then(a.id().cmp(&b.id())));
+            }
+            start = end;
+        }
+    }
 }
 
-/// bpftool's `btf_type_compare`: rank, then sort name, then own name (byte-wise, as `strcmp`),
-/// then disambiguation hash, then id.
+/// bpftool's `btf_type_compare` up to the names: rank, then sort name, then own name
+/// (byte-wise, as `strcmp`). Ties go on to the disambiguation hash, then the id.
 #[inline]
-fn compare(btf: &Btf, a: &SortKey, b: &SortKey) -> Ordering {
+fn compare_names(btf: &Btf, a: &SortKey, b: &SortKey) -> Ordering {
     match a.head.cmp(&b.head) {
-        // names that end within the head and are also the own names are equal: skip to the hash
+        // names that end within the head and are also the own names are equal
         Ordering::Equal if a.head & 0xff == 0 && a.own_is_sort_name() && b.own_is_sort_name() => {
-            a.hash.cmp(&b.hash).then(a.id().cmp(&b.id()))
+            Ordering::Equal
         }
         Ordering::Equal => tie_break(btf, a, b),
         unequal => unequal,
     }
+}
+
+/// bpftool's `btf_type_compare` on keys whose hashes are filled in.
+fn compare(btf: &Btf, a: &SortKey, b: &SortKey) -> Ordering {
+    compare_names(btf, a, b)
+        .then(a.hash.cmp(&b.hash))
+        .then(a.id().cmp(&b.id()))
 }
 
 /// `ids` in bpftool's `sort_btf_c` order (sorting a subset keeps the relative order the whole
@@ -471,8 +516,8 @@ fn compare(btf: &Btf, a: &SortKey, b: &SortKey) -> Ordering {
 pub fn sort_ids(btf: &Btf, ids: impl Iterator<Item = u32>) -> Vec<u32> {
     let mut maker = KeyMaker::new(btf);
     let mut keys: Vec<SortKey> = ids.map(|id| maker.key(id)).collect();
+    maker.sort(&mut keys);
     drop(maker);
-    keys.sort_unstable_by(|a, b| compare(btf, a, b));
     keys.into_iter().map(|k| k.id()).collect()
 }
 
@@ -494,7 +539,7 @@ fn dump_is_noop(btf: &Btf, id: u32) -> bool {
     })
 }
 
-/// [`compare`] once rank and the first name bytes are equal.
+/// [`compare_names`] once rank and the first name bytes are equal.
 #[inline(never)]
 fn tie_break(btf: &Btf, a: &SortKey, b: &SortKey) -> Ordering {
     let name = |off: u32| btf.str_tail(off).unwrap_or(b"\0");
@@ -517,8 +562,6 @@ fn tie_break(btf: &Btf, a: &SortKey, b: &SortKey) -> Ordering {
             strcmp(name(x), name(y))
         }
     })
-    .then_with(|| a.hash.cmp(&b.hash))
-    .then_with(|| a.id().cmp(&b.id()))
 }
 
 /// The kfuncs of `btf` as bpftool's `dump_btf_kfuncs` lists them: FUNCs with a whole-function
@@ -571,20 +614,20 @@ pub fn full_plan(btf: &Btf) -> HeaderPlan {
     let printable = (0..n).filter(|&id| !dump_is_noop(btf, id));
     let mut keys: Vec<SortKey> = Vec::with_capacity(printable.clone().count());
     keys.extend(printable.map(|id| maker.key(id)));
+    maker.sort(&mut keys);
     // The type bpftool skips is the first of the whole sort: the first printable type, unless
     // a no-op type (void at least) sorts before it; only those of a rank no higher can.
-    let first_rank = keys.iter().map(SortKey::rank).min().unwrap_or(u8::MAX);
-    let first_noop = (0..n)
-        .filter(|&id| dump_is_noop(btf, id) && type_rank(btf, id, false) <= first_rank)
-        .map(|id| maker.key(id))
-        .min_by(|a, b| compare(btf, a, b));
-    drop(maker);
-    keys.sort_unstable_by(|a, b| compare(btf, a, b));
-    let skip_first = match (keys.first(), &first_noop) {
-        (Some(k), Some(noop)) => compare(btf, k, noop) == Ordering::Less,
-        (Some(_), None) => true,
-        (None, _) => false,
+    let skip_first = match keys.first() {
+        None => false,
+        Some(first) => {
+            let first = maker.hashed_key(first.id());
+            let rank = first.rank();
+            (0..n)
+                .filter(|&id| dump_is_noop(btf, id) && type_rank(btf, id, false) <= rank)
+                .all(|id| compare(btf, &first, &maker.hashed_key(id)).is_lt())
+        }
     };
+    drop(maker);
     let types = keys
         .into_iter()
         .skip(usize::from(skip_first))

@@ -183,3 +183,57 @@ fn emit_object_into_a_missing_directory_fails_cleanly() {
     assert!(err.lines().count() == 1 && err.contains("x.o"), "{err}");
     assert!(!Path::new(&path).exists());
 }
+
+#[test]
+fn emitted_object_feeds_relocs_and_dry_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("process_monitor.bpf.o");
+    let obj = path.to_str().unwrap();
+    assert!(coretool(&["selftest", "--emit-object", obj])
+        .status
+        .success());
+
+    let out = coretool(&["relocs", obj]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "program pm_fork",
+        "struct task_struct___pre514.state",
+        "struct trace_event_raw_sched_process_fork.child_pid",
+    ] {
+        assert!(
+            text.contains(needle),
+            "relocs output lacks {needle}:\n{text}"
+        );
+    }
+
+    // Offline against the running kernel's BTF (where there is one): the guarded flavour
+    // reads are poisoned as dead code, nothing reachable is.
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipping the dry-run half: no /sys/kernel/btf/vmlinux"
+        );
+        return;
+    }
+    let out = coretool(&["--json", "dry-run", "--offline", obj]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let target = &doc["targets"][0];
+    assert_eq!(target["verdict"], "loads", "{target}");
+    assert_eq!(target["summary"]["reachable_poison"], 0, "{target}");
+    assert!(
+        target["summary"]["poisoned"].as_u64() >= Some(1),
+        "{target}"
+    );
+}

@@ -83,6 +83,24 @@ fn full_header_equals_upstream_bpftool() {
 }
 
 #[test]
+fn split_btf_header_equals_upstream_bpftool() {
+    // module.split.btf sits on types.bpf.o's .BTF; module.h is upstream bpftool's output
+    let split = fixture("module.split.btf");
+    let base = fixture("types.bpf.o");
+    let got = stdout_of(&[
+        "vmlinux",
+        "--btf",
+        split.to_str().unwrap(),
+        "--base",
+        base.to_str().unwrap(),
+    ]);
+    assert_same(&got, &read(&fixture("module.h")), "split header");
+    assert!(got.contains("struct mod_thing {") && got.contains("struct task_struct {"));
+    // without a base, split BTF is refused
+    assert_input_error(&["vmlinux", "--btf", split.to_str().unwrap()], "--base");
+}
+
+#[test]
 fn minimal_header_golden() {
     let btf = fixture("types.bpf.o");
     let obj = fixture("prog.bpf.o");
@@ -116,6 +134,45 @@ fn minimal_header_golden() {
     let mut unknown = args.to_vec();
     unknown.extend(["--type", "NO_SUCH_THING"]);
     assert_input_error(&unknown, "NO_SUCH_THING");
+}
+
+/// The shared fixtures of tests/fixtures (core_all_kinds in both byte orders, no_btf).
+fn shared_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+#[test]
+fn minimal_header_is_the_same_for_either_byte_order() {
+    let btf = fixture("types.bpf.o");
+    let header = |obj: &str| {
+        stdout_of(&[
+            "vmlinux",
+            "--btf",
+            btf.to_str().unwrap(),
+            "--for",
+            shared_fixture(obj).to_str().unwrap(),
+        ])
+    };
+    let le = header("core_all_kinds.bpf.o");
+    assert!(le.contains("struct task_struct {"), "{le}");
+    assert_same(
+        &header("core_all_kinds.bpfeb.o"),
+        &le,
+        "big-endian object's header",
+    );
+    let no_btf = shared_fixture("no_btf.bpf.o");
+    assert_input_error(
+        &[
+            "vmlinux",
+            "--btf",
+            btf.to_str().unwrap(),
+            "--for",
+            no_btf.to_str().unwrap(),
+        ],
+        "no .BTF section",
+    );
 }
 
 #[test]

@@ -23,7 +23,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 /// `BTF_MAGIC` as it reads in the blob's own byte order.
-pub const BTF_MAGIC: u16 = 0xeB9F;
+pub const BTF_MAGIC: u16 = 0xeb9f;
 /// The largest type id the format can express (`BTF_MAX_TYPE`).
 pub const BTF_MAX_TYPE: u32 = 0x000f_ffff;
 /// libbpf's `MAX_RESOLVE_DEPTH`: how many modifiers/typedefs/arrays a resolution follows.
@@ -238,8 +238,8 @@ impl fmt::Display for Kind {
 /// A parsed BTF blob (base or split).
 pub struct Btf {
     endian: Endian,
-    /// The whole blob, as read.
-    data: Vec<u8>,
+    /// The whole blob, as read (or mapped).
+    data: Blob,
     /// Byte range of the type section within `data`.
     types: std::ops::Range<usize>,
     /// Byte range of the string section within `data`.
@@ -351,26 +351,31 @@ fn section(
 impl Btf {
     /// Parse a base BTF blob (vmlinux's, or a `.bpf.o`'s `.BTF`).
     pub fn parse(data: &[u8]) -> Result<Btf, BtfError> {
-        Self::parse_inner(data.to_vec(), None)
+        Self::parse_inner(Blob::Owned(data.to_vec()), None)
     }
 
     /// Parse base or split BTF, taking ownership of the blob (no copy).
     pub fn from_vec(data: Vec<u8>, base: Option<Btf>) -> Result<Btf, BtfError> {
+        Self::parse_inner(Blob::Owned(data), base)
+    }
+
+    /// Parse base or split BTF held in a [`Blob`] (owned bytes or a read-only mapping).
+    pub fn from_blob(data: Blob, base: Option<Btf>) -> Result<Btf, BtfError> {
         Self::parse_inner(data, base)
     }
 
     /// Parse split BTF (a module's) on top of `base`.
     pub fn parse_split(data: &[u8], base: Btf) -> Result<Btf, BtfError> {
-        Self::parse_inner(data.to_vec(), Some(base))
+        Self::parse_inner(Blob::Owned(data.to_vec()), Some(base))
     }
 
     /// Parse with an optional base: tells split BTF from base BTF by its string section,
     /// which for base BTF starts with the empty string.
     pub fn parse_with_base(data: &[u8], base: Option<Btf>) -> Result<Btf, BtfError> {
-        Self::parse_inner(data.to_vec(), base)
+        Self::parse_inner(Blob::Owned(data.to_vec()), base)
     }
 
-    fn parse_inner(data: Vec<u8>, base: Option<Btf>) -> Result<Btf, BtfError> {
+    fn parse_inner(data: Blob, base: Option<Btf>) -> Result<Btf, BtfError> {
         let (endian, h) = parse_header(&data)?;
         let types_range = section(&data, h.hdr_len, "type", h.type_off, h.type_len)?;
         let strings_range = section(&data, h.hdr_len, "string", h.str_off, h.str_len)?;
@@ -464,7 +469,10 @@ impl Btf {
 
     /// Give the blob back (for handing to libbpf once coretool's own view is no longer needed).
     pub fn into_raw(self) -> Vec<u8> {
-        self.data
+        match self.data {
+            Blob::Owned(v) => v,
+            Blob::Mapped(m) => m.to_vec(),
+        }
     }
 
     fn words(&self) -> Words<'_> {
@@ -639,6 +647,23 @@ impl Btf {
 }
 
 static VOID_BYTES: [u8; 12] = [0; 12];
+
+/// Where a BTF blob's bytes live: read into memory, or a read-only mapping of the kernel's
+/// own copy (`/sys/kernel/btf/vmlinux` on Linux 6.16 and later), which costs no memory of ours.
+pub enum Blob {
+    Owned(Vec<u8>),
+    Mapped(crate::kernel_btf::MappedFile),
+}
+
+impl std::ops::Deref for Blob {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Blob::Owned(v) => v,
+            Blob::Mapped(m) => m,
+        }
+    }
+}
 
 /// 4-byte words in a given byte order.
 #[derive(Clone, Copy)]

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use super::{func_linkage_str, int_encoding_str, var_linkage_str, Btf, Kind, Type};
 
-fn name<'a>(btf: &'a Btf, off: u32) -> &'a [u8] {
+fn name(btf: &Btf, off: u32) -> &[u8] {
     if off == 0 {
         return b"(anon)";
     }

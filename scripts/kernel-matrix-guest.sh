@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The commands scripts/kernel-matrix.sh runs inside one kernel: in a virtme-ng guest booted on
+# that kernel, or directly on the host for the running kernel. Not meant to be run by hand.
+#
+# Usage: scripts/kernel-matrix-guest.sh OUTDIR CORETOOL STEPS [OBJECT...]
+#
+#   OUTDIR    where results go (the guest's read-write directory)
+#   CORETOOL  the coretool binary (the host's, seen through the guest's 9p root)
+#   STEPS     comma-separated steps this coretool build has: check-btf, btf, selftest, dry-run
+#   OBJECT    BPF objects for `coretool dry-run` (libbpf against this kernel's own BTF)
+#
+# First writes `uptime` (seconds since this kernel booted) and `release` (uname -r); then, per
+# step NAME, `NAME.json` (stdout), `NAME.stderr`, `NAME.rc` (exit status) and `NAME.seconds`;
+# last `done`. A failing step does not stop the others: the host reads the exit statuses.
+set -u
+
+out=$1
+coretool=$2
+steps=",$3,"
+shift 3
+
+cut -d' ' -f1 /proc/uptime >"$out/uptime"
+uname -r >"$out/release"
+
+now() { date +%s.%N; }
+
+step() {
+    local name=$1 t0 rc
+    shift
+    t0=$(now)
+    "$@" >"$out/$name.json" 2>"$out/$name.stderr"
+    rc=$?
+    echo "$rc" >"$out/$name.rc"
+    awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f\n", b - a }' >"$out/$name.seconds"
+    echo "kernel-matrix: $(uname -r): $name: exit $rc" >&2
+}
+
+has() { [[ $steps == *",$1,"* ]]; }
+
+has check-btf && step check-btf "$coretool" --json check-btf
+has btf && step btf "$coretool" --json btf --kind struct task_struct
+has selftest && step selftest "$coretool" --json selftest
+if has dry-run; then
+    for obj in "$@"; do
+        step "dry-run.$(basename "$obj")" "$coretool" --json dry-run "$obj"
+    done
+fi
+
+echo ok >"$out/done"

@@ -1,0 +1,275 @@
+//! `scripts/kernel-matrix.sh --summarize` on results captured from a real run (Debian 5.10 under
+//! virtme-ng, `core_all_kinds.bpf.o`; `tests/fixtures/kernel-matrix/`, trimmed): the verdicts,
+//! the parity comparison and the failure messages, without root, a VM or coretool itself.
+//! Each test copies the results, breaks one thing and checks that the matrix says what.
+//! Needs bash and jq; skips loudly without them.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const RELEASE: &str = "5.10.0-46-amd64";
+const OBJ: &str = "core_all_kinds.bpf.o";
+
+fn have_tools() -> bool {
+    let ok = ["bash", "jq"].iter().all(|t| {
+        Command::new(t)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !ok {
+        eprintln!("skipping kernel-matrix test: needs bash and jq");
+    }
+    ok
+}
+
+/// `scripts/kernel-matrix.sh --summarize DIR`.
+fn summarize(dir: &Path) -> std::process::Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kernel-matrix.sh");
+    Command::new("bash")
+        .arg(script)
+        .arg("--summarize")
+        .arg(dir)
+        .output()
+        .unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
+
+/// A private copy of the captured results.
+struct Results {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+}
+
+impl Results {
+    /// None (after saying so) when bash or jq is missing.
+    fn new() -> Option<Self> {
+        if !have_tools() {
+            return None;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("results");
+        copy_dir(&common::fixtures().join("kernel-matrix"), &dir);
+        Some(Results { _tmp: tmp, dir })
+    }
+
+    fn kernel(&self, rel: &str) -> PathBuf {
+        self.dir.join(RELEASE).join(rel)
+    }
+
+    /// Edit relocation `index` of the dry-run of OBJ on `side` (guest: in the kernel, host:
+    /// --offline).
+    fn edit_relocation(&self, side: &str, index: usize, f: impl FnOnce(&mut Value)) {
+        self.edit_json(&format!("{side}/dry-run.{OBJ}.json"), |v| {
+            f(&mut v["targets"][0]["relocations"][index])
+        });
+    }
+
+    fn edit_json(&self, rel: &str, f: impl FnOnce(&mut Value)) {
+        let path = self.kernel(rel);
+        let mut v: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        f(&mut v);
+        fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    }
+
+    /// Exit status, stdout with the results directory replaced by `<DIR>`, and matrix.json.
+    fn summarize(&self) -> (i32, String, Value) {
+        let out = summarize(&self.dir);
+        let stdout = common::stdout(&out).replace(self.dir.to_str().unwrap(), "<DIR>");
+        let code = out.status.code().unwrap();
+        assert!(
+            code == 0 || code == 1,
+            "exit {code}\n{stdout}{}",
+            common::stderr(&out)
+        );
+        let matrix = serde_json::from_slice(&fs::read(self.dir.join("matrix.json")).unwrap())
+            .expect("matrix.json");
+        (code, stdout, matrix)
+    }
+}
+
+fn failures(m: &Value) -> Vec<String> {
+    m["kernels"][0]["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn captured_run_passes() {
+    let Some(r) = Results::new() else { return };
+    let (code, stdout, m) = r.summarize();
+    common::assert_golden("kernel-matrix/summary.txt", &stdout);
+    assert_eq!(code, 0);
+    assert_eq!(m["schema"], "coretool.kernel-matrix/v1");
+    assert_eq!(m["ok"], true);
+    let k = &m["kernels"][0];
+    assert_eq!(k["release"], RELEASE);
+    assert_eq!(k["mode"], "vm");
+    assert_eq!(k["check_btf"]["exit"], 0);
+    assert_eq!(k["selftest"]["pass"], 34);
+    let d = &k["dry_run"][0];
+    assert_eq!(d["object"], OBJ);
+    assert_eq!(d["live"]["mode"], "libbpf");
+    assert_eq!(d["offline"]["mode"], "offline");
+    assert_eq!(d["parity"]["compared"], 32);
+    assert_eq!(d["parity"]["equal"], true);
+    assert_eq!(k["btf_parity"]["vmlinuz"]["state"], "state");
+    assert_eq!(k["btf_parity"]["equal"], true);
+}
+
+#[test]
+fn a_different_offline_fixup_breaks_parity() {
+    let Some(r) = Results::new() else { return };
+    r.edit_relocation("host", 4, |rel| {
+        assert_eq!(rel["accessor"], "struct task_struct.real_parent");
+        rel["target"] = Value::from(rel["target"].as_u64().unwrap() + 8);
+    });
+    let (code, stdout, m) = r.summarize();
+    assert_eq!(code, 1);
+    assert!(stdout.contains("DIFF 1"), "{stdout}");
+    assert_eq!(
+        failures(&m),
+        [format!(
+            "parity {OBJ}: 1 of 32 relocations differ between the kernel and --offline, first: \
+             task_fields #4 byte_off struct task_struct.real_parent: kernel 2248 patched, \
+             --offline 2256 patched"
+        )]
+    );
+}
+
+#[test]
+fn a_different_status_breaks_parity() {
+    let Some(r) = Results::new() else { return };
+    r.edit_relocation("guest", 1, |rel| {
+        assert_eq!(rel["status"], "patched");
+        rel["status"] = "poisoned".into();
+    });
+    let (code, _, m) = r.summarize();
+    assert_eq!(code, 1);
+    assert_eq!(m["kernels"][0]["dry_run"][0]["parity"]["differences"], 1);
+}
+
+#[test]
+fn a_missing_relocation_breaks_parity() {
+    let Some(r) = Results::new() else { return };
+    r.edit_json(&format!("host/dry-run.{OBJ}.json"), |v| {
+        v["targets"][0]["relocations"].as_array_mut().unwrap().pop();
+    });
+    let (code, _, m) = r.summarize();
+    assert_eq!(code, 1);
+    let f = failures(&m);
+    assert!(
+        f[0].starts_with(&format!("parity {OBJ}: 1 of 32 relocations differ")),
+        "{f:?}"
+    );
+    assert!(f[0].ends_with("--offline none"), "{f:?}");
+}
+
+#[test]
+fn an_unfinished_guest_fails() {
+    let Some(r) = Results::new() else { return };
+    fs::remove_file(r.kernel("guest/done")).unwrap();
+    fs::remove_file(r.kernel(&format!("guest/dry-run.{OBJ}.json"))).unwrap();
+    fs::remove_file(r.kernel(&format!("guest/dry-run.{OBJ}.rc"))).unwrap();
+    let (code, stdout, m) = r.summarize();
+    assert_eq!(code, 1);
+    assert_eq!(
+        failures(&m),
+        [
+            "the guest did not finish (vng exit 255): see console.log".to_owned(),
+            format!("dry-run {OBJ}: did not run in the kernel"),
+        ]
+    );
+    assert!(stdout.contains("FAILED:"), "{stdout}");
+}
+
+#[test]
+fn failing_steps_are_named() {
+    let Some(r) = Results::new() else { return };
+    fs::write(r.kernel("guest/check-btf.rc"), "1\n").unwrap();
+    r.edit_json("guest/check-btf.json", |v| {
+        v["checks"][1]["status"] = "fail".into();
+    });
+    fs::write(r.kernel("guest/selftest.rc"), "2\n").unwrap();
+    fs::write(r.kernel("guest/selftest.json"), "").unwrap();
+    fs::write(
+        r.kernel("guest/selftest.stderr"),
+        "coretool: needs privilege: loading and attaching BPF tracing programs\n",
+    )
+    .unwrap();
+    let (code, stdout, m) = r.summarize();
+    assert_eq!(code, 1);
+    assert_eq!(
+        failures(&m),
+        [
+            "check-btf: exit 1, failed: btf.vmlinux",
+            "selftest: exit 2: coretool: needs privilege: loading and attaching BPF tracing \
+             programs",
+        ]
+    );
+    let row = stdout.lines().nth(1).unwrap();
+    assert!(row.contains(" FAIL "), "{row}");
+}
+
+#[test]
+fn a_vmlinuz_btf_unlike_sysfs_fails() {
+    let Some(r) = Results::new() else { return };
+    r.edit_json("host/btf.json", |v| v["types"][0]["size"] = 9400.into());
+    let (code, stdout, m) = r.summarize();
+    assert_eq!(code, 1);
+    assert_eq!(
+        failures(&m),
+        ["btf: task_struct from the vmlinuz and /sys/kernel/btf/vmlinux differ or are missing"]
+    );
+    assert!(stdout.contains("9400 B, state DIFF"), "{stdout}");
+}
+
+#[test]
+fn steps_missing_from_the_build_are_not_failures() {
+    let Some(r) = Results::new() else { return };
+    let run = r.dir.join("run.json");
+    let mut v: Value = serde_json::from_slice(&fs::read(&run).unwrap()).unwrap();
+    v["features"]["selftest"] = false.into();
+    v["features"]["dry_run"] = false.into();
+    v["features"]["offline"] = false.into();
+    fs::write(&run, serde_json::to_vec(&v).unwrap()).unwrap();
+    let (code, stdout, m) = r.summarize();
+    assert_eq!(code, 0, "{stdout}");
+    let k = &m["kernels"][0];
+    assert_eq!(k["selftest"], "not available in this build");
+    assert_eq!(k["dry_run"], "not available in this build");
+    let row = stdout.lines().nth(1).unwrap();
+    assert_eq!(row.matches("n/a").count(), 2, "{row}");
+}
+
+#[test]
+fn not_a_results_directory() {
+    if !have_tools() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = summarize(tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = common::stderr(&out);
+    assert!(err.contains("run.json: no such file"), "{err}");
+}
