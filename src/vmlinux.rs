@@ -362,17 +362,23 @@ impl<'a> DisambigHasher<'a> {
 }
 
 /// C's `strcmp` on NUL-terminated byte strings (bytes compare unsigned); stops at the first
-/// difference.
+/// difference. The end of a slice counts as its NUL: a string offset at the very end of the
+/// string section gives an empty slice, which must equal `""` (else the sort order is not a
+/// total order on hostile BTF, and the sort panics).
 fn strcmp(a: &[u8], b: &[u8]) -> Ordering {
-    for (x, y) in a.iter().zip(b) {
+    for i in 0.. {
+        let (x, y) = (
+            a.get(i).copied().unwrap_or(0),
+            b.get(i).copied().unwrap_or(0),
+        );
         if x != y {
-            return x.cmp(y);
+            return x.cmp(&y);
         }
-        if *x == 0 {
-            return Ordering::Equal;
+        if x == 0 {
+            break;
         }
     }
-    a.len().cmp(&b.len())
+    Ordering::Equal
 }
 
 /// One type's sort key (bpftool's `struct sort_datum`) in 24 bytes. `head` packs the rank
@@ -912,6 +918,9 @@ mod tests {
         assert_eq!(strcmp(b"ab\0x", b"ab\0y"), Ordering::Equal);
         assert_eq!(strcmp(b"ab\0", b"abc\0"), Ordering::Less);
         assert_eq!(strcmp(b"\xff\0", b"a\0"), Ordering::Greater);
+        // An offset at the end of the string section gives an empty slice: that is "".
+        assert_eq!(strcmp(b"", b"\0"), Ordering::Equal);
+        assert_eq!(strcmp(b"", b"a\0"), Ordering::Less);
         assert!(sort_head(0, b"ab\0") < sort_head(0, b"ab\x01\0"));
         assert!(sort_head(3, b"abcdefghij\0") == sort_head(3, b"abcdefgzz\0"));
         assert!(sort_head(3, b"\0") < sort_head(3, b"a\0"));

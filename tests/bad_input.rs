@@ -238,6 +238,25 @@ fn every_reader_refuses_an_unreadable_file() {
         eprintln!("skipping unreadable-file test: needs root to run coretool as nobody");
         return;
     }
+    let probe = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .args([env!("CARGO_BIN_EXE_coretool"), "--version"])
+        .output();
+    match probe {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            eprintln!(
+                "skipping unreadable-file test: nobody cannot run {}: {}",
+                env!("CARGO_BIN_EXE_coretool"),
+                stderr(&o).trim()
+            );
+            return;
+        }
+        Err(e) => {
+            eprintln!("skipping unreadable-file test: setpriv (util-linux) missing: {e}");
+            return;
+        }
+    }
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
