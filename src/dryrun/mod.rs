@@ -163,7 +163,12 @@ impl Object {
             .relos
             .iter()
             .filter(|r| !r.section.starts_with('?'))
-            .filter(|r| self.program(&r.program).is_some())
+            // A hostile object can name a program (two symbols of one name) that starts after
+            // the instruction: that relocation is not in it.
+            .filter(|r| {
+                self.program(&r.program)
+                    .is_some_and(|p| r.insn >= p.first_insn)
+            })
     }
 }
 
