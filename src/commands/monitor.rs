@@ -43,7 +43,7 @@ pub fn run(args: MonitorArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         );
     }
     probe::stop_on_signals().context("installing the SIGINT/SIGTERM handlers")?;
-    let log = LibbpfLog::capture();
+    let log = LibbpfLog::start();
     let clock = WallClock::now();
     let opts = probe::Options {
         follow: args.follow,
@@ -100,7 +100,7 @@ pub fn run(args: MonitorArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         Ok(())
     });
     if result.is_err() {
-        for l in log.take() {
+        for l in log.take_lines() {
             if l.level == libbpf_rs::PrintLevel::Warn {
                 eprintln!("{}", l.text);
             }

@@ -18,11 +18,10 @@ use std::cell::{Cell, RefCell};
 use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
-use libbpf_rs::{Link, MapCore, MapFlags, PrintLevel, RingBuffer, RingBufferBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, RingBuffer, RingBufferBuilder};
 
 pub use event::{Event, EventKind, ExitStatus, Stats};
 
@@ -303,8 +302,8 @@ pub fn relocate_against(btf: &std::path::Path) -> anyhow::Result<Vec<relocs::App
     use std::os::unix::ffi::OsStrExt;
     let path = std::ffi::CString::new(btf.as_os_str().as_bytes())
         .map_err(|_| anyhow::anyhow!("{}: path contains NUL", btf.display()))?;
-    let log = LibbpfLog::capture();
-    let _ = log.take();
+    let log = LibbpfLog::start();
+    let _ = log.take_lines();
     let open_opts = libbpf_rs::libbpf_sys::bpf_object_open_opts {
         sz: std::mem::size_of::<libbpf_rs::libbpf_sys::bpf_object_open_opts>() as _,
         btf_custom_path: path.as_ptr(),
@@ -315,7 +314,7 @@ pub fn relocate_against(btf: &std::path::Path) -> anyhow::Result<Vec<relocs::App
         .open_opts(open_opts, &mut storage)
         .map_err(ProbeError::Open)?;
     let loaded = open.load().map_err(ProbeError::Load);
-    let lines = log.take();
+    let lines = log.take_lines();
     drop(loaded?);
     Ok(relocs::from_libbpf_log(
         lines.iter().map(|l| l.text.as_str()),
@@ -402,41 +401,8 @@ fn attach_failure_reason(spec: &ProgramSpec, e: &libbpf_rs::Error) -> String {
     e.to_string()
 }
 
-/// libbpf's log lines, captured instead of printed.
-pub struct LibbpfLog;
-
-/// One captured libbpf message.
-#[derive(Debug, Clone)]
-pub struct LogLine {
-    pub level: PrintLevel,
-    pub text: String,
-}
-
-static LOG: Mutex<Vec<LogLine>> = Mutex::new(Vec::new());
-
-fn log_line(level: PrintLevel, msg: String) {
-    if let Ok(mut log) = LOG.lock() {
-        log.push(LogLine {
-            level,
-            text: msg.trim_end().to_owned(),
-        });
-    }
-}
-
-impl LibbpfLog {
-    /// Route libbpf's messages, debug level included (that is where it reports each CO-RE
-    /// relocation), into the capture buffer.
-    pub fn capture() -> LibbpfLog {
-        libbpf_rs::set_print(Some((PrintLevel::Debug, log_line)));
-        LibbpfLog
-    }
-    /// The lines captured so far, emptying the buffer.
-    pub fn take(&self) -> Vec<LogLine> {
-        LOG.lock()
-            .map(|mut l| std::mem::take(&mut *l))
-            .unwrap_or_default()
-    }
-}
+/// libbpf's log, captured instead of printed (shared with `coretool dry-run`).
+pub use crate::dryrun::capture::{Capture as LibbpfLog, LogLine};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);

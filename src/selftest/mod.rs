@@ -162,7 +162,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
 
     report.checks.push(check_btf_preflight());
     // After check-btf, which silences libbpf for its feature probes.
-    let log = LibbpfLog::capture();
+    let log = LibbpfLog::start();
 
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() } as u32;
@@ -171,7 +171,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         ids = s.ids.clone();
         session_checks(s, opts, &layout, &mut report)
     });
-    let lines = log.take();
+    let lines = log.take_lines();
     report.relocations = relocs::from_libbpf_log(lines.iter().map(|l| l.text.as_str()));
     report.libbpf_warnings = lines
         .into_iter()
