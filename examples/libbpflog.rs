@@ -8,20 +8,23 @@ fn main() {
     let pos: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
     let obj = Path::new(pos[0]);
     let target = pos.get(1).map(|s| Path::new(s.as_str()));
+    let o = coretool::reloc::Object::parse(obj, std::fs::read(obj).unwrap()).unwrap();
     if flag("--offline") {
-        let o = coretool::dryrun::Object::parse(obj, std::fs::read(obj).unwrap()).unwrap();
         let src = coretool::source::load(target, None).unwrap();
         let t = coretool::dryrun::offline::OfflineTarget {
             btf: &src,
             running_kernel: target.is_none(),
         };
-        print!("{}", coretool::dryrun::offline::relocate(&o, &t).unwrap());
+        print!(
+            "{}",
+            coretool::dryrun::offline::relocate(&o, &t).unwrap().log
+        );
     } else if flag("--load") {
-        for v in coretool::dryrun::live::load_each(obj, target).unwrap() {
+        for v in coretool::libbpf::object::load_each(o.file(), target).unwrap() {
             println!("=== {} {:?}\n{}", v.program, v.error, v.log);
         }
     } else {
-        let run = coretool::dryrun::live::prepare(obj, target).unwrap();
+        let run = coretool::libbpf::object::prepare(o.file(), target).unwrap();
         print!("{}", run.log);
         eprintln!("prepare: {:?}", run.prepare_error);
     }

@@ -3,19 +3,17 @@
 //! The library parses and models (BTF, ELF objects, `.BTF.ext`, CO-RE relocations) without
 //! printing; `commands` render what the library computed.
 pub mod btf;
-pub mod btf_dump;
-pub mod btf_ext;
 pub mod check;
 pub mod cli;
 pub mod commands;
-pub mod core;
 pub mod dryrun;
 pub mod elf;
 pub mod error;
 pub mod kernel_btf;
+pub mod libbpf;
 pub mod output;
 pub mod probe;
-pub mod relocs;
+pub mod reloc;
 pub mod selftest;
 pub mod source;
 pub mod table;

@@ -4,7 +4,7 @@
 //! The work is split in two. Deciding *what* goes into the header (which types, in which order,
 //! which kfunc prototypes) uses coretool's own BTF parser: it mirrors bpftool's `sort_btf_c`
 //! (rank, then name, then a hash, then id) and `dump_btf_kfuncs`. Printing the C declarations
-//! is left to libbpf's own `btf_dump` ([`crate::btf_dump`]), so that type bodies equal
+//! is left to libbpf's own `btf_dump` ([`crate::libbpf::dump`]), so that type bodies equal
 //! bpftool's for the same libbpf version. Both see the same blob, hence the same type ids.
 
 use std::cmp::Ordering;
@@ -12,7 +12,8 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::c_char;
 
 use crate::btf::{essential_name, Btf, Kind};
-use crate::btf_dump::{CDumper, LibbpfError};
+use crate::libbpf::dump::CDumper;
+use crate::libbpf::LibbpfError;
 
 /// The declaration tag the kernel puts on kfuncs (`KFUNC_DECL_TAG` in bpftool).
 pub const KFUNC_DECL_TAG: &str = "bpf_kfunc";

@@ -191,7 +191,7 @@ fn tp_btf_probe_can_fail() {
         eprintln!("skipping tp_btf_probe_can_fail: needs root and kernel BTF");
         return;
     }
-    use coretool::check::libbpf::{probe_tp_btf, ProbeOutcome};
+    use coretool::libbpf::probe::{probe_tp_btf, ProbeOutcome};
     // Type id 1 is never a btf_trace_* typedef: the verifier must refuse it.
     assert_ne!(probe_tp_btf(1), ProbeOutcome::Supported);
 }

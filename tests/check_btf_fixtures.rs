@@ -10,13 +10,13 @@ use coretool::btf::Kind;
 use coretool::check::analyse::ProbeId;
 use coretool::check::config::{self, ConfigMissing, ConfigSource, KernelConfig};
 use coretool::check::gather::{examine_fallbacks, fallback_locations, module_btf};
-use coretool::check::libbpf::{Errno, ProbeOutcome};
 use coretool::check::privilege::Privilege;
 use coretool::check::{
     analyse, mounts, render, BtfFacts, BtfOrigin, CheckReport, Facts, Fallback, FallbackState,
     LoadedBtf, OsRelease, ProbeResult, Status, TracepointFacts, TracingFacts, Uname,
     MONITOR_TRACEPOINTS, NEEDS_PRIVILEGE,
 };
+use coretool::libbpf::probe::{Errno, ProbeOutcome};
 use coretool::output::Style;
 
 fn fixture(name: &str) -> PathBuf {

@@ -106,7 +106,7 @@ fn blob(type_len_claim: Option<u32>, words: &[u32], strs: &[u8]) -> Vec<u8> {
 #[test]
 fn claimed_sizes_are_checked_before_use() {
     use coretool::btf::BtfError;
-    use coretool::btf_ext::{BtfExt, BtfExtError};
+    use coretool::reloc::btf_ext::{BtfExt, BtfExtError};
     let huge_types = blob(Some(0xffff_fff0), &[], b"\0");
     assert!(matches!(
         Btf::parse(&huge_types),

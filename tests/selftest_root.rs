@@ -495,7 +495,8 @@ fn member_offset(btf: &coretool::btf::Btf, name: &str, member: &str) -> Option<u
 
 #[test]
 fn probe_relocates_differently_on_other_kernels() {
-    use coretool::probe::relocs::Outcome;
+    use coretool::dryrun::{Mode, Target};
+    use coretool::reloc::{Object, Status};
     use coretool::selftest::checks::KernelLayout;
     let test = "probe_relocates_differently_on_other_kernels";
     let Some(_guard) = privileged(test) else {
@@ -506,13 +507,21 @@ fn probe_relocates_differently_on_other_kernels() {
         skip(test, "no kernels cached (run scripts/fetch-kernels.sh)");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let obj = Object::parse(
+        std::path::Path::new("process_monitor.bpf.o"),
+        coretool::probe::OBJECT.to_vec(),
+    )
+    .unwrap();
     for (release, vmlinuz) in kernels {
         let src = coretool::source::load(Some(&vmlinuz), None).unwrap();
-        let btf_path = dir.path().join(format!("{release}.btf"));
-        std::fs::write(&btf_path, src.btf.raw_bytes()).unwrap();
-        let relocs = coretool::probe::relocate_against(&btf_path)
+        // libbpf's own loader (bpf_object__prepare) relocates the probe against that BTF.
+        let target = Target {
+            btf: &src,
+            default_kernel: false,
+        };
+        let report = coretool::dryrun::run(&obj, &target, Mode::Libbpf, false)
             .unwrap_or_else(|e| panic!("{release}: {e:#}"));
+        let relocs = report.result.fixups;
         assert!(!relocs.is_empty(), "{release}: no relocations reported");
 
         // Exactly the fields this kernel lacks are poisoned, in their guarded branches.
@@ -527,11 +536,8 @@ fn probe_relocates_differently_on_other_kernels() {
         }
         let mut poisoned: Vec<&str> = relocs
             .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Poisoned { .. }))
-            .map(|r| {
-                let spec = r.local.split_once(" struct ").map_or("", |(_, s)| s);
-                spec.split(' ').next().unwrap_or("")
-            })
+            .filter(|r| r.status == Status::Poisoned)
+            .map(|r| r.accessor.strip_prefix("struct ").unwrap_or(&r.accessor))
             .collect();
         poisoned.sort();
         want.sort();
@@ -542,15 +548,12 @@ fn probe_relocates_differently_on_other_kernels() {
             .expect("sched_process_fork record in BTF");
         let r = relocs
             .iter()
-            .find(|r| {
-                r.local
-                    .contains("trace_event_raw_sched_process_fork.child_pid")
-            })
+            .find(|r| r.accessor == "struct trace_event_raw_sched_process_fork.child_pid")
             .expect("child_pid relocation");
         assert!(
-            r.target
-                .as_deref()
-                .is_some_and(|t| t.ends_with(&format!("@ offset {child_pid})"))),
+            r.resolved
+                .as_ref()
+                .is_some_and(|t| t.spec.bit_offset() == Some(child_pid * 8)),
             "{release}: {r:?}, BTF offset {child_pid}"
         );
         say(&format!(

@@ -9,15 +9,15 @@ use std::io::sink;
 use std::path::Path;
 
 use coretool::btf::{cdecl, essential_name, json, layout, raw, Btf};
-use coretool::btf_ext::{BtfExt, CoreReloKind};
 use coretool::check::config::KernelConfig;
 use coretool::check::privilege::Privilege;
 use coretool::check::{mounts, OsRelease};
 use coretool::commands::btf::write_layout;
-use coretool::core::spec::CoreSpec;
-use coretool::dryrun::{self, log};
+use coretool::dryrun::log;
 use coretool::elf::ElfInfo;
-use coretool::relocs::BpfObject;
+use coretool::reloc::access::CoreSpec;
+use coretool::reloc::btf_ext::{BtfExt, CoreReloKind};
+use coretool::reloc::{self, Object};
 use coretool::{source, vmlinux};
 
 /// The BTF of `tests/fixtures/core_all_kinds.bpf.o` (little-endian), for targets that fuzz
@@ -128,14 +128,12 @@ pub fn object(data: &[u8]) {
             let _ = elf.func_at(s, u64::MAX);
         }
     }
-    if let Ok(obj) = dryrun::Object::parse(Path::new("fuzz-input"), data.to_vec()) {
-        for r in &obj.parsed.relos {
-            let _ = r.accessor(&obj.parsed.btf);
+    if let Ok(obj) = Object::parse(Path::new("fuzz-input"), data.to_vec()) {
+        for r in &obj.relos {
+            let _ = r.accessor(&obj.btf);
             let _ = r.offset();
         }
-        let _ = dryrun::assemble(&obj, &[]).summary();
-    } else {
-        let _ = BpfObject::parse(data);
+        let _ = reloc::assemble(&obj, &reloc::Outcomes::default()).summary();
     }
 }
 
@@ -245,10 +243,10 @@ pub fn check_parsers(data: &[u8]) {
 /// verifier's poisoned instruction, and the fixups assembled from the records for the
 /// `core_all_kinds.bpf.o` fixture. Input: the log text.
 pub fn libbpf_log(data: &[u8]) {
-    static OBJECT: std::sync::OnceLock<dryrun::Object> = std::sync::OnceLock::new();
+    static OBJECT: std::sync::OnceLock<Object> = std::sync::OnceLock::new();
     let obj = OBJECT.get_or_init(|| {
         let bytes = include_bytes!("../../tests/fixtures/core_all_kinds.bpf.o");
-        dryrun::Object::parse(Path::new("core_all_kinds.bpf.o"), bytes.to_vec())
+        Object::parse(Path::new("core_all_kinds.bpf.o"), bytes.to_vec())
             .expect("fixture object parses")
     });
     let text = String::from_utf8_lossy(data);
@@ -275,5 +273,5 @@ pub fn libbpf_log(data: &[u8]) {
     for l in &lines {
         let _ = log::parse_spec(l);
     }
-    let _ = dryrun::assemble(obj, &records).summary();
+    let _ = reloc::assemble(obj, &log::outcomes(&records)).summary();
 }

@@ -9,9 +9,9 @@
 use std::path::Path;
 
 use super::config::KernelConfig;
-use super::libbpf::ProbeOutcome;
 use super::mounts::{self, DEBUGFS_PATH, TRACEFS_PATH};
 use super::*;
+use crate::libbpf::probe::ProbeOutcome;
 
 /// BTF kinds newer than the original set: `(kind, first libbpf that reads it, first kernel
 /// that emits it)`. Versions from libbpf's history (`BTF_KIND_FLOAT` in v0.4.0, ...).

@@ -8,12 +8,13 @@ use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
 use super::analyse::ProbeId;
-use super::libbpf;
 use super::mounts::{self, DEBUGFS_TRACING_PATH, TRACEFS_PATH};
 use super::privilege::{self, SYSCTL_JIT, SYSCTL_UNPRIV_BPF};
 use super::*;
 use crate::btf::Btf;
 use crate::error::InputError;
+use crate::libbpf::probe::{self as libbpf, Helper, MapType, ProgType};
+use crate::libbpf::PrintGuard;
 use crate::source::{self, BtfSource, Container, SYSFS_VMLINUX};
 
 /// Why the check itself could not run (exit 2).
@@ -82,7 +83,9 @@ pub fn gather(opts: &GatherOptions) -> Result<Facts, GatherError> {
         .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
         .map(|s| OsRelease::parse(&s))
         .unwrap_or_default();
-    libbpf::silence();
+    // check-btf reports every failure itself, with a fix; a probe that fails is an expected
+    // outcome, not noise for the user.
+    let _quiet = PrintGuard::silence();
     let privilege = privilege::current();
     let (btf, parsed) = gather_btf(opts, &uname.release)?;
     let config = config::load(&uname.release);
@@ -340,19 +343,13 @@ fn run_probes(sysfs: Option<&Btf>) -> Vec<ProbeResult> {
         .iter()
         .map(|&probe| {
             let outcome = match probe {
-                ProbeId::MapRingbuf => Ok(libbpf::probe_map_type(libbpf_sys::BPF_MAP_TYPE_RINGBUF)),
-                ProbeId::MapPercpuArray => Ok(libbpf::probe_map_type(
-                    libbpf_sys::BPF_MAP_TYPE_PERCPU_ARRAY,
-                )),
-                ProbeId::ProgTracepoint => Ok(libbpf::probe_prog_type(
-                    libbpf_sys::BPF_PROG_TYPE_TRACEPOINT,
-                )),
-                ProbeId::ProgKprobe => {
-                    Ok(libbpf::probe_prog_type(libbpf_sys::BPF_PROG_TYPE_KPROBE))
-                }
+                ProbeId::MapRingbuf => Ok(libbpf::probe_map_type(MapType::Ringbuf)),
+                ProbeId::MapPercpuArray => Ok(libbpf::probe_map_type(MapType::PercpuArray)),
+                ProbeId::ProgTracepoint => Ok(libbpf::probe_prog_type(ProgType::Tracepoint)),
+                ProbeId::ProgKprobe => Ok(libbpf::probe_prog_type(ProgType::Kprobe)),
                 ProbeId::HelperGetCurrentTask => Ok(libbpf::probe_helper(
-                    libbpf_sys::BPF_PROG_TYPE_TRACEPOINT,
-                    libbpf_sys::BPF_FUNC_get_current_task,
+                    ProgType::Tracepoint,
+                    Helper::GetCurrentTask,
                 )),
                 ProbeId::TpBtf => tp_btf_target(sysfs).map(libbpf::probe_tp_btf),
             };

@@ -13,7 +13,6 @@
 pub mod analyse;
 pub mod config;
 pub mod gather;
-pub mod libbpf;
 pub mod mounts;
 pub mod privilege;
 pub mod render;
@@ -164,7 +163,7 @@ pub struct LoadedBtf {
     /// How many types of each kind it defines.
     pub kinds: BTreeMap<Kind, u32>,
     /// libbpf's own parse: its `btf__type_cnt`, or the errno it failed with.
-    pub libbpf: Result<u32, libbpf::Errno>,
+    pub libbpf: Result<u32, crate::libbpf::probe::Errno>,
     /// The kernel release the source names (bzImage header, BTFHub member name).
     pub release: Option<String>,
     /// Split (module) BTF on top of a base.
@@ -245,7 +244,7 @@ pub struct TracingFacts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeResult {
     pub probe: analyse::ProbeId,
-    pub outcome: Result<libbpf::ProbeOutcome, String>,
+    pub outcome: Result<crate::libbpf::probe::ProbeOutcome, String>,
 }
 
 /// Everything gathered from the machine; [`analyse`] judges it.

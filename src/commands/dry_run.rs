@@ -8,10 +8,10 @@ use comfy_table::{Attribute, Cell, Color};
 use serde_json::{json, Value};
 
 use crate::cli::GlobalOpts;
-use crate::dryrun::run::{self, Mode, RunError, Target, TargetReport};
-use crate::dryrun::{Fixup, Object, Status};
+use crate::dryrun::{self as run, Mode, RunError, Target, TargetReport};
 use crate::error::{InputError, NeedsPrivilege, EXIT_OK, EXIT_PROBLEMS};
 use crate::output::{self, Style};
+use crate::reloc::{Fixup, Object, Status};
 use crate::source::{self, read_file, BtfSource};
 use crate::table;
 
@@ -399,7 +399,7 @@ fn fixup_json(f: &Fixup) -> Value {
         "local": f.local,
         "target": f.target,
         "mem_sz": f.mem_sz.map(|(a, b)| json!({"local": a, "target": b})),
-        "bit_offset": f.local_bit_offset.map(|l| json!({
+        "bit_offset": f.local_bit_offset().map(|l| json!({
             "local": l,
             "target": f.resolved.as_ref().and_then(|r| r.spec.bit_offset()),
         })),

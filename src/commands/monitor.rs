@@ -7,7 +7,8 @@ use anyhow::Context;
 
 use crate::cli::GlobalOpts;
 use crate::error::exit_ok;
-use crate::probe::{self, host, Event, EventKind, ExitStatus, LibbpfLog, Stats};
+use crate::libbpf::PrintGuard;
+use crate::probe::{self, host, Event, EventKind, ExitStatus, Stats};
 
 #[derive(Debug, clap::Args)]
 pub struct MonitorArgs {
@@ -43,7 +44,7 @@ pub fn run(args: MonitorArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         );
     }
     probe::stop_on_signals().context("installing the SIGINT/SIGTERM handlers")?;
-    let log = LibbpfLog::start();
+    let log = PrintGuard::capture();
     let clock = WallClock::now();
     let opts = probe::Options {
         follow: args.follow,
@@ -101,7 +102,7 @@ pub fn run(args: MonitorArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     });
     if result.is_err() {
         for l in log.take_lines() {
-            if l.level == libbpf_rs::PrintLevel::Warn {
+            if l.level == crate::libbpf::LogLevel::Warn {
                 eprintln!("{}", l.text);
             }
         }

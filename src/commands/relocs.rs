@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::cli::GlobalOpts;
 use crate::error::InputError;
 use crate::output::{self, Style};
-use crate::relocs::{BpfObject, CoreRelo};
+use crate::reloc::{CoreRelo, Object};
 use crate::source::read_file;
 use crate::table;
 
@@ -26,7 +26,8 @@ pub fn run(args: RelocsArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let mut objs = Vec::new();
     for path in &args.objects {
         let data = read_file(path)?;
-        let obj = BpfObject::parse(&data).map_err(|e| InputError::invalid(path, e.to_string()))?;
+        let obj =
+            Object::parse(path, data).map_err(|e| InputError::invalid(path, e.to_string()))?;
         objs.push((path, obj));
     }
     if g.json {
@@ -59,7 +60,7 @@ fn line_text(r: &CoreRelo) -> String {
 fn write_text(
     out: &mut impl Write,
     path: &std::path::Path,
-    obj: &BpfObject,
+    obj: &Object,
     style: Style,
     verbose: bool,
 ) -> std::io::Result<()> {
@@ -133,7 +134,7 @@ fn write_text(
     Ok(())
 }
 
-fn object_json(path: &std::path::Path, obj: &BpfObject) -> Value {
+fn object_json(path: &std::path::Path, obj: &Object) -> Value {
     let relos: Vec<Value> = obj
         .relos
         .iter()

@@ -8,7 +8,8 @@ use anyhow::Context;
 use crate::cli::GlobalOpts;
 use crate::error::{exit_ok, exit_problems};
 use crate::output::Style;
-use crate::probe::{self, relocs::Outcome};
+use crate::probe;
+use crate::reloc::{Fixup, Status as ReloStatus};
 use crate::selftest::{self, checks::Status, Report};
 
 #[derive(Debug, clap::Args)]
@@ -70,7 +71,7 @@ fn render_text(w: &mut dyn Write, r: &Report, st: Style, verbose: u8) -> std::io
         let poisoned: Vec<_> = r
             .relocations
             .iter()
-            .filter(|x| matches!(x.outcome, Outcome::Poisoned { .. }))
+            .filter(|x| x.status == ReloStatus::Poisoned)
             .collect();
         writeln!(
             w,
@@ -91,12 +92,12 @@ fn render_text(w: &mut dyn Write, r: &Report, st: Style, verbose: u8) -> std::io
                 "  {:<10} #{:<3} {:<12} {}\n  {:>17} {}",
                 x.program,
                 x.index,
-                x.kind,
-                x.local,
+                x.kind.name(),
+                x.local_spec.as_ref().map(|s| s.body()).unwrap_or_default(),
                 "->",
-                match &x.target {
-                    Some(t) => format!("{t}: {}", x.outcome_text()),
-                    None => format!("no match: {}", x.outcome_text()),
+                match &x.resolved {
+                    Some(t) => format!("{}: {}", t.spec.body(), outcome_text(x)),
+                    None => format!("no match: {}", outcome_text(x)),
                 }
             )?;
         }
@@ -155,4 +156,15 @@ fn render_text(w: &mut dyn Write, r: &Report, st: Style, verbose: u8) -> std::io
         w,
         "\n{pass} passed, {fail} failed, {skip} skipped: {verdict}"
     )
+}
+
+/// `insn #3: off 1268 -> 1268`, as libbpf's log states what it did.
+fn outcome_text(f: &Fixup) -> String {
+    match (f.status, f.change()) {
+        (ReloStatus::Poisoned, _) => format!("insn #{}: poisoned (no match here)", f.insn),
+        (ReloStatus::Patched | ReloStatus::Same | ReloStatus::Absent, Some(c)) => {
+            format!("insn #{}: {c}", f.insn)
+        }
+        _ => "not reported".into(),
+    }
 }

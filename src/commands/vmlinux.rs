@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::btf::Btf;
-use crate::btf_dump::{CDumper, LibbpfBtf};
 use crate::cli::{BtfSourceArgs, GlobalOpts};
 use crate::elf::{is_elf, ElfInfo};
 use crate::error::InputError;
 use crate::kernel_btf::MappedFile;
+use crate::libbpf::dump::CDumper;
+use crate::libbpf::LibbpfBtf;
 use crate::source::{self, BtfSource};
 use crate::vmlinux::{self, HeaderPlan};
 
@@ -118,7 +119,7 @@ fn libbpf_btf(btf: Btf) -> anyhow::Result<LibbpfBtf> {
     let raw = btf.into_raw();
     Ok(match base {
         None => LibbpfBtf::new(&raw)?,
-        Some(base) => LibbpfBtf::new_split(&raw, base)?,
+        Some(base) => LibbpfBtf::new_split(&raw, std::rc::Rc::new(base))?,
     })
 }
 

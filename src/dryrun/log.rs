@@ -7,131 +7,7 @@
 //! `libbpf.c`. Lines this module does not know become nothing; it never fails, since a log is
 //! evidence to read, not input to validate.
 
-use std::fmt;
-
-pub use crate::btf_ext::CoreReloKind as RelocKind;
-
-/// Kinds whose value answers "is it there?": 0 on a kernel without it is an answer, not a
-/// failure.
-pub fn is_existence(kind: RelocKind) -> bool {
-    matches!(
-        kind,
-        RelocKind::FieldExists
-            | RelocKind::TypeExists
-            | RelocKind::TypeMatches
-            | RelocKind::EnumvalExists
-    )
-}
-
-/// What a spec addresses beyond its root type (`bpf_core_format_spec`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SpecDetail {
-    /// Type-based kinds: the root type is the whole spec.
-    Type,
-    /// Field-based kinds: `.real_parent` or `[2].x`, the raw accessor `0:86` and the bit offset.
-    Field {
-        access: String,
-        raw: Vec<u32>,
-        bit_offset: u32,
-    },
-    /// Enumerator-based kinds: `::PIDTYPE_TGID = 1`.
-    Enumval { name: String, value: i128 },
-}
-
-/// A spec as `bpf_core_format_spec` prints it:
-/// `<byte_off> [18] struct task_struct.real_parent (0:3 @ offset 16)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Spec {
-    pub kind: RelocKind,
-    pub type_id: u32,
-    /// libbpf's `btf_kind_str`: `struct`, `union`, `enum`, `typedef`...
-    pub type_kind: String,
-    /// `<anon>` for anonymous types, as libbpf prints it.
-    pub type_name: String,
-    pub detail: SpecDetail,
-}
-
-impl Spec {
-    /// The accessor in C terms: `struct task_struct.real_parent`, `enum pid_type::PIDTYPE_TGID`,
-    /// `struct task_struct`.
-    pub fn accessor(&self) -> String {
-        let root = format!("{} {}", self.type_kind, self.type_name);
-        match &self.detail {
-            SpecDetail::Type => root,
-            SpecDetail::Field { access, .. } => format!("{root}{access}"),
-            SpecDetail::Enumval { name, .. } => format!("{root}::{name}"),
-        }
-    }
-
-    /// `[18] struct task_struct`.
-    pub fn root(&self) -> String {
-        format!("[{}] {} {}", self.type_id, self.type_kind, self.type_name)
-    }
-
-    pub fn bit_offset(&self) -> Option<u32> {
-        match self.detail {
-            SpecDetail::Field { bit_offset, .. } => Some(bit_offset),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Spec {
-    /// Byte-identical to `bpf_core_format_spec`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{}> {}", self.kind.name(), self.root())?;
-        match &self.detail {
-            SpecDetail::Type => Ok(()),
-            SpecDetail::Enumval { name, value } => write!(f, "::{name} = {value}"),
-            SpecDetail::Field {
-                access,
-                raw,
-                bit_offset,
-            } => {
-                let raw: Vec<String> = raw.iter().map(u32::to_string).collect();
-                write!(f, "{access} ({} @ offset {}", raw.join(":"), bit_offset / 8)?;
-                if bit_offset % 8 != 0 {
-                    write!(f, ".{}", bit_offset % 8)?;
-                }
-                f.write_str(")")
-            }
-        }
-    }
-}
-
-/// An instruction patch (`bpf_core_patch_insn`), with the value before and after.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Patch {
-    /// `(ALU/ALU64) imm X -> Y`
-    Imm { old: u64, new: u64 },
-    /// `(LDX/ST/STX) off X -> Y`
-    Off { old: u64, new: u64 },
-    /// `(LDX/ST/STX) mem_sz X -> Y`
-    MemSz { old: u64, new: u64 },
-    /// `(LDIMM64) imm64 X -> Y`
-    Imm64 { old: u64, new: u64 },
-}
-
-impl Patch {
-    pub fn values(self) -> (u64, u64) {
-        match self {
-            Patch::Imm { old, new }
-            | Patch::Off { old, new }
-            | Patch::MemSz { old, new }
-            | Patch::Imm64 { old, new } => (old, new),
-        }
-    }
-
-    /// The field libbpf names in its log: `imm`, `off`, `mem_sz`, `imm64`.
-    pub fn field(self) -> &'static str {
-        match self {
-            Patch::Imm { .. } => "imm",
-            Patch::Off { .. } => "off",
-            Patch::MemSz { .. } => "mem_sz",
-            Patch::Imm64 { .. } => "imm64",
-        }
-    }
-}
+use crate::reloc::{CoreReloKind as RelocKind, Outcomes, Patch, Resolved, Spec, SpecDetail};
 
 /// One meaningful line (or, for a verifier log, block) of libbpf's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,6 +87,91 @@ impl Record {
             _ => None,
         }
     }
+}
+
+/// libbpf's reason for refusing relocation `relo` of `prog`, from the warnings it printed
+/// about it: an ambiguity or any specific complaint first, its generic `failed to relocate`
+/// last.
+pub fn relo_error(records: &[Record], prog: &str, relo: u32) -> Option<String> {
+    let mine = || {
+        records
+            .iter()
+            .filter(move |r| r.relocation() == Some((prog, relo)))
+    };
+    mine()
+        .find_map(|r| match r {
+            Record::OffsetAmbiguity { found, chosen, .. } => Some(format!(
+                "field offset ambiguity: candidates resolve to bit offsets {found} and {chosen}"
+            )),
+            Record::DecisionAmbiguity { message, .. } => Some(message.clone()),
+            Record::RelocWarning { message, .. } if !message.starts_with("failed to relocate") => {
+                Some(message.clone())
+            }
+            _ => None,
+        })
+        .or_else(|| {
+            mine().find_map(|r| match r {
+                Record::RelocWarning { message, .. } => Some(message.clone()),
+                _ => None,
+            })
+        })
+}
+
+/// What libbpf's loader log says happened to each CO-RE relocation: the libbpf engine's
+/// [`Outcomes`].
+pub fn outcomes(records: &[Record]) -> Outcomes {
+    let mut out = Outcomes {
+        failure: records.iter().find_map(|r| match r {
+            Record::CoreFailed { message } => Some(message.clone()),
+            _ => None,
+        }),
+        ..Outcomes::default()
+    };
+    // The BTF (vmlinux or a module) each candidate was found in, by (local id, target id).
+    let found_in = |local_id: u32, target_id: u32| {
+        records
+            .iter()
+            .find_map(|r| match r {
+                Record::CandidateFound {
+                    local_id: l,
+                    target_id: t,
+                    btf,
+                    ..
+                } if *l == local_id && *t == target_id => Some(btf.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "vmlinux".to_owned())
+    };
+    for r in records {
+        let Some((prog, relo)) = r.relocation() else {
+            continue;
+        };
+        let key = (prog.to_owned(), relo);
+        let o = out.relos.entry(key).or_default();
+        match r {
+            Record::LocalSpec { spec, .. } if o.local_spec.is_none() => {
+                o.local_spec = Some(spec.clone())
+            }
+            Record::Candidate {
+                matching: true,
+                spec,
+                ..
+            } if o.resolved.is_none() => {
+                let local_id = o.local_spec.as_ref().map_or(0, |s| s.type_id);
+                o.resolved = Some(Resolved {
+                    btf: found_in(local_id, spec.type_id),
+                    spec: spec.clone(),
+                })
+            }
+            Record::Patched { insn, patch, .. } => o.patches.push((*insn, *patch)),
+            Record::Poisoned { insn, .. } => o.poisoned.push(*insn),
+            _ => {}
+        }
+    }
+    for ((prog, relo), o) in out.relos.iter_mut() {
+        o.error = relo_error(records, prog, *relo);
+    }
+    out
 }
 
 /// Parse a whole log. Unknown lines are skipped; so are lines about non-CO-RE relocations

@@ -2,7 +2,7 @@
 /*
  * The printf callback for libbpf's btf_dump. libbpf hands the callback a va_list, which stable
  * Rust cannot consume, so this shim formats the text and appends it to a buffer owned by the
- * Rust side (src/btf_dump.rs), calling back into Rust only when the buffer is full.
+ * Rust side (src/libbpf/dump.rs), calling back into Rust only when the buffer is full.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 
 #include <bpf/btf.h>
 
-/* Laid out as `Sink` in src/btf_dump.rs. */
+/* Laid out as `Sink` in src/libbpf/dump.rs. */
 struct coretool_sink {
 	/* write out buf[0..len], then take data[0..n] (into buf or straight out); len is updated */
 	void (*overflow)(struct coretool_sink *sink, const char *data, size_t n);

@@ -7,12 +7,11 @@
 //! unwinding the kernel closes the descriptors itself. Signals are turned into a stop flag
 //! ([`stop_on_signals`]) so that Ctrl-C and SIGTERM take the dropping path too.
 //!
-//! This module prints nothing; libbpf's own log is captured ([`LibbpfLog`]) for commands to show.
+//! This module prints nothing; libbpf's own log is captured ([`crate::libbpf::PrintGuard`]) for commands to show.
 
 pub mod event;
 pub mod fingerprint;
 pub mod host;
-pub mod relocs;
 
 use std::cell::{Cell, RefCell};
 use std::mem::MaybeUninit;
@@ -294,33 +293,6 @@ pub fn with_session<T>(
     f(&mut session)
 }
 
-/// Load the object (without attaching it) with its CO-RE relocations resolved against `btf`, a
-/// raw BTF file of another kernel, instead of the running kernel's, and return what libbpf
-/// applied. The programs are unloaded again on return. Needs the privilege to load programs;
-/// uses the process-wide libbpf log, so callers must not load other objects meanwhile.
-pub fn relocate_against(btf: &std::path::Path) -> anyhow::Result<Vec<relocs::AppliedReloc>> {
-    use std::os::unix::ffi::OsStrExt;
-    let path = std::ffi::CString::new(btf.as_os_str().as_bytes())
-        .map_err(|_| anyhow::anyhow!("{}: path contains NUL", btf.display()))?;
-    let log = LibbpfLog::start();
-    let _ = log.take_lines();
-    let open_opts = libbpf_rs::libbpf_sys::bpf_object_open_opts {
-        sz: std::mem::size_of::<libbpf_rs::libbpf_sys::bpf_object_open_opts>() as _,
-        btf_custom_path: path.as_ptr(),
-        ..Default::default()
-    };
-    let mut storage = MaybeUninit::uninit();
-    let open = ProcessMonitorSkelBuilder::default()
-        .open_opts(open_opts, &mut storage)
-        .map_err(ProbeError::Open)?;
-    let loaded = open.load().map_err(ProbeError::Load);
-    let lines = log.take_lines();
-    drop(loaded?);
-    Ok(relocs::from_libbpf_log(
-        lines.iter().map(|l| l.text.as_str()),
-    ))
-}
-
 fn open_and_load<'obj>(
     storage: &'obj mut MaybeUninit<libbpf_rs::OpenObject>,
     opts: &Options,
@@ -402,7 +374,6 @@ fn attach_failure_reason(spec: &ProgramSpec, e: &libbpf_rs::Error) -> String {
 }
 
 /// libbpf's log, captured instead of printed (shared with `coretool dry-run`).
-pub use crate::dryrun::capture::{Capture as LibbpfLog, LogLine};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);

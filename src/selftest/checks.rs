@@ -11,7 +11,7 @@ use crate::probe::event::{
 };
 
 use super::workload::{ChildTruth, Parent};
-use crate::probe::relocs::{AppliedReloc, Outcome};
+use crate::reloc::{Object, Outcomes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -625,37 +625,55 @@ mod tests {
 
     #[test]
     fn relocations_must_match_libbpf() {
-        let rec = |index, insn| RecordedReloc {
-            program: "pm_fork".into(),
-            index,
-            kind: "byte_off".into(),
-            insn,
+        use crate::reloc::{Outcome, Patch};
+        // Two programs, each in its own section, as the probe has them.
+        let obj = Object::parse(
+            std::path::Path::new("core_all_kinds.bpf.o"),
+            include_bytes!("../../tests/fixtures/core_all_kinds.bpf.o").to_vec(),
+        )
+        .unwrap();
+        let applied_at = |shift: u32| {
+            let mut out = Outcomes::default();
+            for r in &obj.relos {
+                let first = obj.program(&r.program).unwrap().first_insn;
+                let spec = crate::reloc::Spec {
+                    kind: r.kind,
+                    type_id: r.type_id,
+                    type_kind: "struct".into(),
+                    type_name: "x".into(),
+                    detail: crate::reloc::SpecDetail::Type,
+                };
+                out.relos.insert(
+                    (r.program.clone(), r.index as u32),
+                    Outcome {
+                        local_spec: Some(spec),
+                        patches: vec![(r.insn - first + shift, Patch::Imm { old: 1, new: 1 })],
+                        ..Outcome::default()
+                    },
+                );
+            }
+            out
         };
-        let applied = |index, outcome| AppliedReloc {
-            program: "pm_fork".into(),
-            index,
-            kind: "byte_off".into(),
-            local: String::new(),
-            target: None,
-            outcome,
-        };
-        let patched = Outcome::Patched {
-            insn: 3,
-            change: "off 8 -> 8".into(),
-        };
-        let both = [
-            applied(0, patched.clone()),
-            applied(1, Outcome::Poisoned { insn: 9 }),
-        ];
-        let ok = relocation_check(&[rec(0, 3), rec(1, 9)], &both);
+        let n = obj.relos.len();
+        let ok = relocation_check(&obj, &applied_at(0));
         assert_eq!(ok.status, Status::Pass, "{ok:?}");
-        assert_eq!(ok.got, "2 records: 1 patched, 1 poisoned (guarded)");
-        let bad = relocation_check(&[rec(0, 4), rec(1, 9), rec(2, 11)], &both);
-        assert_eq!(bad.status, Status::Fail);
         assert_eq!(
-            bad.got,
-            "pm_fork #0: insn #3, recorded #4; pm_fork #2: not reported by libbpf"
+            ok.got,
+            format!("{n} records: {n} patched, 0 poisoned (guarded)")
         );
+        let mut bad = applied_at(0);
+        let first = &obj.relos[0];
+        bad.relos
+            .get_mut(&(first.program.clone(), 0))
+            .unwrap()
+            .patches[0]
+            .0 += 1;
+        let last = obj.relos.last().unwrap();
+        bad.relos.remove(&(last.program.clone(), last.index as u32));
+        let bad = relocation_check(&obj, &bad);
+        assert_eq!(bad.status, Status::Fail);
+        assert!(bad.got.contains("insn #"), "{}", bad.got);
+        assert!(bad.got.contains("not reported by libbpf"), "{}", bad.got);
     }
 
     #[test]
@@ -668,54 +686,62 @@ mod tests {
     }
 }
 
-/// One relocation record as the object's `.BTF.ext` states it (coretool's parser).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedReloc {
-    pub program: String,
-    pub index: u32,
-    pub kind: String,
-    pub insn: u32,
-}
-
 /// libbpf resolved every relocation the object records, each at the instruction and with the
 /// kind the record states: coretool's `.BTF.ext` reading agrees with libbpf's.
-pub fn relocation_check(recorded: &[RecordedReloc], applied: &[AppliedReloc]) -> Check {
+pub fn relocation_check(obj: &Object, applied: &Outcomes) -> Check {
+    let recorded = &obj.relos;
     let expected = format!(
         "{} records (.BTF.ext), each patched or poisoned by libbpf at its insn",
         recorded.len()
     );
     let mut problems = Vec::new();
+    let mut poisoned = 0;
     for r in recorded {
-        let a = applied
-            .iter()
-            .find(|a| a.program == r.program && a.index == r.index);
         let at = format!("{} #{}", r.program, r.index);
-        match a.map(|a| (&a.kind, &a.outcome)) {
-            None => problems.push(format!("{at}: not reported by libbpf")),
-            Some((kind, _)) if *kind != r.kind => {
-                problems.push(format!("{at}: kind {kind}, recorded {}", r.kind))
+        let Some(o) = applied
+            .relos
+            .get(&(r.program.clone(), r.index as u32))
+            .filter(|o| o.local_spec.is_some())
+        else {
+            problems.push(format!("{at}: not reported by libbpf"));
+            continue;
+        };
+        let kind = o.local_spec.as_ref().map(|s| s.kind);
+        let first = obj.program(&r.program).map_or(0, |p| p.first_insn);
+        let want = r.insn - first.min(r.insn);
+        // The relocated instruction: the patched one, or the poisoned one (libbpf poisons an
+        // ld_imm64's second half first).
+        let got = o
+            .patches
+            .first()
+            .map(|(i, _)| *i)
+            .or_else(|| o.poisoned.last().copied());
+        poisoned += (o.patches.is_empty() && !o.poisoned.is_empty()) as usize;
+        match (kind, got) {
+            (Some(k), _) if k != r.kind => problems.push(format!(
+                "{at}: kind {}, recorded {}",
+                k.name(),
+                r.kind.name()
+            )),
+            (_, Some(insn)) if insn != want => {
+                problems.push(format!("{at}: insn #{insn}, recorded #{want}"))
             }
-            Some((_, Outcome::Patched { insn, .. } | Outcome::Poisoned { insn }))
-                if *insn != r.insn =>
-            {
-                problems.push(format!("{at}: insn #{insn}, recorded #{}", r.insn))
-            }
-            Some((_, Outcome::Unknown)) => problems.push(format!("{at}: no outcome")),
-            Some(_) => {}
+            (_, None) => problems.push(format!("{at}: no outcome")),
+            _ => {}
         }
     }
-    if applied.len() > recorded.len() {
+    let reported = applied
+        .relos
+        .values()
+        .filter(|o| o.local_spec.is_some())
+        .count();
+    if reported > recorded.len() {
         problems.push(format!(
-            "libbpf reported {} relocations, the object records {}",
-            applied.len(),
+            "libbpf reported {reported} relocations, the object records {}",
             recorded.len()
         ));
     }
     if problems.is_empty() {
-        let poisoned = applied
-            .iter()
-            .filter(|a| matches!(a.outcome, Outcome::Poisoned { .. }))
-            .count();
         Check::pass(
             "relocations",
             expected,

@@ -16,8 +16,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::dryrun::log as libbpf_log;
 use crate::error::NeedsPrivilege;
-use crate::probe::{self, event::Event, host, relocs, LibbpfLog, Session, Stats};
+use crate::libbpf::{LogLevel, PrintGuard};
+use crate::probe::{self, event::Event, host, Session, Stats};
+use crate::reloc::{Fixup, Object};
 use checks::{Check, KernelLayout, Status};
 use workload::ExecTruth;
 
@@ -65,7 +68,8 @@ pub struct Report {
     pub kernel: KernelInfo,
     pub object_origin: &'static str,
     pub object_size: usize,
-    pub relocations: Vec<relocs::AppliedReloc>,
+    /// The probe's CO-RE relocations as libbpf applied them while loading it here.
+    pub relocations: Vec<Fixup>,
     pub checks: Vec<Check>,
     pub stress: Option<StressSummary>,
     /// libbpf's messages at warning level and above (load failures, attach failures).
@@ -162,7 +166,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
 
     report.checks.push(check_btf_preflight());
     // After check-btf, which silences libbpf for its feature probes.
-    let log = LibbpfLog::start();
+    let log = PrintGuard::capture();
 
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() } as u32;
@@ -172,10 +176,20 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         session_checks(s, opts, &layout, &mut report)
     });
     let lines = log.take_lines();
-    report.relocations = relocs::from_libbpf_log(lines.iter().map(|l| l.text.as_str()));
+    let text: String = lines.iter().map(|l| format!("{}\n", l.text)).collect();
+    let outcomes = libbpf_log::outcomes(&libbpf_log::parse(&text));
+    let object = probe_object();
+    if let Ok(obj) = &object {
+        report.relocations = crate::reloc::assemble(obj, &outcomes)
+            .fixups
+            .into_iter()
+            // The ones libbpf reported: a program not loaded here has none.
+            .filter(|f| f.local_spec.is_some())
+            .collect();
+    }
     report.libbpf_warnings = lines
         .into_iter()
-        .filter(|l| l.level == libbpf_rs::PrintLevel::Warn)
+        .filter(|l| l.level == LogLevel::Warn)
         .map(|l| l.text)
         .collect();
     if let Err(e) = session {
@@ -202,8 +216,8 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         return Ok(report);
     }
     if let Some(at) = report.checks.iter().position(|c| c.name == "load") {
-        let check = match recorded_relocations(probe::OBJECT) {
-            Ok(recorded) => checks::relocation_check(&recorded, &report.relocations),
+        let check = match &object {
+            Ok(obj) => checks::relocation_check(obj, &outcomes),
             Err(e) => Check::fail("relocations", "the object's .BTF.ext parses", e.to_string()),
         };
         report.checks.insert(at + 1, check);
@@ -280,21 +294,12 @@ fn check_btf_preflight() -> Check {
     }
 }
 
-/// The CO-RE relocation records of `object`, read by coretool's own `.BTF.ext` parser.
-fn recorded_relocations(
-    object: &[u8],
-) -> Result<Vec<checks::RecordedReloc>, crate::relocs::ObjectError> {
-    let obj = crate::relocs::BpfObject::parse(object)?;
-    Ok(obj
-        .relos
-        .iter()
-        .map(|r| checks::RecordedReloc {
-            program: r.program.clone(),
-            index: r.index as u32,
-            kind: r.kind.name().to_owned(),
-            insn: r.insn,
-        })
-        .collect())
+/// The bundled probe object, parsed by coretool's own ELF and `.BTF.ext` readers.
+fn probe_object() -> Result<Object, crate::reloc::ObjectError> {
+    Object::parse(
+        std::path::Path::new("process_monitor.bpf.o"),
+        probe::OBJECT.to_vec(),
+    )
 }
 
 /// Poll the ring buffer while `job` runs on its own thread, then collect what is left.
@@ -479,7 +484,7 @@ impl Report {
                 "tracefs": k.tracefs,
             },
             "object": { "origin": self.object_origin, "size": self.object_size },
-            "relocations": self.relocations.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
+            "relocations": self.relocations.iter().map(relocation_json).collect::<Vec<_>>(),
             "checks": self.checks.iter().map(|c| serde_json::json!({
                 "name": c.name,
                 "status": c.status.name(),
@@ -501,4 +506,24 @@ impl Report {
             },
         })
     }
+}
+
+/// One applied relocation in `coretool.selftest/v1`.
+fn relocation_json(f: &Fixup) -> serde_json::Value {
+    use crate::reloc::Status;
+    let outcome = match f.status {
+        Status::Patched | Status::Same | Status::Absent => "patched",
+        Status::Poisoned => "poisoned",
+        Status::Error | Status::NotRun => "unknown",
+    };
+    serde_json::json!({
+        "program": f.program,
+        "index": f.index,
+        "kind": f.kind.name(),
+        "local": f.local_spec.as_ref().map(|s| s.body()),
+        "target": f.resolved.as_ref().map(|r| r.spec.body()),
+        "outcome": outcome,
+        "insn": (outcome != "unknown").then_some(f.insn),
+        "change": f.change(),
+    })
 }

@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use super::live::{self, LiveError, TargetFile};
 use super::log::{self, Record, VerifierPoison};
 use super::offline::{self, OfflineError, OfflineTarget};
-use super::{assemble, Object, Status, TargetResult};
+use crate::libbpf::object::{self as live, LiveError, TargetFile};
+use crate::reloc::{assemble, Object, Status, TargetResult};
 use crate::source::{BtfSource, SYSFS_VMLINUX};
 
 /// Which machinery computed the relocations.
@@ -102,20 +102,21 @@ pub fn run(
     mode: Mode,
     load: bool,
 ) -> Result<TargetReport, RunError> {
-    let (log, prepare_error) = match mode {
+    let (outcomes, log, prepare_error) = match mode {
         Mode::Offline => {
             let t = OfflineTarget {
                 btf: target.btf,
                 running_kernel: target.default_kernel,
             };
-            (offline::relocate(obj, &t)?, None)
+            let run = offline::relocate(obj, &t)?;
+            (run.outcomes, run.log, None)
         }
         Mode::Libbpf => {
             let file = match target.default_kernel {
                 true => None,
                 false => Some(TargetFile::write(target.btf.btf.raw_bytes())?),
             };
-            let run = live::prepare(&obj.path, file.as_ref().map(TargetFile::path))?;
+            let run = live::prepare(obj.file(), file.as_ref().map(TargetFile::path))?;
             if let Some(line) = run
                 .log
                 .lines()
@@ -131,11 +132,11 @@ pub fn run(
                     detail: detail.to_owned(),
                 });
             }
-            (run.log, run.prepare_error)
+            let outcomes = log::outcomes(&log::parse(&run.log));
+            (outcomes, run.log, run.prepare_error)
         }
     };
-    let records = log::parse(&log);
-    let mut result = assemble(obj, &records);
+    let mut result = assemble(obj, &outcomes);
     // A CO-RE failure explains the prepare error; anything else is reported as is.
     let prepare_error = prepare_error
         .filter(|_| result.failure.is_none())
@@ -145,7 +146,7 @@ pub fn run(
             true => None,
             false => Some(TargetFile::write(target.btf.btf.raw_bytes())?),
         };
-        let verdicts = live::load_each(&obj.path, file.as_ref().map(TargetFile::path))?;
+        let verdicts = live::load_each(obj.file(), file.as_ref().map(TargetFile::path))?;
         Some(apply_verdicts(&mut result, verdicts))
     } else {
         None

@@ -1,14 +1,16 @@
-//! The bundled libbpf (libbpf-sys, vendored): its version, its own BTF reader, and its feature
-//! probes. This is the only part of `check` that calls into C; every call is wrapped so the rest
-//! of the module sees plain Rust values.
+//! What `check-btf` asks the bundled libbpf (libbpf-sys, vendored): its version, whether its
+//! own BTF reader accepts a BTF, and its feature probes, as plain Rust values.
 //!
 //! Why ask libbpf as well as coretool's parser: a CO-RE loader built on libbpf refuses BTF that
 //! libbpf cannot read, whatever coretool thinks of it, so "parses with the bundled libbpf" is
 //! proven by libbpf itself (`btf__parse`, `btf__new`).
 
-use std::ffi::{CStr, CString};
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::CStr;
 use std::path::Path;
+use std::rc::Rc;
+
+use super::btf::{LibbpfBtf, LibbpfError};
+use super::print::PrintGuard;
 
 /// The bundled libbpf's version, `(major, minor)`.
 pub fn version() -> (u32, u32) {
@@ -29,15 +31,6 @@ pub fn version_string() -> String {
         .into_owned()
 }
 
-/// Stop libbpf from printing its own warnings to stderr: `check-btf` reports every failure
-/// itself, with a fix, and a probe that fails is an expected outcome, not noise for the user.
-pub fn silence() {
-    // SAFETY: passing NULL disables libbpf's print callback; no other thread calls libbpf now.
-    unsafe {
-        libbpf_sys::libbpf_set_print(None);
-    }
-}
-
 /// An `errno` from libbpf, shown as `Permission denied (errno 13)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Errno(pub i32);
@@ -51,74 +44,33 @@ impl std::fmt::Display for Errno {
     }
 }
 
-fn last_errno() -> Errno {
-    Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
-}
-
-/// Owns a `struct btf *` and frees it.
-struct BtfPtr(*mut libbpf_sys::btf);
-
-impl Drop for BtfPtr {
-    fn drop(&mut self) {
-        // SAFETY: the pointer came from a successful btf__parse/btf__new* and is freed once.
-        unsafe { libbpf_sys::btf__free(self.0) }
-    }
-}
-
-impl BtfPtr {
-    fn checked(p: *mut libbpf_sys::btf) -> Result<BtfPtr, Errno> {
-        if p.is_null() {
-            Err(last_errno())
-        } else {
-            Ok(BtfPtr(p))
-        }
-    }
-    fn type_count(&self) -> u32 {
-        // SAFETY: self.0 is a live btf object.
-        unsafe { libbpf_sys::btf__type_cnt(self.0) }
-    }
-}
-
-fn c_path(path: &Path) -> Result<CString, Errno> {
-    CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno(libc::EINVAL))
+fn errno_of(e: &LibbpfError) -> Errno {
+    Errno(e.errno().unwrap_or(libc::EINVAL))
 }
 
 /// libbpf's `btf__parse(path)` (raw BTF or ELF `.BTF`); split BTF gets `base` via
 /// `btf__parse_split`. Returns libbpf's `btf__type_cnt`.
 pub fn parse_path(path: &Path, base: Option<&Path>) -> Result<u32, Errno> {
-    let c = c_path(path)?;
-    let base = base.map(parse_base).transpose()?;
-    // SAFETY: `c` is a valid C string for the call's duration; base (if any) is a live btf
-    // that outlives the split btf built on it (both dropped at the end of this function, the
-    // split one first because it is declared later).
-    let btf = BtfPtr::checked(unsafe {
-        match &base {
-            Some(b) => libbpf_sys::btf__parse_split(c.as_ptr(), b.0),
-            None => libbpf_sys::btf__parse(c.as_ptr(), std::ptr::null_mut()),
-        }
-    })?;
+    let base = base
+        .map(|b| LibbpfBtf::parse_file(b, None).map(Rc::new))
+        .transpose()
+        .map_err(|e| errno_of(&e))?;
+    let btf = LibbpfBtf::parse_file(path, base).map_err(|e| errno_of(&e))?;
     Ok(btf.type_count())
-}
-
-fn parse_base(path: &Path) -> Result<BtfPtr, Errno> {
-    let c = c_path(path)?;
-    // SAFETY: `c` is a valid C string; a NULL btf_ext pointer asks for BTF only.
-    BtfPtr::checked(unsafe { libbpf_sys::btf__parse(c.as_ptr(), std::ptr::null_mut()) })
 }
 
 /// libbpf's `btf__new` on bytes already unwrapped from a container (a BTFHub archive, a
 /// vmlinuz); split BTF goes through `btf__new_split` on top of `base`.
 pub fn parse_bytes(raw: &[u8], base: Option<&Path>) -> Result<u32, Errno> {
-    let size = u32::try_from(raw.len()).map_err(|_| Errno(libc::E2BIG))?;
-    let base = base.map(parse_base).transpose()?;
-    // SAFETY: btf__new copies `size` bytes from `raw`, which is valid for that length; base is
-    // a live btf that outlives the result (see parse_path).
-    let btf = BtfPtr::checked(unsafe {
-        match &base {
-            Some(b) => libbpf_sys::btf__new_split(raw.as_ptr().cast(), size, b.0),
-            None => libbpf_sys::btf__new(raw.as_ptr().cast(), size),
-        }
-    })?;
+    let base = base
+        .map(|b| LibbpfBtf::parse_file(b, None).map(Rc::new))
+        .transpose()
+        .map_err(|e| errno_of(&e))?;
+    let btf = match base {
+        Some(b) => LibbpfBtf::new_split(raw, b),
+        None => LibbpfBtf::new(raw),
+    }
+    .map_err(|e| errno_of(&e))?;
     Ok(btf.type_count())
 }
 
@@ -143,25 +95,73 @@ fn outcome(ret: i32) -> ProbeOutcome {
     }
 }
 
+/// Program types coretool probes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgType {
+    Kprobe,
+    Tracepoint,
+}
+
+impl ProgType {
+    fn raw(self) -> libbpf_sys::bpf_prog_type {
+        match self {
+            ProgType::Kprobe => libbpf_sys::BPF_PROG_TYPE_KPROBE,
+            ProgType::Tracepoint => libbpf_sys::BPF_PROG_TYPE_TRACEPOINT,
+        }
+    }
+}
+
+/// Map types coretool probes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapType {
+    Ringbuf,
+    PercpuArray,
+}
+
+impl MapType {
+    fn raw(self) -> libbpf_sys::bpf_map_type {
+        match self {
+            MapType::Ringbuf => libbpf_sys::BPF_MAP_TYPE_RINGBUF,
+            MapType::PercpuArray => libbpf_sys::BPF_MAP_TYPE_PERCPU_ARRAY,
+        }
+    }
+}
+
+/// Helpers coretool probes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Helper {
+    GetCurrentTask,
+}
+
+impl Helper {
+    fn raw(self) -> libbpf_sys::bpf_func_id {
+        match self {
+            Helper::GetCurrentTask => libbpf_sys::BPF_FUNC_get_current_task,
+        }
+    }
+}
+
 /// `libbpf_probe_bpf_prog_type`: loads a trivial program of that type.
-pub fn probe_prog_type(prog_type: libbpf_sys::bpf_prog_type) -> ProbeOutcome {
+pub fn probe_prog_type(prog_type: ProgType) -> ProbeOutcome {
+    let _quiet = PrintGuard::silence();
     // SAFETY: opts must be NULL (reserved); the call only issues bpf() syscalls.
-    outcome(unsafe { libbpf_sys::libbpf_probe_bpf_prog_type(prog_type, std::ptr::null()) })
+    outcome(unsafe { libbpf_sys::libbpf_probe_bpf_prog_type(prog_type.raw(), std::ptr::null()) })
 }
 
 /// `libbpf_probe_bpf_map_type`: creates (and closes) a small map of that type.
-pub fn probe_map_type(map_type: libbpf_sys::bpf_map_type) -> ProbeOutcome {
+pub fn probe_map_type(map_type: MapType) -> ProbeOutcome {
+    let _quiet = PrintGuard::silence();
     // SAFETY: as above.
-    outcome(unsafe { libbpf_sys::libbpf_probe_bpf_map_type(map_type, std::ptr::null()) })
+    outcome(unsafe { libbpf_sys::libbpf_probe_bpf_map_type(map_type.raw(), std::ptr::null()) })
 }
 
 /// `libbpf_probe_bpf_helper`: whether programs of `prog_type` may call `helper`.
-pub fn probe_helper(
-    prog_type: libbpf_sys::bpf_prog_type,
-    helper: libbpf_sys::bpf_func_id,
-) -> ProbeOutcome {
+pub fn probe_helper(prog_type: ProgType, helper: Helper) -> ProbeOutcome {
+    let _quiet = PrintGuard::silence();
     // SAFETY: as above.
-    outcome(unsafe { libbpf_sys::libbpf_probe_bpf_helper(prog_type, helper, std::ptr::null()) })
+    outcome(unsafe {
+        libbpf_sys::libbpf_probe_bpf_helper(prog_type.raw(), helper.raw(), std::ptr::null())
+    })
 }
 
 /// A BTF-enabled tracepoint (`SEC("tp_btf/NAME")`): load `r0 = 0; exit` as
@@ -170,6 +170,7 @@ pub fn probe_helper(
 /// programs (`libbpf_prepare_prog_load` + `find_attach_btf_id`). Loading is enough: the
 /// verifier resolves the target and checks the context; nothing is attached.
 pub fn probe_tp_btf(btf_id: u32) -> ProbeOutcome {
+    let _quiet = PrintGuard::silence();
     // BPF_MOV64_IMM(BPF_REG_0, 0); BPF_EXIT_INSN(), encoded as struct bpf_insn (8 bytes each).
     const INSNS: [[u8; 8]; 2] = [[0xb7, 0, 0, 0, 0, 0, 0, 0], [0x95, 0, 0, 0, 0, 0, 0, 0]];
     let opts = libbpf_sys::bpf_prog_load_opts {

@@ -5,8 +5,8 @@
 //! struct/union members or array elements, anonymous members contribute only an offset) and
 //! the same text (`struct task_struct.real_parent`, `enum pid_type::PIDTYPE_SID = 3`).
 
+use super::btf_ext::CoreReloKind;
 use crate::btf::{Btf, Kind};
-use crate::btf_ext::CoreReloKind;
 
 /// libbpf's `BPF_CORE_SPEC_MAX_LEN`.
 pub const CORE_SPEC_MAX_LEN: usize = 64;

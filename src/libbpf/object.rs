@@ -1,4 +1,4 @@
-//! The libbpf path: let libbpf itself relocate the object against a kernel's BTF.
+//! libbpf's own object loader: relocate an object against a kernel's BTF, or load it.
 //!
 //! `bpf_object__prepare` runs libbpf's whole load sequence except loading programs: it probes
 //! the kernel, loads the object's BTF, applies CO-RE relocations and (with map auto-creation
@@ -7,14 +7,14 @@
 //! hide the verdict on the others; maps are created for that (a program that uses a map cannot
 //! load without it) and destroyed again when the object closes.
 //!
-//! What this module trusts: libbpf's debug log, captured in memory by [`Capture`] and returned
+//! What this module trusts: libbpf's debug log, captured in memory by [`PrintGuard`] and returned
 //! verbatim; turning it into records is the pure parser's job.
 
 use std::path::{Path, PathBuf};
 
 use libbpf_rs::{AsRawLibbpf, ObjectBuilder, OpenObject};
 
-use super::capture::Capture;
+use super::print::PrintGuard;
 
 /// Why the libbpf path could not run at all (as opposed to a relocation that failed, which is a
 /// result and lives in the log).
@@ -90,24 +90,41 @@ impl Drop for TargetFile {
     }
 }
 
-fn open(obj: &Path, target: Option<&Path>) -> Result<OpenObject, LiveError> {
+/// An object for libbpf: the bytes coretool already read, and the file they came from (for
+/// messages and the object's name).
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectFile<'a> {
+    pub path: &'a Path,
+    pub data: &'a [u8],
+}
+
+fn open(obj: ObjectFile<'_>, target: Option<&Path>) -> Result<OpenObject, LiveError> {
+    let fail = |path: &Path, e: libbpf_rs::Error| LiveError::Open {
+        path: path.to_path_buf(),
+        cause: format!("{e:#}"),
+    };
     let mut builder = ObjectBuilder::default();
     if let Some(t) = target {
-        builder.btf_custom_path(t).map_err(|e| LiveError::Open {
-            path: t.to_path_buf(),
-            cause: e.to_string(),
-        })?;
+        builder.btf_custom_path(t).map_err(|e| fail(t, e))?;
     }
-    builder.open_file(obj).map_err(|e| LiveError::Open {
-        path: obj.to_path_buf(),
-        cause: format!("{e:#}"),
-    })
+    // The name libbpf gives an object it opens by path (`bpf_object__new`): the file name up
+    // to its first dot.
+    let name = obj
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let name = name.split('.').next().unwrap_or_default();
+    if !name.is_empty() {
+        builder.name(name).map_err(|e| fail(obj.path, e))?;
+    }
+    builder.open_memory(obj.data).map_err(|e| fail(obj.path, e))
 }
 
 /// Relocate `obj` against `target` (the running kernel's BTF when `None`) without loading
 /// anything: `bpf_object__prepare` with every map's auto-creation turned off.
-pub fn prepare(obj: &Path, target: Option<&Path>) -> Result<LiveRun, LiveError> {
-    let capture = Capture::start();
+pub fn prepare(obj: ObjectFile<'_>, target: Option<&Path>) -> Result<LiveRun, LiveError> {
+    let capture = PrintGuard::capture();
     let mut open = open(obj, target)?;
     for mut map in open.maps_mut() {
         // Cannot fail before load; a failure would only mean the map gets created and then
@@ -127,9 +144,12 @@ pub fn prepare(obj: &Path, target: Option<&Path>) -> Result<LiveRun, LiveError> 
 }
 
 /// Load each program of `obj` on its own against `target`, then unload it.
-pub fn load_each(obj: &Path, target: Option<&Path>) -> Result<Vec<LoadVerdict>, LiveError> {
+pub fn load_each(
+    obj: ObjectFile<'_>,
+    target: Option<&Path>,
+) -> Result<Vec<LoadVerdict>, LiveError> {
     let names: Vec<String> = {
-        let _quiet = Capture::start();
+        let _quiet = PrintGuard::capture();
         let open = open(obj, target)?;
         open.progs()
             .filter(|p| p.autoload())
@@ -138,7 +158,7 @@ pub fn load_each(obj: &Path, target: Option<&Path>) -> Result<Vec<LoadVerdict>, 
     };
     let mut verdicts = Vec::new();
     for name in names {
-        let capture = Capture::start();
+        let capture = PrintGuard::capture();
         let mut open = open(obj, target)?;
         for mut p in open.progs_mut() {
             let this = p.name().to_string_lossy() == name.as_str();

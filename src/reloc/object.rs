@@ -1,10 +1,14 @@
-//! Every CO-RE relocation record of a BPF object, decoded: which program it belongs to, which
-//! instruction it patches, the accessor it spells (in libbpf's notation) and the source line it
-//! came from. Pure: takes the object's bytes.
+//! A BPF object as CO-RE sees it, parsed once: its BTF and `.BTF.ext`, its programs with their
+//! instructions, and every CO-RE relocation record decoded (which program it belongs to, which
+//! instruction it patches, the accessor it spells in libbpf's notation, the source line it came
+//! from). Pure: takes the object's bytes.
 
+use std::path::{Path, PathBuf};
+
+use super::access::{CoreSpec, SpecError};
+use super::btf_ext::{BtfExt, BtfExtError, CoreReloKind};
+use super::insn::{self, Insn};
 use crate::btf::{Btf, BtfError, Endian};
-use crate::btf_ext::{BtfExt, BtfExtError, CoreReloKind};
-use crate::core::spec::{CoreSpec, SpecError};
 use crate::elf::{ElfError, ElfInfo};
 
 /// `sizeof(struct bpf_insn)`.
@@ -70,18 +74,35 @@ impl CoreRelo {
     }
 }
 
-/// A BPF object's BTF, `.BTF.ext` and decoded CO-RE relocations.
-pub struct BpfObject {
+/// A program (or subprogram) of the object: where it lives and its instructions as compiled.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub name: String,
+    pub section: String,
+    /// Index of its first instruction within the section.
+    pub first_insn: u32,
+    pub insns: Vec<Insn>,
+}
+
+/// A BPF object: its bytes, BTF, `.BTF.ext`, programs and decoded CO-RE relocations.
+pub struct Object {
+    pub path: PathBuf,
+    pub data: Vec<u8>,
     pub endian: Endian,
+    /// The object's `.BTF`; `btf.raw_bytes()` is the section as stored, for handing to libbpf.
     pub btf: Btf,
     /// `None` when the object has no `.BTF.ext`.
     pub ext: Option<BtfExt>,
+    /// Every CO-RE relocation record, in `.BTF.ext` order.
     pub relos: Vec<CoreRelo>,
+    pub programs: Vec<Program>,
 }
 
-impl BpfObject {
-    pub fn parse(data: &[u8]) -> Result<BpfObject, ObjectError> {
-        let elf = ElfInfo::parse(data)?;
+impl Object {
+    /// Parse `data`, the contents of `path` (kept for messages and for libbpf, which opens
+    /// the file itself).
+    pub fn parse(path: &Path, data: Vec<u8>) -> Result<Object, ObjectError> {
+        let elf = ElfInfo::parse(&data)?;
         if !elf.is_bpf() {
             return Err(ObjectError::NotBpf {
                 machine: elf.machine,
@@ -96,13 +117,68 @@ impl BpfObject {
             Some(ext) => decode_relos(&elf, &btf, ext),
             None => Vec::new(),
         };
-        Ok(BpfObject {
-            endian: elf.endian,
+        let programs = programs(&elf);
+        let endian = elf.endian;
+        drop(elf);
+        Ok(Object {
+            path: path.to_path_buf(),
+            data,
+            endian,
             btf,
             ext,
             relos,
+            programs,
         })
     }
+
+    /// The object as libbpf's loader takes it.
+    pub fn file(&self) -> crate::libbpf::object::ObjectFile<'_> {
+        crate::libbpf::object::ObjectFile {
+            path: &self.path,
+            data: &self.data,
+        }
+    }
+
+    pub fn program(&self, name: &str) -> Option<&Program> {
+        self.programs.iter().find(|p| p.name == name)
+    }
+
+    /// The relocations libbpf applies: those in programs it loads (`?`-sections are not
+    /// autoloaded and libbpf skips their relocations).
+    pub fn relocations(&self) -> impl Iterator<Item = &CoreRelo> {
+        self.relos
+            .iter()
+            .filter(|r| !r.section.starts_with('?'))
+            // A hostile object can name a program (two symbols of one name) that starts after
+            // the instruction: that relocation is not in it.
+            .filter(|r| {
+                self.program(&r.program)
+                    .is_some_and(|p| r.insn >= p.first_insn)
+            })
+    }
+}
+
+/// Every function symbol in a code section, with its instructions.
+fn programs(elf: &ElfInfo<'_>) -> Vec<Program> {
+    elf.funcs
+        .iter()
+        .filter(|f| elf.code_sections.contains(&f.section))
+        .filter_map(|f| {
+            let sec = elf.section(&f.section)?;
+            let end = if f.size == 0 {
+                sec.len()
+            } else {
+                f.offset.saturating_add(f.size) as usize
+            };
+            let bytes = sec.get(f.offset as usize..end)?;
+            Some(Program {
+                name: f.name.clone(),
+                section: f.section.clone(),
+                first_insn: (f.offset / BPF_INSN_SZ as u64) as u32,
+                insns: insn::decode_all(bytes, elf.endian),
+            })
+        })
+        .collect()
 }
 
 fn decode_relos(elf: &ElfInfo<'_>, btf: &Btf, ext: &BtfExt) -> Vec<CoreRelo> {

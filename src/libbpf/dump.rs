@@ -1,5 +1,5 @@
-//! A small safe wrapper over libbpf's `struct btf` and `struct btf_dump`, the C type printer
-//! behind `bpftool btf dump ... format c`.
+//! A safe wrapper over libbpf's `struct btf_dump`, the C type printer behind `bpftool btf dump
+//! ... format c`.
 //!
 //! coretool parses BTF itself everywhere else; here it deliberately hands the same bytes to
 //! libbpf so that the type bodies of a generated vmlinux.h are exactly what bpftool prints with
@@ -11,120 +11,11 @@
 //! [`io::Write`] when full. All text of a header (ours and libbpf's) goes through the same
 //! sink, so it comes out in call order.
 
-use std::ffi::{c_char, c_int, CString};
+use std::ffi::{c_char, CString};
 use std::io::{self, Write};
 use std::ptr::NonNull;
 
-/// Why libbpf refused or failed.
-#[derive(Debug, thiserror::Error)]
-pub enum LibbpfError {
-    #[error("libbpf rejected the BTF: {0}")]
-    BadBtf(io::Error),
-    #[error("libbpf could not set up its C dumper: {0}")]
-    DumperInit(io::Error),
-    #[error("libbpf could not print type [{id}]: {cause}")]
-    Dump { id: u32, cause: io::Error },
-    #[error("type name {0:?} contains a NUL byte")]
-    BadName(String),
-    #[error("writing the header: {0}")]
-    Write(#[source] io::Error),
-}
-
-/// libbpf returns `-errno` (and sets `errno`); turn either into an `io::Error`.
-fn errno_error(ret: c_int) -> io::Error {
-    if ret < 0 {
-        io::Error::from_raw_os_error(-ret)
-    } else {
-        io::Error::last_os_error()
-    }
-}
-
-/// BTF as libbpf holds it (`struct btf *`), optionally on top of a base (split BTF).
-pub struct LibbpfBtf {
-    ptr: NonNull<libbpf_sys::btf>,
-    /// Split BTF points into its base, so the base is freed after it (fields drop after
-    /// `Drop::drop`).
-    _base: Option<Box<LibbpfBtf>>,
-}
-
-impl LibbpfBtf {
-    /// `btf__new`: libbpf copies and validates `data` (raw BTF, either byte order).
-    pub fn new(data: &[u8]) -> Result<Self, LibbpfError> {
-        Self::create(data, None)
-    }
-
-    /// `btf__new_split`: split BTF (a module's) on top of `base`.
-    pub fn new_split(data: &[u8], base: LibbpfBtf) -> Result<Self, LibbpfError> {
-        Self::create(data, Some(Box::new(base)))
-    }
-
-    fn create(data: &[u8], base: Option<Box<LibbpfBtf>>) -> Result<Self, LibbpfError> {
-        let size = u32::try_from(data.len()).map_err(|_| {
-            LibbpfError::BadBtf(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "BTF larger than 4 GiB",
-            ))
-        })?;
-        let _quiet = QuietLibbpf::new();
-        // SAFETY: `data` is valid for `size` bytes for the duration of the call; libbpf copies
-        // it and keeps no reference. A base pointer, when given, is a live `struct btf` that we
-        // keep alive (in `_base`) as long as the split BTF.
-        let ptr = unsafe {
-            match &base {
-                None => libbpf_sys::btf__new(data.as_ptr().cast(), size),
-                Some(b) => libbpf_sys::btf__new_split(data.as_ptr().cast(), size, b.ptr.as_ptr()),
-            }
-        };
-        let ptr =
-            NonNull::new(ptr).ok_or_else(|| LibbpfError::BadBtf(io::Error::last_os_error()))?;
-        Ok(LibbpfBtf { ptr, _base: base })
-    }
-
-    /// `btf__load_vmlinux_btf`: the running kernel's BTF, which libbpf 1.7 maps from
-    /// /sys/kernel/btf/vmlinux where the kernel allows it (no copy), else reads.
-    pub fn load_vmlinux() -> Result<Self, LibbpfError> {
-        let _quiet = QuietLibbpf::new();
-        // SAFETY: no arguments; libbpf returns an owned `struct btf` or NULL with errno set.
-        let ptr = unsafe { libbpf_sys::btf__load_vmlinux_btf() };
-        let ptr =
-            NonNull::new(ptr).ok_or_else(|| LibbpfError::BadBtf(io::Error::last_os_error()))?;
-        Ok(LibbpfBtf { ptr, _base: None })
-    }
-
-    /// `btf__type_cnt`: one more than the largest type id (base included).
-    pub fn type_count(&self) -> u32 {
-        // SAFETY: `ptr` is a live `struct btf` owned by `self`.
-        unsafe { libbpf_sys::btf__type_cnt(self.ptr.as_ptr()) }
-    }
-}
-
-impl Drop for LibbpfBtf {
-    fn drop(&mut self) {
-        // SAFETY: `ptr` came from `btf__new*`, is freed exactly once, here, and no dumper
-        // outlives it (`CDumper` borrows the `LibbpfBtf`).
-        unsafe { libbpf_sys::btf__free(self.ptr.as_ptr()) }
-    }
-}
-
-/// Silences libbpf's own log (it would print several lines to stderr for a bad blob; coretool
-/// reports one line instead) while alive, and restores the previous printer afterwards.
-struct QuietLibbpf(libbpf_sys::libbpf_print_fn_t);
-
-impl QuietLibbpf {
-    fn new() -> Self {
-        // SAFETY: `libbpf_set_print` only swaps a global function pointer; `None` is valid.
-        QuietLibbpf(unsafe { libbpf_sys::libbpf_set_print(None) })
-    }
-}
-
-impl Drop for QuietLibbpf {
-    fn drop(&mut self) {
-        // SAFETY: restores the pointer libbpf returned, which was valid before.
-        unsafe {
-            libbpf_sys::libbpf_set_print(self.0);
-        }
-    }
-}
+use super::btf::{errno_error, LibbpfBtf, LibbpfError};
 
 extern "C" {
     /// From `src/ffi/btf_dump_printf.c`: the printf callback, typed as libbpf declares it.
@@ -254,7 +145,7 @@ impl<'a> CDumper<'a> {
         // boxed sink does not move and is dropped after the dumper is freed.
         let ptr = unsafe {
             libbpf_sys::btf_dump__new(
-                btf.ptr.as_ptr(),
+                btf.as_ptr(),
                 coretool_btf_dump_printf_fn(),
                 ctx.cast(),
                 std::ptr::null(),
@@ -344,7 +235,7 @@ mod tests {
 
     /// The `.BTF` of the checked-in fixture object, and coretool's parse of it.
     fn fixture() -> (Vec<u8>, crate::btf::Btf) {
-        let obj = include_bytes!("../tests/fixtures/vmlinux/types.bpf.o");
+        let obj = include_bytes!("../../tests/fixtures/vmlinux/types.bpf.o");
         let elf = crate::elf::ElfInfo::parse(obj).unwrap();
         let raw = elf.section(".BTF").unwrap().to_vec();
         let btf = crate::btf::Btf::parse(&raw).unwrap();

@@ -86,8 +86,8 @@ pub fn decode_all(bytes: &[u8], endian: Endian) -> Vec<Insn> {
 }
 
 /// Apply what libbpf's log says it did to instruction `idx` (`bpf_core_patch_insn`).
-pub fn apply_patch(insns: &mut [Insn], idx: usize, patch: super::log::Patch) {
-    use super::log::Patch;
+pub fn apply_patch(insns: &mut [Insn], idx: usize, patch: super::spec::Patch) {
+    use super::spec::Patch;
     let Some(i) = insns.get_mut(idx) else { return };
     match patch {
         Patch::Imm { new, .. } => i.imm = new as i32,
