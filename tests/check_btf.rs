@@ -9,12 +9,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_coretool");
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
+use crate::common::{have_kernel_btf, BIN};
 
 fn run(cmd: &mut Command) -> (Output, i32) {
     let out = cmd.output().expect("spawn coretool");
@@ -91,10 +86,7 @@ fn json_follows_the_contract_for_whoever_runs_it() {
 
 #[test]
 fn root_run_on_this_machine() {
-    if !is_root() {
-        eprintln!("skipping root_run_on_this_machine: needs root (run the suite as root)");
-        return;
-    }
+    require_root!("needs root (run the suite as root)");
     let before = tracefs_mounted();
     let (out, code) = run(Command::new(BIN).args(["check-btf", "--json"]));
     let after = tracefs_mounted();
@@ -187,10 +179,11 @@ fn root_run_on_this_machine() {
 
 #[test]
 fn tp_btf_probe_can_fail() {
-    if !is_root() || !Path::new("/sys/kernel/btf/vmlinux").exists() {
-        eprintln!("skipping tp_btf_probe_can_fail: needs root and kernel BTF");
-        return;
-    }
+    require_root!();
+    require!(
+        have_kernel_btf(),
+        "needs kernel BTF (/sys/kernel/btf/vmlinux)"
+    );
     use coretool::check::libbpf::{probe_tp_btf, ProbeOutcome};
     // Type id 1 is never a btf_trace_* typedef: the verifier must refuse it.
     assert_ne!(probe_tp_btf(1), ProbeOutcome::Supported);
@@ -198,26 +191,21 @@ fn tp_btf_probe_can_fail() {
 
 #[test]
 fn unprivileged_run_as_nobody() {
-    if !is_root() {
-        eprintln!("skipping unprivileged_run_as_nobody: needs root to drop to nobody");
-        return;
-    }
+    require_root!("needs root to drop to nobody");
     let setpriv = ["--reuid=nobody", "--regid=nogroup", "--clear-groups"];
     let spawn = Command::new("setpriv").args(setpriv).arg("true").status();
-    if !spawn.is_ok_and(|s| s.success()) {
-        eprintln!("skipping unprivileged_run_as_nobody: setpriv (util-linux) or user nobody/group nogroup missing");
-        return;
-    }
+    require!(
+        spawn.is_ok_and(|s| s.success()),
+        "setpriv (util-linux) or user nobody/group nogroup missing"
+    );
     let (out, code) = run(Command::new("setpriv")
         .args(setpriv)
         .args([BIN, "check-btf", "--json"]));
-    if code == 126 || code == 127 {
-        eprintln!(
-            "skipping unprivileged_run_as_nobody: nobody cannot execute {BIN}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return;
-    }
+    require!(
+        code != 126 && code != 127,
+        "nobody cannot execute {BIN}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let j = json_of(&out);
     assert_contract(&j, code);
     assert_eq!(j["kernel"]["privileged"], false);
