@@ -245,11 +245,7 @@ fn given_btf_is_checked_instead_of_sysfs() {
     let dir = tempfile::tempdir().unwrap();
     // A BTFHub-style archive: <release>.btf inside a tar.xz.
     let mut tar = tar::Builder::new(Vec::new());
-    let data = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/check-btf/int.btf"
-    ))
-    .unwrap();
+    let data = std::fs::read(crate::common::fixtures().join("check-btf/int.btf")).unwrap();
     let mut h = tar::Header::new_ustar();
     h.set_size(data.len() as u64);
     h.set_mode(0o644);

@@ -5,7 +5,7 @@
 //! after an intended change.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use coretool::btf::Kind;
 use coretool::check::analyse::ProbeId;
@@ -21,9 +21,7 @@ use coretool::check::{
 use coretool::output::Style;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/check-btf")
-        .join(name)
+    crate::common::fixtures().join("check-btf").join(name)
 }
 
 fn read(name: &str) -> String {

@@ -14,9 +14,7 @@ use crate::common::BIN as CORETOOL;
 const FIXTURE_RELEASE: &str = "6.99.0-coretool-fixture";
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    crate::common::fixtures().join(name)
 }
 
 fn coretool_btf(src: &Path) -> Output {
@@ -254,8 +252,9 @@ fn split_btf_without_base_says_so() {
     };
     require!(
         let Some(module) = running.or_else(cached),
-        "no module BTF under /sys/kernel/btf and no cached kernel module with BTF ({})",
-        crate::common::no_cached_kernels()
+        "no module BTF under /sys/kernel/btf, and no net/key/af_key.ko with BTF in {} \
+         (scripts/fetch-kernels.sh)",
+        crate::common::kernel_cache().display()
     );
     let tmp = tempfile::tempdir().unwrap();
     let copy = tmp.path().join("module.btf");

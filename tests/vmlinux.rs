@@ -11,9 +11,7 @@ use std::process::{Command, Output};
 use crate::common::{have_kernel_btf, say, BIN, SYSFS_VMLINUX};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/vmlinux")
-        .join(name)
+    crate::common::fixtures().join("vmlinux").join(name)
 }
 
 fn coretool(args: &[&str]) -> Output {
@@ -138,9 +136,7 @@ fn minimal_header_golden() {
 
 /// The shared fixtures of tests/fixtures (core_all_kinds in both byte orders, no_btf).
 fn shared_fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    crate::common::fixtures().join(name)
 }
 
 #[test]
