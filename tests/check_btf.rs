@@ -9,9 +9,11 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::common::{have_kernel_btf, BIN};
+use crate::common::{have_kernel_btf, kernel_shared, BIN};
 
+/// Run `cmd` holding the kernel-state lock shared: as root, check-btf loads its probes.
 fn run(cmd: &mut Command) -> (Output, i32) {
+    let _shared = kernel_shared();
     let out = cmd.output().expect("spawn coretool");
     let code = out.status.code().expect("exited normally");
     (out, code)
@@ -185,6 +187,7 @@ fn tp_btf_probe_can_fail() {
         "needs kernel BTF (/sys/kernel/btf/vmlinux)"
     );
     use coretool::check::libbpf::{probe_tp_btf, ProbeOutcome};
+    let _shared = kernel_shared();
     // Type id 1 is never a btf_trace_* typedef: the verifier must refuse it.
     assert_ne!(probe_tp_btf(1), ProbeOutcome::Supported);
 }

@@ -335,15 +335,18 @@ fn matches_a_real_load_by_bpftool() {
     require_root!("loading needs root");
     require_tools!("bpftool");
     require!(bpffs_mounted(), "bpffs not mounted on /sys/fs/bpf");
-    let _shared = kernel_shared();
     for obj in ["core_all_kinds.bpf.o", "dryrun/dryrun_probe.bpf.o"] {
         let pin = format!("/sys/fs/bpf/coretool-test-{}", std::process::id());
+        // Shared, not across `coretool()` below, which takes it again: a second read lock
+        // while a writer waits would deadlock.
+        let shared = kernel_shared();
         let out = Command::new("bpftool")
             .args(["-d", "prog", "loadall", obj, &pin])
             .current_dir(fixtures())
             .output()
             .unwrap();
         let _ = std::fs::remove_dir_all(&pin);
+        drop(shared);
         assert!(out.status.success(), "bpftool loadall {obj}: {out:?}");
         // (program, relo index) -> "local -> target" or "poisoned", from libbpf's lines.
         let mut truth = std::collections::BTreeMap::new();

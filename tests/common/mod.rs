@@ -32,7 +32,10 @@ pub fn bin() -> Command {
     c
 }
 
+/// Run `coretool args` (as [`bin`]) holding the kernel-state lock shared: some commands load
+/// BPF objects (check-btf's probes, dry-run's prepare).
 pub fn run(args: &[&str]) -> Output {
+    let _shared = kernel_shared();
     bin().args(args).output().expect("run coretool")
 }
 
@@ -290,10 +293,11 @@ macro_rules! require_tools {
     };
 }
 
-/// Tests that load BPF objects into the kernel hold this shared; a test that compares the
-/// kernel's global BPF state before and after, or counts what a probe sees, holds it
-/// exclusively, so no other test's objects or processes show up in between. (All tests run in
-/// one process, in parallel.)
+/// Tests that load BPF objects into the kernel hold this shared while they do; a test that
+/// compares the kernel's global BPF state before and after, or counts what a probe sees, holds
+/// it exclusively, so no other test's objects or processes show up in between. (All tests run
+/// in one process, in parallel.) Never take it twice in one thread: a second shared lock while
+/// a writer waits deadlocks.
 static KERNEL_STATE: RwLock<()> = RwLock::new(());
 
 pub fn kernel_shared() -> RwLockReadGuard<'static, ()> {
