@@ -7,12 +7,10 @@
 //! (a big-endian `.bpf.o` is what `clang -target bpfeb` builds for s390x), and dry-run relocates
 //! either against either.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{assert_bad_input, fixtures, is_root, stderr};
+use crate::common::{self, assert_bad_input, fixtures, stderr};
 
 /// Longest any run may take; `timeout` kills a hung coretool (exit 124) and the test fails.
 const TIMEOUT_SECS: &str = "30";
@@ -112,11 +110,7 @@ impl Reader {
         } else {
             Command::new("timeout")
         };
-        cmd.args([
-            "--kill-after=5",
-            TIMEOUT_SECS,
-            env!("CARGO_BIN_EXE_coretool"),
-        ]);
+        cmd.args(["--kill-after=5", TIMEOUT_SECS, common::BIN]);
         cmd.args(self.args.iter().map(|a| a.replace("{}", input)));
         let out_file = self.writes_output.then(|| out_dir.join("vmlinux.h"));
         if let Some(f) = &out_file {
@@ -234,29 +228,23 @@ fn every_reader_refuses_a_fifo_without_hanging() {
 /// A root-owned 0600 file, read by an unprivileged user.
 #[test]
 fn every_reader_refuses_an_unreadable_file() {
-    if !is_root() {
-        eprintln!("skipping unreadable-file test: needs root to run coretool as nobody");
-        return;
-    }
+    require_root!("needs root to run coretool as nobody");
     let probe = Command::new("setpriv")
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-        .args([env!("CARGO_BIN_EXE_coretool"), "--version"])
+        .args([common::BIN, "--version"])
         .output();
-    match probe {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => {
-            eprintln!(
-                "skipping unreadable-file test: nobody cannot run {}: {}",
-                env!("CARGO_BIN_EXE_coretool"),
-                stderr(&o).trim()
-            );
-            return;
-        }
-        Err(e) => {
-            eprintln!("skipping unreadable-file test: setpriv (util-linux) missing: {e}");
-            return;
-        }
-    }
+    require!(
+        probe.is_ok(),
+        "setpriv (util-linux) missing: {}",
+        probe.as_ref().unwrap_err()
+    );
+    let probe = probe.unwrap();
+    require!(
+        probe.status.success(),
+        "nobody cannot run {}: {}",
+        common::BIN,
+        stderr(&probe).trim()
+    );
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();

@@ -1,19 +1,15 @@
 //! `coretool btf` against bpftool on the running kernel, filters, and bad input.
-mod common;
-use common::*;
+use crate::common::*;
 
-const SYSFS: &str = "/sys/kernel/btf/vmlinux";
+const SYSFS: &str = SYSFS_VMLINUX;
 
 #[test]
 fn raw_dump_matches_bpftool_on_running_kernel() {
-    if !std::path::Path::new(SYSFS).exists() {
-        eprintln!("skipping: {SYSFS} missing (kernel built without CONFIG_DEBUG_INFO_BTF)");
-        return;
-    }
-    if !which("bpftool") {
-        eprintln!("skipping: bpftool not installed (apt-get install bpftool)");
-        return;
-    }
+    require!(
+        have_kernel_btf(),
+        "{SYSFS} missing (kernel built without CONFIG_DEBUG_INFO_BTF)"
+    );
+    require_tools!("bpftool");
     let ours = run(&["btf"]);
     assert!(ours.status.success(), "{}", stderr(&ours));
     let theirs = std::process::Command::new("bpftool")
@@ -29,10 +25,7 @@ fn raw_dump_matches_bpftool_on_running_kernel() {
 
 #[test]
 fn filters_select_by_name_kind_and_id() {
-    if !std::path::Path::new(SYSFS).exists() {
-        eprintln!("skipping: {SYSFS} missing");
-        return;
-    }
+    require!(have_kernel_btf(), "{SYSFS} missing");
     let o = run(&["btf", "task_struct", "--kind", "struct"]);
     assert!(o.status.success());
     let out = stdout(&o);
@@ -51,10 +44,7 @@ fn filters_select_by_name_kind_and_id() {
 
 #[test]
 fn layout_of_a_known_struct() {
-    if !std::path::Path::new(SYSFS).exists() {
-        eprintln!("skipping: {SYSFS} missing");
-        return;
-    }
+    require!(have_kernel_btf(), "{SYSFS} missing");
     let o = run(&["btf", "--layout", "list_head"]);
     assert!(o.status.success());
     let s = stdout(&o);
@@ -73,17 +63,11 @@ fn layout_of_a_known_struct() {
 
 #[test]
 fn broken_pipe_exits_quietly() {
-    if !std::path::Path::new(SYSFS).exists() {
-        eprintln!("skipping: {SYSFS} missing");
-        return;
-    }
+    require!(have_kernel_btf(), "{SYSFS} missing");
     let o = std::process::Command::new("bash")
         .args([
             "-c",
-            &format!(
-                "{} btf | head -1 >/dev/null; echo ${{PIPESTATUS[0]}}",
-                env!("CARGO_BIN_EXE_coretool")
-            ),
+            &format!("{} btf | head -1 >/dev/null; echo ${{PIPESTATUS[0]}}", BIN),
         ])
         .output()
         .unwrap();

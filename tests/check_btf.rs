@@ -9,14 +9,11 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_coretool");
+use crate::common::{have_kernel_btf, kernel_shared, BIN};
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
+/// Run `cmd` holding the kernel-state lock shared: as root, check-btf loads its probes.
 fn run(cmd: &mut Command) -> (Output, i32) {
+    let _shared = kernel_shared();
     let out = cmd.output().expect("spawn coretool");
     let code = out.status.code().expect("exited normally");
     (out, code)
@@ -91,10 +88,7 @@ fn json_follows_the_contract_for_whoever_runs_it() {
 
 #[test]
 fn root_run_on_this_machine() {
-    if !is_root() {
-        eprintln!("skipping root_run_on_this_machine: needs root (run the suite as root)");
-        return;
-    }
+    require_root!("needs root (run the suite as root)");
     let before = tracefs_mounted();
     let (out, code) = run(Command::new(BIN).args(["check-btf", "--json"]));
     let after = tracefs_mounted();
@@ -187,37 +181,34 @@ fn root_run_on_this_machine() {
 
 #[test]
 fn tp_btf_probe_can_fail() {
-    if !is_root() || !Path::new("/sys/kernel/btf/vmlinux").exists() {
-        eprintln!("skipping tp_btf_probe_can_fail: needs root and kernel BTF");
-        return;
-    }
+    require_root!();
+    require!(
+        have_kernel_btf(),
+        "needs kernel BTF (/sys/kernel/btf/vmlinux)"
+    );
     use coretool::libbpf::probe::{probe_tp_btf, ProbeOutcome};
+    let _shared = kernel_shared();
     // Type id 1 is never a btf_trace_* typedef: the verifier must refuse it.
     assert_ne!(probe_tp_btf(1), ProbeOutcome::Supported);
 }
 
 #[test]
 fn unprivileged_run_as_nobody() {
-    if !is_root() {
-        eprintln!("skipping unprivileged_run_as_nobody: needs root to drop to nobody");
-        return;
-    }
+    require_root!("needs root to drop to nobody");
     let setpriv = ["--reuid=nobody", "--regid=nogroup", "--clear-groups"];
     let spawn = Command::new("setpriv").args(setpriv).arg("true").status();
-    if !spawn.is_ok_and(|s| s.success()) {
-        eprintln!("skipping unprivileged_run_as_nobody: setpriv (util-linux) or user nobody/group nogroup missing");
-        return;
-    }
+    require!(
+        spawn.is_ok_and(|s| s.success()),
+        "setpriv (util-linux) or user nobody/group nogroup missing"
+    );
     let (out, code) = run(Command::new("setpriv")
         .args(setpriv)
         .args([BIN, "check-btf", "--json"]));
-    if code == 126 || code == 127 {
-        eprintln!(
-            "skipping unprivileged_run_as_nobody: nobody cannot execute {BIN}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return;
-    }
+    require!(
+        code != 126 && code != 127,
+        "nobody cannot execute {BIN}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let j = json_of(&out);
     assert_contract(&j, code);
     assert_eq!(j["kernel"]["privileged"], false);
@@ -257,11 +248,7 @@ fn given_btf_is_checked_instead_of_sysfs() {
     let dir = tempfile::tempdir().unwrap();
     // A BTFHub-style archive: <release>.btf inside a tar.xz.
     let mut tar = tar::Builder::new(Vec::new());
-    let data = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/check-btf/int.btf"
-    ))
-    .unwrap();
+    let data = std::fs::read(crate::common::fixtures().join("check-btf/int.btf")).unwrap();
     let mut h = tar::Header::new_ustar();
     h.set_size(data.len() as u64);
     h.set_mode(0o644);

@@ -1,10 +1,11 @@
 //! `check-btf` judged on fixture inputs: kernels without BTF, without tracefs, with old or
 //! missing configs, unprivileged processes. No root, no particular kernel needed.
 //!
-//! Golden files: set `UPDATE_GOLDEN=1` to rewrite them after an intended change.
+//! Golden files (`tests/fixtures/check-btf/golden-*`): set `CORETOOL_BLESS=1` to rewrite them
+//! after an intended change.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use coretool::btf::Kind;
 use coretool::check::analyse::ProbeId;
@@ -20,9 +21,7 @@ use coretool::libbpf::probe::{Errno, ProbeOutcome};
 use coretool::output::Style;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/check-btf")
-        .join(name)
+    crate::common::fixtures().join("check-btf").join(name)
 }
 
 fn read(name: &str) -> String {
@@ -205,20 +204,9 @@ fn assert_fixes(r: &CheckReport) {
     }
 }
 
+#[track_caller]
 fn golden(name: &str, got: &str) {
-    let path = fixture(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, got).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
-    if want != got {
-        panic!(
-            "golden {} differs\n--- expected\n{want}\n--- got\n{got}",
-            path.display()
-        );
-    }
+    crate::common::assert_golden(&format!("fixtures/check-btf/{name}"), got);
 }
 
 fn text(r: &CheckReport) -> String {

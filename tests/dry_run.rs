@@ -3,25 +3,23 @@
 //! against every kernel BTF at hand, that --load maps a verifier rejection back to its
 //! relocation, and that nothing stays in the kernel.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use coretool::dryrun::log;
 use coretool::dryrun::{self as run, Mode, Target};
 use coretool::reloc::{Object, Patch};
 
-const BIN: &str = env!("CARGO_BIN_EXE_coretool");
+use crate::common::{
+    assert_golden, bpffs_mounted, cached_kernels, fixtures, have_kernel_btf, is_root, kernel_cache,
+    kernel_exclusive, kernel_shared, skip, BIN, SYSFS_VMLINUX,
+};
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-/// Tests that run coretool share this lock; the test that compares the kernel's BPF objects
-/// before and after takes it exclusively, so no other test's programs show up in between.
-static KERNEL_STATE: std::sync::RwLock<()> = std::sync::RwLock::new(());
-
+/// Tests that run coretool hold the kernel-state lock shared; the test that compares the
+/// kernel's BPF objects before and after takes it exclusively, so no other test's programs
+/// show up in between.
 fn coretool(args: &[&str]) -> Output {
-    let _shared = KERNEL_STATE.read().unwrap_or_else(|e| e.into_inner());
+    let _shared = kernel_shared();
     coretool_unlocked(args)
 }
 
@@ -34,34 +32,10 @@ fn coretool_unlocked(args: &[&str]) -> Output {
         .expect("run coretool")
 }
 
-/// Say why a test is skipped on the real stderr (libtest captures `eprintln!` of passing tests).
-fn skip(test: &str, why: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "skipping {test}: {why}");
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Compare with a golden file; `UPDATE_GOLDEN=1` rewrites it.
+/// Compare with `tests/golden/<name>`; `CORETOOL_BLESS=1` rewrites it.
+#[track_caller]
 fn golden(name: &str, got: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, got).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
-    if want != got {
-        panic!(
-            "{name} differs from the golden file\n--- expected\n{want}\n--- got\n{got}\n(UPDATE_GOLDEN=1 rewrites it)"
-        );
-    }
+    assert_golden(&format!("golden/{name}"), got);
 }
 
 #[test]
@@ -174,28 +148,14 @@ fn bad_inputs_exit_2_with_one_line() {
 /// Kernel BTFs the project tests with: the running kernel's and the Debian kernels that
 /// `scripts/fetch-kernels.sh` caches.
 fn kernel_btfs() -> Vec<PathBuf> {
-    let mut out = vec![PathBuf::from("/sys/kernel/btf/vmlinux")];
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let cache = home.join(".cache/coretool/kernels");
-    if let Ok(dir) = std::fs::read_dir(&cache) {
-        let mut rels: Vec<PathBuf> = dir.filter_map(Result::ok).map(|e| e.path()).collect();
-        rels.sort();
-        for r in rels {
-            let rel = r.file_name().unwrap().to_string_lossy().into_owned();
-            let img = r.join("boot").join(format!("vmlinuz-{rel}"));
-            if img.exists() {
-                out.push(img);
-            }
-        }
-    }
+    let mut out = vec![PathBuf::from(SYSFS_VMLINUX)];
+    out.extend(cached_kernels().into_iter().map(|k| k.vmlinuz));
     if out.len() == 1 {
         skip(
-            "the Debian kernels in offline_agrees_with_libbpf",
+            "the Debian kernels in dry_run::offline_agrees_with_libbpf",
             &format!(
                 "none in {} (scripts/fetch-kernels.sh): comparing on the running kernel and fixture BTFs only",
-                cache.display()
+                kernel_cache().display()
             ),
         );
     }
@@ -207,17 +167,9 @@ fn kernel_btfs() -> Vec<PathBuf> {
 /// the same fixups.
 #[test]
 fn offline_agrees_with_libbpf() {
-    if !is_root() {
-        skip(
-            "offline_agrees_with_libbpf",
-            "libbpf's prepare needs root (bpf())",
-        );
-        return;
-    }
-    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
-        skip("offline_agrees_with_libbpf", "no /sys/kernel/btf/vmlinux");
-        return;
-    }
+    require_root!("libbpf's prepare needs root (bpf())");
+    require!(have_kernel_btf(), "no {SYSFS_VMLINUX}");
+    let _shared = kernel_shared();
     let f = fixtures();
     let objects = [
         f.join("dryrun/dryrun_probe.bpf.o"),
@@ -276,26 +228,28 @@ fn core_lines(log_text: &str) -> Vec<String> {
         .collect()
 }
 
-fn bpftool_state() -> Option<String> {
-    let mut s = String::new();
+/// The kernel's BPF programs, maps and BTF objects, as `prog 12`, `map 7`, `btf 40`.
+fn bpftool_state() -> Option<std::collections::BTreeSet<String>> {
+    let mut s = std::collections::BTreeSet::new();
     for what in ["prog", "map", "btf"] {
         let out = Command::new("bpftool").args([what, "show"]).output().ok()?;
-        s.push_str(&String::from_utf8_lossy(&out.stdout));
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Some((id, _)) = line.split_once(": ") {
+                if id.parse::<u32>().is_ok() {
+                    s.insert(format!("{what} {id}"));
+                }
+            }
+        }
     }
     Some(s)
 }
 
 #[test]
 fn leaves_nothing_in_the_kernel() {
-    if !is_root() {
-        skip("leaves_nothing_in_the_kernel", "needs root");
-        return;
-    }
-    let _exclusive = KERNEL_STATE.write().unwrap_or_else(|e| e.into_inner());
-    let Some(before) = bpftool_state() else {
-        skip("leaves_nothing_in_the_kernel", "bpftool not installed");
-        return;
-    };
+    require_root!();
+    require_tools!("bpftool");
+    let _exclusive = kernel_exclusive();
+    require!(let Some(before) = bpftool_state(), "bpftool could not be run");
     for args in [
         vec!["dry-run", "dryrun/dryrun_probe.bpf.o"],
         vec!["dry-run", "dryrun/dryrun_probe.bpf.o", "--load"],
@@ -307,28 +261,26 @@ fn leaves_nothing_in_the_kernel() {
             "{args:?}: {out:?}"
         );
     }
-    // The kernel frees BPF objects after an RCU grace period: allow it a moment. Other
-    // processes on the machine may load programs meanwhile, so compare a few times.
-    let mut after = String::new();
+    // The kernel frees BPF objects after an RCU grace period: allow it a moment. Objects an
+    // earlier test released may still be going away, so only new ones count.
+    let mut left = Vec::new();
     for _ in 0..50 {
-        after = bpftool_state().unwrap();
-        if after == before {
+        left = bpftool_state()
+            .unwrap()
+            .difference(&before)
+            .cloned()
+            .collect();
+        if left.is_empty() {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    panic!("kernel state changed\n--- before\n{before}\n--- after\n{after}");
+    panic!("dry-run left BPF objects in the kernel: {left:?}");
 }
 
 #[test]
 fn load_maps_verifier_rejection_to_relocation() {
-    if !is_root() {
-        skip(
-            "load_maps_verifier_rejection_to_relocation",
-            "--load needs root",
-        );
-        return;
-    }
+    require_root!("--load needs root");
     let out = coretool(&["dry-run", "dryrun/unguarded.bpf.o", "--load"]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(1), "{text}");
@@ -358,13 +310,7 @@ fn unprivileged_runs_offline() {
         return;
     }
     let probe = Command::new("setpriv").arg("--help").output();
-    if probe.is_err() {
-        skip(
-            "unprivileged_runs_offline",
-            "setpriv (util-linux) not installed",
-        );
-        return;
-    }
+    require!(probe.is_ok(), "setpriv (util-linux) not installed");
     let args = [
         "dry-run",
         "core_all_kinds.bpf.o",
@@ -403,32 +349,21 @@ fn unprivileged_runs_offline() {
 /// kernel's BTF file, and offline.
 #[test]
 fn matches_a_real_load_by_bpftool() {
-    if !is_root() {
-        skip("matches_a_real_load_by_bpftool", "loading needs root");
-        return;
-    }
-    if Command::new("bpftool").arg("version").output().is_err() {
-        skip("matches_a_real_load_by_bpftool", "bpftool not installed");
-        return;
-    }
-    if !std::fs::read_to_string("/proc/mounts")
-        .unwrap_or_default()
-        .contains(" /sys/fs/bpf bpf ")
-    {
-        skip(
-            "matches_a_real_load_by_bpftool",
-            "bpffs not mounted on /sys/fs/bpf",
-        );
-        return;
-    }
+    require_root!("loading needs root");
+    require_tools!("bpftool");
+    require!(bpffs_mounted(), "bpffs not mounted on /sys/fs/bpf");
     for obj in ["core_all_kinds.bpf.o", "dryrun/dryrun_probe.bpf.o"] {
         let pin = format!("/sys/fs/bpf/coretool-test-{}", std::process::id());
+        // Shared, not across `coretool()` below, which takes it again: a second read lock
+        // while a writer waits would deadlock.
+        let shared = kernel_shared();
         let out = Command::new("bpftool")
             .args(["-d", "prog", "loadall", obj, &pin])
             .current_dir(fixtures())
             .output()
             .unwrap();
         let _ = std::fs::remove_dir_all(&pin);
+        drop(shared);
         assert!(out.status.success(), "bpftool loadall {obj}: {out:?}");
         // (program, relo index) -> "local -> target" or "poisoned", from libbpf's lines.
         let mut truth = std::collections::BTreeMap::new();
@@ -474,41 +409,28 @@ fn matches_a_real_load_by_bpftool() {
 /// Root in a user namespace has no bpf(): dry-run notices and computes offline.
 #[test]
 fn root_without_bpf_falls_back_to_offline() {
-    if !is_root() {
-        skip(
-            "root_without_bpf_falls_back_to_offline",
-            "needs root to make a user namespace",
-        );
-        return;
-    }
+    require_root!("needs root to make a user namespace");
     let args = [
         "dry-run",
         "core_pair_local.bpf.o",
         "--btf",
         "core_pair_target.bpf.o",
     ];
-    let Ok(out) = Command::new("unshare")
-        .arg("-Ur")
-        .arg(BIN)
-        .args(args)
-        .current_dir(fixtures())
-        .env("NO_COLOR", "1")
-        .output()
-    else {
-        skip(
-            "root_without_bpf_falls_back_to_offline",
-            "unshare not installed",
-        );
-        return;
-    };
+    require!(
+        let Ok(out) = Command::new("unshare")
+            .arg("-Ur")
+            .arg(BIN)
+            .args(args)
+            .current_dir(fixtures())
+            .env("NO_COLOR", "1")
+            .output(),
+        "unshare not installed"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    if err.contains("unshare failed") {
-        skip(
-            "root_without_bpf_falls_back_to_offline",
-            "user namespaces disabled: {err}",
-        );
-        return;
-    }
+    require!(
+        !err.contains("unshare failed"),
+        "user namespaces disabled: {err}"
+    );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(err.contains("computing offline"), "{err}");
     let text = String::from_utf8(out.stdout).unwrap();
@@ -532,13 +454,8 @@ fn root_without_bpf_falls_back_to_offline() {
 /// reachable offline.
 #[test]
 fn offline_reachability_agrees_with_verifier() {
-    if !is_root() {
-        skip(
-            "offline_reachability_agrees_with_verifier",
-            "--load needs root",
-        );
-        return;
-    }
+    require_root!("--load needs root");
+    let _shared = kernel_shared();
     let src = coretool::source::load(None, None).unwrap();
     let target = Target {
         btf: &src,
@@ -596,13 +513,10 @@ fn relo_core_struct_layout_matches_c() {
                 .is_some_and(|n| n.to_string_lossy().starts_with("libbpf-sys-1.7."))
         })
         .map(|p| p.join("libbpf"));
-    let Some(libbpf) = libbpf else {
-        skip(
-            "relo_core_struct_layout_matches_c",
-            "libbpf-sys 1.7 source not in the cargo registry",
-        );
-        return;
-    };
+    require!(
+        let Some(libbpf) = libbpf,
+        "libbpf-sys 1.7 source not in the cargo registry"
+    );
     let layout = coretool::libbpf::relo_core::struct_layout();
     let mut c = String::from("#include <stddef.h>\n#include <stdio.h>\n#include <stdbool.h>\n#include \"relo_core.h\"\nint main(void) {\n");
     for (expr, _) in &layout {
@@ -624,14 +538,10 @@ fn relo_core_struct_layout_matches_c() {
         .arg("-o")
         .arg(dir.join("layout"))
         .output();
-    let Ok(built) = built else {
+    if built.is_err() {
         let _ = std::fs::remove_dir_all(&dir);
-        skip(
-            "relo_core_struct_layout_matches_c",
-            &format!("no C compiler ({cc})"),
-        );
-        return;
-    };
+    }
+    require!(let Ok(built) = built, "no C compiler ({cc})");
     assert!(
         built.status.success(),
         "{}",

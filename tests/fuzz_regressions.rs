@@ -70,9 +70,7 @@ replay_tests!(
 );
 
 fn fixture(name: &str) -> Btf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/fuzz")
-        .join(name);
+    let path = crate::common::fixtures().join("fuzz").join(name);
     Btf::parse(&std::fs::read(path).unwrap()).unwrap()
 }
 

@@ -7,51 +7,16 @@
 //! bpftool dumps that ELF's `.BTF` in raw format, and coretool's dump of the vmlinuz must be
 //! the same bytes. The running kernel's `/sys/kernel/btf/vmlinux` is compared too.
 //!
-//! Without a cache, bpftool or the decompressors, the tests skip loudly.
+//! Without a cache, bpftool or the decompressors, the tests skip loudly (and fail under
+//! `CORETOOL_REQUIRE_ALL=1`).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use coretool::source::{self, Container};
 
-const CORETOOL: &str = env!("CARGO_BIN_EXE_coretool");
-
-fn kernel_cache() -> PathBuf {
-    match std::env::var_os("CORETOOL_KERNEL_CACHE") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-            .join(".cache/coretool/kernels"),
-    }
-}
-
-/// `(release, vmlinuz)` of every cached kernel, sorted by release.
-fn cached_kernels() -> Vec<(String, PathBuf)> {
-    let Ok(dirs) = std::fs::read_dir(kernel_cache()) else {
-        return Vec::new();
-    };
-    let mut found: Vec<(String, PathBuf)> = dirs
-        .filter_map(|d| {
-            let release = d.ok()?.file_name().into_string().ok()?;
-            let vmlinuz = kernel_cache()
-                .join(&release)
-                .join("boot")
-                .join(format!("vmlinuz-{release}"));
-            vmlinuz.is_file().then_some((release, vmlinuz))
-        })
-        .collect();
-    found.sort();
-    found
-}
-
-fn have_tool(name: &str) -> bool {
-    Command::new(name)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
+use crate::common::{cached_kernels, no_cached_kernels, BIN as CORETOOL};
 
 fn run(cmd: &mut Command) -> Vec<u8> {
     let out = cmd
@@ -142,31 +107,14 @@ fn assert_same_dump(what: &str, want: &[u8], got: &[u8]) {
     );
 }
 
-fn tools_missing() -> Option<String> {
-    for tool in ["bpftool", "xz", "zstd", "gzip"] {
-        if !have_tool(tool) {
-            return Some(format!("{tool} is not installed"));
-        }
-    }
-    None
-}
-
 #[test]
 fn vmlinuz_btf_matches_bpftool() {
     let kernels = cached_kernels();
-    if kernels.is_empty() {
-        eprintln!(
-            "skipping vmlinuz_btf_matches_bpftool: no kernels in {} (run scripts/fetch-kernels.sh)",
-            kernel_cache().display()
-        );
-        return;
-    }
-    if let Some(why) = tools_missing() {
-        eprintln!("skipping vmlinuz_btf_matches_bpftool: {why}");
-        return;
-    }
+    require!(!kernels.is_empty(), "{}", no_cached_kernels());
+    require_tools!("bpftool", "xz", "zstd", "gzip");
     let tmp = tempfile::tempdir().unwrap();
-    for (release, vmlinuz) in &kernels {
+    for k in &kernels {
+        let (release, vmlinuz) = (&k.release, &k.vmlinuz);
         // Our reader: the bzImage header names the release, the payload holds an ELF with .BTF.
         let src = source::load(Some(vmlinuz), None).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
@@ -225,14 +173,12 @@ fn vmlinuz_btf_matches_bpftool() {
 #[test]
 fn running_kernel_btf_matches_bpftool() {
     let sysfs = Path::new(source::SYSFS_VMLINUX);
-    if !sysfs.exists() {
-        eprintln!("skipping running_kernel_btf_matches_bpftool: {} missing (kernel without CONFIG_DEBUG_INFO_BTF)", sysfs.display());
-        return;
-    }
-    if !have_tool("bpftool") {
-        eprintln!("skipping running_kernel_btf_matches_bpftool: bpftool is not installed");
-        return;
-    }
+    require!(
+        sysfs.exists(),
+        "{} missing (kernel without CONFIG_DEBUG_INFO_BTF)",
+        sysfs.display()
+    );
+    require_tools!("bpftool");
     let want = bpftool_raw(sysfs);
     let got = run(Command::new(CORETOOL).arg("btf"));
     assert_same_dump("running kernel", &want, &got);

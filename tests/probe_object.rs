@@ -139,20 +139,18 @@ fn prebuilt_object_equals_the_embedded_one_when_built_by_the_same_clang() {
             "the same clang ({v}) built different bytes from the same sources: \
              regenerate with `CORETOOL_REGEN_PREBUILT=1 cargo build`"
         ),
-        Some(v) => {
-            // Not eprintln!: libtest would capture it.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipping byte comparison: the embedded object was built by `{v}`, the \
-                 prebuilt one by `{clang}` (the input fingerprints are still checked)"
-            );
-        }
+        Some(v) => crate::common::skip(
+            this_test!(),
+            &format!(
+                "the byte comparison: the embedded object was built by `{v}`, the prebuilt one \
+                 by `{clang}` (the input fingerprints are still checked)"
+            ),
+        ),
     }
 }
 
 fn coretool(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_coretool"))
+    Command::new(crate::common::BIN)
         .args(args)
         .output()
         .expect("running coretool")
@@ -213,14 +211,10 @@ fn emitted_object_feeds_relocs_and_dry_run() {
 
     // Offline against the running kernel's BTF (where there is one): the guarded flavour
     // reads are poisoned as dead code, nothing reachable is.
-    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipping the dry-run half: no /sys/kernel/btf/vmlinux"
-        );
-        return;
-    }
+    require!(
+        crate::common::have_kernel_btf(),
+        "the dry-run half needs /sys/kernel/btf/vmlinux"
+    );
     let out = coretool(&["--json", "dry-run", "--offline", obj]);
     assert_eq!(
         out.status.code(),

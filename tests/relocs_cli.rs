@@ -1,6 +1,5 @@
 //! `coretool relocs` on the all-kinds fixture (both byte orders), golden files, bad objects.
-mod common;
-use common::*;
+use crate::common::*;
 
 fn fx(name: &str) -> String {
     fixtures().join(name).to_str().unwrap().to_owned()
@@ -20,7 +19,7 @@ fn relocs(args: &[&str]) -> std::process::Output {
 fn all_kinds_little_endian_golden() {
     let o = relocs(&["--color", "never", "core_all_kinds.bpf.o"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_golden("relocs/core_all_kinds.txt", &stdout(&o));
+    assert_golden("golden/relocs/core_all_kinds.txt", &stdout(&o));
 }
 
 #[test]
@@ -28,14 +27,14 @@ fn all_kinds_big_endian_golden() {
     let o = relocs(&["--color", "never", "-v", "core_all_kinds.bpfeb.o"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("big-endian"));
-    assert_golden("relocs/core_all_kinds.bpfeb.txt", &stdout(&o));
+    assert_golden("golden/relocs/core_all_kinds.bpfeb.txt", &stdout(&o));
 }
 
 #[test]
 fn json_golden_and_every_kind_present() {
     let o = relocs(&["--json", "core_all_kinds.bpf.o"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_golden("relocs/core_all_kinds.json", &stdout(&o));
+    assert_golden("golden/relocs/core_all_kinds.json", &stdout(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["schema"], "coretool.relocs/v1");
     let relos = v["objects"][0]["relocations"].as_array().unwrap();

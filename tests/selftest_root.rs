@@ -1,52 +1,44 @@
 //! End-to-end tests of `coretool selftest` and `coretool monitor` on the running kernel.
 //!
 //! They load BPF programs, so they need root; without it (or without kernel BTF) each one says
-//! loudly that it is skipped. Objects left behind are detected by comparing `bpftool prog show`
-//! and `bpftool map show` (libbpf-rs's id iterators when bpftool is missing) before and after,
-//! including runs killed with SIGTERM, SIGINT and SIGKILL mid-way.
+//! loudly that it is skipped (and fails under `CORETOOL_REQUIRE_ALL=1`). Objects left behind are
+//! detected by comparing `bpftool prog show` and `bpftool map show` (libbpf-rs's id iterators
+//! when bpftool is missing) before and after, including runs killed with SIGTERM, SIGINT and
+//! SIGKILL mid-way.
 //!
-//! The tests in this file run one at a time (they compare global kernel state).
+//! The tests in this file run one at a time, and not while other tests load BPF objects (they
+//! compare global kernel state): each holds the exclusive kernel-state lock of `common`.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-static SERIAL: Mutex<()> = Mutex::new(());
+use crate::common::{
+    cached_kernels, have_kernel_btf, is_root, kernel_exclusive, no_cached_kernels, say, BIN,
+};
 
 const PROGS: &[&str] = &["pm_exec", "pm_exit", "pm_fork", "pm_do_exit"];
 const MAPS: &[&str] = &["pm_events", "pm_stats", "pm_tracked", "process_.rodata"];
 
-/// Write to the real stderr: libtest captures `eprintln!` of passing tests, which would hide
-/// skips and measurements.
-fn say(msg: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{msg}");
-}
-
-fn skip(test: &str, why: &str) {
-    say(&format!("skipping {test}: {why}"));
-}
-
-/// Root and kernel BTF, or a loud skip.
-fn privileged(test: &str) -> Option<MutexGuard<'static, ()>> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        skip(test, "needs root (it loads BPF programs)");
-        return None;
-    }
-    if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
-        skip(test, "kernel BTF not available (/sys/kernel/btf/vmlinux)");
-        return None;
-    }
-    Some(SERIAL.lock().unwrap_or_else(|e| e.into_inner()))
+/// Root and kernel BTF, or a loud skip (a failure under `CORETOOL_REQUIRE_ALL=1`) and return;
+/// then the exclusive kernel-state lock for the rest of the test.
+macro_rules! privileged {
+    () => {
+        require_root!("needs root (it loads BPF programs)");
+        require!(
+            have_kernel_btf(),
+            "kernel BTF not available (/sys/kernel/btf/vmlinux)"
+        );
+        let _exclusive = kernel_exclusive();
+    };
 }
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_coretool"))
+    Command::new(BIN)
 }
 
 /// Programs and maps with the probe's names currently loaded, as `kind id name`.
@@ -172,9 +164,7 @@ fn checks_by_name(doc: &Value) -> Vec<(String, String, String, String)> {
 
 #[test]
 fn selftest_passes_reports_json_and_releases_everything() {
-    let Some(_guard) = privileged("selftest_passes_reports_json_and_releases_everything") else {
-        return;
-    };
+    privileged!();
     let before = probe_objects();
     let out = bin().args(["--json", "selftest"]).output().unwrap();
     let doc: Value = serde_json::from_slice(&out.stdout)
@@ -219,9 +209,7 @@ fn selftest_passes_reports_json_and_releases_everything() {
 
 #[test]
 fn stress_5000_loses_nothing() {
-    let Some(_guard) = privileged("stress_5000_loses_nothing") else {
-        return;
-    };
+    privileged!();
     let before = probe_objects();
     let out = bin()
         .args(["--json", "selftest", "--stress", "5000"])
@@ -250,9 +238,7 @@ fn stress_5000_loses_nothing() {
 
 #[test]
 fn sigterm_during_stress_releases_everything() {
-    let Some(_guard) = privileged("sigterm_during_stress_releases_everything") else {
-        return;
-    };
+    privileged!();
     let before = probe_objects();
     let mut child = start_endless_stress(&before);
     std::thread::sleep(Duration::from_millis(300));
@@ -267,9 +253,7 @@ fn sigterm_during_stress_releases_everything() {
 
 #[test]
 fn sigkill_mid_run_releases_everything() {
-    let Some(_guard) = privileged("sigkill_mid_run_releases_everything") else {
-        return;
-    };
+    privileged!();
     let before = probe_objects();
     let mut child = start_endless_stress(&before);
     signal(&child, libc::SIGKILL);
@@ -280,9 +264,7 @@ fn sigkill_mid_run_releases_everything() {
 
 #[test]
 fn monitor_reports_followed_children_and_stops_on_sigint() {
-    let Some(_guard) = privileged("monitor_reports_followed_children_and_stops_on_sigint") else {
-        return;
-    };
+    privileged!();
     let before = probe_objects();
     let me = std::process::id().to_string();
     let mut mon = bin()
@@ -356,9 +338,7 @@ fn monitor_reports_followed_children_and_stops_on_sigint() {
 
 #[test]
 fn monitor_duration_prints_table_and_stats() {
-    let Some(_guard) = privileged("monitor_duration_prints_table_and_stats") else {
-        return;
-    };
+    privileged!();
     let out = bin()
         .args(["monitor", "--duration", "1", "--interval", "0.3"])
         .output()
@@ -389,9 +369,8 @@ fn monitor_duration_prints_table_and_stats() {
 #[test]
 fn without_privilege_selftest_and_monitor_exit_2_saying_what_is_needed() {
     // Serialized with the others: its children would show up in their --follow runs.
-    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
+    let _exclusive = kernel_exclusive();
+    let root = is_root();
     for args in [&["selftest"][..], &["monitor", "--duration", "1"][..]] {
         let mut cmd = bin();
         cmd.args(args);
@@ -400,16 +379,15 @@ fn without_privilege_selftest_and_monitor_exit_2_saying_what_is_needed() {
             std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
             std::os::unix::process::CommandExt::gid(&mut cmd, 65534);
         }
-        let out = match cmd.output() {
-            Err(e) if root && e.kind() == std::io::ErrorKind::PermissionDenied => {
-                skip(
-                    "without_privilege_selftest_and_monitor_exit_2_saying_what_is_needed",
-                    "nobody cannot execute the coretool binary",
-                );
-                return;
-            }
-            r => r.unwrap(),
-        };
+        let out = cmd.output();
+        if root {
+            let denied = |e: &std::io::Error| e.kind() == std::io::ErrorKind::PermissionDenied;
+            require!(
+                !out.as_ref().is_err_and(denied),
+                "nobody cannot execute the coretool binary"
+            );
+        }
+        let out = out.unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(
@@ -421,9 +399,7 @@ fn without_privilege_selftest_and_monitor_exit_2_saying_what_is_needed() {
 
 #[test]
 fn session_releases_everything_on_error_and_on_panic() {
-    let Some(_guard) = privileged("session_releases_everything_on_error_and_on_panic") else {
-        return;
-    };
+    privileged!();
     use coretool::probe::{self, ObjectIds};
     probe::host::ensure_tracefs().expect("tracefs");
     let before = probe_objects();
@@ -460,27 +436,6 @@ fn session_releases_everything_on_error_and_on_panic() {
     assert_released(&before, "after error and panic");
 }
 
-/// Kernels cached by scripts/fetch-kernels.sh: (release, vmlinuz).
-fn cached_kernels() -> Vec<(String, std::path::PathBuf)> {
-    let cache = std::env::var_os("CORETOOL_KERNEL_CACHE")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|h| std::path::Path::new(&h).join(".cache/coretool/kernels"))
-        })
-        .unwrap_or_default();
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(&cache).into_iter().flatten().flatten() {
-        let release = entry.file_name().to_string_lossy().into_owned();
-        let vmlinuz = entry.path().join(format!("boot/vmlinuz-{release}"));
-        if vmlinuz.is_file() {
-            out.push((release, vmlinuz));
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Byte offset of `member` in struct `name` of `btf`.
 fn member_offset(btf: &coretool::btf::Btf, name: &str, member: &str) -> Option<u32> {
     let id = *btf
@@ -498,21 +453,16 @@ fn probe_relocates_differently_on_other_kernels() {
     use coretool::dryrun::{Mode, Target};
     use coretool::reloc::{Object, Status};
     use coretool::selftest::checks::KernelLayout;
-    let test = "probe_relocates_differently_on_other_kernels";
-    let Some(_guard) = privileged(test) else {
-        return;
-    };
+    privileged!();
     let kernels = cached_kernels();
-    if kernels.is_empty() {
-        skip(test, "no kernels cached (run scripts/fetch-kernels.sh)");
-        return;
-    }
+    require!(!kernels.is_empty(), "{}", no_cached_kernels());
     let obj = Object::parse(
         std::path::Path::new("process_monitor.bpf.o"),
         coretool::probe::OBJECT.to_vec(),
     )
     .unwrap();
-    for (release, vmlinuz) in kernels {
+    for kernel in kernels {
+        let (release, vmlinuz) = (kernel.release, kernel.vmlinuz);
         let src = coretool::source::load(Some(&vmlinuz), None).unwrap();
         // libbpf's own loader (bpf_object__prepare) relocates the probe against that BTF.
         let target = Target {

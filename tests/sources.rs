@@ -10,13 +10,11 @@ use std::process::{Command, Output};
 use coretool::btf::Endian;
 use coretool::source::{self, Compression, Container};
 
-const CORETOOL: &str = env!("CARGO_BIN_EXE_coretool");
+use crate::common::BIN as CORETOOL;
 const FIXTURE_RELEASE: &str = "6.99.0-coretool-fixture";
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    crate::common::fixtures().join(name)
 }
 
 fn coretool_btf(src: &Path) -> Output {
@@ -231,15 +229,33 @@ fn bad_inputs_exit_2_with_one_line_naming_the_file() {
 
 #[test]
 fn split_btf_without_base_says_so() {
-    // Module BTF (split BTF) off the running kernel, when it has any.
-    let Some(module) = std::fs::read_dir("/sys/kernel/btf").ok().and_then(|d| {
+    // Module BTF (split BTF) off the running kernel, when it has any, else a cached Debian
+    // kernel's module that carries BTF (scripts/fetch-kernels.sh).
+    let running = std::fs::read_dir("/sys/kernel/btf").ok().and_then(|d| {
         d.filter_map(|e| e.ok())
             .map(|e| e.path())
             .find(|p| !p.ends_with("vmlinux"))
-    }) else {
-        eprintln!("skipping split_btf_without_base_says_so: no module BTF under /sys/kernel/btf");
-        return;
+    });
+    let cached = || {
+        crate::common::cached_kernels().into_iter().find_map(|k| {
+            let ko = k.dir.join(format!(
+                "lib/modules/{}/kernel/net/key/af_key.ko",
+                k.release
+            ));
+            let elf = std::fs::read(&ko).ok()?;
+            coretool::elf::ElfInfo::parse(&elf)
+                .ok()?
+                .section(".BTF")
+                .is_some()
+                .then_some(ko)
+        })
     };
+    require!(
+        let Some(module) = running.or_else(cached),
+        "no module BTF under /sys/kernel/btf, and no net/key/af_key.ko with BTF in {} \
+         (scripts/fetch-kernels.sh)",
+        crate::common::kernel_cache().display()
+    );
     let tmp = tempfile::tempdir().unwrap();
     let copy = tmp.path().join("module.btf");
     std::fs::copy(&module, &copy).unwrap();

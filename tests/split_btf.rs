@@ -1,37 +1,16 @@
 //! Split BTF: a Debian kernel module's `.BTF` on top of that kernel's vmlinuz, against bpftool.
-mod common;
-use common::*;
-use std::path::PathBuf;
+use crate::common::*;
 use std::process::Command;
-
-fn kernel_cache() -> PathBuf {
-    std::env::var_os("CORETOOL_KERNEL_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/coretool/kernels")
-        })
-}
 
 #[test]
 fn module_btf_on_vmlinuz_base_matches_bpftool() {
-    if !which("bpftool") {
-        eprintln!("skipping module_btf_on_vmlinuz_base_matches_bpftool: bpftool not installed");
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(kernel_cache()) else {
-        eprintln!(
-            "skipping module_btf_on_vmlinuz_base_matches_bpftool: no kernel cache at {} (run scripts/fetch-kernels.sh)",
-            kernel_cache().display()
-        );
-        return;
-    };
+    require_tools!("bpftool");
+    let kernels = cached_kernels();
+    require!(!kernels.is_empty(), "{}", no_cached_kernels());
     let mut checked = 0;
-    for e in entries.flatten() {
-        let release = e.file_name().to_string_lossy().into_owned();
-        let vmlinuz = e.path().join(format!("boot/vmlinuz-{release}"));
-        let dir = e
-            .path()
-            .join(format!("lib/modules/{release}/kernel/net/key"));
+    for k in kernels {
+        let (release, vmlinuz) = (k.release, k.vmlinuz);
+        let dir = k.dir.join(format!("lib/modules/{release}/kernel/net/key"));
         let tmp = tempfile::tempdir().unwrap();
         // Debian compresses modules with xz from 6.x on: coretool reads either; bpftool gets
         // the decompressed ELF.
@@ -62,9 +41,9 @@ fn module_btf_on_vmlinuz_base_matches_bpftool() {
             .section(".BTF")
             .is_none()
         {
-            eprintln!(
+            say(&format!(
                 "{release}: modules carry no BTF (kernel without CONFIG_DEBUG_INFO_BTF_MODULES)"
-            );
+            ));
             let o = run(&["btf", "--btf", module.to_str().unwrap()]);
             assert_bad_input(&o, module.to_str().unwrap());
             continue;
@@ -100,7 +79,8 @@ fn module_btf_on_vmlinuz_base_matches_bpftool() {
         assert!(stderr(&o).contains("--base"));
         checked += 1;
     }
-    if checked == 0 {
-        eprintln!("skipping module_btf_on_vmlinuz_base_matches_bpftool: no cached kernel has net/key/af_key.ko");
-    }
+    require!(
+        checked > 0,
+        "no cached kernel has net/key/af_key.ko with BTF"
+    );
 }
