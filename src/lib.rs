@@ -12,6 +12,7 @@ pub mod core;
 pub mod dryrun;
 pub mod elf;
 pub mod error;
+pub mod host;
 pub mod kernel_btf;
 pub mod output;
 pub mod probe;

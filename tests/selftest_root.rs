@@ -425,7 +425,7 @@ fn session_releases_everything_on_error_and_on_panic() {
         return;
     };
     use coretool::probe::{self, ObjectIds};
-    probe::host::ensure_tracefs().expect("tracefs");
+    coretool::host::ensure_tracefs().expect("tracefs");
     let before = probe_objects();
     let ids = Mutex::new(ObjectIds::default());
     let opts = probe::Options {

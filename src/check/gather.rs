@@ -3,17 +3,15 @@
 //! (they load and unload trivial programs and maps), run only when this process is privileged.
 
 use std::collections::BTreeMap;
-use std::ffi::CStr;
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
 use super::analyse::ProbeId;
-use super::libbpf;
-use super::mounts::{self, DEBUGFS_TRACING_PATH, TRACEFS_PATH};
-use super::privilege::{self, SYSCTL_JIT, SYSCTL_UNPRIV_BPF};
+use super::libbpf::{self, Errno, ProbeOutcome};
 use super::*;
 use crate::btf::Btf;
 use crate::error::InputError;
+use crate::host::{self, mounts, SYSCTL_JIT, SYSCTL_UNPRIV_BPF};
 use crate::source::{self, BtfSource, Container, SYSFS_VMLINUX};
 
 /// Why the check itself could not run (exit 2).
@@ -54,36 +52,15 @@ pub fn fallback_locations(release: &str) -> Vec<PathBuf> {
     .collect()
 }
 
-/// `uname(2)`.
-pub fn uname() -> Result<Uname, GatherError> {
-    // SAFETY: utsname is plain old data; zeroed is a valid value and uname fills it.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: `u` is a valid, writable utsname.
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return Err(GatherError::Uname(std::io::Error::last_os_error()));
-    }
-    let field = |f: &[libc::c_char]| {
-        // SAFETY: uname NUL-terminates every field within its array.
-        unsafe { CStr::from_ptr(f.as_ptr()) }
-            .to_string_lossy()
-            .into_owned()
-    };
-    Ok(Uname {
-        release: field(&u.release),
-        machine: field(&u.machine),
-        version: field(&u.version),
-    })
-}
-
 /// Read everything `analyse` needs.
 pub fn gather(opts: &GatherOptions) -> Result<Facts, GatherError> {
-    let uname = uname()?;
+    let uname = host::uname().map_err(GatherError::Uname)?;
     let os = std::fs::read_to_string("/etc/os-release")
         .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
         .map(|s| OsRelease::parse(&s))
         .unwrap_or_default();
     libbpf::silence();
-    let privilege = privilege::current();
+    let privilege = host::privilege();
     let (btf, parsed) = gather_btf(opts, &uname.release)?;
     let config = config::load(&uname.release);
     let mut tracing = gather_tracing();
@@ -111,8 +88,8 @@ pub fn gather(opts: &GatherOptions) -> Result<Facts, GatherError> {
         modules: module_btf(Path::new(SYSFS_BTF_DIR)),
         config,
         privilege,
-        unprivileged_bpf_disabled: privilege::read_sysctl(SYSCTL_UNPRIV_BPF),
-        bpf_jit_enable: privilege::read_sysctl(SYSCTL_JIT),
+        unprivileged_bpf_disabled: host::read_sysctl(SYSCTL_UNPRIV_BPF),
+        bpf_jit_enable: host::read_sysctl(SYSCTL_JIT),
         tracing,
         probes,
     })
@@ -268,27 +245,10 @@ pub fn module_btf(dir: &Path) -> Option<ModuleBtf> {
     Some(m)
 }
 
-/// Where tracefs is usable, from the mount table: a tracefs mount at libbpf's paths first,
-/// then any tracefs mount.
-fn tracefs_dir(table: &[mounts::Mount]) -> Option<PathBuf> {
-    let t = mounts::targets_of(table, "tracefs");
-    t.iter()
-        .find(|m| {
-            m.target == Path::new(TRACEFS_PATH) || m.target == Path::new(DEBUGFS_TRACING_PATH)
-        })
-        .or(t.first())
-        .map(|m| m.target.clone())
-}
-
 fn gather_tracing() -> TracingFacts {
-    let mounts = std::fs::read_to_string("/proc/mounts")
-        .map(|s| mounts::parse(&s))
-        .map_err(|e| InputError::io("/proc/mounts", e).to_string());
-    let tracefs_supported = std::fs::read_to_string("/proc/filesystems").ok().map(|s| {
-        s.lines()
-            .any(|l| l.split_whitespace().last() == Some("tracefs"))
-    });
-    let dir = mounts.as_ref().ok().and_then(|m| tracefs_dir(m));
+    let mounts = host::mount_table().map_err(|e| e.to_string());
+    let tracefs_supported = host::filesystems().map(|fs| fs.iter().any(|f| f == "tracefs"));
+    let dir = mounts.as_ref().ok().and_then(|m| mounts::tracefs_dir(m));
     let kprobe_events = match &dir {
         Some(d) => exists(&d.join("kprobe_events")),
         None => Err(not_mounted()),
@@ -316,7 +276,7 @@ fn exists(path: &Path) -> Result<bool, String> {
 }
 
 fn tracepoints(t: &TracingFacts, btf: Option<&Btf>) -> Vec<TracepointFacts> {
-    let dir = t.mounts.as_ref().ok().and_then(|m| tracefs_dir(m));
+    let dir = t.mounts.as_ref().ok().and_then(|m| mounts::tracefs_dir(m));
     MONITOR_TRACEPOINTS
         .iter()
         .map(|name| {
@@ -340,16 +300,20 @@ fn run_probes(sysfs: Option<&Btf>) -> Vec<ProbeResult> {
         .iter()
         .map(|&probe| {
             let outcome = match probe {
-                ProbeId::MapRingbuf => Ok(libbpf::probe_map_type(libbpf_sys::BPF_MAP_TYPE_RINGBUF)),
-                ProbeId::MapPercpuArray => Ok(libbpf::probe_map_type(
-                    libbpf_sys::BPF_MAP_TYPE_PERCPU_ARRAY,
-                )),
-                ProbeId::ProgTracepoint => Ok(libbpf::probe_prog_type(
-                    libbpf_sys::BPF_PROG_TYPE_TRACEPOINT,
-                )),
-                ProbeId::ProgKprobe => {
-                    Ok(libbpf::probe_prog_type(libbpf_sys::BPF_PROG_TYPE_KPROBE))
-                }
+                ProbeId::MapRingbuf => Ok(keep_refusal(|| {
+                    libbpf::probe_map_type(libbpf_sys::BPF_MAP_TYPE_RINGBUF)
+                })),
+                ProbeId::MapPercpuArray => Ok(keep_refusal(|| {
+                    libbpf::probe_map_type(libbpf_sys::BPF_MAP_TYPE_PERCPU_ARRAY)
+                })),
+                ProbeId::ProgTracepoint => Ok(keep_refusal(|| {
+                    libbpf::probe_prog_type(libbpf_sys::BPF_PROG_TYPE_TRACEPOINT)
+                })),
+                ProbeId::ProgKprobe => Ok(keep_refusal(|| {
+                    libbpf::probe_prog_type(libbpf_sys::BPF_PROG_TYPE_KPROBE)
+                })),
+                // libbpf_probe_bpf_helper answers "supported" when the load fails without a
+                // verifier message (as on EPERM); analyse weighs it against the tracepoint probe.
                 ProbeId::HelperGetCurrentTask => Ok(libbpf::probe_helper(
                     libbpf_sys::BPF_PROG_TYPE_TRACEPOINT,
                     libbpf_sys::BPF_FUNC_get_current_task,
@@ -359,6 +323,26 @@ fn run_probes(sysfs: Option<&Btf>) -> Vec<ProbeResult> {
             ProbeResult { probe, outcome }
         })
         .collect()
+}
+
+/// Run one of libbpf's map or program type probes, keeping a refusal.
+///
+/// libbpf folds every failed `bpf()` into "unsupported": `probe_prog_load()` and
+/// `probe_map_create()` in libbpf_probes.c return 0 whatever the errno, but leave errno as the
+/// syscall set it. `EPERM` or `EACCES` there means this process was refused (no capability, a
+/// child user namespace, seccomp, an LSM, lockdown), not that the kernel lacks the feature, so
+/// that outcome is kept as the error it is.
+fn keep_refusal(probe: impl FnOnce() -> ProbeOutcome) -> ProbeOutcome {
+    // SAFETY: __errno_location returns this thread's errno, valid for the thread's lifetime.
+    unsafe { *libc::__errno_location() = 0 };
+    let outcome = probe();
+    let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    match outcome {
+        ProbeOutcome::Unsupported if errno == libc::EPERM || errno == libc::EACCES => {
+            ProbeOutcome::Error(Errno(errno))
+        }
+        other => other,
+    }
 }
 
 /// The kernel BTF id of `btf_trace_sched_process_exec`, the tp_btf probe's target.

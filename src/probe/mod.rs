@@ -11,7 +11,6 @@
 
 pub mod event;
 pub mod fingerprint;
-pub mod host;
 pub mod relocs;
 
 use std::cell::{Cell, RefCell};

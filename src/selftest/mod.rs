@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::error::NeedsPrivilege;
-use crate::probe::{self, event::Event, host, relocs, LibbpfLog, Session, Stats};
+use crate::host;
+use crate::probe::{self, event::Event, relocs, LibbpfLog, Session, Stats};
 use checks::{Check, KernelLayout, Status};
 use workload::ExecTruth;
 
@@ -98,7 +99,10 @@ fn interrupted() -> Option<SelftestError> {
 
 /// Run the self-test. Errors mean it could not run; failed checks are in the report.
 pub fn run(opts: &Options) -> anyhow::Result<Report> {
-    let (release, machine) = host::uname();
+    let (release, machine) = match host::uname() {
+        Ok(u) => (u.release, u.machine),
+        Err(_) => ("unknown".into(), "unknown".into()),
+    };
     let mut report = Report {
         kernel: KernelInfo {
             release,
@@ -111,7 +115,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         ..Default::default()
     };
 
-    let how = host::check_privilege()?;
+    let how = host::privilege().require_tracing()?;
     report.checks.push(Check::pass(
         "preflight.privilege",
         "root, or CAP_BPF and CAP_PERFMON",
