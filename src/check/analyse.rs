@@ -14,8 +14,7 @@ use super::config::KernelConfig;
 use super::libbpf::{Errno, ProbeOutcome};
 use super::*;
 use crate::host::mounts::{self, Mount, DEBUGFS_PATH, TRACEFS_PATH};
-use crate::host::privilege::CHILD_USERNS_FIX;
-use crate::host::UserNsKind;
+use crate::host::{UserNsKind, CHILD_USERNS_FIX};
 
 /// BTF kinds newer than the original set: `(kind, first libbpf that reads it, first kernel
 /// that emits it)`. Versions from libbpf's history (`BTF_KIND_FLOAT` in v0.4.0, ...).
@@ -791,7 +790,7 @@ fn tracing_checks(f: &Facts, out: &mut Vec<Check>) {
 fn kprobe_check(f: &Facts) -> Check {
     let t = &f.tracing;
     let name = "kprobes";
-    const PMU: &str = "/sys/bus/event_source/devices/kprobe";
+    const PMU: &str = crate::host::KPROBE_PMU;
     if t.kprobe_pmu {
         return ok(
             name,

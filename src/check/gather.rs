@@ -257,7 +257,7 @@ fn gather_tracing() -> TracingFacts {
         mounts,
         tracefs_supported,
         tracepoints: Vec::new(),
-        kprobe_pmu: Path::new("/sys/bus/event_source/devices/kprobe").exists(),
+        kprobe_pmu: Path::new(host::KPROBE_PMU).exists(),
         kprobe_events,
     }
 }

@@ -8,19 +8,23 @@
 
 pub mod caps;
 pub mod mounts;
-pub mod privilege;
-pub mod tracefs;
+mod privilege;
+mod tracefs;
 pub mod userns;
 
 use std::ffi::CStr;
 
 pub use caps::CapSet;
 pub use mounts::Mount;
-pub use privilege::Privilege;
+pub use privilege::{Privilege, CHILD_USERNS_FIX};
 pub use tracefs::{ensure_tracefs, Tracefs};
 pub use userns::{UserNamespace, UserNsKind};
 
 use crate::error::InputError;
+
+/// The perf kprobe PMU (4.17+), which libbpf prefers to tracefs `kprobe_events` for attaching
+/// kprobes.
+pub const KPROBE_PMU: &str = "/sys/bus/event_source/devices/kprobe";
 
 pub const SYSCTL_UNPRIV_BPF: &str = "/proc/sys/kernel/unprivileged_bpf_disabled";
 pub const SYSCTL_JIT: &str = "/proc/sys/net/core/bpf_jit_enable";
@@ -118,6 +122,16 @@ pub fn filesystems() -> Option<Vec<String>> {
     std::fs::read_to_string("/proc/filesystems")
         .ok()
         .map(|s| mounts::parse_filesystems(&s))
+}
+
+/// How kprobes can attach here: `(the kprobe PMU exists, tracefs kprobe_events exists at one of
+/// libbpf's tracefs paths)`.
+pub fn kprobe_attach_paths() -> (bool, bool) {
+    let pmu = std::path::Path::new(KPROBE_PMU).exists();
+    let events = [mounts::TRACEFS_PATH, mounts::DEBUGFS_TRACING_PATH]
+        .iter()
+        .any(|d| std::path::Path::new(d).join("kprobe_events").exists());
+    (pmu, events)
 }
 
 /// The calling thread's name (`comm`), as children forked from it inherit it.
