@@ -9,6 +9,7 @@ pub mod commands;
 pub mod dryrun;
 pub mod elf;
 pub mod error;
+pub mod host;
 pub mod kernel_btf;
 pub mod libbpf;
 pub mod output;

@@ -226,7 +226,7 @@ fn finish(
         cause,
     })?;
     if release.is_none() && path == Path::new(SYSFS_VMLINUX) {
-        release = running_release();
+        release = crate::host::uname().ok().map(|u| u.release);
     }
     Ok(BtfSource {
         path: path.to_path_buf(),
@@ -249,13 +249,6 @@ fn raw_is_split(raw: &[u8]) -> bool {
     let (hdr_len, str_off, str_len) = (w(4), w(16), w(20));
     let start = hdr_len.saturating_add(str_off);
     str_len > 0 && raw.get(start).is_some_and(|&b| b != 0)
-}
-
-/// The running kernel's release (`uname -r`).
-pub fn running_release() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .ok()
-        .map(|s| s.trim().to_owned())
 }
 
 fn unwrap_btf(

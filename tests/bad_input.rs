@@ -110,7 +110,12 @@ impl Reader {
         } else {
             Command::new("timeout")
         };
-        cmd.args(["--kill-after=5", TIMEOUT_SECS, common::BIN]);
+        let bin = if as_nobody {
+            common::nobody_tree().bin.as_path()
+        } else {
+            Path::new(common::BIN)
+        };
+        cmd.args(["--kill-after=5", TIMEOUT_SECS]).arg(bin);
         cmd.args(self.args.iter().map(|a| a.replace("{}", input)));
         let out_file = self.writes_output.then(|| out_dir.join("vmlinux.h"));
         if let Some(f) = &out_file {
@@ -231,7 +236,8 @@ fn every_reader_refuses_an_unreadable_file() {
     require_root!("needs root to run coretool as nobody");
     let probe = Command::new("setpriv")
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-        .args([common::BIN, "--version"])
+        .arg(&common::nobody_tree().bin)
+        .arg("--version")
         .output();
     require!(
         probe.is_ok(),
@@ -242,7 +248,7 @@ fn every_reader_refuses_an_unreadable_file() {
     require!(
         probe.status.success(),
         "nobody cannot run {}: {}",
-        common::BIN,
+        common::nobody_tree().bin.display(),
         stderr(&probe).trim()
     );
     use std::os::unix::fs::PermissionsExt;

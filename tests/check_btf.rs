@@ -203,10 +203,12 @@ fn unprivileged_run_as_nobody() {
     );
     let (out, code) = run(Command::new("setpriv")
         .args(setpriv)
-        .args([BIN, "check-btf", "--json"]));
+        .arg(&crate::common::nobody_tree().bin)
+        .args(["check-btf", "--json"]));
     require!(
         code != 126 && code != 127,
-        "nobody cannot execute {BIN}: {}",
+        "nobody cannot execute {}: {}",
+        crate::common::nobody_tree().bin.display(),
         String::from_utf8_lossy(&out.stderr)
     );
     let j = json_of(&out);
@@ -309,4 +311,124 @@ fn colour_follows_the_flag() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains('\x1b'));
     let (out, _) = run(Command::new(BIN).args(["check-btf", "--color", "never"]));
     assert!(!String::from_utf8_lossy(&out.stdout).contains('\x1b'));
+}
+
+const UNSHARE: [&str; 2] = ["--user", "--map-root-user"];
+
+/// Whether `unshare --user --map-root-user` works here (util-linux, user namespaces enabled).
+fn can_unshare() -> bool {
+    let spawn = Command::new("unshare").args(UNSHARE).arg("true").status();
+    spawn.is_ok_and(|s| s.success())
+}
+
+/// `unshare --user --map-root-user`: root with every capability, but in a child user namespace
+/// where none of them grant bpf().
+fn unshare(args: &[&str]) -> (Output, i32) {
+    run(Command::new("unshare").args(UNSHARE).arg(BIN).args(args))
+}
+
+#[test]
+fn child_user_namespace_is_a_privilege_finding() {
+    require!(
+        can_unshare(),
+        "unshare (util-linux) missing or user namespaces disabled"
+    );
+    let (out, code) = unshare(&["check-btf", "--json"]);
+    let j = json_of(&out);
+    assert_contract(&j, code);
+    assert_eq!(j["kernel"]["privileged"], false);
+    let p = check(&j, "privilege");
+    assert_eq!(p["status"], "warn", "{p}");
+    let detail = p["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("euid 0, CAP_SYS_ADMIN CAP_BPF CAP_PERFMON in a child user namespace"),
+        "{p}"
+    );
+    assert!(detail.contains("/proc/self/uid_map is 0 0 1"), "{p}");
+    assert_eq!(
+        p["fix"],
+        "run in the initial user namespace, or a container with CAP_BPF+CAP_PERFMON granted by the host"
+    );
+    for c in j["checks"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap();
+        if name.starts_with("probe.") {
+            assert_eq!(c["status"], "skipped", "{c}");
+            assert!(
+                c["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("initial user namespace"),
+                "{c}"
+            );
+        }
+    }
+}
+
+#[test]
+fn selftest_and_monitor_refuse_a_child_user_namespace() {
+    require!(
+        can_unshare(),
+        "unshare (util-linux) missing or user namespaces disabled"
+    );
+    for args in [&["selftest"][..], &["monitor", "--duration", "1"][..]] {
+        let (out, code) = unshare(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("child user namespace"),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains("run in the initial user namespace"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// CAP_BPF without CAP_PERFMON: the tracing program probes are refused with EPERM, which libbpf
+/// reports as "unsupported"; check-btf must call it a privilege problem, not a kernel's lack.
+#[test]
+fn refused_probes_are_not_missing_features() {
+    require_root!("needs root to drop to nobody with CAP_BPF");
+    let setpriv = [
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        "--inh-caps=+bpf",
+        "--ambient-caps=+bpf",
+    ];
+    let spawn = Command::new("setpriv").args(setpriv).arg("true").status();
+    require!(
+        spawn.is_ok_and(|s| s.success()),
+        "setpriv cannot grant CAP_BPF (util-linux too old, or kernel < 5.8)"
+    );
+    let (out, code) = run(Command::new("setpriv")
+        .args(setpriv)
+        .arg(&crate::common::nobody_tree().bin)
+        .args(["check-btf", "--json"]));
+    require!(
+        code != 126 && code != 127,
+        "nobody cannot execute {}: {}",
+        crate::common::nobody_tree().bin.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = json_of(&out);
+    assert_contract(&j, code);
+    assert!(check(&j, "privilege")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("CAP_BPF: may call bpf() but tracing programs also need CAP_PERFMON"));
+    for c in j["checks"].as_array().unwrap() {
+        let detail = c["detail"].as_str().unwrap();
+        assert!(!detail.contains("not supported by this kernel"), "{c}");
+    }
+    let tp = check(&j, "probe.prog.tracepoint");
+    assert_eq!(tp["status"], "warn", "{tp}");
+    assert!(
+        tp["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Operation not permitted (errno 1): a privilege problem"),
+        "{tp}"
+    );
 }

@@ -11,12 +11,12 @@ use coretool::btf::Kind;
 use coretool::check::analyse::ProbeId;
 use coretool::check::config::{self, ConfigMissing, ConfigSource, KernelConfig};
 use coretool::check::gather::{examine_fallbacks, fallback_locations, module_btf};
-use coretool::check::privilege::Privilege;
 use coretool::check::{
-    analyse, mounts, render, BtfFacts, BtfOrigin, CheckReport, Facts, Fallback, FallbackState,
-    LoadedBtf, OsRelease, ProbeResult, Status, TracepointFacts, TracingFacts, Uname,
-    MONITOR_TRACEPOINTS, NEEDS_PRIVILEGE,
+    analyse, render, BtfFacts, BtfOrigin, CheckReport, Facts, Fallback, FallbackState, LoadedBtf,
+    OsRelease, ProbeResult, Status, TracepointFacts, TracingFacts, MONITOR_TRACEPOINTS,
+    NEEDS_INITIAL_USERNS, NEEDS_PRIVILEGE,
 };
+use coretool::host::{mounts, userns, CapSet, Privilege, Uname, UserNamespace};
 use coretool::libbpf::probe::{Errno, ProbeOutcome};
 use coretool::output::Style;
 
@@ -47,7 +47,8 @@ fn no_config(release: &str) -> Result<ConfigSource, ConfigMissing> {
 fn privilege(status: &str, euid: u32) -> Privilege {
     Privilege {
         euid,
-        cap_eff: Privilege::cap_eff_from_status(&read(status)),
+        cap_eff: CapSet::effective_from_status(&read(status)),
+        user_ns: UserNamespace::initial(),
     }
 }
 
@@ -76,7 +77,7 @@ fn loaded_btf(path: &str, libbpf_types: u32) -> LoadedBtf {
 
 /// Tracing facts derived from a mounts fixture the way `gather` derives them.
 fn tracing(mounts_fixture: &str, btf_has_tracepoints: Option<bool>) -> TracingFacts {
-    let table = mounts::parse(&read(mounts_fixture));
+    let table = mounts::parse_mounts(&read(mounts_fixture));
     let mounted = !mounts::targets_of(&table, "tracefs").is_empty();
     TracingFacts {
         tracepoints: MONITOR_TRACEPOINTS
@@ -611,4 +612,159 @@ fn config_with_btf_but_no_sysfs_btf_points_at_sysfs() {
         .detail
         .contains("is sysfs mounted?"));
     assert!(fix(&r, "btf.vmlinux").starts_with("mount -t sysfs sysfs /sys; or curl -LO"));
+}
+
+/// `unshare --user --map-root-user coretool check-btf`: root with every capability, in a child
+/// user namespace. `gather` runs no probes for it (`can_bpf` is false).
+fn unshared_root() -> Facts {
+    let mut privilege = privilege("status-userns-root", 0);
+    privilege.user_ns = UserNamespace {
+        inode: Some(4_026_532_179),
+        uid_map: userns::parse_id_map(&read("uid_map-map-root-user")),
+    };
+    assert!(!privilege.can_bpf(), "gather skips the probes");
+    Facts {
+        privilege,
+        probes: None,
+        ..machine_like()
+    }
+}
+
+#[test]
+fn capabilities_in_a_child_user_namespace_do_not_grant_bpf() {
+    let r = analyse(&unshared_root());
+    assert_fixes(&r);
+    let c = r.get("privilege").unwrap();
+    assert_eq!(c.status, Status::Warn);
+    for want in [
+        "euid 0, CAP_SYS_ADMIN CAP_BPF CAP_PERFMON in a child user namespace",
+        "user:[4026532179], not the initial user:[4026531837]",
+        "/proc/self/uid_map is 0 0 1, not the identity map 0 0 4294967295",
+        "do not grant bpf()",
+    ] {
+        assert!(c.detail.contains(want), "{want:?} not in {}", c.detail);
+    }
+    assert_eq!(
+        fix(&r, "privilege"),
+        "run in the initial user namespace, or a container with CAP_BPF+CAP_PERFMON granted by the host"
+    );
+    for p in ProbeId::ALL {
+        let c = r.get(p.name()).unwrap();
+        assert_eq!(
+            (c.status, c.detail.as_str()),
+            (Status::Skipped, NEEDS_INITIAL_USERNS)
+        );
+    }
+    assert!(!r.kernel.privileged);
+    assert!(r.can_load(), "the kernel is ready; this process is not");
+    golden("golden-userns.txt", &text(&r));
+
+    // A rootless container: the namespace link unreadable, the map alone tells.
+    let mut f = unshared_root();
+    f.privilege.user_ns = UserNamespace {
+        inode: None,
+        uid_map: userns::parse_id_map(&read("uid_map-rootless")),
+    };
+    let r = analyse(&f);
+    let d = &r.get("privilege").unwrap().detail;
+    assert!(d.contains("uid_map is 0 1000 1, 1 100000 65536"), "{d}");
+    assert!(!d.contains("ns/user"), "{d}");
+
+    // The initial namespace's own map and link: root again.
+    f.privilege.user_ns = UserNamespace {
+        inode: userns::parse_ns_link("user:[4026531837]"),
+        uid_map: userns::parse_id_map(&read("uid_map-initial")),
+    };
+    assert!(f.privilege.can_trace());
+    assert_eq!(status(&analyse(&f), "privilege"), Status::Ok);
+}
+
+#[test]
+fn refused_probes_are_privilege_problems_not_missing_features() {
+    let outcome = |probe: ProbeId| match probe {
+        ProbeId::ProgTracepoint => ProbeOutcome::Error(Errno(libc::EPERM)),
+        ProbeId::TpBtf => ProbeOutcome::Error(Errno(libc::EACCES)),
+        ProbeId::MapPercpuArray => ProbeOutcome::Supported,
+        // libbpf's helper probe "assumes supported" when the load fails without a verifier
+        // message; its program type was refused, so it proves nothing.
+        ProbeId::HelperGetCurrentTask => ProbeOutcome::Supported,
+        _ => ProbeOutcome::Unsupported,
+    };
+    let probes = Some(
+        ProbeId::ALL
+            .iter()
+            .map(|&probe| ProbeResult {
+                probe,
+                outcome: Ok(outcome(probe)),
+            })
+            .collect(),
+    );
+    let f = Facts {
+        probes,
+        ..machine_like()
+    };
+    let r = analyse(&f);
+    assert_fixes(&r);
+    assert!(r.can_load(), "a refusal is no kernel verdict: {}", text(&r));
+    assert_eq!(status(&r, "probe.map.percpu_array"), Status::Ok);
+    for name in [
+        "probe.prog.tracepoint",
+        "probe.prog.tp_btf",
+        "probe.map.ringbuf",
+        "probe.prog.kprobe",
+        "probe.helper.get_current_task",
+    ] {
+        let c = r.get(name).unwrap();
+        assert_eq!(c.status, Status::Warn, "{c:?}");
+        assert!(c.detail.contains("privilege problem"), "{c:?}");
+        assert!(!c.detail.contains("not supported by this kernel"), "{c:?}");
+        assert!(fix(&r, name).contains("seccomp"), "{c:?}");
+    }
+    assert!(r
+        .get("probe.prog.tp_btf")
+        .unwrap()
+        .detail
+        .contains("Permission denied (errno 13)"));
+    assert!(r
+        .get("probe.map.ringbuf")
+        .unwrap()
+        .detail
+        .contains("cannot tell, bpf() refused this process (Operation not permitted (errno 1) on probe.prog.tracepoint)"));
+
+    // In a child user namespace whose probes ran anyway, the fix says how to get out of it.
+    let f = Facts {
+        privilege: unshared_root().privilege,
+        ..f
+    };
+    assert_eq!(
+        fix(&analyse(&f), "probe.prog.tracepoint"),
+        "run in the initial user namespace, or a container with CAP_BPF+CAP_PERFMON granted by the host"
+    );
+}
+
+#[test]
+fn mountinfo_and_mounts_tell_the_same_tracefs() {
+    let info = mounts::parse_mountinfo(&read("mountinfo-tracefs"));
+    let table = mounts::parse_mounts(&read("mounts-tracefs"));
+    let targets = |m: &[mounts::Mount]| {
+        m.iter()
+            .map(|m| (m.fstype.clone(), m.target.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(targets(&info), targets(&table));
+    assert_eq!(
+        mounts::tracefs_dir(&info),
+        Some(PathBuf::from("/sys/kernel/tracing"))
+    );
+    let from = |m: Vec<mounts::Mount>| {
+        let f = Facts {
+            tracing: TracingFacts {
+                mounts: Ok(m),
+                ..tracing("mounts-tracefs", Some(true))
+            },
+            ..machine_like()
+        };
+        text(&analyse(&f))
+    };
+    assert_eq!(from(info), from(table));
 }

@@ -318,9 +318,10 @@ fn unprivileged_runs_offline() {
         "/sys/kernel/btf/vmlinux",
     ];
     let as_nobody = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&crate::common::nobody_tree().bin)
         .args(args)
-        .current_dir(fixtures())
+        .current_dir(&crate::common::nobody_tree().fixtures)
         .env("NO_COLOR", "1")
         .output()
         .unwrap();

@@ -401,7 +401,7 @@ fn without_privilege_selftest_and_monitor_exit_2_saying_what_is_needed() {
 fn session_releases_everything_on_error_and_on_panic() {
     privileged!();
     use coretool::probe::{self, ObjectIds};
-    probe::host::ensure_tracefs().expect("tracefs");
+    coretool::host::ensure_tracefs().expect("tracefs");
     let before = probe_objects();
     let ids = Mutex::new(ObjectIds::default());
     let opts = probe::Options {

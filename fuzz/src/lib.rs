@@ -10,11 +10,11 @@ use std::path::Path;
 
 use coretool::btf::{cdecl, essential_name, json, layout, raw, Btf};
 use coretool::check::config::KernelConfig;
-use coretool::check::privilege::Privilege;
-use coretool::check::{mounts, OsRelease};
+use coretool::check::OsRelease;
 use coretool::commands::btf::write_layout;
 use coretool::dryrun::log;
 use coretool::elf::ElfInfo;
+use coretool::host::{mounts, userns, CapSet};
 use coretool::reloc::access::CoreSpec;
 use coretool::reloc::btf_ext::{BtfExt, CoreReloKind};
 use coretool::reloc::{self, Object};
@@ -222,7 +222,8 @@ pub fn vmlinux_plan(data: &[u8]) {
 }
 
 /// check-btf's pure text parsers: the kernel config (`/proc/config.gz`, `/boot/config-*`),
-/// the mount table, os-release and the `CapEff:` line of `/proc/self/status`.
+/// the mount table (`/proc/mounts` and `mountinfo`), os-release, the `CapEff:` line of
+/// `/proc/self/status` and a `uid_map`.
 pub fn check_parsers(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let cfg = KernelConfig::parse(&text);
@@ -233,10 +234,13 @@ pub fn check_parsers(data: &[u8]) {
     ] {
         let _ = (cfg.describe(name), cfg.number(name), cfg.enabled(name));
     }
-    let m = mounts::parse(&text);
-    let _ = mounts::targets_of(&m, "tracefs");
+    for m in [mounts::parse_mounts(&text), mounts::parse_mountinfo(&text)] {
+        let _ = mounts::targets_of(&m, "tracefs");
+        let _ = mounts::tracefs_dir(&m);
+    }
     let _ = OsRelease::parse(&text);
-    let _ = Privilege::cap_eff_from_status(&text);
+    let _ = CapSet::effective_from_status(&text).map(CapSet::names);
+    let _ = userns::parse_id_map(&text);
 }
 
 /// dry-run's parser of libbpf's log (`dryrun::log`): every record, the specs in it, the

@@ -3,15 +3,18 @@
 //! Severity policy (the exit code follows it): `fail` only for what stops any CO-RE tracing
 //! program from loading (no usable kernel BTF, BTF the bundled libbpf cannot read, no
 //! `bpf()` syscall, no BPF tracing program types); `warn` for what stops some programs or
-//! attach methods (kprobes, tracefs, ring buffer, module BTF); `skipped` for what this process
-//! cannot check (privilege, a missing config).
+//! attach methods (kprobes, tracefs, ring buffer, module BTF) and for what this process may not
+//! do (privilege, including capabilities held in a child user namespace); `skipped` for what
+//! this process cannot check (privilege, a missing config). A feature probe that `bpf()` refused
+//! (`EPERM`, `EACCES`) is a privilege finding, never "not supported by this kernel".
 
 use std::path::Path;
 
 use super::config::KernelConfig;
-use super::mounts::{self, DEBUGFS_PATH, TRACEFS_PATH};
 use super::*;
-use crate::libbpf::probe::ProbeOutcome;
+use crate::host::mounts::{self, Mount, DEBUGFS_PATH, TRACEFS_PATH};
+use crate::host::{UserNsKind, CHILD_USERNS_FIX};
+use crate::libbpf::probe::{Errno, ProbeOutcome};
 
 /// BTF kinds newer than the original set: `(kind, first libbpf that reads it, first kernel
 /// that emits it)`. Versions from libbpf's history (`BTF_KIND_FLOAT` in v0.4.0, ...).
@@ -629,7 +632,13 @@ fn privilege_checks(f: &Facts, out: &mut Vec<Check>) {
     };
     let who = format!("euid {}, {caps}", p.euid);
     let grant = "run as root (sudo coretool check-btf), or grant the capabilities: sudo setcap cap_bpf,cap_perfmon+ep \"$(command -v coretool)\"";
-    out.push(if p.cap_eff.is_none() {
+    out.push(if let UserNsKind::Child { evidence } = p.user_ns.kind() {
+        warn(
+            "privilege",
+            format!("{who} in a child user namespace ({evidence}): capabilities held there do not grant bpf(); privileged checks skipped"),
+            CHILD_USERNS_FIX,
+        )
+    } else if p.cap_eff.is_none() {
         warn(
             "privilege",
             "cannot read CapEff from /proc/self/status",
@@ -701,7 +710,7 @@ fn tracing_checks(f: &Facts, out: &mut Vec<Check>) {
         Err(why) => {
             out.push(warn(
                 "tracefs",
-                format!("cannot read /proc/mounts: {why}"),
+                format!("cannot read the mount table: {why}"),
                 "mount -t proc proc /proc",
             ));
             &[]
@@ -709,7 +718,7 @@ fn tracing_checks(f: &Facts, out: &mut Vec<Check>) {
     };
     let tracefs = mounts::targets_of(table, "tracefs");
     let debugfs = mounts::targets_of(table, "debugfs");
-    let list = |v: &[&mounts::Mount]| {
+    let list = |v: &[&Mount]| {
         v.iter()
             .map(|m| m.target.display().to_string())
             .collect::<Vec<_>>()
@@ -781,7 +790,7 @@ fn tracing_checks(f: &Facts, out: &mut Vec<Check>) {
 fn kprobe_check(f: &Facts) -> Check {
     let t = &f.tracing;
     let name = "kprobes";
-    const PMU: &str = "/sys/bus/event_source/devices/kprobe";
+    const PMU: &str = crate::host::KPROBE_PMU;
     if t.kprobe_pmu {
         return ok(
             name,
@@ -835,16 +844,67 @@ fn kprobe_check(f: &Facts) -> Check {
     )
 }
 
+/// `bpf()` refused this process: a privilege problem whatever the probe.
+fn is_refusal(e: Errno) -> bool {
+    e.0 == libc::EPERM || e.0 == libc::EACCES
+}
+
+/// The fix for a probe that `bpf()` refused.
+fn refusal_fix(f: &Facts) -> &'static str {
+    if f.privilege.in_child_user_ns() {
+        CHILD_USERNS_FIX
+    } else {
+        "run as root (sudo coretool check-btf) in the initial user namespace; if already root, check for a seccomp filter, an LSM or lockdown denying bpf() (dmesg)"
+    }
+}
+
 fn probe_checks(f: &Facts, out: &mut Vec<Check>) {
     let Some(results) = &f.probes else {
+        let why = if f.privilege.in_child_user_ns() {
+            super::NEEDS_INITIAL_USERNS
+        } else {
+            super::NEEDS_PRIVILEGE
+        };
         for p in ProbeId::ALL {
-            out.push(skipped(p.name(), super::NEEDS_PRIVILEGE));
+            out.push(skipped(p.name(), why));
         }
         return;
     };
     let kprobes_attach = f.tracing.kprobe_pmu || f.tracing.kprobe_events == Ok(true);
+    // Once bpf() refused one probe, libbpf's "unsupported" (a failed load whatever the errno)
+    // says nothing about the kernel, nor does its helper probe's "supported" (assumed when
+    // the load fails without a verifier message) unless the program type itself loaded.
+    let refused = results.iter().find_map(|r| match r.outcome {
+        Ok(ProbeOutcome::Error(e)) if is_refusal(e) => Some((r.probe, e)),
+        _ => None,
+    });
+    let tracepoint_loads = results
+        .iter()
+        .any(|r| r.probe == ProbeId::ProgTracepoint && r.outcome == Ok(ProbeOutcome::Supported));
     for r in results {
         let p = r.probe;
+        let untrusted = match (&r.outcome, refused) {
+            (Ok(ProbeOutcome::Unsupported), Some(by)) => Some(by),
+            (Ok(ProbeOutcome::Supported), Some(by))
+                if p == ProbeId::HelperGetCurrentTask && !tracepoint_loads =>
+            {
+                Some(by)
+            }
+            _ => None,
+        };
+        if let Some((by, e)) = untrusted {
+            out.push(warn(
+                p.name(),
+                format!(
+                    "{}: cannot tell, bpf() refused this process ({e} on {}): a privilege problem, not a kernel verdict ({})",
+                    p.what(),
+                    by.name(),
+                    p.how()
+                ),
+                refusal_fix(f),
+            ));
+            continue;
+        }
         out.push(match &r.outcome {
             Ok(ProbeOutcome::Supported) => {
                 let mut detail = format!("{} supported ({})", p.what(), p.how());
@@ -862,6 +922,15 @@ fn probe_checks(f: &Facts, out: &mut Vec<Check>) {
                     Some(fix.to_owned()),
                 )
             }
+            Ok(ProbeOutcome::Error(e)) if is_refusal(*e) => warn(
+                p.name(),
+                format!(
+                    "{}: bpf() refused this process with {e}: a privilege problem, not a missing kernel feature ({})",
+                    p.what(),
+                    p.how()
+                ),
+                refusal_fix(f),
+            ),
             Ok(ProbeOutcome::Error(e)) => warn(
                 p.name(),
                 format!("{}: the probe failed with {e} ({})", p.what(), p.how()),

@@ -3,16 +3,14 @@
 //! (they load and unload trivial programs and maps), run only when this process is privileged.
 
 use std::collections::BTreeMap;
-use std::ffi::CStr;
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
 use super::analyse::ProbeId;
-use super::mounts::{self, DEBUGFS_TRACING_PATH, TRACEFS_PATH};
-use super::privilege::{self, SYSCTL_JIT, SYSCTL_UNPRIV_BPF};
 use super::*;
 use crate::btf::Btf;
 use crate::error::InputError;
+use crate::host::{self, mounts, SYSCTL_JIT, SYSCTL_UNPRIV_BPF};
 use crate::libbpf::probe::{self as libbpf, Helper, MapType, ProgType};
 use crate::libbpf::PrintGuard;
 use crate::source::{self, BtfSource, Container, SYSFS_VMLINUX};
@@ -55,30 +53,9 @@ pub fn fallback_locations(release: &str) -> Vec<PathBuf> {
     .collect()
 }
 
-/// `uname(2)`.
-pub fn uname() -> Result<Uname, GatherError> {
-    // SAFETY: utsname is plain old data; zeroed is a valid value and uname fills it.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: `u` is a valid, writable utsname.
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return Err(GatherError::Uname(std::io::Error::last_os_error()));
-    }
-    let field = |f: &[libc::c_char]| {
-        // SAFETY: uname NUL-terminates every field within its array.
-        unsafe { CStr::from_ptr(f.as_ptr()) }
-            .to_string_lossy()
-            .into_owned()
-    };
-    Ok(Uname {
-        release: field(&u.release),
-        machine: field(&u.machine),
-        version: field(&u.version),
-    })
-}
-
 /// Read everything `analyse` needs.
 pub fn gather(opts: &GatherOptions) -> Result<Facts, GatherError> {
-    let uname = uname()?;
+    let uname = host::uname().map_err(GatherError::Uname)?;
     let os = std::fs::read_to_string("/etc/os-release")
         .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
         .map(|s| OsRelease::parse(&s))
@@ -86,7 +63,7 @@ pub fn gather(opts: &GatherOptions) -> Result<Facts, GatherError> {
     // check-btf reports every failure itself, with a fix; a probe that fails is an expected
     // outcome, not noise for the user.
     let _quiet = PrintGuard::silence();
-    let privilege = privilege::current();
+    let privilege = host::privilege();
     let (btf, parsed) = gather_btf(opts, &uname.release)?;
     let config = config::load(&uname.release);
     let mut tracing = gather_tracing();
@@ -114,8 +91,8 @@ pub fn gather(opts: &GatherOptions) -> Result<Facts, GatherError> {
         modules: module_btf(Path::new(SYSFS_BTF_DIR)),
         config,
         privilege,
-        unprivileged_bpf_disabled: privilege::read_sysctl(SYSCTL_UNPRIV_BPF),
-        bpf_jit_enable: privilege::read_sysctl(SYSCTL_JIT),
+        unprivileged_bpf_disabled: host::read_sysctl(SYSCTL_UNPRIV_BPF),
+        bpf_jit_enable: host::read_sysctl(SYSCTL_JIT),
         tracing,
         probes,
     })
@@ -271,27 +248,10 @@ pub fn module_btf(dir: &Path) -> Option<ModuleBtf> {
     Some(m)
 }
 
-/// Where tracefs is usable, from the mount table: a tracefs mount at libbpf's paths first,
-/// then any tracefs mount.
-fn tracefs_dir(table: &[mounts::Mount]) -> Option<PathBuf> {
-    let t = mounts::targets_of(table, "tracefs");
-    t.iter()
-        .find(|m| {
-            m.target == Path::new(TRACEFS_PATH) || m.target == Path::new(DEBUGFS_TRACING_PATH)
-        })
-        .or(t.first())
-        .map(|m| m.target.clone())
-}
-
 fn gather_tracing() -> TracingFacts {
-    let mounts = std::fs::read_to_string("/proc/mounts")
-        .map(|s| mounts::parse(&s))
-        .map_err(|e| InputError::io("/proc/mounts", e).to_string());
-    let tracefs_supported = std::fs::read_to_string("/proc/filesystems").ok().map(|s| {
-        s.lines()
-            .any(|l| l.split_whitespace().last() == Some("tracefs"))
-    });
-    let dir = mounts.as_ref().ok().and_then(|m| tracefs_dir(m));
+    let mounts = host::mount_table().map_err(|e| e.to_string());
+    let tracefs_supported = host::filesystems().map(|fs| fs.iter().any(|f| f == "tracefs"));
+    let dir = mounts.as_ref().ok().and_then(|m| mounts::tracefs_dir(m));
     let kprobe_events = match &dir {
         Some(d) => exists(&d.join("kprobe_events")),
         None => Err(not_mounted()),
@@ -300,7 +260,7 @@ fn gather_tracing() -> TracingFacts {
         mounts,
         tracefs_supported,
         tracepoints: Vec::new(),
-        kprobe_pmu: Path::new("/sys/bus/event_source/devices/kprobe").exists(),
+        kprobe_pmu: Path::new(host::KPROBE_PMU).exists(),
         kprobe_events,
     }
 }
@@ -319,7 +279,7 @@ fn exists(path: &Path) -> Result<bool, String> {
 }
 
 fn tracepoints(t: &TracingFacts, btf: Option<&Btf>) -> Vec<TracepointFacts> {
-    let dir = t.mounts.as_ref().ok().and_then(|m| tracefs_dir(m));
+    let dir = t.mounts.as_ref().ok().and_then(|m| mounts::tracefs_dir(m));
     MONITOR_TRACEPOINTS
         .iter()
         .map(|name| {
@@ -347,6 +307,8 @@ fn run_probes(sysfs: Option<&Btf>) -> Vec<ProbeResult> {
                 ProbeId::MapPercpuArray => Ok(libbpf::probe_map_type(MapType::PercpuArray)),
                 ProbeId::ProgTracepoint => Ok(libbpf::probe_prog_type(ProgType::Tracepoint)),
                 ProbeId::ProgKprobe => Ok(libbpf::probe_prog_type(ProgType::Kprobe)),
+                // libbpf_probe_bpf_helper answers "supported" when the load fails without a
+                // verifier message (as on EPERM); analyse weighs it against the tracepoint probe.
                 ProbeId::HelperGetCurrentTask => Ok(libbpf::probe_helper(
                     ProgType::Tracepoint,
                     Helper::GetCurrentTask,

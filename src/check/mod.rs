@@ -1,26 +1,26 @@
 //! `check-btf`: is this kernel ready for CO-RE, and if not, the exact fix.
 //!
 //! Three stages, so that every judgement is testable without the kernel it is about:
-//! - [`gather`] reads the machine (uname, sysfs BTF, kernel config, `/proc/mounts`, tracefs,
-//!   capabilities, sysctls) and runs libbpf's feature probes when privileged, producing
-//!   [`Facts`]: plain data, no judgement;
+//! - [`gather`] reads the machine (sysfs BTF, kernel config, tracefs, and through
+//!   [`crate::host`] uname, the mount table, capabilities, the user namespace, sysctls) and
+//!   runs libbpf's feature probes when privileged, producing [`Facts`]: plain data, no
+//!   judgement;
 //! - [`analyse`] turns `Facts` into a [`CheckReport`]: pure, so a kernel without BTF, without
 //!   tracefs or with an old config is covered by fixture inputs;
 //! - [`render`] prints the report as a coloured checklist or as JSON.
 //!
-//! The parsers the gatherer uses ([`config`], [`mounts`], [`privilege`]) are pure too.
+//! The parsers the gatherer uses ([`config`], and [`crate::host`]'s) are pure too.
 
 pub mod analyse;
 pub mod config;
 pub mod gather;
-pub mod mounts;
-pub mod privilege;
 pub mod render;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::btf::Kind;
+use crate::host::{Mount, Privilege, Uname};
 
 pub use analyse::analyse;
 pub use gather::gather;
@@ -30,6 +30,11 @@ pub const SCHEMA: &str = "coretool.check-btf/v1";
 
 /// The detail of every check that needs privilege this process lacks.
 pub const NEEDS_PRIVILEGE: &str = "needs root or CAP_BPF";
+
+/// The detail of every check that needs privilege when this process's capabilities are held in
+/// a child user namespace, where they do not count for `bpf()`.
+pub const NEEDS_INITIAL_USERNS: &str =
+    "needs CAP_BPF in the initial user namespace (this process is in a child user namespace)";
 
 /// One finding's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -101,14 +106,6 @@ impl CheckReport {
     pub fn get(&self, name: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.name == name)
     }
-}
-
-/// `uname(2)`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Uname {
-    pub release: String,
-    pub machine: String,
-    pub version: String,
 }
 
 /// The distribution, from `/etc/os-release` (to name the right BTFHub archive).
@@ -229,8 +226,8 @@ pub const MONITOR_TRACEPOINTS: [&str; 3] = [
 /// Tracing plumbing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TracingFacts {
-    /// `/proc/mounts`, or why it could not be read.
-    pub mounts: Result<Vec<mounts::Mount>, String>,
+    /// The mount table (`/proc/self/mountinfo`), or why it could not be read.
+    pub mounts: Result<Vec<Mount>, String>,
     /// Whether `/proc/filesystems` lists tracefs (`None`: unreadable).
     pub tracefs_supported: Option<bool>,
     pub tracepoints: Vec<TracepointFacts>,
@@ -259,7 +256,8 @@ pub struct Facts {
     /// `None` when `/sys/kernel/btf` is not there at all.
     pub modules: Option<ModuleBtf>,
     pub config: Result<config::ConfigSource, config::ConfigMissing>,
-    pub privilege: privilege::Privilege,
+    /// Effective uid, capabilities and the user namespace they are held in.
+    pub privilege: Privilege,
     pub unprivileged_bpf_disabled: Option<i64>,
     pub bpf_jit_enable: Option<i64>,
     pub tracing: TracingFacts,

@@ -70,8 +70,7 @@ pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             .map(|p| source::load(Some(p), None))
             .collect::<Result<_, _>>()?
     };
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = crate::host::is_root();
     if args.load && !root {
         return Err(NeedsPrivilege {
             what: "--load loads programs into the kernel".into(),

@@ -7,8 +7,9 @@ use anyhow::Context;
 
 use crate::cli::GlobalOpts;
 use crate::error::exit_ok;
+use crate::host;
 use crate::libbpf::PrintGuard;
-use crate::probe::{self, host, Event, EventKind, ExitStatus, Stats};
+use crate::probe::{self, Event, EventKind, ExitStatus, Stats};
 
 #[derive(Debug, clap::Args)]
 pub struct MonitorArgs {
@@ -36,7 +37,7 @@ pub fn run(args: MonitorArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             anyhow::bail!("--follow {pid}: no such process");
         }
     }
-    host::check_privilege()?;
+    host::privilege().require_tracing()?;
     if let host::Tracefs::Mounted(p) = host::ensure_tracefs()? {
         eprintln!(
             "coretool: tracefs was not mounted; mounted it at {} (left mounted)",

@@ -141,21 +141,47 @@ impl Helper {
     }
 }
 
+/// Run one of libbpf's map or program type probes, keeping a refusal.
+///
+/// libbpf folds every failed `bpf()` into "unsupported": `probe_prog_load()` and
+/// `probe_map_create()` in libbpf_probes.c return 0 whatever the errno, but leave errno as the
+/// syscall set it. `EPERM` or `EACCES` there means this process was refused (no capability, a
+/// child user namespace, seccomp, an LSM, lockdown), not that the kernel lacks the feature, so
+/// that outcome is kept as the error it is.
+fn keep_refusal(probe: impl FnOnce() -> i32) -> ProbeOutcome {
+    // SAFETY: __errno_location returns this thread's errno, valid for the thread's lifetime.
+    unsafe { *libc::__errno_location() = 0 };
+    let ret = probe();
+    let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    match outcome(ret) {
+        ProbeOutcome::Unsupported if errno == libc::EPERM || errno == libc::EACCES => {
+            ProbeOutcome::Error(Errno(errno))
+        }
+        other => other,
+    }
+}
+
 /// `libbpf_probe_bpf_prog_type`: loads a trivial program of that type.
 pub fn probe_prog_type(prog_type: ProgType) -> ProbeOutcome {
     let _quiet = PrintGuard::silence();
     // SAFETY: opts must be NULL (reserved); the call only issues bpf() syscalls.
-    outcome(unsafe { libbpf_sys::libbpf_probe_bpf_prog_type(prog_type.raw(), std::ptr::null()) })
+    keep_refusal(|| unsafe {
+        libbpf_sys::libbpf_probe_bpf_prog_type(prog_type.raw(), std::ptr::null())
+    })
 }
 
 /// `libbpf_probe_bpf_map_type`: creates (and closes) a small map of that type.
 pub fn probe_map_type(map_type: MapType) -> ProbeOutcome {
     let _quiet = PrintGuard::silence();
     // SAFETY: as above.
-    outcome(unsafe { libbpf_sys::libbpf_probe_bpf_map_type(map_type.raw(), std::ptr::null()) })
+    keep_refusal(|| unsafe {
+        libbpf_sys::libbpf_probe_bpf_map_type(map_type.raw(), std::ptr::null())
+    })
 }
 
-/// `libbpf_probe_bpf_helper`: whether programs of `prog_type` may call `helper`.
+/// `libbpf_probe_bpf_helper`: whether programs of `prog_type` may call `helper`. libbpf
+/// answers "supported" when the load fails without a verifier message (as on `EPERM`), so a
+/// caller weighs it against a program type probe.
 pub fn probe_helper(prog_type: ProgType, helper: Helper) -> ProbeOutcome {
     let _quiet = PrintGuard::silence();
     // SAFETY: as above.

@@ -11,7 +11,6 @@
 
 pub mod event;
 pub mod fingerprint;
-pub mod host;
 
 use std::cell::{Cell, RefCell};
 use std::mem::MaybeUninit;
@@ -355,13 +354,7 @@ fn descendants(pid: u32) -> Vec<u32> {
 /// can tell.
 fn attach_failure_reason(spec: &ProgramSpec, e: &libbpf_rs::Error) -> String {
     if spec.target.starts_with("kprobe") {
-        let pmu = std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists();
-        let events = [
-            "/sys/kernel/tracing/kprobe_events",
-            "/sys/kernel/debug/tracing/kprobe_events",
-        ]
-        .iter()
-        .any(|p| std::path::Path::new(p).exists());
+        let (pmu, events) = crate::host::kprobe_attach_paths();
         if !pmu && !events {
             return format!(
                 "{e}: this kernel has neither the kprobe PMU \

@@ -18,8 +18,9 @@ use anyhow::Context;
 
 use crate::dryrun::log as libbpf_log;
 use crate::error::NeedsPrivilege;
+use crate::host;
 use crate::libbpf::{LogLevel, PrintGuard};
-use crate::probe::{self, event::Event, host, Session, Stats};
+use crate::probe::{self, event::Event, Session, Stats};
 use crate::reloc::{Fixup, Object};
 use checks::{Check, KernelLayout, Status};
 use workload::ExecTruth;
@@ -102,7 +103,10 @@ fn interrupted() -> Option<SelftestError> {
 
 /// Run the self-test. Errors mean it could not run; failed checks are in the report.
 pub fn run(opts: &Options) -> anyhow::Result<Report> {
-    let (release, machine) = host::uname();
+    let (release, machine) = match host::uname() {
+        Ok(u) => (u.release, u.machine),
+        Err(_) => ("unknown".into(), "unknown".into()),
+    };
     let mut report = Report {
         kernel: KernelInfo {
             release,
@@ -115,7 +119,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         ..Default::default()
     };
 
-    let how = host::check_privilege()?;
+    let how = host::privilege().require_tracing()?;
     report.checks.push(Check::pass(
         "preflight.privilege",
         "root, or CAP_BPF and CAP_PERFMON",

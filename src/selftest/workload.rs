@@ -36,7 +36,7 @@ impl Parent {
                 ppid: libc::getppid() as u32,
                 uid: libc::getuid(),
                 gid: libc::getgid(),
-                comm: probe::host::thread_comm(),
+                comm: crate::host::thread_comm(),
             }
         }
     }
@@ -142,7 +142,7 @@ pub fn run_basic() -> std::io::Result<Workload> {
 
     // (label, script, credentials): each runs `/bin/sh -c script` and is waited for.
     let mut items = vec![("exec", "exit 7", None), ("signal", "kill -9 $$", None)];
-    if probe::host::is_root() {
+    if crate::host::is_root() {
         items.push(("credentials", "exit 0", Some(OTHER_ID)));
     } else {
         skipped.push((

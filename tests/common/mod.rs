@@ -326,3 +326,64 @@ pub fn assert_bad_input(o: &Output, path: &str) {
     assert!(!err.contains("panicked"), "panic: {err}");
     assert!(o.stdout.is_empty(), "no output expected on bad input");
 }
+
+/// A place an unprivileged user can reach: CI may clone the tree under a directory only root
+/// may enter (a 0700 `mktemp -d`), so tests that drop to `nobody` run a copy of the binary and
+/// of the fixtures from here. Made once per test process, 0755, removed when it exits.
+pub struct NobodyTree {
+    /// The directory (with `coretool` and `fixtures/` in it).
+    pub dir: PathBuf,
+    /// The copy of the coretool binary.
+    pub bin: PathBuf,
+    /// The copy of tests/fixtures.
+    pub fixtures: PathBuf,
+}
+
+pub fn nobody_tree() -> &'static NobodyTree {
+    use std::os::unix::fs::PermissionsExt;
+    static TREE: std::sync::OnceLock<NobodyTree> = std::sync::OnceLock::new();
+    static DIR: std::sync::OnceLock<std::ffi::CString> = std::sync::OnceLock::new();
+    extern "C" fn remove_tree() {
+        if let Some(d) = DIR.get() {
+            let _ = std::fs::remove_dir_all(d.to_str().unwrap_or_default());
+        }
+    }
+    TREE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("coretool-nobody-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).expect("create the nobody tree");
+        DIR.set(std::ffi::CString::new(dir.to_str().unwrap()).unwrap())
+            .unwrap();
+        // SAFETY: registers a plain extern "C" function with no arguments, run at exit.
+        unsafe { libc::atexit(remove_tree) };
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.join("coretool");
+        std::fs::copy(BIN, &bin).expect("copy the binary");
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let fixtures_copy = dir.join("fixtures");
+        copy_tree(&fixtures(), &fixtures_copy);
+        NobodyTree {
+            dir,
+            bin,
+            fixtures: fixtures_copy,
+        }
+    })
+}
+
+/// Copy a directory tree, world-readable.
+fn copy_tree(from: &Path, to: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        let ty = e.file_type().unwrap();
+        if ty.is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else if ty.is_file() {
+            std::fs::copy(e.path(), &dest).unwrap();
+            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+}
