@@ -13,11 +13,15 @@ use coretool::check::gather::{examine_fallbacks, fallback_locations, module_btf}
 use coretool::check::libbpf::{Errno, ProbeOutcome};
 use coretool::check::privilege::Privilege;
 use coretool::check::{
-    analyse, mounts, render, BtfFacts, BtfOrigin, CheckReport, Facts, Fallback, FallbackState,
-    LoadedBtf, OsRelease, ProbeResult, Status, TracepointFacts, TracingFacts, Uname,
-    MONITOR_TRACEPOINTS, NEEDS_PRIVILEGE,
+    analyse, mounts, BtfFacts, BtfOrigin, CheckReport, Facts, Fallback, FallbackState, LoadedBtf,
+    OsRelease, ProbeResult, Status, TracepointFacts, TracingFacts, Uname, MONITOR_TRACEPOINTS,
+    NEEDS_PRIVILEGE,
 };
-use coretool::output::Style;
+// The binary's renderers, compiled into this test: check-btf's text and JSON are goldens.
+#[path = "../src/render/mod.rs"]
+#[allow(dead_code)]
+mod renderers;
+use renderers::{check as render, Style};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -6,7 +6,7 @@
 //!   [`Facts`]: plain data, no judgement;
 //! - [`analyse`] turns `Facts` into a [`CheckReport`]: pure, so a kernel without BTF, without
 //!   tracefs or with an old config is covered by fixture inputs;
-//! - [`render`] prints the report as a coloured checklist or as JSON.
+//! - the binary's `render::check` prints the report as a coloured checklist or as JSON.
 //!
 //! The parsers the gatherer uses ([`config`], [`mounts`], [`privilege`]) are pure too.
 
@@ -16,7 +16,6 @@ pub mod gather;
 pub mod libbpf;
 pub mod mounts;
 pub mod privilege;
-pub mod render;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -7,13 +7,15 @@ use std::process::ExitCode;
 use comfy_table::{Attribute, Cell, Color};
 use serde_json::{json, Value};
 
-use crate::cli::GlobalOpts;
-use crate::dryrun::run::{self, Mode, RunError, Target, TargetReport};
-use crate::dryrun::{Fixup, Object, Status};
-use crate::error::{InputError, NeedsPrivilege, EXIT_OK, EXIT_PROBLEMS};
-use crate::output::{self, Style};
-use crate::source::{self, read_file, BtfSource};
-use crate::table;
+use coretool::dryrun::run::{self, Mode, RunError, Target, TargetReport};
+use coretool::dryrun::{Fixup, Object, Status};
+use coretool::error::{InputError, NeedsPrivilege};
+use coretool::source::{self, read_file, BtfSource};
+
+use super::GlobalOpts;
+use crate::exit::{EXIT_OK, EXIT_PROBLEMS};
+use crate::output;
+use crate::render::{table, Style};
 
 #[derive(Debug, clap::Args)]
 #[command(

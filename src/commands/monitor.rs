@@ -4,10 +4,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use coretool::probe::{self, host, Event, EventKind, ExitStatus, LibbpfLog, Stats};
+use serde::Serialize;
 
-use crate::cli::GlobalOpts;
-use crate::error::exit_ok;
-use crate::probe::{self, host, Event, EventKind, ExitStatus, LibbpfLog, Stats};
+use super::GlobalOpts;
+use crate::exit::exit_ok;
 
 #[derive(Debug, clap::Args)]
 pub struct MonitorArgs {
@@ -183,39 +184,80 @@ fn write_event(w: &mut dyn Write, e: &Event, clock: &WallClock, json: bool) -> s
             detail(e)
         );
     }
-    let mut v = serde_json::json!({
-        "schema": SCHEMA,
-        "kind": "event",
-        "type": e.kind.name(),
-        "unix_ns": clock.unix_ns_u64(e.ts_ns),
-        "ts_ns": e.ts_ns,
-        "pid": e.pid,
-        "tid": e.tid,
-        "ppid": e.ppid,
-        "uid": e.uid,
-        "gid": e.gid,
-        "comm": e.comm,
-    });
-    let m = v.as_object_mut().expect("object");
-    match e.kind {
-        EventKind::Exec => {
-            m.insert("filename".into(), e.filename.clone().into());
-            m.insert("exe".into(), e.exe.clone().into());
-        }
-        EventKind::Exit | EventKind::DoExit => {
-            m.insert("exit_status".into(), e.exit_status.into());
-            match e.status() {
-                ExitStatus::Exited(c) => m.insert("exit_code".into(), c.into()),
-                ExitStatus::Signaled { signal, .. } => m.insert("signal".into(), signal.into()),
-                ExitStatus::Other(_) => None,
-            };
-        }
-        EventKind::Fork => {
-            m.insert("child_pid".into(), e.child_pid.into());
-        }
+    let (mut exit_code, mut signal) = (None, None);
+    match e.status() {
+        ExitStatus::Exited(c) => exit_code = Some(c),
+        ExitStatus::Signaled { signal: s, .. } => signal = Some(s),
+        ExitStatus::Other(_) => {}
     }
-    serde_json::to_writer(&mut *w, &v)?;
+    let (exec, exit) = match e.kind {
+        EventKind::Exec => (true, false),
+        EventKind::Exit | EventKind::DoExit => (false, true),
+        EventKind::Fork => (false, false),
+    };
+    let line = EventJson {
+        schema: SCHEMA,
+        kind: "event",
+        event_type: e.kind.name(),
+        unix_ns: clock.unix_ns_u64(e.ts_ns),
+        ts_ns: e.ts_ns,
+        pid: e.pid,
+        tid: e.tid,
+        ppid: e.ppid,
+        uid: e.uid,
+        gid: e.gid,
+        comm: &e.comm,
+        filename: exec.then_some(e.filename.as_str()),
+        exe: exec.then_some(e.exe.as_str()),
+        exit_status: exit.then_some(e.exit_status),
+        exit_code: exit_code.filter(|_| exit),
+        signal: signal.filter(|_| exit),
+        child_pid: (e.kind == EventKind::Fork).then_some(e.child_pid),
+    };
+    serde_json::to_writer(&mut *w, &line)?;
     writeln!(w)
+}
+
+/// One `monitor --json` event line; the keys after `comm` appear only for the event types that
+/// have them.
+#[derive(Serialize)]
+struct EventJson<'a> {
+    schema: &'static str,
+    kind: &'static str,
+    #[serde(rename = "type")]
+    event_type: &'static str,
+    unix_ns: u64,
+    ts_ns: u64,
+    pid: u32,
+    tid: u32,
+    ppid: u32,
+    uid: u32,
+    gid: u32,
+    comm: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filename: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exe: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_status: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signal: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    child_pid: Option<u32>,
+}
+
+/// One `monitor --json` stats line: the probe's counters after `unix_ns`.
+#[derive(Serialize)]
+struct StatsJson<'a> {
+    schema: &'static str,
+    kind: &'static str,
+    #[serde(rename = "final")]
+    last: bool,
+    unix_ns: u64,
+    #[serde(flatten)]
+    counters: &'a Stats,
 }
 
 fn write_stats(
@@ -227,16 +269,14 @@ fn write_stats(
 ) -> std::io::Result<()> {
     let mono = clock_ns(libc::CLOCK_MONOTONIC) as u64;
     if json {
-        let mut v = serde_json::json!({
-            "schema": SCHEMA,
-            "kind": "stats",
-            "final": last,
-            "unix_ns": clock.unix_ns_u64(mono),
-        });
-        if let (Some(m), serde_json::Value::Object(counters)) = (v.as_object_mut(), s.to_json()) {
-            m.extend(counters);
-        }
-        serde_json::to_writer(&mut *w, &v)?;
+        let line = StatsJson {
+            schema: SCHEMA,
+            kind: "stats",
+            last,
+            unix_ns: clock.unix_ns_u64(mono),
+            counters: s,
+        };
+        serde_json::to_writer(&mut *w, &line)?;
         return writeln!(w);
     }
     writeln!(

@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use coretool::btf::Btf;
+use coretool::btf_dump::{CDumper, LibbpfBtf};
+use coretool::elf::{is_elf, ElfInfo};
+use coretool::error::InputError;
+use coretool::kernel_btf::MappedFile;
+use coretool::source::{self, BtfSource};
+use coretool::vmlinux::{self, HeaderPlan};
 
-use crate::btf::Btf;
-use crate::btf_dump::{CDumper, LibbpfBtf};
-use crate::cli::{BtfSourceArgs, GlobalOpts};
-use crate::elf::{is_elf, ElfInfo};
-use crate::error::InputError;
-use crate::kernel_btf::MappedFile;
-use crate::source::{self, BtfSource};
-use crate::vmlinux::{self, HeaderPlan};
+use super::{BtfSourceArgs, GlobalOpts};
 
 #[derive(Debug, clap::Args)]
 pub struct VmlinuxArgs {
@@ -138,7 +138,7 @@ pub fn object_btf(path: &Path) -> Result<Btf, InputError> {
             format!(
                 "not a BPF object (ELF machine {}, expected {} for BPF)",
                 elf.machine,
-                crate::elf::EM_BPF
+                coretool::elf::EM_BPF
             ),
         ));
     }

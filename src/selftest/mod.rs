@@ -6,7 +6,7 @@
 //! ground truth; the probe's counters must agree with what arrived and nothing may be lost.
 //! Finally it checks that the kernel released every program and map.
 //!
-//! This module computes a [`Report`]; `commands::selftest` renders it.
+//! This module computes a [`Report`]; the binary's `commands::selftest` renders it.
 
 pub mod checks;
 pub mod workload;
@@ -464,41 +464,4 @@ fn stress(s: &mut Session<'_>, n: usize, me: u32, report: &mut Report) -> anyhow
         elapsed,
     });
     Ok(())
-}
-
-impl Report {
-    /// The `coretool.selftest/v1` document.
-    pub fn to_json(&self) -> serde_json::Value {
-        let k = &self.kernel;
-        serde_json::json!({
-            "schema": "coretool.selftest/v1",
-            "kernel": {
-                "release": k.release,
-                "machine": k.machine,
-                "btf": { "path": k.btf_path, "types": k.btf_types },
-                "tracefs": k.tracefs,
-            },
-            "object": { "origin": self.object_origin, "size": self.object_size },
-            "relocations": self.relocations.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
-            "checks": self.checks.iter().map(|c| serde_json::json!({
-                "name": c.name,
-                "status": c.status.name(),
-                "expected": c.expected,
-                "got": c.got,
-            })).collect::<Vec<_>>(),
-            "stress": self.stress.as_ref().map(|s| serde_json::json!({
-                "processes": s.processes,
-                "spawners": s.spawners,
-                "events": s.events,
-                "seconds": (s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
-                "events_per_sec": s.events_per_sec().round(),
-                "processes_per_sec": s.processes_per_sec().round(),
-            })),
-            "summary": {
-                "pass": self.count(Status::Pass),
-                "fail": self.count(Status::Fail),
-                "skip": self.count(Status::Skip),
-            },
-        })
-    }
 }
