@@ -50,7 +50,7 @@ pub fn run(args: MonitorArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         follow: args.follow,
     };
 
-    let result = probe::with_session(&opts, |s| {
+    let result = probe::with_session(&opts, |s| -> anyhow::Result<()> {
         for a in &s.attached {
             if let Err(reason) = &a.result {
                 eprintln!(

@@ -87,6 +87,8 @@ pub enum ProbeError {
     RingBuffer(#[source] libbpf_rs::Error),
     #[error("reading the pm_stats map: {0}")]
     Stats(String),
+    #[error("{}: path contains NUL", path.display())]
+    NulInPath { path: std::path::PathBuf },
 }
 
 /// What to load.
@@ -179,11 +181,12 @@ impl Session<'_> {
 
 /// Open, load and attach the embedded object, run `f` with the session, then release
 /// everything (also when `f` fails or panics). A required program that does not attach is an
-/// error; an optional one is reported in [`Session::attached`].
-pub fn with_session<T>(
+/// error; an optional one is reported in [`Session::attached`]. `f` chooses the error type;
+/// it must be able to carry a [`ProbeError`].
+pub fn with_session<T, E: From<ProbeError>>(
     opts: &Options,
-    f: impl FnOnce(&mut Session<'_>) -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
+    f: impl FnOnce(&mut Session<'_>) -> Result<T, E>,
+) -> Result<T, E> {
     // If the object does not load, try once more without the optional kprobe: a kernel (or
     // architecture) where it cannot verify still gets the tracepoints.
     let mut storage = MaybeUninit::uninit();
@@ -298,10 +301,10 @@ pub fn with_session<T>(
 /// raw BTF file of another kernel, instead of the running kernel's, and return what libbpf
 /// applied. The programs are unloaded again on return. Needs the privilege to load programs;
 /// uses the process-wide libbpf log, so callers must not load other objects meanwhile.
-pub fn relocate_against(btf: &std::path::Path) -> anyhow::Result<Vec<relocs::AppliedReloc>> {
+pub fn relocate_against(btf: &std::path::Path) -> Result<Vec<relocs::AppliedReloc>, ProbeError> {
     use std::os::unix::ffi::OsStrExt;
     let path = std::ffi::CString::new(btf.as_os_str().as_bytes())
-        .map_err(|_| anyhow::anyhow!("{}: path contains NUL", btf.display()))?;
+        .map_err(|_| ProbeError::NulInPath { path: btf.into() })?;
     let log = LibbpfLog::start();
     let _ = log.take_lines();
     let open_opts = libbpf_rs::libbpf_sys::bpf_object_open_opts {

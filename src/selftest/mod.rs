@@ -14,8 +14,6 @@ pub mod workload;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-
 use crate::error::NeedsPrivilege;
 use crate::probe::{self, event::Event, host, relocs, LibbpfLog, Session, Stats};
 use checks::{Check, KernelLayout, Status};
@@ -81,13 +79,34 @@ impl Report {
     }
 }
 
-/// Why the self-test could not run at all (exit 2).
+/// Why the self-test could not run at all (exit 2). Inside the probe session these also stop
+/// the session; [`run`] turns a load or attach failure into a failed check instead.
 #[derive(Debug, thiserror::Error)]
 pub enum SelftestError {
     #[error(transparent)]
     Privilege(#[from] NeedsPrivilege),
     #[error("interrupted by {signal}; everything loaded was released")]
     Interrupted { signal: String },
+    #[error(transparent)]
+    Probe(#[from] probe::ProbeError),
+    #[error("starting the workload thread")]
+    WorkloadStart(#[source] std::io::Error),
+    #[error("running the workload")]
+    Workload(#[source] std::io::Error),
+    #[error("the workload thread panicked")]
+    WorkloadPanicked,
+}
+
+/// `err` and every error it wraps, `: `-separated (what `{:#}` prints for an `anyhow::Error`).
+fn chain_text(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }
 
 fn interrupted() -> Option<SelftestError> {
@@ -97,7 +116,7 @@ fn interrupted() -> Option<SelftestError> {
 }
 
 /// Run the self-test. Errors mean it could not run; failed checks are in the report.
-pub fn run(opts: &Options) -> anyhow::Result<Report> {
+pub fn run(opts: &Options) -> Result<Report, SelftestError> {
     let (release, machine) = host::uname();
     let mut report = Report {
         kernel: KernelInfo {
@@ -180,22 +199,22 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         .collect();
     if let Err(e) = session {
         if let Some(stop) = interrupted() {
-            return Err(stop.into());
+            return Err(stop);
         }
-        match e.downcast_ref::<probe::ProbeError>() {
-            Some(probe::ProbeError::Attach {
+        match &e {
+            SelftestError::Probe(probe::ProbeError::Attach {
                 program, target, ..
             }) => report.checks.push(Check::fail(
                 format!("attach.{program}"),
                 format!("attached to {target}"),
-                format!("{e:#}"),
+                chain_text(&e),
             )),
-            Some(_) => report.checks.push(Check::fail(
+            SelftestError::Probe(_) => report.checks.push(Check::fail(
                 "load",
                 "object opened, relocated, verified and loaded",
-                format!("{e:#}"),
+                chain_text(&e),
             )),
-            None => return Err(e),
+            _ => return Err(e),
         }
     }
     if ids.programs.is_empty() && ids.maps.is_empty() {
@@ -303,19 +322,18 @@ fn poll_while<T: Send + 'static>(
     events: &mut Vec<Event>,
     thread_name: &str,
     job: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> anyhow::Result<T> {
+) -> Result<T, SelftestError> {
     let handle = thread::Builder::new()
         .name(thread_name.into())
         .spawn(job)
-        .context("starting the workload thread")?;
+        .map_err(SelftestError::WorkloadStart)?;
     while !handle.is_finished() {
         events.extend(s.poll(POLL)?);
     }
-    let result = handle
+    handle
         .join()
-        .map_err(|_| anyhow::anyhow!("the workload thread panicked"))?
-        .context("running the workload")?;
-    Ok(result)
+        .map_err(|_| SelftestError::WorkloadPanicked)?
+        .map_err(SelftestError::Workload)
 }
 
 /// Drain until everything the probe counted since `before` has arrived (or SETTLE passed).
@@ -324,7 +342,7 @@ fn settle(
     events: &mut Vec<Event>,
     first: usize,
     before: &Stats,
-) -> anyhow::Result<Stats> {
+) -> Result<Stats, SelftestError> {
     let start = Instant::now();
     loop {
         events.extend(s.drain()?);
@@ -341,7 +359,7 @@ fn session_checks(
     opts: &Options,
     layout: &KernelLayout,
     report: &mut Report,
-) -> anyhow::Result<()> {
+) -> Result<(), SelftestError> {
     report.checks.push(Check::pass(
         "load",
         "object opened, relocated, verified and loaded",
@@ -370,7 +388,7 @@ fn session_checks(
     let mut events = Vec::new();
     let w = poll_while(s, &mut events, "pm-workload", workload::run_basic)?;
     if let Some(e) = interrupted() {
-        return Err(e.into());
+        return Err(e);
     }
     let stats = settle(s, &mut events, 0, &Stats::default())?;
     for c in &w.children {
@@ -414,7 +432,12 @@ fn session_checks(
     Ok(())
 }
 
-fn stress(s: &mut Session<'_>, n: usize, me: u32, report: &mut Report) -> anyhow::Result<()> {
+fn stress(
+    s: &mut Session<'_>,
+    n: usize,
+    me: u32,
+    report: &mut Report,
+) -> Result<(), SelftestError> {
     let spawners = thread::available_parallelism()
         .map_or(2, |p| p.get())
         .clamp(2, 8)
@@ -442,7 +465,7 @@ fn stress(s: &mut Session<'_>, n: usize, me: u32, report: &mut Report) -> anyhow
     })?;
     let elapsed = start.elapsed();
     if let Some(e) = interrupted() {
-        return Err(e.into());
+        return Err(e);
     }
     let stats = settle(s, &mut events, 0, &before)?;
     let children: Vec<(u32, u32)> = parts.into_iter().flat_map(|p| p.children).collect();
