@@ -184,18 +184,7 @@ fn write_event(w: &mut dyn Write, e: &Event, clock: &WallClock, json: bool) -> s
             detail(e)
         );
     }
-    let (mut exit_code, mut signal) = (None, None);
-    match e.status() {
-        ExitStatus::Exited(c) => exit_code = Some(c),
-        ExitStatus::Signaled { signal: s, .. } => signal = Some(s),
-        ExitStatus::Other(_) => {}
-    }
-    let (exec, exit) = match e.kind {
-        EventKind::Exec => (true, false),
-        EventKind::Exit | EventKind::DoExit => (false, true),
-        EventKind::Fork => (false, false),
-    };
-    let line = EventJson {
+    let mut line = EventJson {
         schema: SCHEMA,
         kind: "event",
         event_type: e.kind.name(),
@@ -207,13 +196,28 @@ fn write_event(w: &mut dyn Write, e: &Event, clock: &WallClock, json: bool) -> s
         uid: e.uid,
         gid: e.gid,
         comm: &e.comm,
-        filename: exec.then_some(e.filename.as_str()),
-        exe: exec.then_some(e.exe.as_str()),
-        exit_status: exit.then_some(e.exit_status),
-        exit_code: exit_code.filter(|_| exit),
-        signal: signal.filter(|_| exit),
-        child_pid: (e.kind == EventKind::Fork).then_some(e.child_pid),
+        filename: None,
+        exe: None,
+        exit_status: None,
+        exit_code: None,
+        signal: None,
+        child_pid: None,
     };
+    match e.kind {
+        EventKind::Exec => {
+            line.filename = Some(&e.filename);
+            line.exe = Some(&e.exe);
+        }
+        EventKind::Exit | EventKind::DoExit => {
+            line.exit_status = Some(e.exit_status);
+            match e.status() {
+                ExitStatus::Exited(c) => line.exit_code = Some(c),
+                ExitStatus::Signaled { signal, .. } => line.signal = Some(signal),
+                ExitStatus::Other(_) => {}
+            }
+        }
+        EventKind::Fork => line.child_pid = Some(e.child_pid),
+    }
     serde_json::to_writer(&mut *w, &line)?;
     writeln!(w)
 }

@@ -42,24 +42,6 @@ impl AppliedReloc {
             Outcome::Unknown => "not reported".into(),
         }
     }
-
-    pub fn to_json(&self) -> serde_json::Value {
-        let (status, insn, change) = match &self.outcome {
-            Outcome::Patched { insn, change } => ("patched", Some(*insn), Some(change.as_str())),
-            Outcome::Poisoned { insn } => ("poisoned", Some(*insn), None),
-            Outcome::Unknown => ("unknown", None, None),
-        };
-        serde_json::json!({
-            "program": self.program,
-            "index": self.index,
-            "kind": self.kind,
-            "local": self.local,
-            "target": self.target,
-            "outcome": status,
-            "insn": insn,
-            "change": change,
-        })
-    }
 }
 
 /// `[40] struct task_struct.tgid (0:93 @ offset 1268)`: libbpf's spec text without its kind.
