@@ -1,9 +1,10 @@
 //! Renderers: the library's models as text, tables and JSON. Analysis never happens here, and
 //! nothing here decides where output goes (`crate::output` does) or parses arguments.
 //!
-//! Every JSON schema is a set of `#[derive(Serialize)]` view structs next to its text renderer,
-//! serialized straight into the writer: no `serde_json::Value` tree is built, so a full
-//! vmlinux (100k+ types) streams type by type.
+//! Every JSON schema is a set of `#[derive(Serialize)]` view structs next to its text renderer
+//! (here for `btf` and `check-btf`, in the command's own module for the others), serialized
+//! straight into the writer: no `serde_json::Value` tree is built, so a full vmlinux (100k+
+//! types) streams type by type.
 //!
 //! This tree depends only on the `coretool` library and on itself (siblings through `super::`),
 //! so a test crate can include it with `#[path]` and check the renderers on fixture models
