@@ -443,3 +443,104 @@ impl<'a> ItemJson<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The views against what `coretool btf --json` printed when it built `serde_json::Value`
+    //! trees (bpftool's keys, in bpftool's order; `bitfield_size` only on bitfields; `null`
+    //! for absent source fields).
+    use std::path::Path;
+
+    use coretool::btf::layout;
+    use coretool::source;
+
+    use super::*;
+
+    fn fixture() -> BtfSource {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/core_all_kinds.btf");
+        source::load(Some(&path), None).expect("fixture BTF loads")
+    }
+
+    #[test]
+    fn types_keep_bpftool_keys_in_order() {
+        let src = fixture();
+        let btf = &src.btf;
+        let cases: &[(u32, &str)] = &[
+            (1, r#"{"id":1,"kind":"PTR","name":"(anon)","type_id":0}"#),
+            (
+                2,
+                r#"{"id":2,"kind":"FUNC_PROTO","name":"(anon)","ret_type_id":3,"vlen":1,"params":[{"name":"ctx","type_id":1}]}"#,
+            ),
+            (
+                3,
+                r#"{"id":3,"kind":"INT","name":"int","size":4,"bits_offset":0,"nr_bits":32,"encoding":"SIGNED"}"#,
+            ),
+            (
+                4,
+                r#"{"id":4,"kind":"FUNC","name":"task_fields","type_id":2,"linkage":"global"}"#,
+            ),
+            (
+                5,
+                r#"{"id":5,"kind":"STRUCT","name":"task_struct___old","size":8,"vlen":1,"members":[{"name":"state","type_id":6,"bits_offset":0}]}"#,
+            ),
+            (
+                7,
+                r#"{"id":7,"kind":"STRUCT","name":"task_struct","size":96,"vlen":12,"members":[{"name":"__state","type_id":8,"bits_offset":0},{"name":"flags","type_id":8,"bits_offset":32},{"name":"se","type_id":9,"bits_offset":64},{"name":"sched_reset_on_fork","type_id":8,"bits_offset":256,"bitfield_size":1},{"name":"sched_contributes_to_load","type_id":8,"bits_offset":257,"bitfield_size":1},{"name":"in_iowait","type_id":8,"bits_offset":258,"bitfield_size":1},{"name":"pid","type_id":15,"bits_offset":288},{"name":"tgid","type_id":15,"bits_offset":320},{"name":"real_parent","type_id":16,"bits_offset":384},{"name":"children","type_id":17,"bits_offset":448},{"name":"comm","type_id":20,"bits_offset":576},{"name":"signal","type_id":22,"bits_offset":704}]}"#,
+            ),
+            (
+                12,
+                r#"{"id":12,"kind":"TYPEDEF","name":"__u32","type_id":8}"#,
+            ),
+            (
+                20,
+                r#"{"id":20,"kind":"ARRAY","name":"(anon)","type_id":19,"index_type_id":21,"nr_elems":16}"#,
+            ),
+            (
+                32,
+                r#"{"id":32,"kind":"ENUM","name":"pid_type","encoding":"UNSIGNED","size":4,"vlen":5,"values":[{"name":"PIDTYPE_PID","val":0},{"name":"PIDTYPE_TGID","val":1},{"name":"PIDTYPE_PGID","val":2},{"name":"PIDTYPE_SID","val":3},{"name":"PIDTYPE_MAX","val":4}]}"#,
+            ),
+            (
+                37,
+                r#"{"id":37,"kind":"UNION","name":"(anon)","size":24,"vlen":1,"members":[{"name":"(anon)","type_id":38,"bits_offset":0}]}"#,
+            ),
+            (
+                43,
+                r#"{"id":43,"kind":"VAR","name":"out_state","type_id":13,"linkage":"global"}"#,
+            ),
+            (
+                55,
+                r#"{"id":55,"kind":"DATASEC","name":".bss","size":0,"vlen":10,"vars":[{"type_id":43,"offset":0,"size":8},{"type_id":44,"offset":0,"size":8},{"type_id":45,"offset":0,"size":8},{"type_id":46,"offset":0,"size":8},{"type_id":47,"offset":0,"size":8},{"type_id":48,"offset":0,"size":8},{"type_id":49,"offset":0,"size":8},{"type_id":50,"offset":0,"size":8},{"type_id":51,"offset":0,"size":8},{"type_id":52,"offset":0,"size":8}]}"#,
+            ),
+        ];
+        for &(id, want) in cases {
+            let t = btf.type_by_id(id).expect("fixture type");
+            let got = serde_json::to_string(&TypeJson::new(btf, &t)).unwrap();
+            assert_eq!(got, want, "type {id}");
+        }
+    }
+
+    #[test]
+    fn layout_items_are_tagged_and_offsets_derived() {
+        let src = fixture();
+        let t = src.btf.type_by_id(7).expect("task_struct");
+        let l = layout::compute(&src.btf, &t).expect("a struct has a layout");
+        let want = r#"{"id":7,"kind":"struct","name":"task_struct","size":96,"cachelines":2,"members":12,"sum_members":88,"holes":2,"sum_holes":7,"bitfield_bits":3,"bit_holes":1,"sum_bit_holes":5,"padding":0,"items":[{"item":"member","name":"__state","decl":"unsigned int __state","type_id":8,"offset":0,"bit_offset":0,"size":4},{"item":"member","name":"flags","decl":"unsigned int flags","type_id":8,"offset":4,"bit_offset":32,"size":4},{"item":"member","name":"se","decl":"struct sched_entity se","type_id":9,"offset":8,"bit_offset":64,"size":24},{"item":"member","name":"sched_reset_on_fork","decl":"unsigned int sched_reset_on_fork:1","type_id":8,"offset":32,"bit_offset":256,"size":4,"bitfield_size":1},{"item":"member","name":"sched_contributes_to_load","decl":"unsigned int sched_contributes_to_load:1","type_id":8,"offset":32,"bit_offset":257,"size":4,"bitfield_size":1},{"item":"member","name":"in_iowait","decl":"unsigned int in_iowait:1","type_id":8,"offset":32,"bit_offset":258,"size":4,"bitfield_size":1},{"item":"bit_hole","bit_offset":259,"bits":5},{"item":"hole","offset":33,"bytes":3},{"item":"member","name":"pid","decl":"pid_t pid","type_id":15,"offset":36,"bit_offset":288,"size":4},{"item":"member","name":"tgid","decl":"pid_t tgid","type_id":15,"offset":40,"bit_offset":320,"size":4},{"item":"hole","offset":44,"bytes":4},{"item":"member","name":"real_parent","decl":"struct task_struct *real_parent","type_id":16,"offset":48,"bit_offset":384,"size":8},{"item":"member","name":"children","decl":"struct list_head children","type_id":17,"offset":56,"bit_offset":448,"size":16},{"item":"cacheline","line":1,"offset":64},{"item":"member","name":"comm","decl":"char comm[16]","type_id":20,"offset":72,"bit_offset":576,"size":16},{"item":"member","name":"signal","decl":"struct signal_struct *signal","type_id":22,"offset":88,"bit_offset":704,"size":8}]}"#;
+        assert_eq!(serde_json::to_string(&LayoutJson::new(&l)).unwrap(), want);
+    }
+
+    #[test]
+    fn documents_stream_pretty_with_empty_sequences() {
+        let src = fixture();
+        let ints: Vec<_> = src.btf.types().filter(|t| t.kind() == Kind::Int).collect();
+        let mut out = Vec::new();
+        serde_json::to_writer_pretty(&mut out, &LayoutsDoc::new(&src, &ints)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("{\n  \"schema\": \"coretool.btf/v1\",\n  \"source\": {\n"));
+        assert!(text.contains("\"release\": null,\n    \"base\": null,\n    \"types\": 56\n"));
+        assert!(text.ends_with("\n  },\n  \"layouts\": []\n}"), "{text}");
+        let mut out = Vec::new();
+        serde_json::to_writer(&mut out, &TypesDoc::new(&src, &ints[..1])).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.ends_with(r#""types":[{"id":3,"kind":"INT","name":"int","size":4,"bits_offset":0,"nr_bits":32,"encoding":"SIGNED"}]}"#), "{text}");
+    }
+}
