@@ -1,12 +1,10 @@
-//! The command line: one clap enum, one `Args` struct per subcommand (in its module), and the
-//! option groups several commands share.
+//! The command line: the top-level parser and one clap enum over the subcommands. Each
+//! subcommand's `Args` struct lives in its module under `commands`, the option groups several
+//! commands share in `commands` itself, so `cli` depends on `commands` and never the reverse.
 
-use std::path::PathBuf;
+use clap::{Parser, Subcommand};
 
-use clap::{Args, Parser, Subcommand};
-
-use crate::commands;
-use crate::output::ColorChoice;
+use crate::commands::{self, GlobalOpts};
 
 pub const EXIT_CODES_HELP: &str = "\
 Exit status:
@@ -27,32 +25,6 @@ pub struct Cli {
     pub global: GlobalOpts,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Options every subcommand accepts.
-#[derive(Debug, Clone, Args)]
-pub struct GlobalOpts {
-    /// Print machine-readable JSON (each command documents its schema)
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// When to colour output; `auto` colours a terminal unless NO_COLOR is set
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
-    pub color: ColorChoice,
-    /// More detail (repeat for more)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-}
-
-/// Where to read BTF from, shared by every command that reads kernel types.
-#[derive(Debug, Clone, Args, Default)]
-pub struct BtfSourceArgs {
-    /// BTF source: raw BTF, an ELF with .BTF (vmlinux, .bpf.o), a vmlinuz/bzImage, or a
-    /// BTFHub .btf.tar.xz archive [default: /sys/kernel/btf/vmlinux]
-    #[arg(long, value_name = "SRC")]
-    pub btf: Option<PathBuf>,
-    /// Base BTF for split (module) BTF given with --btf [default: /sys/kernel/btf/vmlinux]
-    #[arg(long, value_name = "SRC")]
-    pub base: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

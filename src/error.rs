@@ -1,27 +1,10 @@
-//! Typed errors that carry their diagnosis, and the exit-code contract.
-//!
-//! Exit codes (documented in README and every `--help`): 0 ok, 1 the diagnosis found problems,
-//! 2 coretool could not run (bad input, missing file, no privilege, unsupported kernel).
-//! A broken pipe on stdout exits 0, as ripgrep does.
+//! Typed errors that carry their diagnosis: a bad input file, a feature this machine lacks, a
+//! missing privilege. The binary maps them to exit status 2 (its `exit` module owns the
+//! exit-code contract).
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use crate::btf::BtfError;
-
-/// 0: everything checked out.
-pub const EXIT_OK: u8 = 0;
-/// 1: the diagnosis ran and found problems.
-pub const EXIT_PROBLEMS: u8 = 1;
-/// 2: could not run.
-pub const EXIT_ERROR: u8 = 2;
-
-pub fn exit_ok() -> ExitCode {
-    ExitCode::from(EXIT_OK)
-}
-pub fn exit_problems() -> ExitCode {
-    ExitCode::from(EXIT_PROBLEMS)
-}
 
 /// Errors about one input file; the message always starts with the path.
 #[derive(Debug, thiserror::Error)]
@@ -86,12 +69,4 @@ fn describe_io(e: &std::io::Error) -> String {
             }
         }
     }
-}
-
-/// True when `err` (or anything it wraps) is a broken pipe on output.
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| {
-        e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
 }

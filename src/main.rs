@@ -1,9 +1,19 @@
+//! The `coretool` binary: the command line (`cli`), one module per subcommand (`commands`),
+//! the renderers that turn the library's models into text, tables and JSON (`render`), and
+//! where output goes (`output`). Everything here is private to the binary; the library
+//! (`coretool::*`) parses and models, and never prints.
 use std::process::ExitCode;
 
 use clap::Parser;
-use coretool::cli::{Cli, Command};
-use coretool::commands;
-use coretool::error::{is_broken_pipe, EXIT_ERROR};
+
+mod cli;
+mod commands;
+mod exit;
+mod output;
+mod render;
+
+use cli::{Cli, Command};
+use exit::{is_broken_pipe, EXIT_ERROR};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -1,66 +1,10 @@
-//! Output conventions shared by every command: colour choice, stdout, JSON, atomic files.
+//! Where output goes: buffered stdout, JSON documents, atomic files.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
-use crate::error::InputError;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
-pub enum ColorChoice {
-    #[default]
-    Auto,
-    Always,
-    Never,
-}
-
-impl ColorChoice {
-    /// Whether to colour stdout: `always`/`never` win; `auto` colours a terminal unless
-    /// `NO_COLOR` is set (https://no-color.org).
-    pub fn enabled(self) -> bool {
-        match self {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && io::stdout().is_terminal()
-            }
-        }
-    }
-}
-
-/// A small palette: renderers call these so that colour is decided in one place.
-#[derive(Debug, Clone, Copy)]
-pub struct Style {
-    pub color: bool,
-}
-
-impl Style {
-    pub fn new(color: bool) -> Self {
-        Style { color }
-    }
-    fn paint(&self, s: &str, code: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_owned()
-        }
-    }
-    pub fn ok(&self, s: &str) -> String {
-        self.paint(s, "32")
-    }
-    pub fn warn(&self, s: &str) -> String {
-        self.paint(s, "33")
-    }
-    pub fn fail(&self, s: &str) -> String {
-        self.paint(s, "31")
-    }
-    pub fn dim(&self, s: &str) -> String {
-        self.paint(s, "2")
-    }
-    pub fn bold(&self, s: &str) -> String {
-        self.paint(s, "1")
-    }
-}
+use coretool::error::InputError;
+use serde::Serialize;
 
 /// Buffered, locked stdout. Write errors (a closed pipe) surface as `io::Error`s, which `main`
 /// turns into a quiet exit.
@@ -68,11 +12,17 @@ pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
     io::BufWriter::with_capacity(1 << 16, io::stdout().lock())
 }
 
-/// Print a JSON value, pretty, with a trailing newline.
-pub fn print_json(value: &serde_json::Value) -> io::Result<()> {
+/// Serialize `doc` to `w` as pretty JSON with a trailing newline, streamed: nothing but the
+/// writer's buffer holds the text.
+pub fn write_json<T: Serialize + ?Sized>(w: &mut impl Write, doc: &T) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, doc)?;
+    w.write_all(b"\n")
+}
+
+/// Print a JSON document to stdout, pretty, with a trailing newline.
+pub fn print_json<T: Serialize + ?Sized>(doc: &T) -> io::Result<()> {
     let mut out = stdout();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    out.write_all(b"\n")?;
+    write_json(&mut out, doc)?;
     out.flush()
 }
 

@@ -12,13 +12,17 @@ use coretool::check::analyse::ProbeId;
 use coretool::check::config::{self, ConfigMissing, ConfigSource, KernelConfig};
 use coretool::check::gather::{examine_fallbacks, fallback_locations, module_btf};
 use coretool::check::{
-    analyse, render, BtfFacts, BtfOrigin, CheckReport, Facts, Fallback, FallbackState, LoadedBtf,
+    analyse, BtfFacts, BtfOrigin, CheckReport, Facts, Fallback, FallbackState, LoadedBtf,
     OsRelease, ProbeResult, Status, TracepointFacts, TracingFacts, MONITOR_TRACEPOINTS,
     NEEDS_INITIAL_USERNS, NEEDS_PRIVILEGE,
 };
 use coretool::host::{mounts, userns, CapSet, Privilege, Uname, UserNamespace};
 use coretool::libbpf::probe::{Errno, ProbeOutcome};
-use coretool::output::Style;
+// The binary's renderers, compiled into this test: check-btf's text and JSON are goldens.
+#[path = "../src/render/mod.rs"]
+#[allow(dead_code)]
+mod renderers;
+use renderers::{check as render, Style};
 
 fn fixture(name: &str) -> PathBuf {
     crate::common::fixtures().join("check-btf").join(name)

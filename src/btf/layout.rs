@@ -1,6 +1,6 @@
 //! pahole-style struct/union layouts computed from BTF: each member's offset and size, holes,
-//! bit holes, cacheline boundaries and trailing padding. Pure: the renderer lives in
-//! `commands::btf`.
+//! bit holes, cacheline boundaries and trailing padding. Pure: the binary renders it
+//! (`render::layout` for pahole's text, `render::btf_json` for JSON).
 
 use super::cdecl::declaration;
 use super::{Btf, Kind, Type};

@@ -13,10 +13,8 @@
 //! Layout follows `include/uapi/linux/btf.h`; helper names follow libbpf's `btf.h`.
 
 pub mod cdecl;
-pub mod json;
 pub mod layout;
 pub mod native;
-pub mod raw;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -7,14 +7,13 @@
 //!   judgement;
 //! - [`analyse`] turns `Facts` into a [`CheckReport`]: pure, so a kernel without BTF, without
 //!   tracefs or with an old config is covered by fixture inputs;
-//! - [`render`] prints the report as a coloured checklist or as JSON.
+//! - the binary's `render::check` prints the report as a coloured checklist or as JSON.
 //!
 //! The parsers the gatherer uses ([`config`], and [`crate::host`]'s) are pure too.
 
 pub mod analyse;
 pub mod config;
 pub mod gather;
-pub mod render;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

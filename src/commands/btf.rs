@@ -4,16 +4,13 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use serde_json::json;
+use coretool::btf::{layout, Btf, Kind, Type};
+use coretool::source;
 
-use crate::btf::layout::{self, Item, Layout, CACHELINE};
-use crate::btf::{json as btf_json, raw, Btf, Kind, Type};
-use crate::cli::{BtfSourceArgs, GlobalOpts};
-use crate::error::exit_problems;
+use super::{BtfSourceArgs, GlobalOpts};
+use crate::exit::exit_problems;
 use crate::output;
-use crate::source::{self, BtfSource};
-
-pub const JSON_SCHEMA: &str = "coretool.btf/v1";
+use crate::render::{btf_json, btf_raw, layout as layout_text};
 
 #[derive(Debug, clap::Args)]
 pub struct BtfArgs {
@@ -110,7 +107,7 @@ pub fn run(args: BtfArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let mut out = output::stdout();
     if !filtered(&args) && !g.json {
         // The common case, bpftool's full raw dump: stream without collecting.
-        raw::write_all(&mut out, btf)?;
+        btf_raw::write_all(&mut out, btf)?;
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -120,19 +117,11 @@ pub fn run(args: BtfArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         return Ok(exit_problems());
     }
     if g.json {
-        let doc = if args.layout {
-            let layouts: Vec<_> = types
-                .iter()
-                .filter_map(|t| layout::compute(btf, t))
-                .map(|l| btf_json::layout_json(&l))
-                .collect();
-            json!({ "schema": JSON_SCHEMA, "source": source_json(&src), "layouts": layouts })
+        if args.layout {
+            output::write_json(&mut out, &btf_json::LayoutsDoc::new(&src, &types))?;
         } else {
-            let list: Vec<_> = types.iter().map(|t| btf_json::type_json(btf, t)).collect();
-            json!({ "schema": JSON_SCHEMA, "source": source_json(&src), "types": list })
-        };
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        out.write_all(b"\n")?;
+            output::write_json(&mut out, &btf_json::TypesDoc::new(&src, &types))?;
+        }
     } else if args.layout {
         let mut first = true;
         for t in &types {
@@ -141,125 +130,14 @@ pub fn run(args: BtfArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                     writeln!(out)?;
                 }
                 first = false;
-                write_layout(&mut out, &l)?;
+                layout_text::write(&mut out, &l)?;
             }
         }
     } else {
         for t in &types {
-            raw::write_type(&mut out, btf, t)?;
+            btf_raw::write_type(&mut out, btf, t)?;
         }
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn source_json(src: &BtfSource) -> serde_json::Value {
-    json!({
-        "path": src.path.display().to_string(),
-        "format": src.describe(),
-        "endian": src.btf.endian().name(),
-        "release": src.release,
-        "base": src.base_path.as_ref().map(|p| p.display().to_string()),
-        "types": src.btf.type_count() - src.btf.first_id(),
-    })
-}
-
-/// pahole's layout text: `/* offset size */` after each member, holes and cacheline boundaries
-/// as comments, a summary at the end.
-pub fn write_layout(out: &mut impl Write, l: &Layout) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    write_layout_lines(&mut buf, l)?;
-    // Adjacent holes each ask for a blank line around them: keep one.
-    let text = String::from_utf8_lossy(&buf);
-    let mut blank = false;
-    for line in text.lines() {
-        if line.is_empty() && blank {
-            continue;
-        }
-        blank = line.is_empty();
-        writeln!(out, "{line}")?;
-    }
-    Ok(())
-}
-
-fn write_layout_lines(w: &mut impl Write, l: &Layout) -> std::io::Result<()> {
-    let name = if l.name.is_empty() { "<anon>" } else { &l.name };
-    writeln!(w, "{} {} {{", l.kind.lower_name(), name)?;
-    let width = l
-        .items
-        .iter()
-        .filter_map(|i| match i {
-            Item::Member { decl, .. } => Some(decl.len() + 1),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0)
-        .clamp(40, 64);
-    for item in &l.items {
-        match item {
-            Item::Member {
-                decl,
-                bit_offset,
-                size,
-                bitfield_size,
-                ..
-            } => {
-                let d = format!("{decl};");
-                if *bitfield_size > 0 {
-                    writeln!(
-                        w,
-                        "\t{d:<width$} /* {:5}:{:2} {:4} */",
-                        bit_offset / 8,
-                        bit_offset % 8,
-                        size
-                    )?;
-                } else {
-                    writeln!(w, "\t{d:<width$} /* {:5} {:4} */", bit_offset / 8, size)?;
-                }
-            }
-            Item::Hole { bytes, .. } => {
-                writeln!(w, "\n\t/* XXX {bytes} byte{} hole */\n", plural(*bytes))?
-            }
-            Item::BitHole { bits, .. } => {
-                writeln!(w, "\n\t/* XXX {bits} bit{} hole */\n", plural(*bits))?
-            }
-            Item::Cacheline { line } => writeln!(
-                w,
-                "\t/* --- cacheline {line} boundary ({} bytes) --- */",
-                line * CACHELINE
-            )?,
-        }
-    }
-    let s = &l.summary;
-    writeln!(
-        w,
-        "\n\t/* size: {}, cachelines: {}, members: {} */",
-        s.size, s.cachelines, s.members
-    )?;
-    if s.holes > 0 {
-        writeln!(
-            w,
-            "\t/* sum members: {}, holes: {}, sum holes: {} */",
-            s.sum_members, s.holes, s.sum_holes
-        )?;
-    }
-    if s.bitfield_bits > 0 {
-        writeln!(
-            w,
-            "\t/* sum bitfield members: {} bits, bit holes: {}, sum bit holes: {} bits */",
-            s.bitfield_bits, s.bit_holes, s.sum_bit_holes
-        )?;
-    }
-    if s.padding > 0 {
-        writeln!(w, "\t/* padding: {} */", s.padding)?;
-    }
-    writeln!(w, "}};")
-}
-
-fn plural(n: u32) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }

@@ -3,11 +3,12 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use coretool::check::{self, gather::GatherOptions};
 
-use crate::check::{self, gather::GatherOptions, render};
-use crate::cli::{BtfSourceArgs, GlobalOpts};
-use crate::error::{exit_ok, exit_problems};
-use crate::output::{self, Style};
+use super::{BtfSourceArgs, GlobalOpts};
+use crate::exit::{exit_ok, exit_problems};
+use crate::output;
+use crate::render::{check as render, Style};
 
 #[derive(Debug, clap::Args)]
 pub struct CheckBtfArgs {

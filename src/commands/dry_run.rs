@@ -7,13 +7,15 @@ use std::process::ExitCode;
 use comfy_table::{Attribute, Cell, Color};
 use serde_json::{json, Value};
 
-use crate::cli::GlobalOpts;
-use crate::dryrun::{self as run, Mode, RunError, Target, TargetReport};
-use crate::error::{InputError, NeedsPrivilege, EXIT_OK, EXIT_PROBLEMS};
-use crate::output::{self, Style};
-use crate::reloc::{Fixup, Object, Status};
-use crate::source::{self, read_file, BtfSource};
-use crate::table;
+use coretool::dryrun::{self as run, Mode, RunError, Target, TargetReport};
+use coretool::error::{InputError, NeedsPrivilege};
+use coretool::reloc::{Fixup, Object, Status};
+use coretool::source::{self, read_file, BtfSource};
+
+use super::GlobalOpts;
+use crate::exit::{EXIT_OK, EXIT_PROBLEMS};
+use crate::output;
+use crate::render::{table, Style};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -70,7 +72,7 @@ pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             .map(|p| source::load(Some(p), None))
             .collect::<Result<_, _>>()?
     };
-    let root = crate::host::is_root();
+    let root = coretool::host::is_root();
     if args.load && !root {
         return Err(NeedsPrivilege {
             what: "--load loads programs into the kernel".into(),

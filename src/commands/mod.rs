@@ -1,4 +1,6 @@
 //! One module per subcommand; each exposes `run(args, &GlobalOpts) -> anyhow::Result<ExitCode>`.
+//! This module also holds the option groups several commands share (flattened into their
+//! `Args`): [`GlobalOpts`], [`BtfSourceArgs`], and the [`ColorChoice`] behind `--color`.
 pub mod btf;
 pub mod check_btf;
 pub mod dry_run;
@@ -6,3 +8,57 @@ pub mod monitor;
 pub mod relocs;
 pub mod selftest;
 pub mod vmlinux;
+
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Options every subcommand accepts.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOpts {
+    /// Print machine-readable JSON (each command documents its schema)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// When to colour output; `auto` colours a terminal unless NO_COLOR is set
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// More detail (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Where to read BTF from, shared by every command that reads kernel types.
+#[derive(Debug, Clone, Args, Default)]
+pub struct BtfSourceArgs {
+    /// BTF source: raw BTF, an ELF with .BTF (vmlinux, .bpf.o), a vmlinuz/bzImage, or a
+    /// BTFHub .btf.tar.xz archive [default: /sys/kernel/btf/vmlinux]
+    #[arg(long, value_name = "SRC")]
+    pub btf: Option<PathBuf>,
+    /// Base BTF for split (module) BTF given with --btf [default: /sys/kernel/btf/vmlinux]
+    #[arg(long, value_name = "SRC")]
+    pub base: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour stdout: `always`/`never` win; `auto` colours a terminal unless
+    /// `NO_COLOR` is set (https://no-color.org).
+    pub fn enabled(self) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && io::stdout().is_terminal()
+            }
+        }
+    }
+}

@@ -4,12 +4,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use coretool::host;
+use coretool::libbpf::PrintGuard;
+use coretool::probe::{self, Event, EventKind, ExitStatus, Stats};
+use serde::Serialize;
 
-use crate::cli::GlobalOpts;
-use crate::error::exit_ok;
-use crate::host;
-use crate::libbpf::PrintGuard;
-use crate::probe::{self, Event, EventKind, ExitStatus, Stats};
+use super::GlobalOpts;
+use crate::exit::exit_ok;
 
 #[derive(Debug, clap::Args)]
 pub struct MonitorArgs {
@@ -51,7 +52,7 @@ pub fn run(args: MonitorArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         follow: args.follow,
     };
 
-    let result = probe::with_session(&opts, |s| {
+    let result = probe::with_session(&opts, |s| -> anyhow::Result<()> {
         for a in &s.attached {
             if let Err(reason) = &a.result {
                 eprintln!(
@@ -103,7 +104,7 @@ pub fn run(args: MonitorArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     });
     if result.is_err() {
         for l in log.take_lines() {
-            if l.level == crate::libbpf::LogLevel::Warn {
+            if l.level == coretool::libbpf::LogLevel::Warn {
                 eprintln!("{}", l.text);
             }
         }
@@ -185,39 +186,84 @@ fn write_event(w: &mut dyn Write, e: &Event, clock: &WallClock, json: bool) -> s
             detail(e)
         );
     }
-    let mut v = serde_json::json!({
-        "schema": SCHEMA,
-        "kind": "event",
-        "type": e.kind.name(),
-        "unix_ns": clock.unix_ns_u64(e.ts_ns),
-        "ts_ns": e.ts_ns,
-        "pid": e.pid,
-        "tid": e.tid,
-        "ppid": e.ppid,
-        "uid": e.uid,
-        "gid": e.gid,
-        "comm": e.comm,
-    });
-    let m = v.as_object_mut().expect("object");
+    let mut line = EventJson {
+        schema: SCHEMA,
+        kind: "event",
+        event_type: e.kind.name(),
+        unix_ns: clock.unix_ns_u64(e.ts_ns),
+        ts_ns: e.ts_ns,
+        pid: e.pid,
+        tid: e.tid,
+        ppid: e.ppid,
+        uid: e.uid,
+        gid: e.gid,
+        comm: &e.comm,
+        filename: None,
+        exe: None,
+        exit_status: None,
+        exit_code: None,
+        signal: None,
+        child_pid: None,
+    };
     match e.kind {
         EventKind::Exec => {
-            m.insert("filename".into(), e.filename.clone().into());
-            m.insert("exe".into(), e.exe.clone().into());
+            line.filename = Some(&e.filename);
+            line.exe = Some(&e.exe);
         }
         EventKind::Exit | EventKind::DoExit => {
-            m.insert("exit_status".into(), e.exit_status.into());
+            line.exit_status = Some(e.exit_status);
             match e.status() {
-                ExitStatus::Exited(c) => m.insert("exit_code".into(), c.into()),
-                ExitStatus::Signaled { signal, .. } => m.insert("signal".into(), signal.into()),
-                ExitStatus::Other(_) => None,
-            };
+                ExitStatus::Exited(c) => line.exit_code = Some(c),
+                ExitStatus::Signaled { signal, .. } => line.signal = Some(signal),
+                ExitStatus::Other(_) => {}
+            }
         }
-        EventKind::Fork => {
-            m.insert("child_pid".into(), e.child_pid.into());
-        }
+        EventKind::Fork => line.child_pid = Some(e.child_pid),
     }
-    serde_json::to_writer(&mut *w, &v)?;
+    serde_json::to_writer(&mut *w, &line)?;
     writeln!(w)
+}
+
+/// One `monitor --json` event line; the keys after `comm` appear only for the event types that
+/// have them.
+#[derive(Serialize)]
+struct EventJson<'a> {
+    schema: &'static str,
+    kind: &'static str,
+    #[serde(rename = "type")]
+    event_type: &'static str,
+    unix_ns: u64,
+    ts_ns: u64,
+    pid: u32,
+    tid: u32,
+    ppid: u32,
+    uid: u32,
+    gid: u32,
+    comm: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filename: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exe: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_status: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signal: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    child_pid: Option<u32>,
+}
+
+/// One `monitor --json` stats line: the probe's counters after `unix_ns`.
+#[derive(Serialize)]
+struct StatsJson<'a> {
+    schema: &'static str,
+    kind: &'static str,
+    #[serde(rename = "final")]
+    last: bool,
+    unix_ns: u64,
+    #[serde(flatten)]
+    counters: &'a Stats,
 }
 
 fn write_stats(
@@ -229,16 +275,14 @@ fn write_stats(
 ) -> std::io::Result<()> {
     let mono = clock_ns(libc::CLOCK_MONOTONIC) as u64;
     if json {
-        let mut v = serde_json::json!({
-            "schema": SCHEMA,
-            "kind": "stats",
-            "final": last,
-            "unix_ns": clock.unix_ns_u64(mono),
-        });
-        if let (Some(m), serde_json::Value::Object(counters)) = (v.as_object_mut(), s.to_json()) {
-            m.extend(counters);
-        }
-        serde_json::to_writer(&mut *w, &v)?;
+        let line = StatsJson {
+            schema: SCHEMA,
+            kind: "stats",
+            last,
+            unix_ns: clock.unix_ns_u64(mono),
+            counters: s,
+        };
+        serde_json::to_writer(&mut *w, &line)?;
         return writeln!(w);
     }
     writeln!(

@@ -3,14 +3,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use serde_json::{json, Value};
+use coretool::error::InputError;
+use coretool::reloc::{CoreRelo, Object, SourceLine};
+use coretool::source::read_file;
+use serde::Serialize;
 
-use crate::cli::GlobalOpts;
-use crate::error::InputError;
-use crate::output::{self, Style};
-use crate::reloc::{CoreRelo, Object};
-use crate::source::read_file;
-use crate::table;
+use super::GlobalOpts;
+use crate::output;
+use crate::render::{table, Style};
 
 #[derive(Debug, clap::Args)]
 pub struct RelocsArgs {
@@ -31,8 +31,11 @@ pub fn run(args: RelocsArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         objs.push((path, obj));
     }
     if g.json {
-        let files: Vec<Value> = objs.iter().map(|(p, o)| object_json(p, o)).collect();
-        output::print_json(&json!({ "schema": JSON_SCHEMA, "objects": files }))?;
+        let doc = RelocsJson {
+            schema: JSON_SCHEMA,
+            objects: objs.iter().map(|(p, o)| ObjectJson::new(p, o)).collect(),
+        };
+        output::print_json(&doc)?;
         return Ok(ExitCode::SUCCESS);
     }
     let style = Style::new(g.color.enabled());
@@ -134,35 +137,88 @@ fn write_text(
     Ok(())
 }
 
-fn object_json(path: &std::path::Path, obj: &Object) -> Value {
-    let relos: Vec<Value> = obj
-        .relos
-        .iter()
-        .map(|r| {
-            let spec = r.spec.as_ref().ok();
-            json!({
-                "section": r.section,
-                "program": r.program,
-                "index": r.index,
-                "insn": r.insn,
-                "kind": r.kind.name(),
-                "type_id": r.type_id,
-                "type": r.type_desc,
-                "access": r.access,
-                "accessor": r.accessor(&obj.btf),
-                "error": r.spec.as_ref().err().map(|e| e.to_string()),
-                "bit_offset": spec.filter(|s| s.kind.is_field_based()).map(|s| s.bit_offset),
-                "offset": r.offset(),
-                "line": r.line.as_ref().map(|l| json!({
-                    "file": l.file, "line": l.line, "col": l.col, "text": l.text,
-                })),
-            })
-        })
-        .collect();
-    json!({
-        "path": path.display().to_string(),
-        "endian": obj.endian.name(),
-        "has_btf_ext": obj.ext.is_some(),
-        "relocations": relos,
-    })
+/// The `coretool.relocs/v1` document.
+#[derive(Serialize)]
+struct RelocsJson<'a> {
+    schema: &'static str,
+    objects: Vec<ObjectJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct ObjectJson<'a> {
+    path: String,
+    endian: &'static str,
+    has_btf_ext: bool,
+    relocations: Vec<RelocJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct RelocJson<'a> {
+    section: &'a str,
+    program: &'a str,
+    index: usize,
+    insn: u32,
+    kind: &'static str,
+    type_id: u32,
+    #[serde(rename = "type")]
+    type_desc: &'a str,
+    access: &'a str,
+    accessor: String,
+    error: Option<String>,
+    bit_offset: Option<u64>,
+    offset: Option<String>,
+    line: Option<LineJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct LineJson<'a> {
+    file: &'a str,
+    line: u32,
+    col: u32,
+    text: &'a str,
+}
+
+impl<'a> LineJson<'a> {
+    fn new(l: &'a SourceLine) -> Self {
+        LineJson {
+            file: &l.file,
+            line: l.line,
+            col: l.col,
+            text: &l.text,
+        }
+    }
+}
+
+impl<'a> ObjectJson<'a> {
+    fn new(path: &std::path::Path, obj: &'a Object) -> Self {
+        ObjectJson {
+            path: path.display().to_string(),
+            endian: obj.endian.name(),
+            has_btf_ext: obj.ext.is_some(),
+            relocations: obj
+                .relos
+                .iter()
+                .map(|r| {
+                    let spec = r.spec.as_ref().ok();
+                    RelocJson {
+                        section: &r.section,
+                        program: &r.program,
+                        index: r.index,
+                        insn: r.insn,
+                        kind: r.kind.name(),
+                        type_id: r.type_id,
+                        type_desc: &r.type_desc,
+                        access: &r.access,
+                        accessor: r.accessor(&obj.btf),
+                        error: r.spec.as_ref().err().map(|e| e.to_string()),
+                        bit_offset: spec
+                            .filter(|s| s.kind.is_field_based())
+                            .map(|s| s.bit_offset),
+                        offset: r.offset(),
+                        line: r.line.as_ref().map(LineJson::new),
+                    }
+                })
+                .collect(),
+        }
+    }
 }

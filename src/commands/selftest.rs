@@ -4,13 +4,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use coretool::probe;
+use coretool::reloc::{Fixup, Status as ReloStatus};
+use coretool::selftest::{self, checks::Status, Report};
+use serde::Serialize;
 
-use crate::cli::GlobalOpts;
-use crate::error::{exit_ok, exit_problems};
-use crate::output::Style;
-use crate::probe;
-use crate::reloc::{Fixup, Status as ReloStatus};
-use crate::selftest::{self, checks::Status, Report};
+use super::GlobalOpts;
+use crate::exit::{exit_ok, exit_problems};
+use crate::render::Style;
 
 #[derive(Debug, clap::Args)]
 pub struct SelftestArgs {
@@ -42,7 +43,7 @@ pub fn run(args: SelftestArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         stress: args.stress,
     })?;
     if g.json {
-        crate::output::print_json(&report.to_json())?;
+        crate::output::print_json(&ReportJson::new(&report))?;
     } else {
         let mut out = crate::output::stdout();
         render_text(&mut out, &report, Style::new(g.color.enabled()), g.verbose)?;
@@ -156,6 +157,143 @@ fn render_text(w: &mut dyn Write, r: &Report, st: Style, verbose: u8) -> std::io
         w,
         "\n{pass} passed, {fail} failed, {skip} skipped: {verdict}"
     )
+}
+
+/// The `coretool.selftest/v1` document.
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    schema: &'static str,
+    kernel: KernelJson<'a>,
+    object: ObjectJson,
+    relocations: Vec<RelocJson<'a>>,
+    checks: Vec<CheckJson<'a>>,
+    stress: Option<StressJson>,
+    summary: SummaryJson,
+}
+
+#[derive(Serialize)]
+struct KernelJson<'a> {
+    release: &'a str,
+    machine: &'a str,
+    btf: BtfJson<'a>,
+    tracefs: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct BtfJson<'a> {
+    path: &'a str,
+    types: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct ObjectJson {
+    origin: &'static str,
+    size: usize,
+}
+
+/// One relocation libbpf applied; `insn` and `change` are null when the outcome has none.
+#[derive(Serialize)]
+struct RelocJson<'a> {
+    program: &'a str,
+    index: usize,
+    kind: &'static str,
+    local: String,
+    target: Option<String>,
+    outcome: &'static str,
+    insn: Option<u32>,
+    change: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    name: &'a str,
+    status: &'static str,
+    expected: &'a str,
+    got: &'a str,
+}
+
+/// Rates rounded to whole numbers, seconds to milliseconds (still JSON floats).
+#[derive(Serialize)]
+struct StressJson {
+    processes: usize,
+    spawners: usize,
+    events: usize,
+    seconds: f64,
+    events_per_sec: f64,
+    processes_per_sec: f64,
+}
+
+#[derive(Serialize)]
+struct SummaryJson {
+    pass: usize,
+    fail: usize,
+    skip: usize,
+}
+
+impl<'a> RelocJson<'a> {
+    fn new(f: &'a Fixup) -> Self {
+        let outcome = match f.status {
+            ReloStatus::Patched | ReloStatus::Same | ReloStatus::Absent => "patched",
+            ReloStatus::Poisoned => "poisoned",
+            ReloStatus::Error | ReloStatus::NotRun => "unknown",
+        };
+        RelocJson {
+            program: &f.program,
+            index: f.index,
+            kind: f.kind.name(),
+            local: f.local_spec.as_ref().map(|s| s.body()).unwrap_or_default(),
+            target: f.resolved.as_ref().map(|r| r.spec.body()),
+            outcome,
+            insn: (outcome != "unknown").then_some(f.insn),
+            change: f.change(),
+        }
+    }
+}
+
+impl<'a> ReportJson<'a> {
+    fn new(r: &'a Report) -> Self {
+        let k = &r.kernel;
+        ReportJson {
+            schema: "coretool.selftest/v1",
+            kernel: KernelJson {
+                release: &k.release,
+                machine: &k.machine,
+                btf: BtfJson {
+                    path: &k.btf_path,
+                    types: k.btf_types,
+                },
+                tracefs: k.tracefs.as_deref(),
+            },
+            object: ObjectJson {
+                origin: r.object_origin,
+                size: r.object_size,
+            },
+            relocations: r.relocations.iter().map(RelocJson::new).collect(),
+            checks: r
+                .checks
+                .iter()
+                .map(|c| CheckJson {
+                    name: &c.name,
+                    status: c.status.name(),
+                    expected: &c.expected,
+                    got: &c.got,
+                })
+                .collect(),
+            stress: r.stress.as_ref().map(|s| StressJson {
+                processes: s.processes,
+                spawners: s.spawners,
+                events: s.events,
+                seconds: (s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+                events_per_sec: s.events_per_sec().round(),
+                processes_per_sec: s.processes_per_sec().round(),
+            }),
+            summary: SummaryJson {
+                pass: r.count(Status::Pass),
+                fail: r.count(Status::Fail),
+                skip: r.count(Status::Skip),
+            },
+        }
+    }
 }
 
 /// `insn #3: off 1268 -> 1268`, as libbpf's log states what it did.

@@ -5,16 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use coretool::btf::Btf;
+use coretool::elf::{is_elf, ElfInfo};
+use coretool::error::InputError;
+use coretool::kernel_btf::MappedFile;
+use coretool::libbpf::dump::CDumper;
+use coretool::libbpf::LibbpfBtf;
+use coretool::source::{self, BtfSource};
+use coretool::vmlinux::{self, HeaderPlan};
 
-use crate::btf::Btf;
-use crate::cli::{BtfSourceArgs, GlobalOpts};
-use crate::elf::{is_elf, ElfInfo};
-use crate::error::InputError;
-use crate::kernel_btf::MappedFile;
-use crate::libbpf::dump::CDumper;
-use crate::libbpf::LibbpfBtf;
-use crate::source::{self, BtfSource};
-use crate::vmlinux::{self, HeaderPlan};
+use super::{BtfSourceArgs, GlobalOpts};
 
 #[derive(Debug, clap::Args)]
 pub struct VmlinuxArgs {
@@ -139,7 +139,7 @@ pub fn object_btf(path: &Path) -> Result<Btf, InputError> {
             format!(
                 "not a BPF object (ELF machine {}, expected {} for BPF)",
                 elf.machine,
-                crate::elf::EM_BPF
+                coretool::elf::EM_BPF
             ),
         ));
     }

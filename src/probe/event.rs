@@ -208,8 +208,9 @@ impl Event {
     }
 }
 
-/// `struct pm_stats`, summed over CPUs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// `struct pm_stats`, summed over CPUs. Serializes as the counters of `monitor --json`'s
+/// `stats` lines, in declaration order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
     pub total: u64,
     pub exec: u64,
@@ -258,18 +259,6 @@ impl Stats {
     /// Events handed to the ring buffer (attempts minus losses).
     pub fn submitted(&self) -> u64 {
         self.total - self.lost
-    }
-
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "total": self.total,
-            "exec": self.exec,
-            "exit": self.exit,
-            "fork": self.fork,
-            "do_exit": self.do_exit,
-            "lost": self.lost,
-            "untracked": self.untracked,
-        })
     }
 }
 

@@ -85,6 +85,8 @@ pub enum ProbeError {
     RingBuffer(#[source] libbpf_rs::Error),
     #[error("reading the pm_stats map: {0}")]
     Stats(String),
+    #[error("{}: path contains NUL", path.display())]
+    NulInPath { path: std::path::PathBuf },
 }
 
 /// What to load.
@@ -177,11 +179,12 @@ impl Session<'_> {
 
 /// Open, load and attach the embedded object, run `f` with the session, then release
 /// everything (also when `f` fails or panics). A required program that does not attach is an
-/// error; an optional one is reported in [`Session::attached`].
-pub fn with_session<T>(
+/// error; an optional one is reported in [`Session::attached`]. `f` chooses the error type;
+/// it must be able to carry a [`ProbeError`].
+pub fn with_session<T, E: From<ProbeError>>(
     opts: &Options,
-    f: impl FnOnce(&mut Session<'_>) -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
+    f: impl FnOnce(&mut Session<'_>) -> Result<T, E>,
+) -> Result<T, E> {
     // If the object does not load, try once more without the optional kprobe: a kernel (or
     // architecture) where it cannot verify still gets the tracepoints.
     let mut storage = MaybeUninit::uninit();

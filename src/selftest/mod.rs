@@ -6,15 +6,13 @@
 //! ground truth; the probe's counters must agree with what arrived and nothing may be lost.
 //! Finally it checks that the kernel released every program and map.
 //!
-//! This module computes a [`Report`]; `commands::selftest` renders it.
+//! This module computes a [`Report`]; the binary's `commands::selftest` renders it.
 
 pub mod checks;
 pub mod workload;
 
 use std::thread;
 use std::time::{Duration, Instant};
-
-use anyhow::Context;
 
 use crate::dryrun::log as libbpf_log;
 use crate::error::NeedsPrivilege;
@@ -86,13 +84,34 @@ impl Report {
     }
 }
 
-/// Why the self-test could not run at all (exit 2).
+/// Why the self-test could not run at all (exit 2). Inside the probe session these also stop
+/// the session; [`run`] turns a load or attach failure into a failed check instead.
 #[derive(Debug, thiserror::Error)]
 pub enum SelftestError {
     #[error(transparent)]
     Privilege(#[from] NeedsPrivilege),
     #[error("interrupted by {signal}; everything loaded was released")]
     Interrupted { signal: String },
+    #[error(transparent)]
+    Probe(#[from] probe::ProbeError),
+    #[error("starting the workload thread")]
+    WorkloadStart(#[source] std::io::Error),
+    #[error("running the workload")]
+    Workload(#[source] std::io::Error),
+    #[error("the workload thread panicked")]
+    WorkloadPanicked,
+}
+
+/// `err` and every error it wraps, `: `-separated (what `{:#}` prints for an `anyhow::Error`).
+fn chain_text(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }
 
 fn interrupted() -> Option<SelftestError> {
@@ -102,7 +121,7 @@ fn interrupted() -> Option<SelftestError> {
 }
 
 /// Run the self-test. Errors mean it could not run; failed checks are in the report.
-pub fn run(opts: &Options) -> anyhow::Result<Report> {
+pub fn run(opts: &Options) -> Result<Report, SelftestError> {
     let (release, machine) = match host::uname() {
         Ok(u) => (u.release, u.machine),
         Err(_) => ("unknown".into(), "unknown".into()),
@@ -198,22 +217,22 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
         .collect();
     if let Err(e) = session {
         if let Some(stop) = interrupted() {
-            return Err(stop.into());
+            return Err(stop);
         }
-        match e.downcast_ref::<probe::ProbeError>() {
-            Some(probe::ProbeError::Attach {
+        match &e {
+            SelftestError::Probe(probe::ProbeError::Attach {
                 program, target, ..
             }) => report.checks.push(Check::fail(
                 format!("attach.{program}"),
                 format!("attached to {target}"),
-                format!("{e:#}"),
+                chain_text(&e),
             )),
-            Some(_) => report.checks.push(Check::fail(
+            SelftestError::Probe(_) => report.checks.push(Check::fail(
                 "load",
                 "object opened, relocated, verified and loaded",
-                format!("{e:#}"),
+                chain_text(&e),
             )),
-            None => return Err(e),
+            _ => return Err(e),
         }
     }
     if ids.programs.is_empty() && ids.maps.is_empty() {
@@ -312,19 +331,18 @@ fn poll_while<T: Send + 'static>(
     events: &mut Vec<Event>,
     thread_name: &str,
     job: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> anyhow::Result<T> {
+) -> Result<T, SelftestError> {
     let handle = thread::Builder::new()
         .name(thread_name.into())
         .spawn(job)
-        .context("starting the workload thread")?;
+        .map_err(SelftestError::WorkloadStart)?;
     while !handle.is_finished() {
         events.extend(s.poll(POLL)?);
     }
-    let result = handle
+    handle
         .join()
-        .map_err(|_| anyhow::anyhow!("the workload thread panicked"))?
-        .context("running the workload")?;
-    Ok(result)
+        .map_err(|_| SelftestError::WorkloadPanicked)?
+        .map_err(SelftestError::Workload)
 }
 
 /// Drain until everything the probe counted since `before` has arrived (or SETTLE passed).
@@ -333,7 +351,7 @@ fn settle(
     events: &mut Vec<Event>,
     first: usize,
     before: &Stats,
-) -> anyhow::Result<Stats> {
+) -> Result<Stats, SelftestError> {
     let start = Instant::now();
     loop {
         events.extend(s.drain()?);
@@ -350,7 +368,7 @@ fn session_checks(
     opts: &Options,
     layout: &KernelLayout,
     report: &mut Report,
-) -> anyhow::Result<()> {
+) -> Result<(), SelftestError> {
     report.checks.push(Check::pass(
         "load",
         "object opened, relocated, verified and loaded",
@@ -379,7 +397,7 @@ fn session_checks(
     let mut events = Vec::new();
     let w = poll_while(s, &mut events, "pm-workload", workload::run_basic)?;
     if let Some(e) = interrupted() {
-        return Err(e.into());
+        return Err(e);
     }
     let stats = settle(s, &mut events, 0, &Stats::default())?;
     for c in &w.children {
@@ -423,7 +441,12 @@ fn session_checks(
     Ok(())
 }
 
-fn stress(s: &mut Session<'_>, n: usize, me: u32, report: &mut Report) -> anyhow::Result<()> {
+fn stress(
+    s: &mut Session<'_>,
+    n: usize,
+    me: u32,
+    report: &mut Report,
+) -> Result<(), SelftestError> {
     let spawners = thread::available_parallelism()
         .map_or(2, |p| p.get())
         .clamp(2, 8)
@@ -451,7 +474,7 @@ fn stress(s: &mut Session<'_>, n: usize, me: u32, report: &mut Report) -> anyhow
     })?;
     let elapsed = start.elapsed();
     if let Some(e) = interrupted() {
-        return Err(e.into());
+        return Err(e);
     }
     let stats = settle(s, &mut events, 0, &before)?;
     let children: Vec<(u32, u32)> = parts.into_iter().flat_map(|p| p.children).collect();
@@ -473,61 +496,4 @@ fn stress(s: &mut Session<'_>, n: usize, me: u32, report: &mut Report) -> anyhow
         elapsed,
     });
     Ok(())
-}
-
-impl Report {
-    /// The `coretool.selftest/v1` document.
-    pub fn to_json(&self) -> serde_json::Value {
-        let k = &self.kernel;
-        serde_json::json!({
-            "schema": "coretool.selftest/v1",
-            "kernel": {
-                "release": k.release,
-                "machine": k.machine,
-                "btf": { "path": k.btf_path, "types": k.btf_types },
-                "tracefs": k.tracefs,
-            },
-            "object": { "origin": self.object_origin, "size": self.object_size },
-            "relocations": self.relocations.iter().map(relocation_json).collect::<Vec<_>>(),
-            "checks": self.checks.iter().map(|c| serde_json::json!({
-                "name": c.name,
-                "status": c.status.name(),
-                "expected": c.expected,
-                "got": c.got,
-            })).collect::<Vec<_>>(),
-            "stress": self.stress.as_ref().map(|s| serde_json::json!({
-                "processes": s.processes,
-                "spawners": s.spawners,
-                "events": s.events,
-                "seconds": (s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
-                "events_per_sec": s.events_per_sec().round(),
-                "processes_per_sec": s.processes_per_sec().round(),
-            })),
-            "summary": {
-                "pass": self.count(Status::Pass),
-                "fail": self.count(Status::Fail),
-                "skip": self.count(Status::Skip),
-            },
-        })
-    }
-}
-
-/// One applied relocation in `coretool.selftest/v1`.
-fn relocation_json(f: &Fixup) -> serde_json::Value {
-    use crate::reloc::Status;
-    let outcome = match f.status {
-        Status::Patched | Status::Same | Status::Absent => "patched",
-        Status::Poisoned => "poisoned",
-        Status::Error | Status::NotRun => "unknown",
-    };
-    serde_json::json!({
-        "program": f.program,
-        "index": f.index,
-        "kind": f.kind.name(),
-        "local": f.local_spec.as_ref().map(|s| s.body()),
-        "target": f.resolved.as_ref().map(|r| r.spec.body()),
-        "outcome": outcome,
-        "insn": (outcome != "unknown").then_some(f.insn),
-        "change": f.change(),
-    })
 }

@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use super::{func_linkage_str, int_encoding_str, var_linkage_str, Btf, Kind, Type};
+use coretool::btf::{func_linkage_str, int_encoding_str, var_linkage_str, Btf, Kind, Type};
 
 fn name(btf: &Btf, off: u32) -> &[u8] {
     if off == 0 {

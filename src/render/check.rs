@@ -1,11 +1,13 @@
-//! Rendering a [`CheckReport`]: a checklist for people, JSON for machines.
+//! Rendering a [`CheckReport`]: a checklist for people, JSON (`coretool.check-btf/v1`) for
+//! machines.
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 
-use serde_json::{json, Value};
+use coretool::check::{Check, CheckReport, KernelInfo, Status, SCHEMA};
+use serde::Serialize;
 
-use super::{CheckReport, Status, SCHEMA};
-use crate::output::Style;
+use super::Style;
 
 fn mark(style: &Style, status: Status) -> String {
     // Pad before painting so escape codes do not upset the column.
@@ -92,31 +94,60 @@ pub fn write_text(w: &mut dyn Write, report: &CheckReport, style: &Style) -> io:
     writeln!(w, "{v}")
 }
 
-/// `coretool.check-btf/v1`.
-pub fn to_json(report: &CheckReport) -> Value {
-    let k = &report.kernel;
-    let path = |p: &Option<std::path::PathBuf>| {
-        p.as_ref()
-            .map_or(Value::Null, |p| Value::from(p.display().to_string()))
-    };
-    json!({
-        "schema": SCHEMA,
-        "kernel": {
-            "release": k.release,
-            "arch": k.arch,
-            "version": k.version,
-            "os": k.os,
-            "btf": path(&k.btf),
-            "config": path(&k.config),
-            "libbpf": k.libbpf,
-            "privileged": k.privileged,
+/// The `coretool.check-btf/v1` document; serialize it with `serde_json`.
+#[derive(Serialize)]
+pub struct CheckJson<'a> {
+    schema: &'static str,
+    kernel: KernelJson<'a>,
+    can_load: bool,
+    checks: Vec<CheckItemJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct KernelJson<'a> {
+    release: &'a str,
+    arch: &'a str,
+    version: &'a str,
+    os: Option<&'a str>,
+    btf: Option<String>,
+    config: Option<String>,
+    libbpf: &'a str,
+    privileged: bool,
+}
+
+#[derive(Serialize)]
+struct CheckItemJson<'a> {
+    name: &'a str,
+    status: &'static str,
+    detail: &'a str,
+    fix: Option<&'a str>,
+}
+
+pub fn to_json(report: &CheckReport) -> CheckJson<'_> {
+    let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    let k: &KernelInfo = &report.kernel;
+    CheckJson {
+        schema: SCHEMA,
+        kernel: KernelJson {
+            release: &k.release,
+            arch: &k.arch,
+            version: &k.version,
+            os: k.os.as_deref(),
+            btf: path(&k.btf),
+            config: path(&k.config),
+            libbpf: &k.libbpf,
+            privileged: k.privileged,
         },
-        "can_load": report.can_load(),
-        "checks": report.checks.iter().map(|c| json!({
-            "name": c.name,
-            "status": c.status.name(),
-            "detail": c.detail,
-            "fix": c.fix,
-        })).collect::<Vec<_>>(),
-    })
+        can_load: report.can_load(),
+        checks: report
+            .checks
+            .iter()
+            .map(|c: &Check| CheckItemJson {
+                name: &c.name,
+                status: c.status.name(),
+                detail: &c.detail,
+                fix: c.fix.as_deref(),
+            })
+            .collect(),
+    }
 }
