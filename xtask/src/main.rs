@@ -20,7 +20,11 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", about = "coretool's maintainer tasks")]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "coretool's maintainer tasks"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
