@@ -165,10 +165,7 @@ impl StepFiles {
 
 /// The last non-empty line of `text`.
 pub fn last_line(text: &str) -> Option<String> {
-    text.split('\n')
-        .filter(|l| !l.is_empty())
-        .next_back()
-        .map(str::to_owned)
+    text.split('\n').rfind(|l| !l.is_empty()).map(str::to_owned)
 }
 
 /// The file name of a path given as a string (an object's name in the results).

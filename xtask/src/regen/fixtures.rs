@@ -3,7 +3,7 @@
 //! bytes, and on a machine with the pinned clang it reproduces the checked-in files.
 //!
 //! Needs clang 16 (`bpf_core_type_matches` needs clang >= 15; pinning one version keeps the
-//! objects byte-stable) with its llvm-strip and llvm-objcopy, gzip, xz, zstd, lz4, GNU tar, and
+//! objects byte-stable), llvm-strip and llvm-objcopy, gzip, xz, zstd, lz4, GNU tar, and
 //! libbpf's BPF headers (`bpf_helpers.h`, `bpf_helper_defs.h`, `bpf_core_read.h`).
 
 use std::ffi::{OsStr, OsString};
@@ -29,12 +29,12 @@ pub struct Args {
     /// clang 16
     #[arg(long, env = "CLANG", default_value = "clang-16")]
     clang: String,
-    /// llvm-strip of the same LLVM
-    #[arg(long, env = "LLVM_STRIP", default_value = "llvm-strip-16")]
-    llvm_strip: String,
-    /// llvm-objcopy of the same LLVM
-    #[arg(long, env = "LLVM_OBJCOPY", default_value = "llvm-objcopy-16")]
-    llvm_objcopy: String,
+    /// llvm-strip [default: llvm-strip-16, else llvm-strip]
+    #[arg(long, env = "LLVM_STRIP")]
+    llvm_strip: Option<String>,
+    /// llvm-objcopy [default: llvm-objcopy-16, else llvm-objcopy]
+    #[arg(long, env = "LLVM_OBJCOPY")]
+    llvm_objcopy: Option<String>,
     /// A directory holding bpf/bpf_helpers.h [default: the libbpf-sys crate source Cargo.lock
     /// pins, in ~/.cargo/registry after a build; else /usr/include (libbpf-dev)]
     #[arg(long, env = "LIBBPF_INCLUDE", value_name = "DIR")]
@@ -68,8 +68,15 @@ pub fn run(args: &Args) -> Result<()> {
     let dir = root.join("tests/fixtures");
     let clang = Clang::pinned(&args.clang, CLANG_MAJOR, "the test fixtures")?;
     let tool = |name: &str| find_on_path(name).with_context(|| format!("{name} not found"));
-    let strip = tool(&args.llvm_strip)?;
-    let objcopy = tool(&args.llvm_objcopy)?;
+    // The pinned LLVM's own tools when installed (Debian's llvm-16), else the default LLVM's:
+    // with Debian 12's llvm-strip and llvm-objcopy (LLVM 14) the checked-in fixtures come out
+    // byte for byte; only clang decides what the objects hold.
+    let llvm_tool = |given: &Option<String>, name: &str| match given {
+        Some(t) => tool(t),
+        None => tool(&format!("{name}-{CLANG_MAJOR}")).or_else(|_| tool(name)),
+    };
+    let strip = llvm_tool(&args.llvm_strip, "llvm-strip")?;
+    let objcopy = llvm_tool(&args.llvm_objcopy, "llvm-objcopy")?;
     for t in ["gzip", "xz", "zstd", "lz4", "tar"] {
         tool(t)?;
     }
@@ -79,8 +86,10 @@ pub fn run(args: &Args) -> Result<()> {
     fs::create_dir_all(&scratch.0)?;
     let include = libbpf_include(&root, args.libbpf_include.as_deref(), &scratch.0)?;
     eprintln!(
-        "regen-fixtures: {}, libbpf headers from {}",
+        "regen-fixtures: {}, {}, {}, libbpf headers from {}",
         clang.version,
+        strip.display(),
+        objcopy.display(),
         fs::canonicalize(include.join("bpf"))?.display()
     );
     let t = Tools {
@@ -240,9 +249,8 @@ pub fn run(args: &Args) -> Result<()> {
     fs::create_dir_all(&hub)?;
     let member = format!("{FIXTURE_RELEASE}.btf");
     fs::copy(&btf, hub.join(&member))?;
-    let tar = tmp.join("btfhub.tar");
-    let mut tar_cmd = Command::new("tar");
-    tar_cmd
+    // tar piped into xz, so that neither sees a file (zstd and xz may record a known size).
+    let mut tar = Command::new("tar")
         .arg("-C")
         .arg(&hub)
         .args([
@@ -252,17 +260,23 @@ pub fn run(args: &Args) -> Result<()> {
             "--group=0",
             "--numeric-owner",
         ])
-        .args(["--format=gnu", "-cf"])
-        .arg(&tar)
-        .arg(&member);
-    let status = tar_cmd.status().context("running tar")?;
-    ensure!(status.success(), "tar failed ({status})");
-    compress(
-        &tar,
-        &dir.join("core_all_kinds.btf.tar.xz"),
-        "xz",
-        &["-9", "-c"],
-    )?;
+        .args(["--format=gnu", "-cf", "-"])
+        .arg(&member)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("running tar")?;
+    let tar_out = tar.stdout.take().context("tar's stdout")?;
+    let xz = Command::new("xz")
+        .args(["-9", "-c"])
+        .stdin(tar_out)
+        .stdout(fs::File::create(dir.join("core_all_kinds.btf.tar.xz"))?)
+        .status()
+        .context("running xz")?;
+    let tar_status = tar.wait()?;
+    ensure!(
+        tar_status.success() && xz.success(),
+        "tar | xz failed ({tar_status}, {xz})"
+    );
 
     // Kernel images: an x86-64 ELF carrying the raw BTF as .BTF (a stand-in for vmlinux), in a
     // bzImage wrapper, compressed as the kernel's Makefile.lib does for each format.
@@ -337,11 +351,13 @@ impl Tools {
     }
 }
 
-/// `PROGRAM FLAGS < input > output`.
+/// `PROGRAM FLAGS INPUT > OUTPUT`: the input as a file argument, as the fixtures were made
+/// (zstd then records the content size in its frame header).
 fn compress(input: &Path, output: &Path, program: &str, flags: &[&str]) -> Result<()> {
     let status = Command::new(program)
         .args(flags)
-        .stdin(fs::File::open(input).with_context(|| format!("reading {}", input.display()))?)
+        .arg(input)
+        .stdin(Stdio::null())
         .stdout(fs::File::create(output).with_context(|| format!("writing {}", output.display()))?)
         .stderr(Stdio::inherit())
         .status()
