@@ -12,8 +12,9 @@
 //! Environment:
 //! - `CLANG`: the clang to use (default `clang` from `PATH`).
 //! - `CORETOOL_PREBUILT_PROBE=1`: skip clang and embed the prebuilt object.
-//! - `CORETOOL_REGEN_PREBUILT=1`: after compiling, copy the object to `probes/prebuilt/` and
-//!   rewrite `probes/prebuilt/process_monitor.inputs` (maintainers, after editing the probe).
+//!
+//! It writes only into `OUT_DIR`. `cargo xtask regen-probe` refreshes the prebuilt object and
+//! its stamp from what this script compiles (maintainers, after editing the probe).
 //!
 //! The library reads `OUT_DIR/process_monitor.bpf.o` (the embedded object) and
 //! `OUT_DIR/process_monitor.skel.rs`; `CORETOOL_PROBE_ORIGIN` tells it how the object was made.
@@ -28,7 +29,6 @@ use libbpf_cargo::SkeletonBuilder;
 const SRC: &str = "probes/process_monitor.bpf.c";
 const HEADER: &str = "probes/process_monitor.h";
 const PREBUILT: &str = "probes/prebuilt/process_monitor.bpf.o";
-const STAMP: &str = "probes/prebuilt/process_monitor.inputs";
 
 fn main() {
     btf_dump_printf_shim();
@@ -50,11 +50,7 @@ fn build_probe() {
         "cargo:rerun-if-changed={}",
         vmlinux_dir.join("vmlinux.h").display()
     );
-    for v in [
-        "CLANG",
-        "CORETOOL_PREBUILT_PROBE",
-        "CORETOOL_REGEN_PREBUILT",
-    ] {
+    for v in ["CLANG", "CORETOOL_PREBUILT_PROBE"] {
         println!("cargo:rerun-if-env-changed={v}");
     }
 
@@ -94,9 +90,6 @@ fn build_probe() {
                         clang.display()
                     )
                 });
-            if env::var_os("CORETOOL_REGEN_PREBUILT").is_some_and(|v| v == "1") {
-                regen_prebuilt(&manifest, &obj, &arch, version);
-            }
             format!("clang: {version}")
         }
         _ => {
@@ -133,27 +126,6 @@ fn clang_version(clang: &Path) -> Option<String> {
     let text = String::from_utf8_lossy(&out.stdout);
     Some(text.lines().next()?.trim().to_owned())
 }
-
-/// Refresh the checked-in object and the stamp that records what it was built from.
-fn regen_prebuilt(manifest: &Path, obj: &Path, arch: &str, clang_version: &str) {
-    fs::copy(obj, manifest.join(PREBUILT)).expect("writing the prebuilt object");
-    let mut stamp = String::from(
-        "# Inputs of process_monitor.bpf.o; written by `CORETOOL_REGEN_PREBUILT=1 cargo build`.\n",
-    );
-    stamp.push_str(&format!("clang {clang_version}\n"));
-    for input in [
-        SRC.to_owned(),
-        HEADER.to_owned(),
-        format!("probes/vmlinux/{arch}/vmlinux.h"),
-    ] {
-        let bytes = fs::read(manifest.join(&input)).expect("reading a probe input");
-        stamp.push_str(&format!("fnv1a64 {:016x} {input}\n", fnv1a64(&bytes)));
-    }
-    fs::write(manifest.join(STAMP), stamp).expect("writing the stamp");
-    println!("cargo:warning=regenerated {PREBUILT} and {STAMP}");
-}
-
-include!("src/probe/fingerprint.rs");
 
 /// Compile the C shim that formats libbpf's `btf_dump` printf callback (its `va_list` cannot be
 /// consumed by stable Rust). libbpf-sys (`links = "bpf"`) tells dependents where its vendored

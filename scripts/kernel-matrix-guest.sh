@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The commands scripts/kernel-matrix.sh runs inside one kernel: in a virtme-ng guest booted on
+# The commands `cargo xtask kernel-matrix` runs inside one kernel: in a virtme-ng guest booted on
 # that kernel, or directly on the host for the running kernel. Not meant to be run by hand.
 #
 # Usage: scripts/kernel-matrix-guest.sh OUTDIR CORETOOL STEPS [OBJECT...]

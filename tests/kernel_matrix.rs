@@ -1,12 +1,13 @@
-//! `scripts/kernel-matrix.sh --summarize` on results captured from a real run (Debian 5.10 under
-//! virtme-ng, `core_all_kinds.bpf.o`; `tests/fixtures/kernel-matrix/`, trimmed): the verdicts,
-//! the parity comparison and the failure messages, without root, a VM or coretool itself.
-//! Each test copies the results, breaks one thing and checks that the matrix says what.
-//! Needs bash and jq; skips loudly without them (fails under `CORETOOL_REQUIRE_ALL=1`).
+//! `cargo xtask kernel-matrix --summarize` on results captured from a real run (Debian 5.10
+//! under virtme-ng, `core_all_kinds.bpf.o`; `tests/fixtures/kernel-matrix/`, trimmed): the
+//! verdicts, the parity comparison and the failure messages, without root, a VM or coretool
+//! itself. Each test copies the results, breaks one thing and checks that the matrix says what.
+//! The xtask binary is built once, by `cargo build --package xtask`, on first use.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -15,12 +16,35 @@ use crate::common;
 const RELEASE: &str = "5.10.0-46-amd64";
 const OBJ: &str = "core_all_kinds.bpf.o";
 
-/// `scripts/kernel-matrix.sh --summarize DIR`.
+/// The xtask binary: `cargo build --locked --package xtask`, once per test run.
+fn xtask() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+        let out = Command::new(cargo)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["build", "--locked", "--quiet", "--package", "xtask"])
+            .arg("--message-format=json-render-diagnostics")
+            .output()
+            .expect("running cargo build --package xtask");
+        assert!(
+            out.status.success(),
+            "cargo build --package xtask failed:\n{}",
+            common::stderr(&out)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "xtask")
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .expect("cargo build --package xtask reported no xtask executable")
+    })
+}
+
+/// `cargo xtask kernel-matrix --summarize DIR`.
 fn summarize(dir: &Path) -> std::process::Output {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/kernel-matrix.sh");
-    Command::new("bash")
-        .arg(script)
-        .arg("--summarize")
+    Command::new(xtask())
+        .args(["kernel-matrix", "--summarize"])
         .arg(dir)
         .output()
         .unwrap()
@@ -99,7 +123,6 @@ fn failures(m: &Value) -> Vec<String> {
 
 #[test]
 fn captured_run_passes() {
-    require_tools!("bash", "jq");
     let r = Results::new();
     let (code, stdout, m) = r.summarize();
     common::assert_golden("golden/kernel-matrix/summary.txt", &stdout);
@@ -123,7 +146,6 @@ fn captured_run_passes() {
 
 #[test]
 fn a_different_offline_fixup_breaks_parity() {
-    require_tools!("bash", "jq");
     let r = Results::new();
     r.edit_relocation("host", 4, |rel| {
         assert_eq!(rel["accessor"], "struct task_struct.real_parent");
@@ -144,7 +166,6 @@ fn a_different_offline_fixup_breaks_parity() {
 
 #[test]
 fn a_different_status_breaks_parity() {
-    require_tools!("bash", "jq");
     let r = Results::new();
     r.edit_relocation("guest", 1, |rel| {
         assert_eq!(rel["status"], "patched");
@@ -157,7 +178,6 @@ fn a_different_status_breaks_parity() {
 
 #[test]
 fn a_missing_relocation_breaks_parity() {
-    require_tools!("bash", "jq");
     let r = Results::new();
     r.edit_json(&format!("host/dry-run.{OBJ}.json"), |v| {
         v["targets"][0]["relocations"].as_array_mut().unwrap().pop();
@@ -174,7 +194,6 @@ fn a_missing_relocation_breaks_parity() {
 
 #[test]
 fn an_unfinished_guest_fails() {
-    require_tools!("bash", "jq");
     let r = Results::new();
     fs::remove_file(r.kernel("guest/done")).unwrap();
     fs::remove_file(r.kernel(&format!("guest/dry-run.{OBJ}.json"))).unwrap();
@@ -193,7 +212,6 @@ fn an_unfinished_guest_fails() {
 
 #[test]
 fn failing_steps_are_named() {
-    require_tools!("bash", "jq");
     let r = Results::new();
     fs::write(r.kernel("guest/check-btf.rc"), "1\n").unwrap();
     r.edit_json("guest/check-btf.json", |v| {
@@ -222,7 +240,6 @@ fn failing_steps_are_named() {
 
 #[test]
 fn a_vmlinuz_btf_unlike_sysfs_fails() {
-    require_tools!("bash", "jq");
     let r = Results::new();
     r.edit_json("host/btf.json", |v| v["types"][0]["size"] = 9400.into());
     let (code, stdout, m) = r.summarize();
@@ -236,7 +253,6 @@ fn a_vmlinuz_btf_unlike_sysfs_fails() {
 
 #[test]
 fn steps_missing_from_the_build_are_not_failures() {
-    require_tools!("bash", "jq");
     let r = Results::new();
     let run = r.dir.join("run.json");
     let mut v: Value = serde_json::from_slice(&fs::read(&run).unwrap()).unwrap();
@@ -255,7 +271,6 @@ fn steps_missing_from_the_build_are_not_failures() {
 
 #[test]
 fn not_a_results_directory() {
-    require_tools!("bash", "jq");
     let tmp = tempfile::tempdir().unwrap();
     let out = summarize(tmp.path());
     assert_eq!(out.status.code(), Some(2));

@@ -122,7 +122,7 @@ fn prebuilt_object_was_built_from_the_current_sources() {
     assert!(
         stale.is_empty(),
         "probes/prebuilt/process_monitor.bpf.o is stale: {} changed since it was built; \
-         regenerate it with `CORETOOL_REGEN_PREBUILT=1 cargo build` (clang {})",
+         regenerate it with `cargo xtask regen-probe` (clang {})",
         stale.join(", "),
         stamp().0
     );
@@ -137,7 +137,7 @@ fn prebuilt_object_equals_the_embedded_one_when_built_by_the_same_clang() {
         Some(v) if v == clang => assert!(
             prebuilt == probe::OBJECT,
             "the same clang ({v}) built different bytes from the same sources: \
-             regenerate with `CORETOOL_REGEN_PREBUILT=1 cargo build`"
+             regenerate with `cargo xtask regen-probe`"
         ),
         Some(v) => crate::common::skip(
             this_test!(),

@@ -1,0 +1,639 @@
+//! The judgement: from the files of a results directory to one verdict per kernel and the
+//! `coretool.kernel-matrix/v1` document. Pure functions of the files; nothing here runs
+//! coretool or prints.
+//!
+//! Per kernel: the exit statuses of check-btf, selftest and each live dry-run; engine parity
+//! (every relocation, keyed by program and index, has the same local value, target value and
+//! status in the kernel's live dry-run and in the host's `dry-run --offline`); BTF parity (the
+//! vmlinuz's `task_struct` and type count equal what the kernel exports in sysfs); and whether
+//! a VM's guest script finished. Every problem becomes one line in `failures`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use serde::{Serialize, Serializer};
+
+use super::results::{self, Boot, Features, Info, Mode, Run, StepFiles, VmBoot, SCHEMA};
+use crate::coretool_json::{Btf, CheckBtf, DryRun, DryRunSummary, Relocation, Selftest};
+
+/// What `matrix.json` says for a step the coretool build lacks.
+const UNAVAILABLE: &str = "not available in this build";
+
+/// How many differing relocations `matrix.json` quotes per object.
+const QUOTED_DIFFERENCES: usize = 5;
+
+/// `matrix.json`: `run.json` with each kernel's release replaced by its verdict.
+#[derive(Debug, Serialize)]
+pub struct Matrix {
+    pub schema: &'static str,
+    pub coretool: String,
+    pub version: String,
+    pub features: Features,
+    pub objects: Vec<String>,
+    pub kernels: Vec<Kernel>,
+    pub seconds: f64,
+    /// Every kernel passed.
+    pub ok: bool,
+}
+
+/// One kernel's verdict (`<release>/kernel.json`).
+#[derive(Debug, Serialize)]
+pub struct Kernel {
+    #[serde(flatten)]
+    pub info: Info,
+    pub boot: BootVerdict,
+    pub check_btf: Step<CheckBtfVerdict>,
+    pub selftest: Step<SelftestVerdict>,
+    pub dry_run: Step<Vec<ObjectVerdict>>,
+    pub btf_parity: BtfParity,
+    /// One line per problem.
+    pub failures: Vec<String>,
+    pub ok: bool,
+}
+
+/// `boot.json` and whether the guest script finished.
+#[derive(Debug, Serialize)]
+pub struct BootVerdict {
+    #[serde(flatten)]
+    pub boot: Option<Boot>,
+    pub completed: bool,
+}
+
+/// A step's verdict, or why there is none.
+#[derive(Debug)]
+pub enum Step<T> {
+    /// The coretool build lacks the command.
+    Unavailable,
+    /// It left no exit status.
+    NotRun,
+    Ran(T),
+}
+
+impl<T: Serialize> Serialize for Step<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Step::Unavailable => s.serialize_str(UNAVAILABLE),
+            Step::NotRun => s.serialize_none(),
+            Step::Ran(v) => v.serialize(s),
+        }
+    }
+}
+
+/// check-btf inside the kernel.
+#[derive(Debug, Serialize)]
+pub struct CheckBtfVerdict {
+    pub exit: i64,
+    pub can_load: Option<bool>,
+    /// How many checks ended with each status.
+    pub counts: BTreeMap<String, usize>,
+    /// The checks that failed.
+    pub failed: Vec<String>,
+    /// The last line of stderr when it failed.
+    pub stderr: Option<String>,
+}
+
+/// selftest inside the kernel.
+#[derive(Debug, Serialize)]
+pub struct SelftestVerdict {
+    pub exit: i64,
+    pub pass: Option<u64>,
+    pub fail: Option<u64>,
+    pub skip: Option<u64>,
+    pub failed: Vec<String>,
+    pub stderr: Option<String>,
+}
+
+/// One object's dry-runs on one kernel.
+#[derive(Debug, Serialize)]
+pub struct ObjectVerdict {
+    /// The object's file name.
+    pub object: String,
+    /// `dry-run` inside the kernel (libbpf); None when it left neither output nor status.
+    pub live: Option<Side>,
+    /// `dry-run --offline` on the host.
+    pub offline: Option<Side>,
+    /// None unless both sides gave output.
+    pub parity: Option<Parity>,
+}
+
+/// One dry-run: its exit status and, when it wrote its JSON, the counts.
+#[derive(Debug, Serialize)]
+pub struct Side {
+    pub exit: Option<i64>,
+    #[serde(flatten)]
+    pub output: Option<SideOutput>,
+    /// Present when the run did not exit 0: the last line of its stderr, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<Option<String>>,
+}
+
+impl Side {
+    fn failed(&self) -> bool {
+        self.exit != Some(0)
+    }
+
+    /// Why it failed: libbpf's failure, else coretool's error line.
+    fn reason(&self) -> String {
+        let failure = self.output.as_ref().and_then(|o| o.failure.clone());
+        opt(&failure.or_else(|| self.stderr.clone().flatten()))
+    }
+}
+
+/// The parts of a dry-run's JSON that the matrix keeps.
+#[derive(Debug, Serialize)]
+pub struct SideOutput {
+    pub mode: Option<String>,
+    pub loads: Option<bool>,
+    pub failure: Option<String>,
+    #[serde(flatten)]
+    pub summary: Option<DryRunSummary>,
+}
+
+/// Engine parity of one object on one kernel.
+#[derive(Debug, Serialize)]
+pub struct Parity {
+    /// Relocations in the live run.
+    pub compared: usize,
+    pub equal: bool,
+    pub differences: usize,
+    /// The first few, in (index, program) order.
+    pub first_differences: Vec<Difference>,
+}
+
+/// One relocation whose outcome differs; None on the side that lacks it.
+#[derive(Debug, Serialize)]
+pub struct Difference {
+    pub live: Option<Relocation>,
+    pub offline: Option<Relocation>,
+}
+
+/// `task_struct` as the host read it from the vmlinuz and as the kernel exports it.
+#[derive(Debug, Serialize)]
+pub struct BtfParity {
+    pub vmlinuz: Option<TaskStruct>,
+    pub sysfs: Option<TaskStruct>,
+    pub equal: bool,
+    /// The last stderr line of each `btf` run that left one.
+    pub errors: Vec<String>,
+}
+
+/// The facts of `task_struct` the matrix shows.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct TaskStruct {
+    /// How many types the BTF holds.
+    pub types: Option<u64>,
+    pub id: Option<u64>,
+    pub size: Option<u64>,
+    /// `state` before 5.14, `__state` since.
+    pub state: Option<String>,
+}
+
+/// Judge every kernel of the results directory `out`, writing each one's
+/// `<release>/object.<name>.json` and `<release>/kernel.json` as the judgement goes.
+pub fn judge(out: &Path) -> Result<Matrix> {
+    let run_path = out.join("run.json");
+    if !run_path.is_file() {
+        bail!(
+            "{}: no such file (not a kernel-matrix results directory)",
+            run_path.display()
+        );
+    }
+    let run: Run = results::read_json(&run_path)?;
+    let objects: Vec<&str> = if run.features.dry_run {
+        run.objects.iter().map(|o| results::file_name(o)).collect()
+    } else {
+        Vec::new()
+    };
+    let mut kernels = Vec::new();
+    for release in &run.kernels {
+        let dir = out.join(release);
+        let kernel = judge_kernel(&dir, run.features, &objects)?;
+        results::write_json(&dir.join("kernel.json"), &kernel)?;
+        kernels.push(kernel);
+    }
+    Ok(Matrix {
+        schema: SCHEMA,
+        ok: kernels.iter().all(|k| k.ok),
+        coretool: run.coretool,
+        version: run.version,
+        features: run.features,
+        objects: run.objects,
+        kernels,
+        seconds: run.seconds,
+    })
+}
+
+/// Everything about one kernel, with the list of what failed.
+fn judge_kernel(dir: &Path, features: Features, objects: &[&str]) -> Result<Kernel> {
+    let info: Info = results::read_json(&dir.join("info.json"))?;
+    let guest = dir.join("guest");
+    let host = dir.join("host");
+    let boot = BootVerdict {
+        boot: results::read_json(&dir.join("boot.json")).ok(),
+        completed: guest.join("done").is_file(),
+    };
+
+    let check_btf = if !features.check_btf {
+        Step::Unavailable
+    } else {
+        let files = StepFiles::new(&guest, "check-btf");
+        match files.exit()? {
+            None => Step::NotRun,
+            Some(exit) => {
+                let cb: Option<CheckBtf> = files.output();
+                let checks = cb.as_ref().map_or(&[][..], |c| &c.checks[..]);
+                let mut counts = BTreeMap::new();
+                for c in checks {
+                    if let Some(status) = &c.status {
+                        *counts.entry(status.clone()).or_insert(0) += 1;
+                    }
+                }
+                Step::Ran(CheckBtfVerdict {
+                    exit,
+                    can_load: cb.as_ref().and_then(|c| c.can_load),
+                    counts,
+                    failed: failed_checks(checks),
+                    stderr: (exit != 0).then(|| files.last_stderr_line()).flatten(),
+                })
+            }
+        }
+    };
+
+    let selftest = if !features.selftest {
+        Step::Unavailable
+    } else {
+        let files = StepFiles::new(&guest, "selftest");
+        match files.exit()? {
+            None => Step::NotRun,
+            Some(exit) => {
+                let st: Option<Selftest> = files.output();
+                let summary = st.as_ref().and_then(|s| s.summary.as_ref());
+                Step::Ran(SelftestVerdict {
+                    exit,
+                    pass: summary.and_then(|s| s.pass),
+                    fail: summary.and_then(|s| s.fail),
+                    skip: summary.and_then(|s| s.skip),
+                    failed: failed_checks(st.as_ref().map_or(&[][..], |s| &s.checks[..])),
+                    stderr: (exit != 0).then(|| files.last_stderr_line()).flatten(),
+                })
+            }
+        }
+    };
+
+    let dry_run = if !features.dry_run {
+        Step::Unavailable
+    } else {
+        let mut verdicts = Vec::new();
+        for name in objects {
+            let step = format!("dry-run.{name}");
+            let v = judge_object(
+                name,
+                &StepFiles::new(&guest, &step),
+                &StepFiles::new(&host, &step),
+            )?;
+            results::write_json(&dir.join(format!("object.{name}.json")), &v)?;
+            verdicts.push(v);
+        }
+        Step::Ran(verdicts)
+    };
+
+    let host_btf = StepFiles::new(&host, "btf");
+    let guest_btf = StepFiles::new(&guest, "btf");
+    let (h, g): (Option<Btf>, Option<Btf>) = (host_btf.output(), guest_btf.output());
+    let (hts, gts) = (h.as_ref().map(task_struct), g.as_ref().map(task_struct));
+    let btf_parity = BtfParity {
+        equal: hts.is_some() && hts == gts && h.map(|b| b.types) == g.map(|b| b.types),
+        vmlinuz: hts,
+        sysfs: gts,
+        errors: [host_btf.last_stderr_line(), guest_btf.last_stderr_line()]
+            .into_iter()
+            .flatten()
+            .collect(),
+    };
+
+    let mut kernel = Kernel {
+        info,
+        boot,
+        check_btf,
+        selftest,
+        dry_run,
+        btf_parity,
+        failures: Vec::new(),
+        ok: false,
+    };
+    kernel.failures = failures(&kernel, features);
+    kernel.ok = kernel.failures.is_empty();
+    Ok(kernel)
+}
+
+fn failed_checks(checks: &[crate::coretool_json::Check]) -> Vec<String> {
+    checks
+        .iter()
+        .filter(|c| c.status.as_deref() == Some("fail"))
+        .map(|c| c.name.clone().unwrap_or_default())
+        .collect()
+}
+
+fn task_struct(btf: &Btf) -> TaskStruct {
+    let first = btf.types.first();
+    TaskStruct {
+        types: btf.source.as_ref().and_then(|s| s.types),
+        id: first.and_then(|t| t.id),
+        size: first.and_then(|t| t.size),
+        state: first.and_then(|t| {
+            t.member_names
+                .iter()
+                .flatten()
+                .find(|n| *n == "state" || *n == "__state")
+                .cloned()
+        }),
+    }
+}
+
+/// One object on one kernel: the live and offline dry-runs and their parity.
+fn judge_object(name: &str, live: &StepFiles, offline: &StepFiles) -> Result<ObjectVerdict> {
+    let (live_out, live_side) = side(live)?;
+    let (offline_out, offline_side) = side(offline)?;
+    let parity = match (&live_out, &offline_out) {
+        (Some(l), Some(o)) => Some(parity(rows(l), rows(o))),
+        _ => None,
+    };
+    Ok(ObjectVerdict {
+        object: name.to_owned(),
+        live: live_side,
+        offline: offline_side,
+        parity,
+    })
+}
+
+/// The relocations of the (only) target of a dry-run.
+fn rows(d: &DryRun) -> &[Relocation] {
+    d.targets.first().map_or(&[][..], |t| &t.relocations[..])
+}
+
+/// A dry-run's output and its summary for the matrix.
+fn side(files: &StepFiles) -> Result<(Option<DryRun>, Option<Side>)> {
+    let exit = files.exit()?;
+    let out: Option<DryRun> = files.output();
+    if out.is_none() && exit.is_none() {
+        return Ok((None, None));
+    }
+    let output = out.as_ref().map(|d| {
+        let t = d.targets.first();
+        SideOutput {
+            mode: d.mode.clone(),
+            loads: t.and_then(|t| t.loads),
+            failure: t.and_then(|t| t.failure.clone()),
+            summary: t.and_then(|t| t.summary.clone()),
+        }
+    });
+    let stderr = (exit != Some(0)).then(|| files.last_stderr_line());
+    Ok((
+        out,
+        Some(Side {
+            exit,
+            output,
+            stderr,
+        }),
+    ))
+}
+
+/// Compare the two engines' relocations by (program, index).
+fn parity(live: &[Relocation], offline: &[Relocation]) -> Parity {
+    let mut ids: Vec<(Option<u64>, &Option<String>)> = live
+        .iter()
+        .chain(offline)
+        .map(|r| (r.index, &r.program))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let at = |rows: &[Relocation], (index, program): (Option<u64>, &Option<String>)| {
+        rows.iter()
+            .find(|r| r.index == index && &r.program == program)
+            .cloned()
+    };
+    let none = Relocation::default();
+    let differences: Vec<Difference> = ids
+        .into_iter()
+        .filter_map(|id| {
+            let (a, b) = (at(live, id), at(offline, id));
+            let (ka, kb) = (
+                a.as_ref().unwrap_or(&none).parity_key(),
+                b.as_ref().unwrap_or(&none).parity_key(),
+            );
+            (ka != kb).then_some(Difference {
+                live: a,
+                offline: b,
+            })
+        })
+        .collect();
+    Parity {
+        compared: live.len(),
+        equal: differences.is_empty(),
+        differences: differences.len(),
+        first_differences: differences.into_iter().take(QUOTED_DIFFERENCES).collect(),
+    }
+}
+
+/// `null` for None, as the matrix has always printed a missing value.
+pub fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref()
+        .map_or_else(|| "null".to_owned(), ToString::to_string)
+}
+
+/// The problems of one kernel, one line each.
+fn failures(k: &Kernel, features: Features) -> Vec<String> {
+    let mut f = Vec::new();
+    if k.info.mode == Mode::Vm && !k.boot.completed {
+        let why = match &k.boot.boot {
+            Some(Boot::Vm(VmBoot {
+                vng_exit: 124 | 137,
+                timeout,
+                ..
+            })) => format!("timed out after {timeout}s"),
+            Some(Boot::Vm(VmBoot { vng_exit, .. })) => format!("vng exit {vng_exit}"),
+            _ => "vng exit null".to_owned(),
+        };
+        f.push(format!("the guest did not finish ({why}): see console.log"));
+    }
+    let why = |stderr: &Option<String>| stderr.as_ref().map_or(String::new(), |s| format!(": {s}"));
+    let failed = |names: &[String]| {
+        if names.is_empty() {
+            String::new()
+        } else {
+            format!(", failed: {}", names.join(", "))
+        }
+    };
+    match &k.check_btf {
+        Step::NotRun => f.push("check-btf did not run".to_owned()),
+        Step::Ran(c) if c.exit != 0 => f.push(format!(
+            "check-btf: exit {}{}{}",
+            c.exit,
+            failed(&c.failed),
+            why(&c.stderr)
+        )),
+        _ => {}
+    }
+    match &k.selftest {
+        Step::NotRun => f.push("selftest did not run".to_owned()),
+        Step::Ran(s) if s.exit != 0 => f.push(format!(
+            "selftest: exit {}{}{}",
+            s.exit,
+            failed(&s.failed),
+            why(&s.stderr)
+        )),
+        _ => {}
+    }
+    if let Step::Ran(objects) = &k.dry_run {
+        for o in objects {
+            let name = &o.object;
+            match &o.live {
+                None => f.push(format!("dry-run {name}: did not run in the kernel")),
+                Some(l) if l.failed() => f.push(format!(
+                    "dry-run {name}: exit {} in the kernel: {}",
+                    opt(&l.exit),
+                    l.reason()
+                )),
+                Some(_) => {}
+            }
+            if !features.offline {
+                continue;
+            }
+            match (&o.offline, &o.parity) {
+                (None, _) => f.push(format!("dry-run --offline {name}: did not run")),
+                (Some(s), _) if s.failed() => f.push(format!(
+                    "dry-run --offline {name}: exit {}: {}",
+                    opt(&s.exit),
+                    s.reason()
+                )),
+                (Some(_), Some(p)) if !p.equal => f.push(parity_failure(name, p)),
+                _ => {}
+            }
+        }
+    }
+    let b = &k.btf_parity;
+    if !b.equal {
+        let from = if b.vmlinuz.is_none() {
+            "the BTF source"
+        } else {
+            "the vmlinuz"
+        };
+        let errors = if b.errors.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", b.errors.join("; "))
+        };
+        f.push(format!(
+            "btf: task_struct from {from} and /sys/kernel/btf/vmlinux differ or are missing{errors}"
+        ));
+    }
+    f
+}
+
+/// "parity OBJ: N of M relocations differ ..., first: ...".
+fn parity_failure(name: &str, p: &Parity) -> String {
+    let first = match p.first_differences.first() {
+        Some(d) => {
+            let r = d.live.as_ref().or(d.offline.as_ref());
+            let field = |get: fn(&Relocation) -> String| r.map_or("null".to_owned(), get);
+            let outcome = |r: &Option<Relocation>| {
+                r.as_ref().map_or("none".to_owned(), |r| {
+                    format!("{} {}", opt(&r.target), opt(&r.status))
+                })
+            };
+            format!(
+                "{} #{} {} {}: kernel {}, --offline {}",
+                field(|r| opt(&r.program)),
+                field(|r| opt(&r.index)),
+                field(|r| opt(&r.kind)),
+                field(|r| opt(&r.accessor)),
+                outcome(&d.live),
+                outcome(&d.offline)
+            )
+        }
+        None => "null".to_owned(),
+    };
+    format!(
+        "parity {name}: {} of {} relocations differ between the kernel and --offline, first: {first}",
+        p.differences, p.compared
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reloc(program: &str, index: u64, target: Option<u64>, status: &str) -> Relocation {
+        Relocation {
+            program: Some(program.into()),
+            index: Some(index),
+            kind: Some("byte_off".into()),
+            accessor: Some("struct s.f".into()),
+            local: Some(0),
+            target,
+            status: Some(status.into()),
+            ..Relocation::default()
+        }
+    }
+
+    #[test]
+    fn equal_runs_are_at_parity() {
+        let rows = [
+            reloc("p", 0, Some(8), "patched"),
+            reloc("q", 0, None, "poisoned"),
+        ];
+        let p = parity(&rows, &rows);
+        assert!(p.equal);
+        assert_eq!((p.compared, p.differences), (2, 0));
+    }
+
+    #[test]
+    fn differences_are_ordered_by_index_then_program() {
+        let live = [
+            reloc("b", 1, Some(8), "patched"),
+            reloc("a", 1, Some(8), "patched"),
+            reloc("z", 0, Some(8), "patched"),
+        ];
+        let offline = [reloc("b", 1, Some(16), "patched")];
+        let p = parity(&live, &offline);
+        assert_eq!(p.differences, 3);
+        let order: Vec<_> = p
+            .first_differences
+            .iter()
+            .map(|d| d.live.as_ref().unwrap().program.clone().unwrap())
+            .collect();
+        assert_eq!(order, ["z", "a", "b"]);
+        assert_eq!(
+            parity_failure("o", &p),
+            "parity o: 3 of 3 relocations differ between the kernel and --offline, first: \
+             z #0 byte_off struct s.f: kernel 8 patched, --offline none"
+        );
+    }
+
+    #[test]
+    fn only_five_differences_are_quoted() {
+        let live: Vec<_> = (0..7).map(|i| reloc("p", i, Some(1), "patched")).collect();
+        let p = parity(&live, &[]);
+        assert_eq!((p.differences, p.first_differences.len()), (7, 5));
+    }
+
+    #[test]
+    fn a_step_serializes_as_the_old_schema_did() {
+        let s: Step<u8> = Step::Unavailable;
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            "\"not available in this build\""
+        );
+        assert_eq!(serde_json::to_string(&Step::<u8>::NotRun).unwrap(), "null");
+        let side = Side {
+            exit: Some(2),
+            output: None,
+            stderr: Some(None),
+        };
+        assert_eq!(
+            serde_json::to_string(&side).unwrap(),
+            r#"{"exit":2,"stderr":null}"#
+        );
+    }
+}
