@@ -484,6 +484,76 @@ pub fn stress_checks(
     ]
 }
 
+/// libbpf resolved every relocation the object records, each at the instruction and with the
+/// kind the record states: coretool's `.BTF.ext` reading agrees with libbpf's.
+pub fn relocation_check(obj: &Object, applied: &Outcomes) -> Check {
+    let recorded = &obj.relos;
+    let expected = format!(
+        "{} records (.BTF.ext), each patched or poisoned by libbpf at its insn",
+        recorded.len()
+    );
+    let mut problems = Vec::new();
+    let mut poisoned = 0;
+    for r in recorded {
+        let at = format!("{} #{}", r.program, r.index);
+        let Some(o) = applied
+            .relos
+            .get(&(r.program.clone(), r.index as u32))
+            .filter(|o| o.local_spec.is_some())
+        else {
+            problems.push(format!("{at}: not reported by libbpf"));
+            continue;
+        };
+        let kind = o.local_spec.as_ref().map(|s| s.kind);
+        let first = obj.program(&r.program).map_or(0, |p| p.first_insn);
+        let want = r.insn - first.min(r.insn);
+        // The relocated instruction: the patched one, or the poisoned one (libbpf poisons an
+        // ld_imm64's second half first).
+        let got = o
+            .patches
+            .first()
+            .map(|(i, _)| *i)
+            .or_else(|| o.poisoned.last().copied());
+        poisoned += (o.patches.is_empty() && !o.poisoned.is_empty()) as usize;
+        match (kind, got) {
+            (Some(k), _) if k != r.kind => problems.push(format!(
+                "{at}: kind {}, recorded {}",
+                k.name(),
+                r.kind.name()
+            )),
+            (_, Some(insn)) if insn != want => {
+                problems.push(format!("{at}: insn #{insn}, recorded #{want}"))
+            }
+            (_, None) => problems.push(format!("{at}: no outcome")),
+            _ => {}
+        }
+    }
+    let reported = applied
+        .relos
+        .values()
+        .filter(|o| o.local_spec.is_some())
+        .count();
+    if reported > recorded.len() {
+        problems.push(format!(
+            "libbpf reported {reported} relocations, the object records {}",
+            recorded.len()
+        ));
+    }
+    if problems.is_empty() {
+        Check::pass(
+            "relocations",
+            expected,
+            format!(
+                "{} records: {} patched, {poisoned} poisoned (guarded)",
+                recorded.len(),
+                recorded.len() - poisoned
+            ),
+        )
+    } else {
+        Check::fail("relocations", expected, problems.join("; "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -686,72 +756,3 @@ mod tests {
     }
 }
 
-/// libbpf resolved every relocation the object records, each at the instruction and with the
-/// kind the record states: coretool's `.BTF.ext` reading agrees with libbpf's.
-pub fn relocation_check(obj: &Object, applied: &Outcomes) -> Check {
-    let recorded = &obj.relos;
-    let expected = format!(
-        "{} records (.BTF.ext), each patched or poisoned by libbpf at its insn",
-        recorded.len()
-    );
-    let mut problems = Vec::new();
-    let mut poisoned = 0;
-    for r in recorded {
-        let at = format!("{} #{}", r.program, r.index);
-        let Some(o) = applied
-            .relos
-            .get(&(r.program.clone(), r.index as u32))
-            .filter(|o| o.local_spec.is_some())
-        else {
-            problems.push(format!("{at}: not reported by libbpf"));
-            continue;
-        };
-        let kind = o.local_spec.as_ref().map(|s| s.kind);
-        let first = obj.program(&r.program).map_or(0, |p| p.first_insn);
-        let want = r.insn - first.min(r.insn);
-        // The relocated instruction: the patched one, or the poisoned one (libbpf poisons an
-        // ld_imm64's second half first).
-        let got = o
-            .patches
-            .first()
-            .map(|(i, _)| *i)
-            .or_else(|| o.poisoned.last().copied());
-        poisoned += (o.patches.is_empty() && !o.poisoned.is_empty()) as usize;
-        match (kind, got) {
-            (Some(k), _) if k != r.kind => problems.push(format!(
-                "{at}: kind {}, recorded {}",
-                k.name(),
-                r.kind.name()
-            )),
-            (_, Some(insn)) if insn != want => {
-                problems.push(format!("{at}: insn #{insn}, recorded #{want}"))
-            }
-            (_, None) => problems.push(format!("{at}: no outcome")),
-            _ => {}
-        }
-    }
-    let reported = applied
-        .relos
-        .values()
-        .filter(|o| o.local_spec.is_some())
-        .count();
-    if reported > recorded.len() {
-        problems.push(format!(
-            "libbpf reported {reported} relocations, the object records {}",
-            recorded.len()
-        ));
-    }
-    if problems.is_empty() {
-        Check::pass(
-            "relocations",
-            expected,
-            format!(
-                "{} records: {} patched, {poisoned} poisoned (guarded)",
-                recorded.len(),
-                recorded.len() - poisoned
-            ),
-        )
-    } else {
-        Check::fail("relocations", expected, problems.join("; "))
-    }
-}
