@@ -9,6 +9,10 @@ fn main() {
     let obj = Path::new(pos[0]);
     let target = pos.get(1).map(|s| Path::new(s.as_str()));
     let o = coretool::reloc::Object::parse(obj, std::fs::read(obj).unwrap()).unwrap();
+    let file = coretool::libbpf::object::ObjectFile {
+        path: &o.path,
+        data: &o.data,
+    };
     if flag("--offline") {
         let src = coretool::source::load(target, None).unwrap();
         let t = coretool::dryrun::offline::OfflineTarget {
@@ -20,11 +24,11 @@ fn main() {
             coretool::dryrun::offline::relocate(&o, &t).unwrap().log
         );
     } else if flag("--load") {
-        for v in coretool::libbpf::object::load_each(o.file(), target).unwrap() {
+        for v in coretool::libbpf::object::load_each(file, target).unwrap() {
             println!("=== {} {:?}\n{}", v.program, v.error, v.log);
         }
     } else {
-        let run = coretool::libbpf::object::prepare(o.file(), target).unwrap();
+        let run = coretool::libbpf::object::prepare(file, target).unwrap();
         print!("{}", run.log);
         eprintln!("prepare: {:?}", run.prepare_error);
     }

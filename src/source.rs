@@ -21,7 +21,7 @@ use crate::kernel_btf::MappedFile;
 /// Where the running kernel exposes its BTF.
 pub const SYSFS_VMLINUX: &str = "/sys/kernel/btf/vmlinux";
 /// Largest decompressed payload accepted (a vmlinux with debug info is ~500 MiB).
-pub const MAX_DECOMPRESSED: u64 = 1 << 30;
+pub(crate) const MAX_DECOMPRESSED: u64 = 1 << 30;
 /// How many container layers (compression, tar, kernel image) are unwrapped at most.
 pub const MAX_NESTING: usize = 4;
 
@@ -91,7 +91,7 @@ impl BtfSource {
 }
 
 /// Largest input file read (a vmlinux with full debug info is ~1 GiB).
-pub const MAX_FILE_SIZE: u64 = 4 << 30;
+pub(crate) const MAX_FILE_SIZE: u64 = 4 << 30;
 
 /// Read a regular file, with errors that name it.
 ///
@@ -170,13 +170,9 @@ pub fn load(path: Option<&Path>, base: Option<&Path>) -> Result<BtfSource, Input
 }
 
 /// [`load`] on bytes already in memory, with no `--base` (split BTF is refused unless `path`
-/// lies under `/sys/kernel/btf`); `path` only names the input in messages.
-pub fn from_bytes(path: &Path, data: Vec<u8>) -> Result<BtfSource, InputError> {
-    build(path, data, None, MAX_DECOMPRESSED)
-}
-
-/// [`from_bytes`] with a lower bound than [`MAX_DECOMPRESSED`] on each decompressed layer
-/// (and on xz/zstd decoder memory), for fuzzing under a memory limit.
+/// lies under `/sys/kernel/btf`; `path` only names the input in messages), and a lower bound
+/// than [`MAX_DECOMPRESSED`] on each decompressed layer (and on xz/zstd decoder memory), for
+/// fuzzing under a memory limit.
 pub fn from_bytes_limited(
     path: &Path,
     data: Vec<u8>,

@@ -16,12 +16,12 @@ use crate::libbpf::dump::CDumper;
 use crate::libbpf::LibbpfError;
 
 /// The declaration tag the kernel puts on kfuncs (`KFUNC_DECL_TAG` in bpftool).
-pub const KFUNC_DECL_TAG: &str = "bpf_kfunc";
+pub(crate) const KFUNC_DECL_TAG: &str = "bpf_kfunc";
 /// The declaration tag on kfuncs the verifier may inline (`FASTCALL_DECL_TAG` in bpftool).
-pub const FASTCALL_DECL_TAG: &str = "bpf_fastcall";
+pub(crate) const FASTCALL_DECL_TAG: &str = "bpf_fastcall";
 
 /// Everything before the types (bpftool's `dump_btf_c`).
-pub const PROLOGUE: &str = "\
+pub(crate) const PROLOGUE: &str = "\
 #ifndef __VMLINUX_H__
 #define __VMLINUX_H__
 
@@ -48,7 +48,7 @@ pub const PROLOGUE: &str = "\
 ";
 
 /// Everything after the kfunc block.
-pub const EPILOGUE: &str = "\
+pub(crate) const EPILOGUE: &str = "\
 #ifndef BPF_NO_PRESERVE_ACCESS_INDEX
 #pragma clang attribute pop
 #endif
@@ -185,7 +185,7 @@ const MAX_CHAIN: usize = 1024;
 /// bpftool's `btf_type_rank`: enums first (anonymous ones before named ones), then ints and
 /// floats, named structs/unions, named function prototypes; a named typedef, pointer, array or
 /// modifier takes the rank of what it refers to; everything anonymous comes last.
-pub fn type_rank(btf: &Btf, mut id: u32, mut has_name: bool) -> u8 {
+pub(crate) fn type_rank(btf: &Btf, mut id: u32, mut has_name: bool) -> u8 {
     for _ in 0..MAX_CHAIN {
         let Some(t) = btf.type_by_id(id) else {
             return MAX_RANK;
@@ -218,7 +218,7 @@ pub fn type_rank(btf: &Btf, mut id: u32, mut has_name: bool) -> u8 {
 
 /// bpftool's `btf_type_sort_name` as a string offset: the name of what a reference chain ends
 /// in; an anonymous enum sorts by its first enumerator.
-pub fn sort_name_off(btf: &Btf, mut id: u32) -> u32 {
+pub(crate) fn sort_name_off(btf: &Btf, mut id: u32) -> u32 {
     let mut from_ref = false;
     for _ in 0..MAX_CHAIN {
         let Some(t) = btf.type_by_id(id) else {
@@ -514,7 +514,7 @@ fn compare(btf: &Btf, a: &SortKey, b: &SortKey) -> Ordering {
 
 /// `ids` in bpftool's `sort_btf_c` order (sorting a subset keeps the relative order the whole
 /// sort gives it: the comparison is a total order).
-pub fn sort_ids(btf: &Btf, ids: impl Iterator<Item = u32>) -> Vec<u32> {
+pub(crate) fn sort_ids(btf: &Btf, ids: impl Iterator<Item = u32>) -> Vec<u32> {
     let mut maker = KeyMaker::new(btf);
     let mut keys: Vec<SortKey> = ids.map(|id| maker.key(id)).collect();
     maker.sort(&mut keys);
@@ -523,7 +523,8 @@ pub fn sort_ids(btf: &Btf, ids: impl Iterator<Item = u32>) -> Vec<u32> {
 }
 
 /// Every type id of `btf` (void and any base included), in bpftool's `sort_btf_c` order.
-pub fn sorted_type_ids(btf: &Btf) -> Vec<u32> {
+#[cfg(test)]
+fn sorted_type_ids(btf: &Btf) -> Vec<u32> {
     sort_ids(btf, 0..btf.type_count())
 }
 
@@ -679,7 +680,7 @@ impl NameClass {
 /// The uapi typedefs libbpf's `bpf_helper_defs.h` and `bpf_helpers.h` take from vmlinux.h. A
 /// program includes those headers after vmlinux.h, so a minimal header always carries the ones
 /// the kernel has, whether or not the object's BTF mentions them.
-pub const HELPER_TYPEDEFS: [&str; 12] = [
+pub(crate) const HELPER_TYPEDEFS: [&str; 12] = [
     "__u8", "__u16", "__u32", "__u64", "__s8", "__s16", "__s32", "__s64", "__be16", "__be32",
     "__be64", "__wsum",
 ];

@@ -9,7 +9,7 @@
 use super::{Btf, Kind, MAX_RESOLVE_DEPTH};
 
 /// Types one declaration may visit, parameters of nested function prototypes included.
-pub const MAX_DECL_TYPES: usize = 256;
+pub(crate) const MAX_DECL_TYPES: usize = 256;
 /// Length past which a declaration is cut short with `...`.
 pub const MAX_DECL_LEN: usize = 4096;
 

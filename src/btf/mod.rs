@@ -14,18 +14,18 @@
 
 pub mod cdecl;
 pub mod layout;
-pub mod native;
+pub(crate) mod native;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
 
 /// `BTF_MAGIC` as it reads in the blob's own byte order.
-pub const BTF_MAGIC: u16 = 0xeb9f;
+pub(crate) const BTF_MAGIC: u16 = 0xeb9f;
 /// The largest type id the format can express (`BTF_MAX_TYPE`).
-pub const BTF_MAX_TYPE: u32 = 0x000f_ffff;
+pub(crate) const BTF_MAX_TYPE: u32 = 0x000f_ffff;
 /// libbpf's `MAX_RESOLVE_DEPTH`: how many modifiers/typedefs/arrays a resolution follows.
-pub const MAX_RESOLVE_DEPTH: usize = 32;
+pub(crate) const MAX_RESOLVE_DEPTH: usize = 32;
 
 /// Byte order of a BTF blob or an ELF object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub enum Endian {
 }
 
 impl Endian {
-    pub fn native() -> Self {
+    pub(crate) fn native() -> Self {
         if cfg!(target_endian = "little") {
             Endian::Little
         } else {
@@ -278,7 +278,7 @@ pub struct Header {
 }
 
 /// Does `data` start with BTF's magic in either byte order?
-pub fn detect_endian(data: &[u8]) -> Option<Endian> {
+pub(crate) fn detect_endian(data: &[u8]) -> Option<Endian> {
     match data.get(..2)? {
         [0x9f, 0xeb] => Some(Endian::Little),
         [0xeb, 0x9f] => Some(Endian::Big),
@@ -352,25 +352,14 @@ impl Btf {
         Self::parse_inner(Blob::Owned(data.to_vec()), None)
     }
 
-    /// Parse base or split BTF, taking ownership of the blob (no copy).
-    pub fn from_vec(data: Vec<u8>, base: Option<Btf>) -> Result<Btf, BtfError> {
-        Self::parse_inner(Blob::Owned(data), base)
-    }
-
     /// Parse base or split BTF held in a [`Blob`] (owned bytes or a read-only mapping).
-    pub fn from_blob(data: Blob, base: Option<Btf>) -> Result<Btf, BtfError> {
+    pub(crate) fn from_blob(data: Blob, base: Option<Btf>) -> Result<Btf, BtfError> {
         Self::parse_inner(data, base)
     }
 
     /// Parse split BTF (a module's) on top of `base`.
     pub fn parse_split(data: &[u8], base: Btf) -> Result<Btf, BtfError> {
         Self::parse_inner(Blob::Owned(data.to_vec()), Some(base))
-    }
-
-    /// Parse with an optional base: tells split BTF from base BTF by its string section,
-    /// which for base BTF starts with the empty string.
-    pub fn parse_with_base(data: &[u8], base: Option<Btf>) -> Result<Btf, BtfError> {
-        Self::parse_inner(Blob::Owned(data.to_vec()), base)
     }
 
     fn parse_inner(data: Blob, base: Option<Btf>) -> Result<Btf, BtfError> {
@@ -648,7 +637,7 @@ static VOID_BYTES: [u8; 12] = [0; 12];
 
 /// Where a BTF blob's bytes live: read into memory, or a read-only mapping of the kernel's
 /// own copy (`/sys/kernel/btf/vmlinux` on Linux 6.16 and later), which costs no memory of ours.
-pub enum Blob {
+pub(crate) enum Blob {
     Owned(Vec<u8>),
     Mapped(crate::kernel_btf::MappedFile),
 }
@@ -706,9 +695,9 @@ impl fmt::Debug for Type<'_> {
 }
 
 /// `BTF_INT_*` encoding bits.
-pub const BTF_INT_SIGNED: u32 = 1;
-pub const BTF_INT_CHAR: u32 = 2;
-pub const BTF_INT_BOOL: u32 = 4;
+pub(crate) const BTF_INT_SIGNED: u32 = 1;
+pub(crate) const BTF_INT_CHAR: u32 = 2;
+pub(crate) const BTF_INT_BOOL: u32 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IntInfo {
@@ -807,14 +796,8 @@ impl<'a> Type<'a> {
     pub fn is_composite(&self) -> bool {
         matches!(self.kind(), Kind::Struct | Kind::Union)
     }
-    pub fn is_any_enum(&self) -> bool {
+    pub(crate) fn is_any_enum(&self) -> bool {
         matches!(self.kind(), Kind::Enum | Kind::Enum64)
-    }
-    pub fn is_mod(&self) -> bool {
-        matches!(
-            self.kind(),
-            Kind::Const | Kind::Volatile | Kind::Restrict | Kind::TypeTag
-        )
     }
 
     pub fn int(&self) -> Option<IntInfo> {

@@ -9,7 +9,7 @@ impl Btf {
     /// The string at `off` followed by the rest of its string section, for `strcmp`-style
     /// comparisons that stop at the first difference instead of measuring both strings first.
     /// `None` when `off` lies outside the string section.
-    pub fn str_tail(&self, off: u32) -> Option<&[u8]> {
+    pub(crate) fn str_tail(&self, off: u32) -> Option<&[u8]> {
         if off < self.str_start {
             return self.base.as_ref()?.str_tail(off);
         }

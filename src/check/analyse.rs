@@ -18,7 +18,7 @@ use crate::libbpf::probe::{Errno, ProbeOutcome};
 
 /// BTF kinds newer than the original set: `(kind, first libbpf that reads it, first kernel
 /// that emits it)`. Versions from libbpf's history (`BTF_KIND_FLOAT` in v0.4.0, ...).
-pub const NEWER_KINDS: [(Kind, (u32, u32), &str); 4] = [
+pub(crate) const NEWER_KINDS: [(Kind, (u32, u32), &str); 4] = [
     (Kind::Float, (0, 4), "5.13"),
     (Kind::DeclTag, (0, 6), "5.16"),
     (Kind::TypeTag, (0, 6), "5.17"),
@@ -160,7 +160,7 @@ fn kernel_detail(f: &Facts) -> String {
 }
 
 /// The command that fetches this kernel's BTF from BTFHub and checks it.
-pub fn btfhub_fix(f: &Facts) -> String {
+pub(crate) fn btfhub_fix(f: &Facts) -> String {
     // BTFHub names arm64 the Debian way.
     let arch = match f.uname.machine.as_str() {
         "aarch64" => "arm64",

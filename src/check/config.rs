@@ -14,7 +14,7 @@ use crate::error::InputError;
 
 /// Where the running kernel's config is looked for, in order (`/boot/config-%s` takes the
 /// release). libbpf's `bpf_object__read_kconfig_file` reads the same two places.
-pub const PROC_CONFIG_GZ: &str = "/proc/config.gz";
+pub(crate) const PROC_CONFIG_GZ: &str = "/proc/config.gz";
 
 /// One option's value.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -34,7 +34,7 @@ pub struct GatherOptions {
 }
 
 /// Where the kernel publishes vmlinux and module BTF.
-pub const SYSFS_BTF_DIR: &str = "/sys/kernel/btf";
+pub(crate) const SYSFS_BTF_DIR: &str = "/sys/kernel/btf";
 
 /// libbpf's fallback vmlinux locations, `%1$s` being the release (`btf__load_vmlinux_btf`
 /// in libbpf's btf.c), in the order libbpf tries them.

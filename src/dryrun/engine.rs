@@ -116,7 +116,7 @@ pub fn run(
                 true => None,
                 false => Some(TargetFile::write(target.btf.btf.raw_bytes())?),
             };
-            let run = live::prepare(obj.file(), file.as_ref().map(TargetFile::path))?;
+            let run = live::prepare(object_file(obj), file.as_ref().map(TargetFile::path))?;
             if let Some(line) = run
                 .log
                 .lines()
@@ -146,7 +146,7 @@ pub fn run(
             true => None,
             false => Some(TargetFile::write(target.btf.btf.raw_bytes())?),
         };
-        let verdicts = live::load_each(obj.file(), file.as_ref().map(TargetFile::path))?;
+        let verdicts = live::load_each(object_file(obj), file.as_ref().map(TargetFile::path))?;
         Some(apply_verdicts(&mut result, verdicts))
     } else {
         None
@@ -161,6 +161,14 @@ pub fn run(
         loads,
         log,
     })
+}
+
+/// The object as libbpf's loader takes it: the bytes already read.
+fn object_file(obj: &Object) -> live::ObjectFile<'_> {
+    live::ObjectFile {
+        path: &obj.path,
+        data: &obj.data,
+    }
 }
 
 /// The last thing libbpf warned about that is not a generic "failed to load object".

@@ -92,7 +92,7 @@ impl Record {
 /// libbpf's reason for refusing relocation `relo` of `prog`, from the warnings it printed
 /// about it: an ambiguity or any specific complaint first, its generic `failed to relocate`
 /// last.
-pub fn relo_error(records: &[Record], prog: &str, relo: u32) -> Option<String> {
+pub(crate) fn relo_error(records: &[Record], prog: &str, relo: u32) -> Option<String> {
     let mine = || {
         records
             .iter()

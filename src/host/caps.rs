@@ -56,7 +56,7 @@ const NAMES: [&str; 41] = [
 ];
 
 /// The kernel's name for capability `cap`, `None` for a number newer than this table.
-pub fn cap_name(cap: u32) -> Option<&'static str> {
+pub(crate) fn cap_name(cap: u32) -> Option<&'static str> {
     NAMES.get(cap as usize).copied()
 }
 
@@ -66,7 +66,7 @@ pub struct CapSet(pub u64);
 
 impl CapSet {
     /// Parse a status mask: hex digits, no `0x` (`000001ffffffffff`).
-    pub fn parse_hex(hex: &str) -> Option<CapSet> {
+    pub(crate) fn parse_hex(hex: &str) -> Option<CapSet> {
         let hex = hex.trim();
         if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;

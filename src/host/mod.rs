@@ -16,7 +16,8 @@ use std::ffi::CStr;
 
 pub use caps::CapSet;
 pub use mounts::Mount;
-pub use privilege::{Privilege, CHILD_USERNS_FIX};
+pub use privilege::Privilege;
+pub(crate) use privilege::CHILD_USERNS_FIX;
 pub use tracefs::{ensure_tracefs, Tracefs};
 pub use userns::{UserNamespace, UserNsKind};
 
@@ -24,10 +25,10 @@ use crate::error::InputError;
 
 /// The perf kprobe PMU (4.17+), which libbpf prefers to tracefs `kprobe_events` for attaching
 /// kprobes.
-pub const KPROBE_PMU: &str = "/sys/bus/event_source/devices/kprobe";
+pub(crate) const KPROBE_PMU: &str = "/sys/bus/event_source/devices/kprobe";
 
 pub const SYSCTL_UNPRIV_BPF: &str = "/proc/sys/kernel/unprivileged_bpf_disabled";
-pub const SYSCTL_JIT: &str = "/proc/sys/net/core/bpf_jit_enable";
+pub(crate) const SYSCTL_JIT: &str = "/proc/sys/net/core/bpf_jit_enable";
 
 /// `uname(2)`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -74,13 +75,13 @@ pub fn is_root() -> bool {
 }
 
 /// This process's effective capabilities (`CapEff` in `/proc/self/status`).
-pub fn effective_caps() -> Option<CapSet> {
+pub(crate) fn effective_caps() -> Option<CapSet> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     CapSet::effective_from_status(&status)
 }
 
 /// This process's user namespace, from `/proc/self/ns/user` and `/proc/self/uid_map`.
-pub fn user_namespace() -> UserNamespace {
+pub(crate) fn user_namespace() -> UserNamespace {
     UserNamespace {
         inode: std::fs::read_link("/proc/self/ns/user")
             .ok()
@@ -101,12 +102,12 @@ pub fn privilege() -> Privilege {
 }
 
 /// Read a numeric sysctl; `None` when absent or unreadable.
-pub fn read_sysctl(path: &str) -> Option<i64> {
+pub(crate) fn read_sysctl(path: &str) -> Option<i64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 /// The mount table: `/proc/self/mountinfo`, or `/proc/mounts` where that is missing.
-pub fn mount_table() -> Result<Vec<Mount>, InputError> {
+pub(crate) fn mount_table() -> Result<Vec<Mount>, InputError> {
     const MOUNTINFO: &str = "/proc/self/mountinfo";
     const MOUNTS: &str = "/proc/mounts";
     match std::fs::read_to_string(MOUNTINFO) {
@@ -118,7 +119,7 @@ pub fn mount_table() -> Result<Vec<Mount>, InputError> {
 }
 
 /// The file systems the kernel supports (`/proc/filesystems`); `None` when unreadable.
-pub fn filesystems() -> Option<Vec<String>> {
+pub(crate) fn filesystems() -> Option<Vec<String>> {
     std::fs::read_to_string("/proc/filesystems")
         .ok()
         .map(|s| mounts::parse_filesystems(&s))
@@ -135,7 +136,7 @@ pub fn kprobe_attach_paths() -> (bool, bool) {
 }
 
 /// The calling thread's name (`comm`), as children forked from it inherit it.
-pub fn thread_comm() -> String {
+pub(crate) fn thread_comm() -> String {
     // SAFETY: gettid has no preconditions.
     let tid = unsafe { libc::gettid() };
     std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))

@@ -8,10 +8,10 @@
 use std::path::{Path, PathBuf};
 
 /// Where libbpf expects tracefs (`TRACEFS` in libbpf.c).
-pub const TRACEFS_PATH: &str = "/sys/kernel/tracing";
+pub(crate) const TRACEFS_PATH: &str = "/sys/kernel/tracing";
 /// libbpf's fallback (`DEBUGFS` in libbpf.c): tracefs as seen through debugfs.
-pub const DEBUGFS_TRACING_PATH: &str = "/sys/kernel/debug/tracing";
-pub const DEBUGFS_PATH: &str = "/sys/kernel/debug";
+pub(crate) const DEBUGFS_TRACING_PATH: &str = "/sys/kernel/debug/tracing";
+pub(crate) const DEBUGFS_PATH: &str = "/sys/kernel/debug";
 
 /// One mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +69,7 @@ pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
 }
 
 /// The file systems the kernel knows, from `/proc/filesystems` (`nodev\ttracefs`).
-pub fn parse_filesystems(text: &str) -> Vec<String> {
+pub(crate) fn parse_filesystems(text: &str) -> Vec<String> {
     text.lines()
         .filter_map(|l| l.split_whitespace().last())
         .map(str::to_owned)

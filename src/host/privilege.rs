@@ -11,7 +11,7 @@ use super::userns::{UserNamespace, UserNsKind};
 use crate::error::NeedsPrivilege;
 
 /// The fix for a process whose capabilities are held in a child user namespace.
-pub const CHILD_USERNS_FIX: &str = "run in the initial user namespace, or a container with CAP_BPF+CAP_PERFMON granted by the host";
+pub(crate) const CHILD_USERNS_FIX: &str = "run in the initial user namespace, or a container with CAP_BPF+CAP_PERFMON granted by the host";
 
 /// What this process may do.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -29,7 +29,7 @@ impl Privilege {
     }
 
     /// Whether the capabilities count for `bpf()`: not when held in a child user namespace.
-    pub fn in_child_user_ns(&self) -> bool {
+    pub(crate) fn in_child_user_ns(&self) -> bool {
         self.user_ns.is_child()
     }
 
@@ -45,7 +45,7 @@ impl Privilege {
     }
 
     /// `CAP_SYS_ADMIN CAP_BPF` ..., the BPF-relevant capabilities in the effective set.
-    pub fn held(&self) -> Vec<&'static str> {
+    pub(crate) fn held(&self) -> Vec<&'static str> {
         [
             (CAP_SYS_ADMIN, "CAP_SYS_ADMIN"),
             (CAP_BPF, "CAP_BPF"),

@@ -16,7 +16,7 @@
 //!   (`0 1000 1` after `--map-root-user`) is a child's.
 
 /// The inode of the initial user namespace (`PROC_USER_INIT_INO`).
-pub const INITIAL_USER_NS_INODE: u64 = 0xEFFF_FFFD;
+pub(crate) const INITIAL_USER_NS_INODE: u64 = 0xEFFF_FFFD;
 
 /// One line of `/proc/<pid>/uid_map`: ids `inside..inside+count` map to `outside..`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub struct IdMapping {
 }
 
 /// The initial namespace's map: every id to itself.
-pub const IDENTITY_MAP: IdMapping = IdMapping {
+pub(crate) const IDENTITY_MAP: IdMapping = IdMapping {
     inside: 0,
     outside: 0,
     count: u32::MAX,
@@ -121,7 +121,7 @@ impl UserNamespace {
 
     /// Whether this is known to be a child namespace (unknown counts as initial, as the kernel
     /// will have the last word anyway).
-    pub fn is_child(&self) -> bool {
+    pub(crate) fn is_child(&self) -> bool {
         matches!(self.kind(), UserNsKind::Child { .. })
     }
 }

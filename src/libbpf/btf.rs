@@ -89,7 +89,10 @@ impl LibbpfBtf {
     }
 
     /// `btf__parse` (raw BTF or an ELF's `.BTF`) of a file, or `btf__parse_split` on `base`.
-    pub fn parse_file(path: &Path, base: Option<Rc<LibbpfBtf>>) -> Result<Self, LibbpfError> {
+    pub(crate) fn parse_file(
+        path: &Path,
+        base: Option<Rc<LibbpfBtf>>,
+    ) -> Result<Self, LibbpfError> {
         let c = CString::new(path.as_os_str().as_bytes())
             .map_err(|_| LibbpfError::BadBtf(io::Error::from_raw_os_error(libc::EINVAL)))?;
         let _quiet = PrintGuard::silence();

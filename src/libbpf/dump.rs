@@ -157,7 +157,7 @@ impl<'a> CDumper<'a> {
     }
 
     /// Write our own text into the same stream as libbpf's.
-    pub fn write_str(&mut self, s: &str) -> Result<(), LibbpfError> {
+    pub(crate) fn write_str(&mut self, s: &str) -> Result<(), LibbpfError> {
         self.sink.put(s.as_bytes());
         self.sink.check()
     }
@@ -173,7 +173,7 @@ impl<'a> CDumper<'a> {
     }
 
     /// `btf_dump__dump_type`: the type and every type it needs that was not printed yet.
-    pub fn dump_type(&mut self, id: u32) -> Result<(), LibbpfError> {
+    pub(crate) fn dump_type(&mut self, id: u32) -> Result<(), LibbpfError> {
         self.check_id(id)?;
         // SAFETY: `ptr` is a live dumper; the id is in range (libbpf checks it too).
         let ret = unsafe { libbpf_sys::btf_dump__dump_type(self.ptr.as_ptr(), id) };
@@ -189,7 +189,7 @@ impl<'a> CDumper<'a> {
 
     /// `btf_dump__emit_type_decl`: a declaration of `name` with type `id` (for a FUNC_PROTO:
     /// a function prototype), without a trailing `;`.
-    pub fn emit_type_decl(&mut self, id: u32, name: &str) -> Result<(), LibbpfError> {
+    pub(crate) fn emit_type_decl(&mut self, id: u32, name: &str) -> Result<(), LibbpfError> {
         self.check_id(id)?;
         let name = CString::new(name).map_err(|_| LibbpfError::BadName(name.to_owned()))?;
         let opts = libbpf_sys::btf_dump_emit_type_decl_opts {

@@ -51,7 +51,7 @@ pub struct LoadVerdict {
 /// A target BTF written to a private temporary file for libbpf's `btf_custom_path`, removed on
 /// drop. libbpf parses raw BTF and ELF files itself, but not kernel images or archives, so every
 /// `--btf` source is handed over as the raw `.BTF` bytes coretool already extracted.
-pub struct TargetFile {
+pub(crate) struct TargetFile {
     path: PathBuf,
 }
 

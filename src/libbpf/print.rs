@@ -83,7 +83,7 @@ impl PrintGuard {
     }
 
     /// Let libbpf print nothing until drop (coretool reports failures itself, in one line).
-    pub fn silence() -> PrintGuard {
+    pub(crate) fn silence() -> PrintGuard {
         Self::start(Mode::Silence)
     }
 

@@ -24,7 +24,7 @@ pub fn version() -> (u32, u32) {
 }
 
 /// `v1.7` as libbpf spells it.
-pub fn version_string() -> String {
+pub(crate) fn version_string() -> String {
     // SAFETY: libbpf_version_string returns a pointer to a static NUL-terminated string.
     unsafe { CStr::from_ptr(libbpf_sys::libbpf_version_string()) }
         .to_string_lossy()
@@ -50,7 +50,7 @@ fn errno_of(e: &LibbpfError) -> Errno {
 
 /// libbpf's `btf__parse(path)` (raw BTF or ELF `.BTF`); split BTF gets `base` via
 /// `btf__parse_split`. Returns libbpf's `btf__type_cnt`.
-pub fn parse_path(path: &Path, base: Option<&Path>) -> Result<u32, Errno> {
+pub(crate) fn parse_path(path: &Path, base: Option<&Path>) -> Result<u32, Errno> {
     let base = base
         .map(|b| LibbpfBtf::parse_file(b, None).map(Rc::new))
         .transpose()
@@ -61,7 +61,7 @@ pub fn parse_path(path: &Path, base: Option<&Path>) -> Result<u32, Errno> {
 
 /// libbpf's `btf__new` on bytes already unwrapped from a container (a BTFHub archive, a
 /// vmlinuz); split BTF goes through `btf__new_split` on top of `base`.
-pub fn parse_bytes(raw: &[u8], base: Option<&Path>) -> Result<u32, Errno> {
+pub(crate) fn parse_bytes(raw: &[u8], base: Option<&Path>) -> Result<u32, Errno> {
     let base = base
         .map(|b| LibbpfBtf::parse_file(b, None).map(Rc::new))
         .transpose()
@@ -97,7 +97,7 @@ fn outcome(ret: i32) -> ProbeOutcome {
 
 /// Program types coretool probes for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProgType {
+pub(crate) enum ProgType {
     Kprobe,
     Tracepoint,
 }
@@ -113,7 +113,7 @@ impl ProgType {
 
 /// Map types coretool probes for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MapType {
+pub(crate) enum MapType {
     Ringbuf,
     PercpuArray,
 }
@@ -129,7 +129,7 @@ impl MapType {
 
 /// Helpers coretool probes for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Helper {
+pub(crate) enum Helper {
     GetCurrentTask,
 }
 
@@ -162,7 +162,7 @@ fn keep_refusal(probe: impl FnOnce() -> i32) -> ProbeOutcome {
 }
 
 /// `libbpf_probe_bpf_prog_type`: loads a trivial program of that type.
-pub fn probe_prog_type(prog_type: ProgType) -> ProbeOutcome {
+pub(crate) fn probe_prog_type(prog_type: ProgType) -> ProbeOutcome {
     let _quiet = PrintGuard::silence();
     // SAFETY: opts must be NULL (reserved); the call only issues bpf() syscalls.
     keep_refusal(|| unsafe {
@@ -171,7 +171,7 @@ pub fn probe_prog_type(prog_type: ProgType) -> ProbeOutcome {
 }
 
 /// `libbpf_probe_bpf_map_type`: creates (and closes) a small map of that type.
-pub fn probe_map_type(map_type: MapType) -> ProbeOutcome {
+pub(crate) fn probe_map_type(map_type: MapType) -> ProbeOutcome {
     let _quiet = PrintGuard::silence();
     // SAFETY: as above.
     keep_refusal(|| unsafe {
@@ -182,7 +182,7 @@ pub fn probe_map_type(map_type: MapType) -> ProbeOutcome {
 /// `libbpf_probe_bpf_helper`: whether programs of `prog_type` may call `helper`. libbpf
 /// answers "supported" when the load fails without a verifier message (as on `EPERM`), so a
 /// caller weighs it against a program type probe.
-pub fn probe_helper(prog_type: ProgType, helper: Helper) -> ProbeOutcome {
+pub(crate) fn probe_helper(prog_type: ProgType, helper: Helper) -> ProbeOutcome {
     let _quiet = PrintGuard::silence();
     // SAFETY: as above.
     outcome(unsafe {

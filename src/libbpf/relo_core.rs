@@ -266,7 +266,7 @@ impl Instruction {
 
 /// The candidate types of one local type, as libbpf keeps them across relocations: each
 /// calculation prunes the list to the candidates that matched (`bpf_core_calc_relo_insn`).
-pub struct Candidates<'b> {
+pub(crate) struct Candidates<'b> {
     /// Owns the array `list` points into; never reallocated after construction.
     _cands: Vec<BpfCoreCand>,
     list: BpfCoreCandList,
@@ -293,15 +293,6 @@ impl<'b> Candidates<'b> {
             _btf: PhantomData,
         }
     }
-
-    /// How many candidates are left.
-    pub fn len(&self) -> usize {
-        self.list.len as usize
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// A target spec that matched, and which candidate BTF it is in.
@@ -313,7 +304,7 @@ pub struct Matched {
 
 impl Matched {
     /// Whether the matched type is in `btf`.
-    pub fn is_in(&self, btf: &LibbpfBtf) -> bool {
+    pub(crate) fn is_in(&self, btf: &LibbpfBtf) -> bool {
         std::ptr::eq(self.btf, btf.as_ptr())
     }
 }
@@ -345,7 +336,7 @@ pub enum Patched {
 }
 
 /// Runs libbpf's calculator; holds its scratch space (three `struct bpf_core_spec`).
-pub struct Calculator {
+pub(crate) struct Calculator {
     scratch: Box<[BpfCoreSpec; 3]>,
 }
 
@@ -380,7 +371,7 @@ impl Calculator {
     /// `bpf_core_calc_relo_insn` for relocation `relo_idx` of program `prog`; `cands` is `None`
     /// only for `type_id_local`, which needs no candidates. Returns libbpf's `-errno` on
     /// failure (its reason is in libbpf's log).
-    pub fn calc(
+    pub(crate) fn calc(
         &mut self,
         prog: &CStr,
         relo: &ReloRecord,
@@ -662,7 +653,7 @@ fn kind_and_name(btf: *const libbpf_sys::btf, id: u32) -> Option<(Kind, String)>
 /// `bpf_core_add_cands`: the ids of every type of `targ` from `start_id` on whose kind is
 /// compatible with local type `local_id`'s (enum and enum64 match each other) and whose
 /// essential name (`task_struct___old` -> `task_struct`) equals its.
-pub fn add_candidates(
+pub(crate) fn add_candidates(
     local: &LibbpfBtf,
     local_id: u32,
     targ: &LibbpfBtf,

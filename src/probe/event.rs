@@ -40,15 +40,15 @@ pub const STATS_LAYOUT: &[(&str, usize)] = &[
 ];
 
 /// `PM_F_STATE_NEW`: the kernel's task_struct has `__state` (5.14+), not `state`.
-pub const F_STATE_NEW: u32 = 0x1;
+pub(crate) const F_STATE_NEW: u32 = 0x1;
 /// `PM_F_GROUP_DEAD`: the sched_process_exit record carries `group_dead`.
-pub const F_GROUP_DEAD: u32 = 0x2;
+pub(crate) const F_GROUP_DEAD: u32 = 0x2;
 /// `PM_F_STATE_VALID`: `state` holds the fork child's task state.
-pub const F_STATE_VALID: u32 = 0x4;
+pub(crate) const F_STATE_VALID: u32 = 0x4;
 
 /// The kernel's `TASK_NEW` task state (include/linux/sched.h), set by sched_fork() until the
 /// child is first woken.
-pub const TASK_NEW: u32 = 0x0800;
+pub(crate) const TASK_NEW: u32 = 0x0800;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventKind {
@@ -176,7 +176,7 @@ fn cstr_at(b: &[u8], off: usize, len: usize) -> String {
 
 impl Event {
     /// Decode one ring-buffer record (native endianness: the kernel wrote it on this machine).
-    pub fn decode(b: &[u8]) -> Result<Event, DecodeError> {
+    pub(crate) fn decode(b: &[u8]) -> Result<Event, DecodeError> {
         if b.len() < EVENT_SIZE {
             return Err(DecodeError::Size {
                 got: b.len(),

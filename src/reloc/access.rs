@@ -9,7 +9,7 @@ use super::btf_ext::CoreReloKind;
 use crate::btf::{Btf, Kind};
 
 /// libbpf's `BPF_CORE_SPEC_MAX_LEN`.
-pub const CORE_SPEC_MAX_LEN: usize = 64;
+pub(crate) const CORE_SPEC_MAX_LEN: usize = 64;
 
 /// One high-level accessor (`struct bpf_core_accessor`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,7 +269,7 @@ impl CoreSpec {
 }
 
 /// `bytes` or `bytes.bits`, libbpf's notation for a bit offset.
-pub fn format_bit_offset(bit_offset: u64) -> String {
+pub(crate) fn format_bit_offset(bit_offset: u64) -> String {
     if bit_offset % 8 == 0 {
         format!("{}", bit_offset / 8)
     } else {

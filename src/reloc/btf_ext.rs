@@ -178,7 +178,7 @@ impl CoreReloKind {
         matches!(self.raw(), 6..=9 | 12)
     }
     /// `core_relo_is_enumval_based`.
-    pub fn is_enumval_based(self) -> bool {
+    pub(crate) fn is_enumval_based(self) -> bool {
         matches!(self.raw(), 10 | 11)
     }
 }

@@ -23,7 +23,7 @@ pub struct Insn {
 
 /// `BPF_JMP | BPF_CALL` with libbpf's poison helper id 0xbad2310 ("bad relo"),
 /// as `bpf_core_poison_insn` writes it.
-pub const POISON_IMM: i32 = 195_896_080;
+pub(crate) const POISON_IMM: i32 = 195_896_080;
 
 const CLASS_LD: u8 = 0x00;
 const CLASS_LDX: u8 = 0x01;
@@ -37,7 +37,7 @@ const BPF_K: u8 = 0x00;
 const LDDW: u8 = 0x18;
 
 impl Insn {
-    pub fn decode(b: &[u8], endian: Endian) -> Insn {
+    pub(crate) fn decode(b: &[u8], endian: Endian) -> Insn {
         let (dst, src) = match endian {
             Endian::Little => (b[1] & 0xf, b[1] >> 4),
             Endian::Big => (b[1] >> 4, b[1] & 0xf),
@@ -65,7 +65,7 @@ impl Insn {
 
     /// The value a CO-RE relocation reads from this instruction: `imm` for ALU, `off` for
     /// memory access, the 64-bit immediate for `ld_imm64` (with its second half `next`).
-    pub fn relo_value(&self, next: Option<&Insn>) -> Option<u64> {
+    pub(crate) fn relo_value(&self, next: Option<&Insn>) -> Option<u64> {
         match self.class() {
             CLASS_ALU | CLASS_ALU64 => Some(self.imm as u32 as u64),
             CLASS_LDX | CLASS_ST | CLASS_STX => Some(self.off as u16 as u64),
@@ -78,7 +78,7 @@ impl Insn {
 }
 
 /// Decode a program's instructions.
-pub fn decode_all(bytes: &[u8], endian: Endian) -> Vec<Insn> {
+pub(crate) fn decode_all(bytes: &[u8], endian: Endian) -> Vec<Insn> {
     bytes
         .chunks_exact(8)
         .map(|c| Insn::decode(c, endian))
@@ -86,7 +86,7 @@ pub fn decode_all(bytes: &[u8], endian: Endian) -> Vec<Insn> {
 }
 
 /// Apply what libbpf's log says it did to instruction `idx` (`bpf_core_patch_insn`).
-pub fn apply_patch(insns: &mut [Insn], idx: usize, patch: super::spec::Patch) {
+pub(crate) fn apply_patch(insns: &mut [Insn], idx: usize, patch: super::spec::Patch) {
     use super::spec::Patch;
     let Some(i) = insns.get_mut(idx) else { return };
     match patch {
@@ -111,7 +111,7 @@ pub fn apply_patch(insns: &mut [Insn], idx: usize, patch: super::spec::Patch) {
 }
 
 /// Poison instruction `idx` as `bpf_core_poison_insn` does (both halves of an `ld_imm64`).
-pub fn apply_poison(insns: &mut [Insn], idx: usize) {
+pub(crate) fn apply_poison(insns: &mut [Insn], idx: usize) {
     let ldimm64 = insns.get(idx).is_some_and(Insn::is_ldimm64);
     let poison = Insn {
         code: CLASS_JMP | 0x80,
@@ -201,7 +201,7 @@ fn cond(op: u8, a: u64, b: u64, is64: bool) -> Option<bool> {
 
 /// For each instruction index in `poisoned`, whether some path from the program's entry
 /// reaches it (paths continue past other poisoned instructions). Calls to subprograms are treated as opaque (their effects on r0-r5 unknown).
-pub fn poison_reachability(insns: &[Insn], poisoned: &[usize]) -> Vec<bool> {
+pub(crate) fn poison_reachability(insns: &[Insn], poisoned: &[usize]) -> Vec<bool> {
     let n = insns.len();
     let mut state: Vec<Option<Regs>> = vec![None; n];
     let mut work = vec![0usize];

@@ -19,5 +19,5 @@ pub mod spec;
 
 pub use btf_ext::CoreReloKind;
 pub use fixup::{assemble, Fixup, Outcome, Outcomes, Resolved, Status, Summary, TargetResult};
-pub use object::{CoreRelo, Object, ObjectError, Program, SourceLine, BPF_INSN_SZ};
-pub use spec::{is_existence, Patch, Spec, SpecDetail};
+pub use object::{CoreRelo, Object, ObjectError, Program, SourceLine};
+pub use spec::{Patch, Spec, SpecDetail};

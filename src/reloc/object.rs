@@ -12,7 +12,7 @@ use crate::btf::{Btf, BtfError, Endian};
 use crate::elf::{ElfError, ElfInfo};
 
 /// `sizeof(struct bpf_insn)`.
-pub const BPF_INSN_SZ: u32 = 8;
+pub(crate) const BPF_INSN_SZ: u32 = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
@@ -129,14 +129,6 @@ impl Object {
             relos,
             programs,
         })
-    }
-
-    /// The object as libbpf's loader takes it.
-    pub fn file(&self) -> crate::libbpf::object::ObjectFile<'_> {
-        crate::libbpf::object::ObjectFile {
-            path: &self.path,
-            data: &self.data,
-        }
     }
 
     pub fn program(&self, name: &str) -> Option<&Program> {

@@ -8,7 +8,7 @@ use super::btf_ext::CoreReloKind as RelocKind;
 
 /// Kinds whose value answers "is it there?": 0 on a kernel without it is an answer, not a
 /// failure.
-pub fn is_existence(kind: RelocKind) -> bool {
+pub(crate) fn is_existence(kind: RelocKind) -> bool {
     matches!(
         kind,
         RelocKind::FieldExists

@@ -107,7 +107,7 @@ impl KernelLayout {
 }
 
 /// Whether struct `name` has a member `member` (None: no such struct).
-pub fn has_member(btf: &crate::btf::Btf, name: &str, member: &str) -> Option<bool> {
+pub(crate) fn has_member(btf: &crate::btf::Btf, name: &str, member: &str) -> Option<bool> {
     let id = btf.ids_by_name(name).iter().copied().find(|&id| {
         btf.type_by_id(id)
             .is_some_and(|t| t.kind() == crate::btf::Kind::Struct)
@@ -156,7 +156,7 @@ fn status_text(raw: u32) -> String {
 }
 
 /// Checks for one child: its fork, exec and exit events and their order.
-pub fn child_checks(parent: &Parent, c: &ChildTruth, events: &[Event]) -> Vec<Check> {
+pub(crate) fn child_checks(parent: &Parent, c: &ChildTruth, events: &[Event]) -> Vec<Check> {
     let mut out = Vec::new();
     let name = |what: &str| format!("{}.{what}", c.label);
 
@@ -249,7 +249,7 @@ pub fn child_checks(parent: &Parent, c: &ChildTruth, events: &[Event]) -> Vec<Ch
 
 /// The fork child's task state, read through whichever of `__state`/`state` the kernel has,
 /// must be TASK_NEW; and the probe must have picked the field the kernel BTF has.
-pub fn layout_checks(
+pub(crate) fn layout_checks(
     layout: &KernelLayout,
     fork_child: Option<&ChildTruth>,
     events: &[Event],
@@ -312,7 +312,12 @@ pub fn layout_checks(
 }
 
 /// Every fork of `parent` names one of `children`, and each child has exactly one fork.
-pub fn fork_pairs_check(name: &str, parent: u32, children: &[u32], events: &[Event]) -> Check {
+pub(crate) fn fork_pairs_check(
+    name: &str,
+    parent: u32,
+    children: &[u32],
+    events: &[Event],
+) -> Check {
     let mut forks: HashMap<u32, usize> = HashMap::new();
     for e in events
         .iter()
@@ -346,7 +351,7 @@ pub fn fork_pairs_check(name: &str, parent: u32, children: &[u32], events: &[Eve
 }
 
 /// kprobe do_exit: the code each child's leader passed to do_exit() is its wait status.
-pub fn do_exit_check(
+pub(crate) fn do_exit_check(
     attached: Result<(), &str>,
     children: &[ChildTruth],
     events: &[Event],
@@ -379,7 +384,7 @@ pub fn do_exit_check(
 }
 
 /// Count received events per kind.
-pub fn count_kinds(events: &[Event]) -> Stats {
+pub(crate) fn count_kinds(events: &[Event]) -> Stats {
     let mut s = Stats::default();
     for e in events {
         match e.kind {
@@ -394,7 +399,12 @@ pub fn count_kinds(events: &[Event]) -> Stats {
 }
 
 /// The probe's counters agree with themselves and with what arrived; nothing was lost.
-pub fn stats_checks(prefix: &str, stats: &Stats, events: &[Event], malformed: u64) -> Vec<Check> {
+pub(crate) fn stats_checks(
+    prefix: &str,
+    stats: &Stats,
+    events: &[Event],
+    malformed: u64,
+) -> Vec<Check> {
     let got = count_kinds(events);
     let kinds = |s: &Stats| {
         format!(
@@ -424,7 +434,7 @@ pub fn stats_checks(prefix: &str, stats: &Stats, events: &[Event], malformed: u6
 }
 
 /// Stress: every spawned child has one fork, one exec and one exit with its wait status.
-pub fn stress_checks(
+pub(crate) fn stress_checks(
     parent: u32,
     exe: &str,
     children: &[(u32, u32)],
@@ -486,7 +496,7 @@ pub fn stress_checks(
 
 /// libbpf resolved every relocation the object records, each at the instruction and with the
 /// kind the record states: coretool's `.BTF.ext` reading agrees with libbpf's.
-pub fn relocation_check(obj: &Object, applied: &Outcomes) -> Check {
+pub(crate) fn relocation_check(obj: &Object, applied: &Outcomes) -> Check {
     let recorded = &obj.relos;
     let expected = format!(
         "{} records (.BTF.ext), each patched or poisoned by libbpf at its insn",
@@ -755,4 +765,3 @@ mod tests {
         assert_eq!(c.got, "1 fork pairs (parent 100), 1 missing, 1 unexpected");
     }
 }
-

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use crate::probe;
 
 /// The shell the exec children run; its argv is known.
-pub const SHELL: &str = "/bin/sh";
+pub(crate) const SHELL: &str = "/bin/sh";
 /// uid/gid of the credentials child (`nobody`/`nogroup` on Debian; any unused id would do).
-pub const OTHER_ID: u32 = 65534;
+pub(crate) const OTHER_ID: u32 = 65534;
 
 /// Who spawned the children: what their fork events must carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Parent {
+pub(crate) struct Parent {
     pub pid: u32,
     pub tid: u32,
     pub ppid: u32,
@@ -44,7 +44,7 @@ impl Parent {
 
 /// What an exec must report.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExecTruth {
+pub(crate) struct ExecTruth {
     /// The path given to execve.
     pub filename: String,
     /// The executable's own file name after resolving symlinks (what the dentry is called).
@@ -73,7 +73,7 @@ impl ExecTruth {
 
 /// One child and everything known about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChildTruth {
+pub(crate) struct ChildTruth {
     /// Which workload item: `fork`, `exec`, `credentials`, `signal`.
     pub label: &'static str,
     pub pid: u32,
@@ -90,7 +90,7 @@ pub struct ChildTruth {
 
 /// The basic workload's result.
 #[derive(Debug, Clone)]
-pub struct Workload {
+pub(crate) struct Workload {
     pub parent: Parent,
     pub children: Vec<ChildTruth>,
     /// Items not run, with the reason.
@@ -123,7 +123,7 @@ fn fork_only() -> std::io::Result<(u32, u32)> {
 }
 
 /// Run the basic workload from the calling thread.
-pub fn run_basic() -> std::io::Result<Workload> {
+pub(crate) fn run_basic() -> std::io::Result<Workload> {
     let parent = Parent::current();
     let mut children = Vec::new();
     let mut skipped = Vec::new();
@@ -176,7 +176,7 @@ pub fn run_basic() -> std::io::Result<Workload> {
 }
 
 /// The short-lived program the stress test runs: `true`, else the shell running `:`.
-pub fn stress_program() -> (PathBuf, Vec<&'static str>) {
+pub(crate) fn stress_program() -> (PathBuf, Vec<&'static str>) {
     for p in ["/bin/true", "/usr/bin/true"] {
         if Path::new(p).exists() {
             return (p.into(), vec![]);
@@ -187,7 +187,7 @@ pub fn stress_program() -> (PathBuf, Vec<&'static str>) {
 
 /// What one stress spawner did.
 #[derive(Debug, Clone, Default)]
-pub struct StressPart {
+pub(crate) struct StressPart {
     /// (pid, raw wait status) of every child.
     pub children: Vec<(u32, u32)>,
     pub interrupted: bool,
@@ -195,7 +195,7 @@ pub struct StressPart {
 
 /// Spawn `n` short-lived children from the calling thread, keeping up to `window` alive at
 /// once, as fast as they can be spawned. Stops early when a stop signal arrived.
-pub fn run_stress_part(n: usize, window: usize) -> std::io::Result<StressPart> {
+pub(crate) fn run_stress_part(n: usize, window: usize) -> std::io::Result<StressPart> {
     let (program, args) = stress_program();
     let mut part = StressPart::default();
     let mut running: std::collections::VecDeque<Child> = Default::default();
