@@ -5,9 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use comfy_table::{Attribute, Cell, Color};
-use serde_json::{json, Value};
 
-use coretool::dryrun::{self as run, Mode, RunError, Target, TargetReport};
+use coretool::dryrun::{self as run, report, Mode, RunError, Target, TargetReport};
 use coretool::error::{InputError, NeedsPrivilege};
 use coretool::reloc::{Fixup, Object, Status};
 use coretool::source::{self, read_file, BtfSource};
@@ -42,8 +41,6 @@ pub struct DryRunArgs {
     #[arg(long)]
     pub offline: bool,
 }
-
-pub const JSON_SCHEMA: &str = "coretool.dry-run/v1";
 
 pub const AFTER_HELP: &str = "\
 Status of a relocation: patched (value changed), same, absent (an existence check answered 0),
@@ -104,7 +101,7 @@ pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         reports.push(report);
     }
     if g.json {
-        output::print_json(&report_json(&obj, mode, &reports, g.verbose > 0))?;
+        output::print_json(&report::Document::new(&obj, mode, &reports, g.verbose > 0))?;
     } else {
         let style = Style::new(g.color.enabled());
         let mut out = output::stdout();
@@ -387,71 +384,4 @@ fn write_matrix(
         write_verdict(out, r, style, Some(width))?;
     }
     Ok(())
-}
-
-fn fixup_json(f: &Fixup) -> Value {
-    json!({
-        "program": f.program,
-        "section": f.section,
-        "index": f.index,
-        "insn": f.insn,
-        "kind": f.kind.name(),
-        "accessor": f.accessor,
-        "local": f.local,
-        "target": f.target,
-        "mem_sz": f.mem_sz.map(|(a, b)| json!({"local": a, "target": b})),
-        "bit_offset": f.local_bit_offset().map(|l| json!({
-            "local": l,
-            "target": f.resolved.as_ref().and_then(|r| r.spec.bit_offset()),
-        })),
-        "status": f.status.name(),
-        "reachable": f.reachable,
-        "candidate": f.resolved.as_ref().map(|r| json!({
-            "type_id": r.spec.type_id,
-            "type": format!("{} {}", r.spec.type_kind, r.spec.type_name),
-            "btf": r.btf,
-            "spec": r.spec.to_string(),
-        })),
-        "error": f.error,
-        "source": f.source,
-    })
-}
-
-fn report_json(obj: &Object, mode: Mode, reports: &[TargetReport], with_log: bool) -> Value {
-    let targets: Vec<Value> = reports
-        .iter()
-        .map(|r| {
-            let s = r.result.summary();
-            json!({
-                "source": r.source,
-                "release": r.release,
-                "running_kernel": r.running_kernel,
-                "verdict": if r.loads() { "loads" } else { "fails" },
-                "failure": r.result.failure.as_ref().or(r.prepare_error.as_ref()),
-                "summary": {
-                    "relocations": s.relocations,
-                    "changed": s.changed,
-                    "poisoned": s.poisoned,
-                    "reachable_poison": s.reachable_poison,
-                    "errors": s.errors,
-                },
-                "load": r.loads.as_ref().map(|ls| ls.iter().map(|l| json!({
-                    "program": l.program,
-                    "loaded": l.loaded,
-                    "error": l.error,
-                    "poisoned_insn": l.poison.as_ref().map(|p| p.insn),
-                    "relocation": l.relocation,
-                    "source": l.poison.as_ref().and_then(|p| p.source.clone()),
-                })).collect::<Vec<_>>()),
-                "relocations": r.result.fixups.iter().map(fixup_json).collect::<Vec<_>>(),
-                "log": with_log.then_some(&r.log),
-            })
-        })
-        .collect();
-    json!({
-        "schema": JSON_SCHEMA,
-        "object": obj.path.display().to_string(),
-        "mode": mode.name(),
-        "targets": targets,
-    })
 }

@@ -6,9 +6,10 @@
 //! without a kernel and gets the same facts as values. Both report
 //! [`Outcomes`](crate::reloc::Outcomes), which [`crate::reloc::assemble`] turns into one
 //! [`Fixup`](crate::reloc::Fixup) per relocation; [`engine::run`] drives either for one
-//! target.
+//! target; [`report`] is the `coretool.dry-run/v1` document.
 pub mod engine;
 pub mod log;
 pub mod offline;
+pub mod report;
 
 pub use engine::{run, Mode, ProgramLoad, RunError, Target, TargetReport};

@@ -1,0 +1,193 @@
+//! The `coretool.dry-run/v1` document: what `coretool dry-run --json` writes, as types.
+//!
+//! The binary serializes it; the kernel matrix (`cargo xtask kernel-matrix`) reads the guest's
+//! and the host's documents back with the same types, so the schema is written down once. Field
+//! order is the document's key order (docs/dry-run.md).
+
+use serde::{Deserialize, Serialize};
+
+use super::engine::{Mode, TargetReport};
+use crate::reloc::{Fixup, Object};
+
+/// The schema name and version every document carries.
+pub const SCHEMA: &str = "coretool.dry-run/v1";
+
+/// One object against one or more kernels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub schema: String,
+    pub object: String,
+    /// `libbpf` or `offline`.
+    pub mode: String,
+    pub targets: Vec<TargetDoc>,
+}
+
+/// One kernel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetDoc {
+    pub source: String,
+    pub release: Option<String>,
+    pub running_kernel: bool,
+    /// `loads` or `fails`.
+    pub verdict: String,
+    pub failure: Option<String>,
+    pub summary: SummaryDoc,
+    /// Under `--load`: one verdict per program.
+    pub load: Option<Vec<LoadDoc>>,
+    pub relocations: Vec<RelocationDoc>,
+    /// libbpf's log, with `-v`.
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryDoc {
+    pub relocations: usize,
+    pub changed: usize,
+    pub poisoned: usize,
+    pub reachable_poison: usize,
+    pub errors: usize,
+}
+
+/// The verifier's verdict on one program (`--load`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadDoc {
+    pub program: String,
+    pub loaded: bool,
+    pub error: Option<String>,
+    pub poisoned_insn: Option<u32>,
+    pub relocation: Option<usize>,
+    pub source: Option<String>,
+}
+
+/// One relocation on one kernel (a [`Fixup`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelocationDoc {
+    pub program: String,
+    pub section: String,
+    pub index: usize,
+    pub insn: u32,
+    /// libbpf's name of the kind (`byte_off`, `field_exists`, ...).
+    pub kind: String,
+    pub accessor: String,
+    pub local: Option<u64>,
+    pub target: Option<u64>,
+    pub mem_sz: Option<PairDoc<u64>>,
+    pub bit_offset: Option<BitOffsetDoc>,
+    /// `patched`, `same`, `absent`, `poisoned`, `error`, `not-run`.
+    pub status: String,
+    pub reachable: Option<bool>,
+    pub candidate: Option<CandidateDoc>,
+    pub error: Option<String>,
+    pub source: Option<String>,
+}
+
+/// A value in the object and on the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairDoc<T> {
+    pub local: T,
+    pub target: T,
+}
+
+/// A field's bit offset in the object's type and in the kernel's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BitOffsetDoc {
+    pub local: u32,
+    pub target: Option<u32>,
+}
+
+/// The kernel type the relocation matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CandidateDoc {
+    pub type_id: u32,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// `vmlinux` or the module whose BTF had it.
+    pub btf: String,
+    /// libbpf's spec (`bpf_core_format_spec`).
+    pub spec: String,
+}
+
+impl Document {
+    /// The document for `obj` relocated by `mode` against every target; `with_log` keeps
+    /// libbpf's log.
+    pub fn new(obj: &Object, mode: Mode, reports: &[TargetReport], with_log: bool) -> Self {
+        Document {
+            schema: SCHEMA.to_owned(),
+            object: obj.path.display().to_string(),
+            mode: mode.name().to_owned(),
+            targets: reports
+                .iter()
+                .map(|r| TargetDoc::new(r, with_log))
+                .collect(),
+        }
+    }
+}
+
+impl TargetDoc {
+    fn new(r: &TargetReport, with_log: bool) -> Self {
+        let s = r.result.summary();
+        TargetDoc {
+            source: r.source.clone(),
+            release: r.release.clone(),
+            running_kernel: r.running_kernel,
+            verdict: if r.loads() { "loads" } else { "fails" }.to_owned(),
+            failure: r
+                .result
+                .failure
+                .as_ref()
+                .or(r.prepare_error.as_ref())
+                .cloned(),
+            summary: SummaryDoc {
+                relocations: s.relocations,
+                changed: s.changed,
+                poisoned: s.poisoned,
+                reachable_poison: s.reachable_poison,
+                errors: s.errors,
+            },
+            load: r.loads.as_ref().map(|ls| {
+                ls.iter()
+                    .map(|l| LoadDoc {
+                        program: l.program.clone(),
+                        loaded: l.loaded,
+                        error: l.error.clone(),
+                        poisoned_insn: l.poison.as_ref().map(|p| p.insn),
+                        relocation: l.relocation,
+                        source: l.poison.as_ref().and_then(|p| p.source.clone()),
+                    })
+                    .collect()
+            }),
+            relocations: r.result.fixups.iter().map(RelocationDoc::from).collect(),
+            log: with_log.then(|| r.log.clone()),
+        }
+    }
+}
+
+impl From<&Fixup> for RelocationDoc {
+    fn from(f: &Fixup) -> Self {
+        RelocationDoc {
+            program: f.program.clone(),
+            section: f.section.clone(),
+            index: f.index,
+            insn: f.insn,
+            kind: f.kind.name().to_owned(),
+            accessor: f.accessor.clone(),
+            local: f.local,
+            target: f.target,
+            mem_sz: f.mem_sz.map(|(local, target)| PairDoc { local, target }),
+            bit_offset: f.local_bit_offset().map(|local| BitOffsetDoc {
+                local,
+                target: f.resolved.as_ref().and_then(|r| r.spec.bit_offset()),
+            }),
+            status: f.status.name().to_owned(),
+            reachable: f.reachable,
+            candidate: f.resolved.as_ref().map(|r| CandidateDoc {
+                type_id: r.spec.type_id,
+                type_name: format!("{} {}", r.spec.type_kind, r.spec.type_name),
+                btf: r.btf.clone(),
+                spec: r.spec.to_string(),
+            }),
+            error: f.error.clone(),
+            source: f.source.clone(),
+        }
+    }
+}
