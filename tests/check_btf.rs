@@ -192,25 +192,35 @@ fn tp_btf_probe_can_fail() {
     assert_ne!(probe_tp_btf(1), ProbeOutcome::Supported);
 }
 
+/// `coretool check-btf --json` as nobody through `setpriv SETPRIV...`, from a copy of the binary
+/// nobody can execute; `Err` says why that cannot run here.
+fn check_btf_as_nobody(setpriv: &[&str]) -> Result<(Output, i32), String> {
+    let spawn = Command::new("setpriv").args(setpriv).arg("true").status();
+    if !spawn.is_ok_and(|s| s.success()) {
+        return Err(format!("setpriv {} does not work here (util-linux too old, user nobody/group nogroup missing, or kernel < 5.8 for CAP_BPF)", setpriv.join(" ")));
+    }
+    let bin = &crate::common::nobody_tree().bin;
+    let (out, code) = run(Command::new("setpriv")
+        .args(setpriv)
+        .arg(bin)
+        .args(["check-btf", "--json"]));
+    if code == 126 || code == 127 {
+        return Err(format!(
+            "nobody cannot execute {}: {}",
+            bin.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok((out, code))
+}
+
 #[test]
 fn unprivileged_run_as_nobody() {
     require_root!("needs root to drop to nobody");
     let setpriv = ["--reuid=nobody", "--regid=nogroup", "--clear-groups"];
-    let spawn = Command::new("setpriv").args(setpriv).arg("true").status();
-    require!(
-        spawn.is_ok_and(|s| s.success()),
-        "setpriv (util-linux) or user nobody/group nogroup missing"
-    );
-    let (out, code) = run(Command::new("setpriv")
-        .args(setpriv)
-        .arg(&crate::common::nobody_tree().bin)
-        .args(["check-btf", "--json"]));
-    require!(
-        code != 126 && code != 127,
-        "nobody cannot execute {}: {}",
-        crate::common::nobody_tree().bin.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let nobody = check_btf_as_nobody(&setpriv);
+    let why = nobody.as_ref().err().cloned().unwrap_or_default();
+    require!(let Ok((out, code)) = nobody, "{why}");
     let j = json_of(&out);
     assert_contract(&j, code);
     assert_eq!(j["kernel"]["privileged"], false);
@@ -236,10 +246,10 @@ fn unprivileged_run_as_nobody() {
         assert_eq!(status(&j, "btf.libbpf"), "ok");
     }
     // The checklist says so too.
-    let (out, _) =
-        run(Command::new("setpriv")
-            .args(setpriv)
-            .args([BIN, "check-btf", "--color", "never"]));
+    let (out, _) = run(Command::new("setpriv")
+        .args(setpriv)
+        .arg(&crate::common::nobody_tree().bin)
+        .args(["check-btf", "--color", "never"]));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("skip  probe.map.ringbuf"), "{text}");
     assert!(text.contains("privileged checks skipped"), "{text}");
@@ -397,21 +407,9 @@ fn refused_probes_are_not_missing_features() {
         "--inh-caps=+bpf",
         "--ambient-caps=+bpf",
     ];
-    let spawn = Command::new("setpriv").args(setpriv).arg("true").status();
-    require!(
-        spawn.is_ok_and(|s| s.success()),
-        "setpriv cannot grant CAP_BPF (util-linux too old, or kernel < 5.8)"
-    );
-    let (out, code) = run(Command::new("setpriv")
-        .args(setpriv)
-        .arg(&crate::common::nobody_tree().bin)
-        .args(["check-btf", "--json"]));
-    require!(
-        code != 126 && code != 127,
-        "nobody cannot execute {}: {}",
-        crate::common::nobody_tree().bin.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let nobody = check_btf_as_nobody(&setpriv);
+    let why = nobody.as_ref().err().cloned().unwrap_or_default();
+    require!(let Ok((out, code)) = nobody, "{why}");
     let j = json_of(&out);
     assert_contract(&j, code);
     assert!(check(&j, "privilege")["detail"]

@@ -23,6 +23,18 @@ pub struct Mount {
     pub options: String,
 }
 
+impl Mount {
+    /// A mount from the kernel's escaped fields (`\040` for a space, ...).
+    fn from_fields(source: &str, target: &str, fstype: &str, options: &str) -> Mount {
+        Mount {
+            source: unescape(source),
+            target: PathBuf::from(unescape(target)),
+            fstype: fstype.to_owned(),
+            options: options.to_owned(),
+        }
+    }
+}
+
 /// Parse `/proc/mounts` (`source target fstype options dump pass`). Malformed lines are
 /// skipped; octal escapes (`\040` for a space) in the source and target are decoded.
 pub fn parse_mounts(text: &str) -> Vec<Mount> {
@@ -31,12 +43,7 @@ pub fn parse_mounts(text: &str) -> Vec<Mount> {
             let mut f = line.split_ascii_whitespace();
             let (source, target, fstype) = (f.next()?, f.next()?, f.next()?);
             let options = f.next().unwrap_or("");
-            Some(Mount {
-                source: unescape(source),
-                target: PathBuf::from(unescape(target)),
-                fstype: fstype.to_owned(),
-                options: options.to_owned(),
-            })
+            Some(Mount::from_fields(source, target, fstype, options))
         })
         .collect()
 }
@@ -58,12 +65,7 @@ pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
             let mut a = after.split_ascii_whitespace();
             let fstype = a.next()?;
             let source = a.next().unwrap_or("none");
-            Some(Mount {
-                source: unescape(source),
-                target: PathBuf::from(unescape(target)),
-                fstype: fstype.to_owned(),
-                options: options.to_owned(),
-            })
+            Some(Mount::from_fields(source, target, fstype, options))
         })
         .collect()
 }

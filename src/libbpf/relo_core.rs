@@ -13,6 +13,7 @@ use std::marker::PhantomData;
 
 use super::btf::LibbpfBtf;
 use crate::btf::{essential_name, Kind};
+use crate::reloc::insn::{CLASS_ALU, CLASS_ALU64, CLASS_LD, CLASS_LDX, CLASS_ST, CLASS_STX, LDDW};
 use crate::reloc::{CoreReloKind, Patch, Spec, SpecDetail};
 
 /// `struct bpf_core_relo` (uapi bpf.h).
@@ -424,14 +425,6 @@ impl Calculator {
     }
 }
 
-const BPF_LD: u8 = 0x00;
-const BPF_LDX: u8 = 0x01;
-const BPF_ST: u8 = 0x02;
-const BPF_STX: u8 = 0x03;
-const BPF_ALU: u8 = 0x04;
-const BPF_ALU64: u8 = 0x07;
-const BPF_LD_IMM64: u8 = 0x18;
-
 /// `bpf_core_patch_insn` on `insns[idx]` (and `insns[idx + 1]` for an `ld_imm64`). Returns
 /// what it did, in the terms of libbpf's debug log, or libbpf's `-errno` (its reason is in
 /// libbpf's log).
@@ -446,7 +439,7 @@ pub fn patch(
     let Some(before) = insns.get(idx).map(|i| i.0) else {
         return Err(-libc::EINVAL);
     };
-    let ldimm64 = before.code == BPF_LD_IMM64;
+    let ldimm64 = before.code == LDDW;
     if ldimm64 && idx + 1 >= insns.len() {
         return Err(-libc::EINVAL);
     }
@@ -484,12 +477,12 @@ pub fn patch(
     }
     let new = res.new_val;
     Ok(match before.code & 7 {
-        BPF_ALU | BPF_ALU64 => Patched::Patches(vec![Patch::Imm {
+        CLASS_ALU | CLASS_ALU64 => Patched::Patches(vec![Patch::Imm {
             old: before.imm as i64 as u64,
             new,
         }]),
-        BPF_LDX | BPF_ST | BPF_STX if res.fail_memsz_adjust => poisoned(),
-        BPF_LDX | BPF_ST | BPF_STX => {
+        CLASS_LDX | CLASS_ST | CLASS_STX if res.fail_memsz_adjust => poisoned(),
+        CLASS_LDX | CLASS_ST | CLASS_STX => {
             let mut p = vec![Patch::Off {
                 old: before.off as i64 as u64,
                 new,
@@ -502,7 +495,7 @@ pub fn patch(
             }
             Patched::Patches(p)
         }
-        BPF_LD => Patched::Patches(vec![Patch::Imm64 {
+        CLASS_LD => Patched::Patches(vec![Patch::Imm64 {
             old: before.imm as u32 as u64 | (before_hi as u32 as u64) << 32,
             new,
         }]),

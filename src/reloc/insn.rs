@@ -25,16 +25,18 @@ pub struct Insn {
 /// as `bpf_core_poison_insn` writes it.
 pub(crate) const POISON_IMM: i32 = 195_896_080;
 
-const CLASS_LD: u8 = 0x00;
-const CLASS_LDX: u8 = 0x01;
-const CLASS_ST: u8 = 0x02;
-const CLASS_STX: u8 = 0x03;
-const CLASS_ALU: u8 = 0x04;
+/// Instruction classes (`BPF_CLASS(code)`, uapi bpf_common.h).
+pub(crate) const CLASS_LD: u8 = 0x00;
+pub(crate) const CLASS_LDX: u8 = 0x01;
+pub(crate) const CLASS_ST: u8 = 0x02;
+pub(crate) const CLASS_STX: u8 = 0x03;
+pub(crate) const CLASS_ALU: u8 = 0x04;
 const CLASS_JMP: u8 = 0x05;
 const CLASS_JMP32: u8 = 0x06;
-const CLASS_ALU64: u8 = 0x07;
+pub(crate) const CLASS_ALU64: u8 = 0x07;
 const BPF_K: u8 = 0x00;
-const LDDW: u8 = 0x18;
+/// `BPF_LD | BPF_IMM | BPF_DW`: the first half of an `ld_imm64`.
+pub(crate) const LDDW: u8 = 0x18;
 
 impl Insn {
     pub(crate) fn decode(b: &[u8], endian: Endian) -> Insn {
