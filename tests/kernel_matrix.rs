@@ -137,6 +137,7 @@ fn captured_run_passes() {
     let d = &k["dry_run"][0];
     assert_eq!(d["object"], OBJ);
     assert_eq!(d["live"]["mode"], "libbpf");
+    assert_eq!(d["live"]["loads"], true);
     assert_eq!(d["offline"]["mode"], "offline");
     assert_eq!(d["parity"]["compared"], 32);
     assert_eq!(d["parity"]["equal"], true);
@@ -190,6 +191,139 @@ fn a_missing_relocation_breaks_parity() {
         "{f:?}"
     );
     assert!(f[0].ends_with("--offline none"), "{f:?}");
+}
+
+#[test]
+fn a_memory_size_is_read_and_quoted_whole() {
+    let r = Results::new();
+    for side in ["guest", "host"] {
+        r.edit_relocation(side, 4, |rel| {
+            rel["mem_sz"] = serde_json::json!({"local": 8, "target": 8});
+        });
+    }
+    let (code, _, m) = r.summarize();
+    assert_eq!(code, 0, "{:?}", failures(&m));
+    r.edit_relocation("host", 4, |rel| rel["status"] = "same".into());
+    let (code, _, m) = r.summarize();
+    assert_eq!(code, 1);
+    let d = &m["kernels"][0]["dry_run"][0]["parity"]["first_differences"][0];
+    assert_eq!(
+        d["live"]["mem_sz"],
+        serde_json::json!({"local": 8, "target": 8})
+    );
+    assert_eq!(d["offline"]["status"], "same");
+    assert_eq!(d["offline"]["candidate"]["type"], "struct task_struct");
+}
+
+#[test]
+fn a_dry_run_output_that_is_not_json_fails() {
+    let r = Results::new();
+    fs::write(
+        r.kernel(&format!("guest/dry-run.{OBJ}.json")),
+        "{\"schema\": \n",
+    )
+    .unwrap();
+    let (code, stdout, m) = r.summarize();
+    assert_eq!(code, 1);
+    assert_eq!(
+        failures(&m),
+        [format!(
+            "dry-run {OBJ}: guest/dry-run.{OBJ}.json is not JSON: EOF while parsing a value at \
+             line 2 column 0"
+        )]
+    );
+    let row = stdout.lines().nth(1).unwrap();
+    assert!(row.contains(" n/a "), "{row}");
+}
+
+#[test]
+fn a_dry_run_output_that_is_not_a_document_fails() {
+    let r = Results::new();
+    r.edit_json(&format!("host/dry-run.{OBJ}.json"), |v| {
+        v["targets"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("verdict")
+            .unwrap();
+    });
+    r.edit_relocation("guest", 3, |rel| rel["index"] = "3".into());
+    let (code, _, m) = r.summarize();
+    assert_eq!(code, 1);
+    let f = failures(&m);
+    assert_eq!(f.len(), 2, "{f:?}");
+    assert!(
+        f[0].starts_with(&format!(
+            "dry-run {OBJ}: guest/dry-run.{OBJ}.json is not a coretool.dry-run/v1 document: \
+             invalid type: string \"3\", expected usize at line "
+        )),
+        "{f:?}"
+    );
+    assert!(
+        f[1].starts_with(&format!(
+            "dry-run --offline {OBJ}: host/dry-run.{OBJ}.json is not a coretool.dry-run/v1 \
+             document: missing field `verdict` at line "
+        )),
+        "{f:?}"
+    );
+    let d = &m["kernels"][0]["dry_run"][0];
+    assert_eq!(d["parity"], Value::Null);
+    assert!(d["offline"]["output_error"]
+        .as_str()
+        .unwrap()
+        .contains("missing field `verdict`"));
+}
+
+#[test]
+fn a_dry_run_output_of_another_schema_fails() {
+    let r = Results::new();
+    r.edit_json(&format!("host/dry-run.{OBJ}.json"), |v| {
+        v["schema"] = "coretool.dry-run/v2".into();
+    });
+    let (code, _, m) = r.summarize();
+    assert_eq!(code, 1);
+    assert_eq!(
+        failures(&m),
+        [format!(
+            "dry-run --offline {OBJ}: host/dry-run.{OBJ}.json is not a coretool.dry-run/v1 \
+             document: its schema is \"coretool.dry-run/v2\""
+        )]
+    );
+}
+
+#[test]
+fn a_successful_dry_run_without_output_fails() {
+    let r = Results::new();
+    fs::remove_file(r.kernel(&format!("host/dry-run.{OBJ}.json"))).unwrap();
+    fs::write(r.kernel(&format!("guest/dry-run.{OBJ}.json")), "").unwrap();
+    let (code, _, m) = r.summarize();
+    assert_eq!(code, 1);
+    assert_eq!(
+        failures(&m),
+        [
+            format!("dry-run {OBJ}: guest/dry-run.{OBJ}.json is empty"),
+            format!("dry-run --offline {OBJ}: host/dry-run.{OBJ}.json is missing"),
+        ]
+    );
+}
+
+#[test]
+fn a_failed_dry_run_need_not_write_output() {
+    let r = Results::new();
+    fs::write(r.kernel(&format!("guest/dry-run.{OBJ}.json")), "").unwrap();
+    fs::write(r.kernel(&format!("guest/dry-run.{OBJ}.rc")), "2\n").unwrap();
+    fs::write(
+        r.kernel(&format!("guest/dry-run.{OBJ}.stderr")),
+        "coretool: reading BTF: no such file\n",
+    )
+    .unwrap();
+    let (code, _, m) = r.summarize();
+    assert_eq!(code, 1);
+    assert_eq!(
+        failures(&m),
+        [format!(
+            "dry-run {OBJ}: exit 2 in the kernel: coretool: reading BTF: no such file"
+        )]
+    );
 }
 
 #[test]

@@ -6,8 +6,10 @@
 //! - `regen-probe`: rebuild `probes/prebuilt/process_monitor.bpf.o` and its input stamp.
 //! - `regen-fixtures`: rebuild the checked-in test fixtures with the pinned clang.
 //!
-//! The xtask reads coretool's JSON through its own typed view (`coretool_json`) and never links
-//! the coretool library, so it builds in seconds and without libbpf.
+//! The xtask reads `dry-run --json` with the library's serde model of the document
+//! (`coretool::dryrun::report`, what the binary writes), so the schema is written down once;
+//! the other outputs through its own forgiving view (`coretool_json`). Linking the library
+//! means building libbpf (vendored), which coretool's own build has done already.
 
 mod coretool_json;
 mod kernel_matrix;

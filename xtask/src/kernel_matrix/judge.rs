@@ -7,6 +7,10 @@
 //! status in the kernel's live dry-run and in the host's `dry-run --offline`); BTF parity (the
 //! vmlinuz's `task_struct` and type count equal what the kernel exports in sysfs); and whether
 //! a VM's guest script finished. Every problem becomes one line in `failures`.
+//!
+//! Dry-run outputs are read with the library's model of `coretool.dry-run/v1`
+//! (`coretool::dryrun::report`, the types the binary serializes), strictly: an output that is
+//! not such a document is a failure that says why, never a silently missing side.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,8 +18,12 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use serde::{Serialize, Serializer};
 
-use super::results::{self, Boot, Features, Info, Mode, Run, StepFiles, VmBoot, SCHEMA};
-use crate::coretool_json::{Btf, CheckBtf, DryRun, DryRunSummary, Relocation, Selftest};
+use coretool::dryrun::report::{self, Document, RelocationDoc, SummaryDoc, TargetDoc};
+
+use super::results::{
+    self, Boot, Features, Info, Mode, OutputError, Run, StepFiles, VmBoot, SCHEMA,
+};
+use crate::coretool_json::{Btf, Check, CheckBtf, Selftest};
 
 /// What `matrix.json` says for a step the coretool build lacks.
 const UNAVAILABLE: &str = "not available in this build";
@@ -126,6 +134,10 @@ pub struct Side {
     /// Present when the run did not exit 0: the last line of its stderr, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stderr: Option<Option<String>>,
+    /// Present when its output is unusable (not JSON, not a `coretool.dry-run/v1` document),
+    /// or absent although it exited 0: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_error: Option<String>,
 }
 
 impl Side {
@@ -143,11 +155,13 @@ impl Side {
 /// The parts of a dry-run's JSON that the matrix keeps.
 #[derive(Debug, Serialize)]
 pub struct SideOutput {
-    pub mode: Option<String>,
-    pub loads: Option<bool>,
+    /// `libbpf` or `offline`.
+    pub mode: String,
+    /// The target's `verdict` is `loads`.
+    pub loads: bool,
     pub failure: Option<String>,
     #[serde(flatten)]
-    pub summary: Option<DryRunSummary>,
+    pub summary: SummaryDoc,
 }
 
 /// Engine parity of one object on one kernel.
@@ -164,8 +178,8 @@ pub struct Parity {
 /// One relocation whose outcome differs; None on the side that lacks it.
 #[derive(Debug, Serialize)]
 pub struct Difference {
-    pub live: Option<Relocation>,
-    pub offline: Option<Relocation>,
+    pub live: Option<RelocationDoc>,
+    pub offline: Option<RelocationDoc>,
 }
 
 /// `task_struct` as the host read it from the vmlinuz and as the kernel exports it.
@@ -327,7 +341,7 @@ fn judge_kernel(dir: &Path, features: Features, objects: &[&str]) -> Result<Kern
     Ok(kernel)
 }
 
-fn failed_checks(checks: &[crate::coretool_json::Check]) -> Vec<String> {
+fn failed_checks(checks: &[Check]) -> Vec<String> {
     checks
         .iter()
         .filter(|c| c.status.as_deref() == Some("fail"))
@@ -356,7 +370,7 @@ fn judge_object(name: &str, live: &StepFiles, offline: &StepFiles) -> Result<Obj
     let (live_out, live_side) = side(live)?;
     let (offline_out, offline_side) = side(offline)?;
     let parity = match (&live_out, &offline_out) {
-        (Some(l), Some(o)) => Some(parity(rows(l), rows(o))),
+        (Some(l), Some(o)) => Some(parity(&l.relocations, &o.relocations)),
         _ => None,
     };
     Ok(ObjectVerdict {
@@ -367,62 +381,73 @@ fn judge_object(name: &str, live: &StepFiles, offline: &StepFiles) -> Result<Obj
     })
 }
 
-/// The relocations of the (only) target of a dry-run.
-fn rows(d: &DryRun) -> &[Relocation] {
-    d.targets.first().map_or(&[][..], |t| &t.relocations[..])
+/// A dry-run's document: its mode and its target (the matrix asks for exactly one kernel).
+fn dry_run_output(files: &StepFiles) -> Result<(String, TargetDoc), OutputError> {
+    let doc: Document = files.document(report::SCHEMA)?;
+    let count = doc.targets.len();
+    match <[TargetDoc; 1]>::try_from(doc.targets) {
+        Ok([target]) => Ok((doc.mode, target)),
+        Err(_) => Err(files.unusable(format!(
+            "{count} targets, where the matrix asks for one kernel"
+        ))),
+    }
 }
 
-/// A dry-run's output and its summary for the matrix.
-fn side(files: &StepFiles) -> Result<(Option<DryRun>, Option<Side>)> {
+/// A dry-run's target and its summary for the matrix.
+fn side(files: &StepFiles) -> Result<(Option<TargetDoc>, Option<Side>)> {
     let exit = files.exit()?;
-    let out: Option<DryRun> = files.output();
-    if out.is_none() && exit.is_none() {
-        return Ok((None, None));
-    }
-    let output = out.as_ref().map(|d| {
-        let t = d.targets.first();
-        SideOutput {
-            mode: d.mode.clone(),
-            loads: t.and_then(|t| t.loads),
-            failure: t.and_then(|t| t.failure.clone()),
-            summary: t.and_then(|t| t.summary.clone()),
-        }
+    let out = dry_run_output(files);
+    let output_error = match &out {
+        Err(e) if e.is_absent() && exit.is_none() => return Ok((None, None)),
+        // A failed run need not write its document; its exit status is the problem.
+        Err(e) if e.is_absent() && exit != Some(0) => None,
+        Err(e) => Some(e.to_string()),
+        Ok(_) => None,
+    };
+    let out = out.ok();
+    let output = out.as_ref().map(|(mode, t)| SideOutput {
+        mode: mode.clone(),
+        loads: t.verdict == "loads",
+        failure: t.failure.clone(),
+        summary: t.summary,
     });
     let stderr = (exit != Some(0)).then(|| files.last_stderr_line());
     Ok((
-        out,
+        out.map(|(_, t)| t),
         Some(Side {
             exit,
             output,
             stderr,
+            output_error,
         }),
     ))
 }
 
+/// What engine parity compares: the relocation's identity (program, index) and its outcome
+/// (local value, target value, status).
+fn parity_key(r: &RelocationDoc) -> (&str, usize, Option<u64>, Option<u64>, &str) {
+    (&r.program, r.index, r.local, r.target, &r.status)
+}
+
 /// Compare the two engines' relocations by (program, index).
-fn parity(live: &[Relocation], offline: &[Relocation]) -> Parity {
-    let mut ids: Vec<(Option<u64>, &Option<String>)> = live
+fn parity(live: &[RelocationDoc], offline: &[RelocationDoc]) -> Parity {
+    let mut ids: Vec<(usize, &str)> = live
         .iter()
         .chain(offline)
-        .map(|r| (r.index, &r.program))
+        .map(|r| (r.index, r.program.as_str()))
         .collect();
-    ids.sort();
+    ids.sort_unstable();
     ids.dedup();
-    let at = |rows: &[Relocation], (index, program): (Option<u64>, &Option<String>)| {
+    let at = |rows: &[RelocationDoc], (index, program): (usize, &str)| {
         rows.iter()
-            .find(|r| r.index == index && &r.program == program)
+            .find(|r| r.index == index && r.program == program)
             .cloned()
     };
-    let none = Relocation::default();
     let differences: Vec<Difference> = ids
         .into_iter()
         .filter_map(|id| {
             let (a, b) = (at(live, id), at(offline, id));
-            let (ka, kb) = (
-                a.as_ref().unwrap_or(&none).parity_key(),
-                b.as_ref().unwrap_or(&none).parity_key(),
-            );
-            (ka != kb).then_some(Difference {
+            (a.as_ref().map(parity_key) != b.as_ref().map(parity_key)).then_some(Difference {
                 live: a,
                 offline: b,
             })
@@ -490,25 +515,38 @@ fn failures(k: &Kernel, features: Features) -> Vec<String> {
             let name = &o.object;
             match &o.live {
                 None => f.push(format!("dry-run {name}: did not run in the kernel")),
-                Some(l) if l.failed() => f.push(format!(
-                    "dry-run {name}: exit {} in the kernel: {}",
-                    opt(&l.exit),
-                    l.reason()
-                )),
-                Some(_) => {}
+                Some(l) => {
+                    if l.failed() {
+                        f.push(format!(
+                            "dry-run {name}: exit {} in the kernel: {}",
+                            opt(&l.exit),
+                            l.reason()
+                        ));
+                    }
+                    if let Some(e) = &l.output_error {
+                        f.push(format!("dry-run {name}: {e}"));
+                    }
+                }
             }
             if !features.offline {
                 continue;
             }
-            match (&o.offline, &o.parity) {
-                (None, _) => f.push(format!("dry-run --offline {name}: did not run")),
-                (Some(s), _) if s.failed() => f.push(format!(
-                    "dry-run --offline {name}: exit {}: {}",
-                    opt(&s.exit),
-                    s.reason()
-                )),
-                (Some(_), Some(p)) if !p.equal => f.push(parity_failure(name, p)),
-                _ => {}
+            match &o.offline {
+                None => f.push(format!("dry-run --offline {name}: did not run")),
+                Some(s) => {
+                    if s.failed() {
+                        f.push(format!(
+                            "dry-run --offline {name}: exit {}: {}",
+                            opt(&s.exit),
+                            s.reason()
+                        ));
+                    } else if let Some(p) = o.parity.as_ref().filter(|p| !p.equal) {
+                        f.push(parity_failure(name, p));
+                    }
+                    if let Some(e) = &s.output_error {
+                        f.push(format!("dry-run --offline {name}: {e}"));
+                    }
+                }
             }
         }
     }
@@ -533,27 +571,27 @@ fn failures(k: &Kernel, features: Features) -> Vec<String> {
 
 /// "parity OBJ: N of M relocations differ ..., first: ...".
 fn parity_failure(name: &str, p: &Parity) -> String {
-    let first = match p.first_differences.first() {
-        Some(d) => {
-            let r = d.live.as_ref().or(d.offline.as_ref());
-            let field = |get: fn(&Relocation) -> String| r.map_or("null".to_owned(), get);
-            let outcome = |r: &Option<Relocation>| {
-                r.as_ref().map_or("none".to_owned(), |r| {
-                    format!("{} {}", opt(&r.target), opt(&r.status))
-                })
-            };
-            format!(
+    let outcome = |r: &Option<RelocationDoc>| {
+        r.as_ref().map_or("none".to_owned(), |r| {
+            format!("{} {}", opt(&r.target), r.status)
+        })
+    };
+    let first = p
+        .first_differences
+        .first()
+        .and_then(|d| {
+            let r = d.live.as_ref().or(d.offline.as_ref())?;
+            Some(format!(
                 "{} #{} {} {}: kernel {}, --offline {}",
-                field(|r| opt(&r.program)),
-                field(|r| opt(&r.index)),
-                field(|r| opt(&r.kind)),
-                field(|r| opt(&r.accessor)),
+                r.program,
+                r.index,
+                r.kind,
+                r.accessor,
                 outcome(&d.live),
                 outcome(&d.offline)
-            )
-        }
-        None => "null".to_owned(),
-    };
+            ))
+        })
+        .unwrap_or_else(|| "null".to_owned());
     format!(
         "parity {name}: {} of {} relocations differ between the kernel and --offline, first: {first}",
         p.differences, p.compared
@@ -564,16 +602,23 @@ fn parity_failure(name: &str, p: &Parity) -> String {
 mod tests {
     use super::*;
 
-    fn reloc(program: &str, index: u64, target: Option<u64>, status: &str) -> Relocation {
-        Relocation {
-            program: Some(program.into()),
-            index: Some(index),
-            kind: Some("byte_off".into()),
-            accessor: Some("struct s.f".into()),
+    fn reloc(program: &str, index: usize, target: Option<u64>, status: &str) -> RelocationDoc {
+        RelocationDoc {
+            program: program.into(),
+            section: "raw_tp/x".into(),
+            index,
+            insn: 0,
+            kind: "byte_off".into(),
+            accessor: "struct s.f".into(),
             local: Some(0),
             target,
-            status: Some(status.into()),
-            ..Relocation::default()
+            mem_sz: None,
+            bit_offset: None,
+            status: status.into(),
+            reachable: None,
+            candidate: None,
+            error: None,
+            source: None,
         }
     }
 
@@ -601,7 +646,7 @@ mod tests {
         let order: Vec<_> = p
             .first_differences
             .iter()
-            .map(|d| d.live.as_ref().unwrap().program.clone().unwrap())
+            .map(|d| d.live.as_ref().unwrap().program.clone())
             .collect();
         assert_eq!(order, ["z", "a", "b"]);
         assert_eq!(
@@ -630,6 +675,7 @@ mod tests {
             exit: Some(2),
             output: None,
             stderr: Some(None),
+            output_error: None,
         };
         assert_eq!(
             serde_json::to_string(&side).unwrap(),

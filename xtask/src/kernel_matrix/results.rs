@@ -4,9 +4,12 @@
 //!
 //! Reading is forgiving where the old jq program was: a missing, empty or unparsable output
 //! file reads as "no output" (the judgement says the step did not run or failed), a missing
-//! exit status as "no status". A malformed `run.json`, `info.json` or exit status is an error:
-//! those are the runner's own files.
+//! exit status as "no status". A dry-run's output, which the judgement compares field by field,
+//! is read strictly ([`StepFiles::document`]): why it is unusable becomes a failure of its own.
+//! A malformed `run.json`, `info.json` or exit status is an error: those are the runner's own
+//! files.
 
+use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -138,6 +141,58 @@ impl StepFiles {
         serde_json::from_value(value).ok()
     }
 
+    /// The step's JSON output as a document of `schema` (its `schema` key) of type `T`, or why
+    /// there is none.
+    pub fn document<T: DeserializeOwned>(&self, schema: &str) -> Result<T, OutputError> {
+        let file = self.display_name("json");
+        let bytes = match fs::read(self.path("json")) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(OutputError::Missing { file })
+            }
+            Err(e) => {
+                return Err(OutputError::Unreadable {
+                    file,
+                    error: e.to_string(),
+                })
+            }
+        };
+        if bytes.trim_ascii().is_empty() {
+            return Err(OutputError::Empty { file });
+        }
+        let invalid = |why: String| OutputError::Invalid {
+            file: file.clone(),
+            schema: schema.to_owned(),
+            why,
+        };
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| OutputError::NotJson {
+                file: file.clone(),
+                error: e.to_string(),
+            })?;
+        match value.get("schema") {
+            Some(serde_json::Value::String(s)) if s == schema => {}
+            Some(other) => return Err(invalid(format!("its schema is {other}"))),
+            None => return Err(invalid("it has no schema".to_owned())),
+        }
+        // From the bytes again rather than from `value`: serde_json's error then says where.
+        serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))
+    }
+
+    /// The step's JSON output is a document the judgement cannot use, for the reason `why`.
+    pub fn unusable(&self, why: String) -> OutputError {
+        OutputError::Unusable {
+            file: self.display_name("json"),
+            why,
+        }
+    }
+
+    /// `guest/NAME.EXT`: the file as the results directory's readers know it.
+    fn display_name(&self, ext: &str) -> String {
+        let side = self.dir.file_name().unwrap_or_default().to_string_lossy();
+        format!("{side}/{}.{ext}", self.name)
+    }
+
     /// The step's exit status; None when the step left none (did not run or did not finish).
     pub fn exit(&self) -> Result<Option<i64>> {
         let path = self.path("rc");
@@ -160,6 +215,62 @@ impl StepFiles {
     pub fn last_stderr_line(&self) -> Option<String> {
         let text = fs::read(self.path("stderr")).ok()?;
         last_line(&String::from_utf8_lossy(&text))
+    }
+}
+
+/// Why a step's output is not a usable document; each names the file (`guest/NAME.json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputError {
+    Missing {
+        file: String,
+    },
+    Unreadable {
+        file: String,
+        error: String,
+    },
+    /// Empty or whitespace only: the command wrote nothing.
+    Empty {
+        file: String,
+    },
+    NotJson {
+        file: String,
+        error: String,
+    },
+    /// JSON, but not a document of `schema`.
+    Invalid {
+        file: String,
+        schema: String,
+        why: String,
+    },
+    /// A valid document the judgement cannot use.
+    Unusable {
+        file: String,
+        why: String,
+    },
+}
+
+impl OutputError {
+    /// The command wrote no output (as opposed to a broken one): expected of a failed command.
+    pub fn is_absent(&self) -> bool {
+        matches!(
+            self,
+            OutputError::Missing { .. } | OutputError::Empty { .. }
+        )
+    }
+}
+
+impl fmt::Display for OutputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputError::Missing { file } => write!(f, "{file} is missing"),
+            OutputError::Unreadable { file, error } => write!(f, "cannot read {file}: {error}"),
+            OutputError::Empty { file } => write!(f, "{file} is empty"),
+            OutputError::NotJson { file, error } => write!(f, "{file} is not JSON: {error}"),
+            OutputError::Invalid { file, schema, why } => {
+                write!(f, "{file} is not a {schema} document: {why}")
+            }
+            OutputError::Unusable { file, why } => write!(f, "{file}: {why}"),
+        }
     }
 }
 
