@@ -507,3 +507,23 @@ fn probe_relocates_differently_on_other_kernels() {
         ));
     }
 }
+
+/// Seconds out of range are refused before anything is loaded: one line, exit 2, no panic
+/// (1e30 used to panic in `Duration::from_secs_f64`, 1e19 adding to an `Instant`).
+#[test]
+fn monitor_refuses_seconds_out_of_range() {
+    for args in [
+        &["--interval", "1e30", "--duration", "1"][..],
+        &["--duration", "1e19"][..],
+        &["--interval", "nan"][..],
+        &["--duration", "inf"][..],
+        &["--interval=-0.5"][..],
+    ] {
+        let out = bin().arg("monitor").args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains("takes a number of seconds"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
