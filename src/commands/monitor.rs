@@ -43,10 +43,7 @@ fn seconds(name: &str, v: f64) -> anyhow::Result<Duration> {
 pub fn run(args: MonitorArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     // Checked before anything is loaded: a bad value is an error, not a panic mid-run.
     let interval = seconds("interval", args.interval)?;
-    let duration = args
-        .duration
-        .map(|d| seconds("duration", d))
-        .transpose()?;
+    let duration = args.duration.map(|d| seconds("duration", d)).transpose()?;
     if let Some(pid) = args.follow {
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
             anyhow::bail!("--follow {pid}: no such process");
