@@ -204,6 +204,24 @@ fn selftest_passes_reports_json_and_releases_everything() {
         assert!(kprobe.3.contains("kprobe"), "{kprobe:?}");
     }
     assert!(doc["relocations"].as_array().is_some_and(|r| !r.is_empty()));
+    // One count of the kernel's types everywhere: check-btf's, bpftool's (ids 1..=N).
+    let check: Value = serde_json::from_slice(
+        &bin().args(["--json", "check-btf"]).output().unwrap().stdout,
+    )
+    .unwrap();
+    let libbpf = check["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "btf.libbpf")
+        .and_then(|c| c["detail"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let types = doc["kernel"]["btf"]["types"].as_u64().unwrap();
+    assert!(
+        libbpf.contains(&format!(": {types} types")),
+        "selftest counts {types} types, check-btf says: {libbpf}"
+    );
     assert_released(&before, "after selftest");
 }
 
