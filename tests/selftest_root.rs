@@ -205,10 +205,9 @@ fn selftest_passes_reports_json_and_releases_everything() {
     }
     assert!(doc["relocations"].as_array().is_some_and(|r| !r.is_empty()));
     // One count of the kernel's types everywhere: check-btf's, bpftool's (ids 1..=N).
-    let check: Value = serde_json::from_slice(
-        &bin().args(["--json", "check-btf"]).output().unwrap().stdout,
-    )
-    .unwrap();
+    let check: Value =
+        serde_json::from_slice(&bin().args(["--json", "check-btf"]).output().unwrap().stdout)
+            .unwrap();
     let libbpf = check["checks"]
         .as_array()
         .unwrap()
