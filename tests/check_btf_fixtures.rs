@@ -12,7 +12,7 @@ use coretool::check::analyse::ProbeId;
 use coretool::check::config::{self, ConfigMissing, ConfigSource, KernelConfig};
 use coretool::check::gather::{examine_fallbacks, fallback_locations, module_btf};
 use coretool::check::{
-    analyse, BtfFacts, BtfOrigin, CheckReport, Facts, Fallback, FallbackState, LoadedBtf,
+    analyse, BtfFacts, BtfOrigin, BtfShape, CheckReport, Facts, Fallback, FallbackState, LoadedBtf,
     OsRelease, ProbeResult, Status, TracepointFacts, TracingFacts, MONITOR_TRACEPOINTS,
     NEEDS_INITIAL_USERNS, NEEDS_PRIVILEGE,
 };
@@ -76,6 +76,12 @@ fn loaded_btf(path: &str, libbpf_types: u32) -> LoadedBtf {
         libbpf: Ok(libbpf_types),
         release: None,
         split: false,
+        shape: BtfShape {
+            task_struct: true,
+            bpf_prog: true,
+            native_endian: true,
+            pointer_size: Some(8),
+        },
     }
 }
 

@@ -352,6 +352,13 @@ fn btf_checks(f: &Facts, out: &mut Vec<Check>) {
         }
     }
 
+    // A --btf that is not a kernel's at all.
+    if let (Some(b), BtfOrigin::Given) = (loaded, &f.btf.origin) {
+        if !b.split {
+            out.push(kernel_shape_check(b));
+        }
+    }
+
     // libbpf's fallback locations, when they mattered.
     if !f.btf.fallbacks.is_empty() {
         let found = f
@@ -387,6 +394,55 @@ fn btf_checks(f: &Facts, out: &mut Vec<Check>) {
     }
 
     out.push(module_check(f));
+}
+
+/// Whether a `--btf` is a kernel's BTF for this machine: a BPF object's BTF, one of another
+/// byte order or pointer size cannot stand in for it.
+fn kernel_shape_check(b: &LoadedBtf) -> Check {
+    let s = &b.shape;
+    let types = b.type_count.saturating_sub(1);
+    let host_ptr = std::mem::size_of::<usize>() as u32;
+    let mut wrong = Vec::new();
+    let missing: Vec<&str> = [
+        (!s.task_struct).then_some("struct task_struct"),
+        (!s.bpf_prog).then_some("struct bpf_prog"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !missing.is_empty() {
+        wrong.push(format!("no {}", missing.join(" or ")));
+    }
+    if types < MIN_KERNEL_TYPES {
+        wrong.push(format!(
+            "{types} types, far too few for a kernel (fewer than {MIN_KERNEL_TYPES})"
+        ));
+    }
+    if !s.native_endian {
+        wrong.push("encoded in the other byte order than this machine's".to_owned());
+    }
+    match s.pointer_size {
+        Some(p) if p != host_ptr => wrong.push(format!(
+            "{p}-byte pointers, this machine has {host_ptr}-byte ones"
+        )),
+        _ => {}
+    }
+    if wrong.is_empty() {
+        ok(
+            "btf.kernel",
+            format!(
+                "a kernel's BTF for this machine: struct task_struct, struct bpf_prog, {types} types, native byte order{}",
+                s.pointer_size
+                    .map_or(String::new(), |p| format!(", {p}-byte pointers"))
+            ),
+        )
+    } else {
+        fail(
+            "btf.kernel",
+            format!("not a kernel's BTF for this machine: {}", wrong.join("; ")),
+            "give the running kernel's BTF: its vmlinux or vmlinuz, a BTFHub archive for this release, or /sys/kernel/btf/vmlinux",
+        )
+    }
 }
 
 fn kinds_check(f: &Facts, b: &LoadedBtf) -> Check {
