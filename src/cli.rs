@@ -33,13 +33,13 @@ pub enum Command {
     #[command(after_help = CHECK_BTF_HELP)]
     CheckBtf(commands::check_btf::CheckBtfArgs),
     /// Dump BTF types: bpftool's raw format, struct layouts, or JSON
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = BTF_HELP)]
     Btf(commands::btf::BtfArgs),
     /// Write a vmlinux.h (bpftool's sorted C dump with kfuncs), or a minimal one for a .bpf.o
-    #[command(after_help = EXIT_CODES_HELP, long_about = commands::vmlinux::LONG_ABOUT)]
+    #[command(after_help = VMLINUX_HELP, long_about = commands::vmlinux::LONG_ABOUT)]
     Vmlinux(commands::vmlinux::VmlinuxArgs),
     /// List every CO-RE relocation record of BPF objects, decoded, with source lines
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = RELOCS_HELP)]
     Relocs(commands::relocs::RelocsArgs),
     /// Show libbpf's CO-RE fixups for an object, per field, against one or many kernels
     #[command(after_help = commands::dry_run::AFTER_HELP)]
@@ -51,6 +51,24 @@ pub enum Command {
     #[command(after_help = MONITOR_HELP)]
     Monitor(commands::monitor::MonitorArgs),
 }
+
+const BTF_HELP: &str = "\
+Exit status:
+  0  ok
+  1  names, --kind or --id were given and no type matched
+  2  coretool could not run (bad --btf/--base input, missing file)";
+
+const VMLINUX_HELP: &str = "\
+Exit status:
+  0  the header was written
+  2  coretool could not run (bad --btf/--base/--for input, missing file, -o not writable);
+     with -o, FILE is then left as it was";
+
+const RELOCS_HELP: &str = "\
+Exit status:
+  0  every object was read (an object without CO-RE records is fine)
+  2  an object could not be read or is not a BPF object with BTF; with --json every object
+     is still listed, the bad ones with their error";
 
 const CHECK_BTF_HELP: &str = "\
 Checks kernel BTF (sysfs, libbpf's fallback locations, or --btf), the kernel config, privilege,

@@ -291,10 +291,17 @@ fn given_btf_is_checked_instead_of_sysfs() {
         .unwrap()
         .starts_with("uses none of the newer kinds"));
     assert_eq!(status(&j, "btf.release"), "warn");
-    assert!(check(&j, "btf.release")["fix"]
-        .as_str()
-        .unwrap()
-        .contains("btfhub-archive"));
+    // BTFHub's archive, or (for a release BTFHub does not carry) how to generate the BTF.
+    assert!(
+        check(&j, "btf.release")["fix"]
+            .as_str()
+            .unwrap()
+            .contains("BTFHub")
+            || check(&j, "btf.release")["fix"]
+                .as_str()
+                .unwrap()
+                .contains("btfhub-archive")
+    );
 }
 
 #[test]
@@ -428,5 +435,47 @@ fn refused_probes_are_not_missing_features() {
             .unwrap()
             .contains("Operation not permitted (errno 1): a privilege problem"),
         "{tp}"
+    );
+}
+
+/// `--btf` of something that is not a kernel's BTF for this machine is a failed finding with
+/// its reason, not "a CO-RE program can load here".
+#[test]
+fn btf_that_is_not_a_kernels_fails() {
+    let fixtures = crate::common::fixtures();
+    for (file, reason) in [
+        ("core_all_kinds.bpf.o", "no struct bpf_prog"),
+        (
+            "core_all_kinds.bpfeb.btf",
+            "encoded in the other byte order than this machine's",
+        ),
+    ] {
+        let (out, code) = run(Command::new(BIN)
+            .args(["check-btf", "--json", "--btf"])
+            .arg(fixtures.join(file)));
+        let j = json_of(&out);
+        assert_contract(&j, code);
+        assert_eq!(code, 1, "{file}");
+        assert_eq!(status(&j, "btf.kernel"), "fail", "{file}");
+        let detail = check(&j, "btf.kernel")["detail"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(detail.contains(reason), "{file}: {detail}");
+        assert!(
+            detail.contains("far too few for a kernel"),
+            "{file}: {detail}"
+        );
+    }
+    require!(have_kernel_btf(), "needs the running kernel's BTF");
+    let (out, code) =
+        run(Command::new(BIN).args(["check-btf", "--json", "--btf", "/sys/kernel/btf/vmlinux"]));
+    let j = json_of(&out);
+    assert_contract(&j, code);
+    assert_eq!(
+        status(&j, "btf.kernel"),
+        "ok",
+        "{}",
+        check(&j, "btf.kernel")
     );
 }

@@ -12,7 +12,7 @@ use coretool::check::analyse::ProbeId;
 use coretool::check::config::{self, ConfigMissing, ConfigSource, KernelConfig};
 use coretool::check::gather::{examine_fallbacks, fallback_locations, module_btf};
 use coretool::check::{
-    analyse, BtfFacts, BtfOrigin, CheckReport, Facts, Fallback, FallbackState, LoadedBtf,
+    analyse, BtfFacts, BtfOrigin, BtfShape, CheckReport, Facts, Fallback, FallbackState, LoadedBtf,
     OsRelease, ProbeResult, Status, TracepointFacts, TracingFacts, MONITOR_TRACEPOINTS,
     NEEDS_INITIAL_USERNS, NEEDS_PRIVILEGE,
 };
@@ -76,6 +76,12 @@ fn loaded_btf(path: &str, libbpf_types: u32) -> LoadedBtf {
         libbpf: Ok(libbpf_types),
         release: None,
         split: false,
+        shape: BtfShape {
+            task_struct: true,
+            bpf_prog: true,
+            native_endian: true,
+            pointer_size: Some(8),
+        },
     }
 }
 
@@ -314,6 +320,37 @@ fn kernel_without_btf_fails_with_btfhub_fix() {
     assert!(!r.kernel.privileged);
     let json = serde_json::to_string_pretty(&render::to_json(&r)).unwrap() + "\n";
     golden("golden-no-btf.json", &json);
+}
+
+/// BTFHub carries only some releases (debian/9-11, ubuntu/16.04-20.04, rhel/7-8, ...): for
+/// others the fix says so and how to generate the BTF, instead of a URL that does not exist.
+#[test]
+fn btfhub_fix_follows_what_btfhub_carries() {
+    let with_os = |id: &str, version: &str| {
+        let mut f = no_btf_kernel();
+        f.os.id = Some(id.into());
+        f.os.version_id = Some(version.into());
+        fix(&analyse(&f), "btf.vmlinux")
+    };
+    let debian12 = with_os("debian", "12");
+    assert!(!debian12.contains("btfhub-archive/raw"), "{debian12}");
+    assert!(
+        debian12.starts_with("BTFHub has no BTF for debian 12; generate it: apt-get install linux-image-5.4.0-1010-aws-dbg && pahole --btf_encode_detached"),
+        "{debian12}"
+    );
+    let rhel = with_os("rhel", "8.4");
+    assert!(
+        rhel.contains("btfhub-archive/raw/main/rhel/8/x86_64/5.4.0-1010-aws.btf.tar.xz"),
+        "{rhel}"
+    );
+    let debian10 = with_os("debian", "10");
+    assert!(debian10.contains("/debian/10/x86_64/"), "{debian10}");
+    let arch = with_os("arch", "rolling");
+    assert!(
+        arch.starts_with("BTFHub has no BTF for arch rolling"),
+        "{arch}"
+    );
+    assert!(arch.contains("pahole --btf_encode_detached"), "{arch}");
 }
 
 #[test]

@@ -10,6 +10,7 @@
 mod common;
 
 mod bad_input;
+mod broken_pipe;
 mod btf_cli;
 mod check_btf;
 mod check_btf_fixtures;

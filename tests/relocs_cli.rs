@@ -151,3 +151,29 @@ fn bad_objects_exit_2_with_one_line() {
     let o = run(&["relocs", &fx("core_all_kinds.bpf.o"), &fx("no_btf.bpf.o")]);
     assert_bad_input(&o, &fx("no_btf.bpf.o"));
 }
+
+/// `--json` with one bad object among good ones still describes every object: the bad one
+/// carries its error, the exit status says something failed.
+#[test]
+fn json_reports_every_object_even_when_one_is_bad() {
+    let out = crate::common::bin()
+        .current_dir(crate::common::fixtures())
+        .args(["--json", "relocs", "core_all_kinds.bpf.o", "not_bpf.o"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let objects = doc["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), 2);
+    assert_eq!(objects[0]["path"], "core_all_kinds.bpf.o");
+    assert!(objects[0]["relocations"].as_array().unwrap().len() > 10);
+    assert!(objects[0].get("error").is_none());
+    assert_eq!(objects[1]["path"], "not_bpf.o");
+    assert!(objects[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("not a BPF object"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("not_bpf.o"), "{err}");
+}

@@ -204,6 +204,23 @@ fn selftest_passes_reports_json_and_releases_everything() {
         assert!(kprobe.3.contains("kprobe"), "{kprobe:?}");
     }
     assert!(doc["relocations"].as_array().is_some_and(|r| !r.is_empty()));
+    // One count of the kernel's types everywhere: check-btf's, bpftool's (ids 1..=N).
+    let check: Value =
+        serde_json::from_slice(&bin().args(["--json", "check-btf"]).output().unwrap().stdout)
+            .unwrap();
+    let libbpf = check["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "btf.libbpf")
+        .and_then(|c| c["detail"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let types = doc["kernel"]["btf"]["types"].as_u64().unwrap();
+    assert!(
+        libbpf.contains(&format!(": {types} types")),
+        "selftest counts {types} types, check-btf says: {libbpf}"
+    );
     assert_released(&before, "after selftest");
 }
 
@@ -505,5 +522,25 @@ fn probe_relocates_differently_on_other_kernels() {
             "{release}: {} relocations, poisoned {poisoned:?}, child_pid at {child_pid}",
             relocs.len()
         ));
+    }
+}
+
+/// Seconds out of range are refused before anything is loaded: one line, exit 2, no panic
+/// (1e30 used to panic in `Duration::from_secs_f64`, 1e19 adding to an `Instant`).
+#[test]
+fn monitor_refuses_seconds_out_of_range() {
+    for args in [
+        &["--interval", "1e30", "--duration", "1"][..],
+        &["--duration", "1e19"][..],
+        &["--interval", "nan"][..],
+        &["--duration", "inf"][..],
+        &["--interval=-0.5"][..],
+    ] {
+        let out = bin().arg("monitor").args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains("takes a number of seconds"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
     }
 }

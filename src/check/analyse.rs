@@ -160,18 +160,76 @@ fn kernel_detail(f: &Facts) -> String {
 }
 
 /// The command that fetches this kernel's BTF from BTFHub and checks it.
+/// The distributions and releases BTFHub's archive (github.com/aquasecurity/btfhub-archive)
+/// carries BTF for, as `/etc/os-release` `ID` and the archive's version directory. It covers
+/// kernels shipped without BTF; releases whose kernels have their own (Debian 12, Ubuntu 22.04,
+/// Fedora 32+, ...) are not there.
+const BTFHUB_RELEASES: &[(&str, &[&str])] = &[
+    ("amzn", &["1", "2"]),
+    ("centos", &["7", "8"]),
+    ("debian", &["9", "10", "11"]),
+    ("fedora", &["29", "30", "31"]),
+    ("ol", &["7", "8"]),
+    ("rhel", &["7", "8"]),
+    ("sles", &["12.3", "12.4", "12.5", "15.1", "15.2", "15.3"]),
+    ("ubuntu", &["16.04", "18.04", "20.04"]),
+];
+
+/// BTFHub's version directory for an `/etc/os-release` `VERSION_ID`: the major version for
+/// the distributions it files that way (`rhel/8` for 8.4), the full version otherwise.
+fn btfhub_version<'a>(distro: &str, version_id: &'a str) -> &'a str {
+    match distro {
+        "amzn" | "centos" | "debian" | "ol" | "rhel" => {
+            version_id.split('.').next().unwrap_or(version_id)
+        }
+        _ => version_id,
+    }
+}
+
+/// How to get BTF for this kernel from outside it: BTFHub's archive when it carries this
+/// distribution release, else the kernel's debug symbols through pahole.
 pub(crate) fn btfhub_fix(f: &Facts) -> String {
     // BTFHub names arm64 the Debian way.
     let arch = match f.uname.machine.as_str() {
         "aarch64" => "arm64",
         m => m,
     };
-    let distro = f.os.id.as_deref().unwrap_or("<distro>");
-    let version = f.os.version_id.as_deref().unwrap_or("<version>");
     let rel = &f.uname.release;
+    let distro = f.os.id.as_deref();
+    let version =
+        f.os.version_id
+            .as_deref()
+            .map(|v| btfhub_version(distro.unwrap_or(""), v));
+    let covered = match (distro, version) {
+        (Some(d), Some(v)) => BTFHUB_RELEASES
+            .iter()
+            .any(|(name, versions)| *name == d && versions.contains(&v)),
+        _ => false,
+    };
+    if let (true, Some(distro), Some(version)) = (covered, distro, version) {
+        return format!(
+            "curl -LO https://github.com/aquasecurity/btfhub-archive/raw/main/{distro}/{version}/{arch}/{rel}.btf.tar.xz \
+             && coretool check-btf --btf {rel}.btf.tar.xz"
+        );
+    }
+    let which = match (distro, f.os.version_id.as_deref()) {
+        (Some(d), Some(v)) => format!("{d} {v}"),
+        (Some(d), None) => d.to_owned(),
+        _ => "this distribution (no /etc/os-release)".to_owned(),
+    };
+    let debug = match distro {
+        Some("debian") => format!(
+            "apt-get install linux-image-{rel}-dbg && pahole --btf_encode_detached {rel}.btf /usr/lib/debug/boot/vmlinux-{rel}"
+        ),
+        Some("ubuntu") => format!(
+            "apt-get install linux-image-unsigned-{rel}-dbgsym (from ddebs.ubuntu.com) && pahole --btf_encode_detached {rel}.btf /usr/lib/debug/boot/vmlinux-{rel}"
+        ),
+        _ => format!(
+            "install the kernel's debug symbols (its vmlinux with DWARF) and run pahole --btf_encode_detached {rel}.btf VMLINUX"
+        ),
+    };
     format!(
-        "curl -LO https://github.com/aquasecurity/btfhub-archive/raw/main/{distro}/{version}/{arch}/{rel}.btf.tar.xz \
-         && coretool check-btf --btf {rel}.btf.tar.xz"
+        "BTFHub has no BTF for {which}; generate it: {debug} && coretool check-btf --btf {rel}.btf"
     )
 }
 
@@ -294,6 +352,13 @@ fn btf_checks(f: &Facts, out: &mut Vec<Check>) {
         }
     }
 
+    // A --btf that is not a kernel's at all.
+    if let (Some(b), BtfOrigin::Given) = (loaded, &f.btf.origin) {
+        if !b.split {
+            out.push(kernel_shape_check(b));
+        }
+    }
+
     // libbpf's fallback locations, when they mattered.
     if !f.btf.fallbacks.is_empty() {
         let found = f
@@ -329,6 +394,55 @@ fn btf_checks(f: &Facts, out: &mut Vec<Check>) {
     }
 
     out.push(module_check(f));
+}
+
+/// Whether a `--btf` is a kernel's BTF for this machine: a BPF object's BTF, one of another
+/// byte order or pointer size cannot stand in for it.
+fn kernel_shape_check(b: &LoadedBtf) -> Check {
+    let s = &b.shape;
+    let types = b.type_count.saturating_sub(1);
+    let host_ptr = std::mem::size_of::<usize>() as u32;
+    let mut wrong = Vec::new();
+    let missing: Vec<&str> = [
+        (!s.task_struct).then_some("struct task_struct"),
+        (!s.bpf_prog).then_some("struct bpf_prog"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !missing.is_empty() {
+        wrong.push(format!("no {}", missing.join(" or ")));
+    }
+    if types < MIN_KERNEL_TYPES {
+        wrong.push(format!(
+            "{types} types, far too few for a kernel (fewer than {MIN_KERNEL_TYPES})"
+        ));
+    }
+    if !s.native_endian {
+        wrong.push("encoded in the other byte order than this machine's".to_owned());
+    }
+    match s.pointer_size {
+        Some(p) if p != host_ptr => wrong.push(format!(
+            "{p}-byte pointers, this machine has {host_ptr}-byte ones"
+        )),
+        _ => {}
+    }
+    if wrong.is_empty() {
+        ok(
+            "btf.kernel",
+            format!(
+                "a kernel's BTF for this machine: struct task_struct, struct bpf_prog, {types} types, native byte order{}",
+                s.pointer_size
+                    .map_or(String::new(), |p| format!(", {p}-byte pointers"))
+            ),
+        )
+    } else {
+        fail(
+            "btf.kernel",
+            format!("not a kernel's BTF for this machine: {}", wrong.join("; ")),
+            "give the running kernel's BTF: its vmlinux or vmlinuz, a BTFHub archive for this release, or /sys/kernel/btf/vmlinux",
+        )
+    }
 }
 
 fn kinds_check(f: &Facts, b: &LoadedBtf) -> Check {

@@ -130,6 +130,38 @@ fn loaded(src: &BtfSource, libbpf: Result<u32, libbpf::Errno>) -> LoadedBtf {
         libbpf,
         release: source_release(src),
         split: src.base_path.is_some(),
+        shape: shape(&src.btf),
+    }
+}
+
+/// The facts [`BtfShape`] holds, read from `btf`.
+fn shape(btf: &Btf) -> BtfShape {
+    let is = |name: &str, kind: Kind| {
+        btf.ids_by_name(name)
+            .iter()
+            .any(|&id| btf.type_by_id(id).is_some_and(|t| t.kind() == kind))
+    };
+    // libbpf's determine_ptr_size: the size of the first of these integer types found.
+    let pointer_size = [
+        "long",
+        "long int",
+        "unsigned long",
+        "long unsigned int",
+        "unsigned long int",
+    ]
+    .iter()
+    .find_map(|n| {
+        btf.ids_by_name(n).iter().find_map(|&id| {
+            btf.type_by_id(id)
+                .filter(|t| t.kind() == Kind::Int)
+                .map(|t| t.size())
+        })
+    });
+    BtfShape {
+        task_struct: is("task_struct", Kind::Struct),
+        bpf_prog: is("bpf_prog", Kind::Struct),
+        native_endian: btf.endian() == crate::btf::Endian::native(),
+        pointer_size,
     }
 }
 

@@ -164,7 +164,27 @@ pub struct LoadedBtf {
     pub release: Option<String>,
     /// Split (module) BTF on top of a base.
     pub split: bool,
+    /// What tells a kernel's BTF from any other BTF.
+    pub shape: BtfShape,
 }
+
+/// What tells a kernel's BTF from, say, a BPF object's: the kernel's core structs, its size,
+/// and whether it matches this machine's byte order and pointer size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BtfShape {
+    /// `struct task_struct` is defined.
+    pub task_struct: bool,
+    /// `struct bpf_prog` is defined.
+    pub bpf_prog: bool,
+    /// The byte order the BTF is encoded in is this machine's.
+    pub native_endian: bool,
+    /// The size of `long` (libbpf's `determine_ptr_size`), when the BTF defines it.
+    pub pointer_size: Option<u32>,
+}
+
+/// Fewer types than any kernel's BTF has (a minimal kernel's has tens of thousands; a BPF
+/// object's, tens).
+pub const MIN_KERNEL_TYPES: u32 = 1000;
 
 /// A libbpf fallback location and what it holds (`btf__load_vmlinux_btf`).
 #[derive(Debug, Clone, PartialEq, Eq)]

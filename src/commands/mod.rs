@@ -35,7 +35,8 @@ pub struct BtfSourceArgs {
     /// BTFHub .btf.tar.xz archive [default: /sys/kernel/btf/vmlinux]
     #[arg(long, value_name = "SRC")]
     pub btf: Option<PathBuf>,
-    /// Base BTF for split (module) BTF given with --btf [default: /sys/kernel/btf/vmlinux]
+    /// Base BTF for split (module) BTF given with --btf; needed for a module's BTF file,
+    /// except under /sys/kernel/btf, where /sys/kernel/btf/vmlinux is the base
     #[arg(long, value_name = "SRC")]
     pub base: Option<PathBuf>,
 }

@@ -28,11 +28,22 @@ pub struct MonitorArgs {
 
 const SCHEMA: &str = "coretool.monitor/v1";
 
-pub fn run(args: MonitorArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
-    let bad = |v: f64| !v.is_finite() || v < 0.0;
-    if bad(args.interval) || args.duration.is_some_and(bad) {
-        anyhow::bail!("--interval and --duration take a non-negative number of seconds");
+/// The longest `--interval` or `--duration` taken: a year, far beyond any use, and far from
+/// the limits of `Duration` and `Instant`.
+const MAX_SECS: f64 = 365.0 * 24.0 * 3600.0;
+
+/// `SECS` of `--NAME` as a duration: finite, not negative, at most [`MAX_SECS`].
+fn seconds(name: &str, v: f64) -> anyhow::Result<Duration> {
+    if !(0.0..=MAX_SECS).contains(&v) {
+        anyhow::bail!("--{name} {v}: takes a number of seconds from 0 to {MAX_SECS} (a year)");
     }
+    Ok(Duration::from_secs_f64(v))
+}
+
+pub fn run(args: MonitorArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    // Checked before anything is loaded: a bad value is an error, not a panic mid-run.
+    let interval = seconds("interval", args.interval)?;
+    let duration = args.duration.map(|d| seconds("duration", d)).transpose()?;
     if let Some(pid) = args.follow {
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
             anyhow::bail!("--follow {pid}: no such process");
@@ -71,8 +82,8 @@ pub fn run(args: MonitorArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             out.flush()?;
         }
         let start = Instant::now();
-        let interval = (args.interval > 0.0).then(|| Duration::from_secs_f64(args.interval));
-        let deadline = args.duration.map(|d| start + Duration::from_secs_f64(d));
+        let interval = (!interval.is_zero()).then_some(interval);
+        let deadline = duration.map(|d| start + d);
         let mut next_stats = interval.map(|i| start + i);
         loop {
             let now = Instant::now();

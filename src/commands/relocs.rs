@@ -22,6 +22,9 @@ pub struct RelocsArgs {
 pub const JSON_SCHEMA: &str = "coretool.relocs/v1";
 
 pub fn run(args: RelocsArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    if g.json {
+        return run_json(&args);
+    }
     // Parse every object before printing anything: a bad one stops the run with no output.
     let mut objs = Vec::new();
     for path in &args.objects {
@@ -29,14 +32,6 @@ pub fn run(args: RelocsArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         let obj =
             Object::parse(path, data).map_err(|e| InputError::invalid(path, e.to_string()))?;
         objs.push((path, obj));
-    }
-    if g.json {
-        let doc = RelocsJson {
-            schema: JSON_SCHEMA,
-            objects: objs.iter().map(|(p, o)| ObjectJson::new(p, o)).collect(),
-        };
-        output::print_json(&doc)?;
-        return Ok(ExitCode::SUCCESS);
     }
     let style = Style::new(g.color.enabled());
     let mut out = output::stdout();
@@ -48,6 +43,49 @@ pub fn run(args: RelocsArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--json`: one entry per object, in order; an object that cannot be read or parsed gets an
+/// `error` instead of its relocations (and a line on stderr), and the exit status is 2. When
+/// no object could be read at all, it is the plain bad-input error.
+fn run_json(args: &RelocsArgs) -> anyhow::Result<ExitCode> {
+    let parsed: Vec<Result<Object, String>> = args
+        .objects
+        .iter()
+        .map(|path| {
+            let data = read_file(path).map_err(|e| e.to_string())?;
+            Object::parse(path, data)
+                .map_err(|e| InputError::invalid(path, e.to_string()).to_string())
+        })
+        .collect();
+    if let Some(Err(first)) = parsed.iter().find(|r| r.is_err()) {
+        if parsed.iter().all(Result::is_err) {
+            anyhow::bail!("{first}");
+        }
+    }
+    let objects = args
+        .objects
+        .iter()
+        .zip(&parsed)
+        .map(|(path, r)| match r {
+            Ok(o) => ObjectJson::new(path, o),
+            Err(e) => ObjectJson::failed(path, e),
+        })
+        .collect();
+    output::print_json(&RelocsJson {
+        schema: JSON_SCHEMA,
+        objects,
+    })?;
+    let mut failed = false;
+    for e in parsed.iter().filter_map(|r| r.as_ref().err()) {
+        eprintln!("coretool: {e}");
+        failed = true;
+    }
+    Ok(if failed {
+        ExitCode::from(crate::exit::EXIT_ERROR)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn line_text(r: &CoreRelo) -> String {
@@ -144,12 +182,18 @@ struct RelocsJson<'a> {
     objects: Vec<ObjectJson<'a>>,
 }
 
+/// One object; one that could not be read has only `path` and `error`.
 #[derive(Serialize)]
 struct ObjectJson<'a> {
     path: String,
-    endian: &'static str,
-    has_btf_ext: bool,
-    relocations: Vec<RelocJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endian: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    has_btf_ext: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    relocations: Option<Vec<RelocJson<'a>>>,
 }
 
 #[derive(Serialize)]
@@ -190,35 +234,47 @@ impl<'a> LineJson<'a> {
 }
 
 impl<'a> ObjectJson<'a> {
+    fn failed(path: &std::path::Path, error: &str) -> Self {
+        ObjectJson {
+            path: path.display().to_string(),
+            error: Some(error.to_owned()),
+            endian: None,
+            has_btf_ext: None,
+            relocations: None,
+        }
+    }
+
     fn new(path: &std::path::Path, obj: &'a Object) -> Self {
         ObjectJson {
             path: path.display().to_string(),
-            endian: obj.endian.name(),
-            has_btf_ext: obj.ext.is_some(),
-            relocations: obj
-                .relos
-                .iter()
-                .map(|r| {
-                    let spec = r.spec.as_ref().ok();
-                    RelocJson {
-                        section: &r.section,
-                        program: &r.program,
-                        index: r.index,
-                        insn: r.insn,
-                        kind: r.kind.name(),
-                        type_id: r.type_id,
-                        type_desc: &r.type_desc,
-                        access: &r.access,
-                        accessor: r.accessor(&obj.btf),
-                        error: r.spec.as_ref().err().map(|e| e.to_string()),
-                        bit_offset: spec
-                            .filter(|s| s.kind.is_field_based())
-                            .map(|s| s.bit_offset),
-                        offset: r.offset(),
-                        line: r.line.as_ref().map(LineJson::new),
-                    }
-                })
-                .collect(),
+            error: None,
+            endian: Some(obj.endian.name()),
+            has_btf_ext: Some(obj.ext.is_some()),
+            relocations: Some(
+                obj.relos
+                    .iter()
+                    .map(|r| {
+                        let spec = r.spec.as_ref().ok();
+                        RelocJson {
+                            section: &r.section,
+                            program: &r.program,
+                            index: r.index,
+                            insn: r.insn,
+                            kind: r.kind.name(),
+                            type_id: r.type_id,
+                            type_desc: &r.type_desc,
+                            access: &r.access,
+                            accessor: r.accessor(&obj.btf),
+                            error: r.spec.as_ref().err().map(|e| e.to_string()),
+                            bit_offset: spec
+                                .filter(|s| s.kind.is_field_based())
+                                .map(|s| s.bit_offset),
+                            offset: r.offset(),
+                            line: r.line.as_ref().map(LineJson::new),
+                        }
+                    })
+                    .collect(),
+            ),
         }
     }
 }

@@ -147,11 +147,13 @@ pub fn run(opts: &Options) -> Result<Report, SelftestError> {
 
     let layout = match crate::source::load(None, None) {
         Ok(src) => {
-            report.kernel.btf_types = Some(src.btf.type_count());
+            // Counted as bpftool and check-btf count: ids 1..=N, void excluded.
+            let types = src.btf.type_count() - src.btf.first_id();
+            report.kernel.btf_types = Some(types);
             report.checks.push(Check::pass(
                 "preflight.kernel_btf",
                 format!("BTF at {}", crate::source::SYSFS_VMLINUX),
-                format!("{} types", src.btf.type_count()),
+                format!("{types} types"),
             ));
             KernelLayout::of(&src.btf)
         }
