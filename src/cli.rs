@@ -4,9 +4,12 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{self, GlobalOpts};
+use crate::commands::{self, TopOpts};
 
 pub const EXIT_CODES_HELP: &str = "\
+Each command's --help lists its own options (--json and -v where they do something; they may
+also be given before the command).
+
 Exit status:
   0  ok
   1  the diagnosis found problems
@@ -22,7 +25,7 @@ Exit status:
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub global: GlobalOpts,
+    pub global: TopOpts,
     #[command(subcommand)]
     pub command: Command,
 }

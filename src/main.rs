@@ -17,15 +17,38 @@ use exit::{is_broken_pipe, EXIT_ERROR};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let g = &cli.global;
+    let top = &cli.global;
+    let none = commands::VerboseOpt::default();
+    let no_json = commands::JsonOpt::default();
     let result = match cli.command {
-        Command::Btf(args) => commands::btf::run(args, g),
-        Command::Relocs(args) => commands::relocs::run(args, g),
-        Command::CheckBtf(args) => commands::check_btf::run(args, g),
-        Command::Vmlinux(args) => commands::vmlinux::run(args, g),
-        Command::DryRun(args) => commands::dry_run::run(args, g),
-        Command::Selftest(args) => commands::selftest::run(args, g),
-        Command::Monitor(args) => commands::monitor::run(args, g),
+        Command::Btf(args) => {
+            let g = top.resolve(args.json, none);
+            commands::btf::run(args, &g)
+        }
+        Command::Relocs(args) => {
+            let g = top.resolve(args.json, args.verbose);
+            commands::relocs::run(args, &g)
+        }
+        Command::CheckBtf(args) => {
+            let g = top.resolve(args.json, none);
+            commands::check_btf::run(args, &g)
+        }
+        Command::Vmlinux(args) => {
+            let g = top.resolve(no_json, args.verbose);
+            commands::vmlinux::run(args, &g)
+        }
+        Command::DryRun(args) => {
+            let g = top.resolve(args.json, args.verbose);
+            commands::dry_run::run(args, &g)
+        }
+        Command::Selftest(args) => {
+            let g = top.resolve(args.json, args.verbose);
+            commands::selftest::run(args, &g)
+        }
+        Command::Monitor(args) => {
+            let g = top.resolve(args.json, none);
+            commands::monitor::run(args, &g)
+        }
     };
     match result {
         Ok(code) => code,

@@ -15,6 +15,8 @@ use crate::render::{btf_json, btf_raw, layout as layout_text};
 #[derive(Debug, clap::Args)]
 pub struct BtfArgs {
     #[command(flatten)]
+    pub json: super::JsonOpt,
+    #[command(flatten)]
     pub source: BtfSourceArgs,
     /// Only types with these names (exact match; regular expressions with --regex)
     #[arg(value_name = "NAME")]

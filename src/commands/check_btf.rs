@@ -12,6 +12,8 @@ use crate::render::{check as render, Style};
 
 #[derive(Debug, clap::Args)]
 pub struct CheckBtfArgs {
+    #[command(flatten)]
+    pub json: super::JsonOpt,
     /// Check this BTF (e.g. a BTFHub archive) instead of /sys/kernel/btf/vmlinux
     #[command(flatten)]
     pub source: BtfSourceArgs,

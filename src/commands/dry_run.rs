@@ -26,6 +26,10 @@ loaded; nothing stays in the kernel). Unprivileged, or with --offline, libbpf's 
 calculator runs without a kernel and gives the same answers."
 )]
 pub struct DryRunArgs {
+    #[command(flatten)]
+    pub json: super::JsonOpt,
+    #[command(flatten)]
+    pub verbose: super::VerboseOpt,
     /// The BPF object (.bpf.o)
     #[arg(value_name = "OBJ")]
     pub object: PathBuf,

@@ -14,18 +14,55 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-/// Options every subcommand accepts.
-#[derive(Debug, Clone, Args)]
+/// What the commands read of the options: `--json`, `--color` and `-v` as given before the
+/// subcommand (`coretool --json relocs`) or after it (`coretool relocs --json`), resolved.
+#[derive(Debug, Clone)]
 pub struct GlobalOpts {
+    pub json: bool,
+    pub color: ColorChoice,
+    pub verbose: u8,
+}
+
+/// Options before the subcommand. `--json` and `-v` are accepted there for every command, as
+/// before, but hidden: each command's help lists them only where they do something.
+#[derive(Debug, Clone, Args)]
+pub struct TopOpts {
     /// Print machine-readable JSON (each command documents its schema)
-    #[arg(long, global = true)]
+    #[arg(long, hide = true)]
     pub json: bool,
     /// When to colour output; `auto` colours a terminal unless NO_COLOR is set
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
     /// More detail (repeat for more)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, hide = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// `--json`, for the commands that have machine-readable output.
+#[derive(Debug, Clone, Copy, Args, Default)]
+pub struct JsonOpt {
+    /// Print machine-readable JSON (docs/<command>.md gives the schema)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `-v`, for the commands that have more to say.
+#[derive(Debug, Clone, Copy, Args, Default)]
+pub struct VerboseOpt {
+    /// More detail (repeat for more)
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+impl TopOpts {
+    /// The options as a command reads them, with its own `--json`/`-v` (if it has them).
+    pub fn resolve(&self, json: JsonOpt, verbose: VerboseOpt) -> GlobalOpts {
+        GlobalOpts {
+            json: self.json || json.json,
+            color: self.color,
+            verbose: self.verbose.saturating_add(verbose.verbose),
+        }
+    }
 }
 
 /// Where to read BTF from, shared by every command that reads kernel types.

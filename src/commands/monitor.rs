@@ -14,6 +14,8 @@ use crate::exit::exit_ok;
 
 #[derive(Debug, clap::Args)]
 pub struct MonitorArgs {
+    #[command(flatten)]
+    pub json: super::JsonOpt,
     /// Print the probe's counters every SECS seconds (0: only when stopping)
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub interval: f64,

@@ -14,6 +14,10 @@ use crate::render::{table, Style};
 
 #[derive(Debug, clap::Args)]
 pub struct RelocsArgs {
+    #[command(flatten)]
+    pub json: super::JsonOpt,
+    #[command(flatten)]
+    pub verbose: super::VerboseOpt,
     /// BPF object files (.bpf.o), little- or big-endian
     #[arg(required = true, value_name = "OBJ")]
     pub objects: Vec<PathBuf>,

@@ -15,6 +15,10 @@ use crate::render::Style;
 
 #[derive(Debug, clap::Args)]
 pub struct SelftestArgs {
+    #[command(flatten)]
+    pub json: super::JsonOpt,
+    #[command(flatten)]
+    pub verbose: super::VerboseOpt,
     /// Also spawn N short-lived processes as fast as possible and account for every fork, exec
     /// and exit of them
     #[arg(long, value_name = "N")]

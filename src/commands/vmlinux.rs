@@ -19,6 +19,8 @@ use super::{BtfSourceArgs, GlobalOpts};
 #[derive(Debug, clap::Args)]
 pub struct VmlinuxArgs {
     #[command(flatten)]
+    pub verbose: super::VerboseOpt,
+    #[command(flatten)]
     pub source: BtfSourceArgs,
     /// Write the header to FILE instead of stdout; FILE appears only when complete
     #[arg(short, long, value_name = "FILE")]
