@@ -44,6 +44,12 @@ const BTF_SOURCES: &[&str] = &[
 ];
 
 fn readers() -> Vec<Reader> {
+    readers_in(&fixtures())
+}
+
+/// [`readers`] with the fixtures they name taken from `dir` (for nobody: a copy it can read).
+fn readers_in(dir: &std::path::Path) -> Vec<Reader> {
+    let fixture = |name: &str| dir.join(name).display().to_string();
     let split = fixture("bad-input/split-on-core_all_kinds.btf");
     let btf = fixture("core_all_kinds.btf");
     let obj = fixture("core_all_kinds.bpf.o");
@@ -254,7 +260,9 @@ fn every_reader_refuses_an_unreadable_file() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    for reader in readers() {
+    // The other inputs each command takes come from a copy nobody can read: CI may clone the
+    // tree under a directory only root may enter.
+    for reader in readers_in(&common::nobody_tree().fixtures) {
         let file = dir.path().join(format!("secret-{}", reader.valid[0]));
         std::fs::copy(fixtures().join(reader.valid[0]), &file).unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
