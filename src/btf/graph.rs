@@ -159,7 +159,11 @@ impl Btf {
         } else {
             shown.extend(ids[..SHOWN / 2].iter().map(|&id| self.describe(id)));
             shown.push(format!("... ({} more)", ids.len() - SHOWN));
-            shown.extend(ids[ids.len() - SHOWN / 2..].iter().map(|&id| self.describe(id)));
+            shown.extend(
+                ids[ids.len() - SHOWN / 2..]
+                    .iter()
+                    .map(|&id| self.describe(id)),
+            );
         }
         shown.push(format!("[{to}]"));
         BtfError::TypeCycle {
@@ -177,7 +181,13 @@ pub(crate) mod tests {
     pub(crate) fn blob(words: &[u32], strs: &[u8]) -> Vec<u8> {
         let types: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
         let mut out = vec![0x9f, 0xeb, 1, 0];
-        for v in [24, 0, types.len() as u32, types.len() as u32, strs.len() as u32] {
+        for v in [
+            24,
+            0,
+            types.len() as u32,
+            types.len() as u32,
+            strs.len() as u32,
+        ] {
             out.extend(v.to_le_bytes());
         }
         out.extend(types);
@@ -262,7 +272,7 @@ pub(crate) mod tests {
         let err = Btf::parse(&blob(&w, b"\0")).unwrap_err();
         let text = err.to_string();
         assert!(
-            text.starts_with("BTF types [1] const <anon> -> [2] const <anon> -> [3] const"),
+            text.starts_with("BTF type cycle [1] const <anon> -> [2] const <anon> -> [3] const"),
             "{text}"
         );
         assert!(text.contains("... (4994 more) -> [4998]"), "{text}");
@@ -283,7 +293,13 @@ pub(crate) mod tests {
             .collect();
         let strs = b"t\0";
         let mut split = vec![0x9f, 0xeb, 1, 0];
-        for v in [24, 0, types.len() as u32, types.len() as u32, strs.len() as u32] {
+        for v in [
+            24,
+            0,
+            types.len() as u32,
+            types.len() as u32,
+            strs.len() as u32,
+        ] {
             split.extend(v.to_le_bytes());
         }
         split.extend(types);

@@ -106,10 +106,7 @@ pub enum BtfError {
     BaseMismatch { why: String },
     /// A reference cycle C cannot express (see `graph`): `ids` in the order they refer to
     /// each other, the last referring back to the first; `path` names them for the message.
-    #[error(
-        "BTF types {path} form a reference cycle that does not pass through a pointer to a \
-         named struct or union; refusing"
-    )]
+    #[error("BTF type cycle {path}: only a pointer to a named struct or union may close a cycle")]
     TypeCycle { ids: Vec<u32>, path: String },
 }
 
