@@ -982,7 +982,11 @@ mod tests {
             .collect();
         assert_eq!(plan.types, printable);
         assert_eq!(plan.beyond_bpftool, [sorted[0]]);
-        assert!(minimal_plan(&btf, &btf, &[]).unwrap().plan.beyond_bpftool.is_empty());
+        assert!(minimal_plan(&btf, &btf, &[])
+            .unwrap()
+            .plan
+            .beyond_bpftool
+            .is_empty());
         let names: Vec<(&str, bool)> = plan
             .kfuncs
             .iter()
