@@ -24,6 +24,10 @@ for o in "${objs[@]}"; do
     llvm-objcopy --dump-section ".BTF.ext=$tmp/$n.ext" "$o" /dev/null 2>/dev/null || true
 done
 cp "$fx"/core_all_kinds.btf "$fx"/core_all_kinds.bpfeb.btf "$out/btf/"
+# Reference cycles the BTF parser refuses (tests/fixtures/bad-input/README.md).
+cp "$fx"/bad-input/cycle-*.btf "$out/btf/"
+cp "$fx"/bad-input/cycle-*.btf "$out/source/"
+cp "$fx"/bad-input/cycle-*.bpf.o "$out/object/"
 cp "$fx"/core_all_kinds.btf* "$fx"/vmlinuz-*.img "$fx"/core_all_kinds.bpfeb.btf "$out/source/"
 cp "$fx"/core_all_kinds.bpf.o "$out/source/"
 for f in "$fx"/check-btf/{config,mounts,os-release,status}-*; do
@@ -73,6 +77,11 @@ for pick, o in enumerate(objs[:2]):
 kernel = rd(f"{tmp}/types.bpf.btf")
 for n in ["prog.bpf", "core_all_kinds.bpf"]:
     w("vmlinux_plan", n, struct.pack("<H", len(kernel)) + kernel + rd(f"{tmp}/{n}.btf"))
+# ... and kernels with reference cycles (tests/fixtures/bad-input/cycle-*.btf).
+for p in sorted(os.listdir("tests/fixtures/bad-input")):
+    if p.startswith("cycle-") and p.endswith(".btf"):
+        cyc = rd(f"tests/fixtures/bad-input/{p}")
+        w("vmlinux_plan", p[:-4], struct.pack("<H", len(cyc)) + cyc + rd(f"{tmp}/prog.bpf.btf"))
 PY
 # Drop byte-identical duplicates (several fixtures share one BTF).
 for d in "$out"/*/; do

@@ -172,6 +172,12 @@ pub struct Kfunc {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeaderPlan {
     pub types: Vec<u32>,
+    /// Handed to `btf_dump__dump_type` after `types`: the type upstream bpftool's loop never
+    /// reaches (see [`full_plan`]). Empty for minimal headers.
+    pub beyond_bpftool: Vec<u32>,
+    /// Anonymous enums only types that are never printed refer to (see [`orphan_enums`]),
+    /// declared on their own after all the rest. Empty for minimal headers.
+    pub orphan_enums: Vec<u32>,
     pub kfuncs: Vec<Kfunc>,
 }
 
@@ -604,12 +610,17 @@ pub fn kfuncs(btf: &Btf) -> Vec<Kfunc> {
     out
 }
 
-/// The whole header, as current bpftool writes it.
+/// The whole header: every type, in current bpftool's order, and then what bpftool loses.
 ///
 /// bpftool's loop over the sorted types starts at index 1 (`for (i = 1; i < cnt; i++)
 /// dump(datums[i].index)`), as if void sorted first; but void ranks last, so the type that
-/// sorts first (on kernels: the anonymous enum whose first enumerator sorts first) is never
-/// printed. This reproduces that, byte for byte.
+/// sorts first (on kernels: the anonymous enum whose first enumerator sorts first, such as
+/// `ACOMP_WALK_SLEEP` or `AAFS_LOADDATA_ABI`) is never printed unless another type pulls it in.
+/// `types` is bpftool's sequence, unchanged; that first type goes to
+/// [`HeaderPlan::beyond_bpftool`], dumped after all of bpftool's (where `btf_dump` prints it
+/// only if nothing printed it already, and cannot move or rename anything bpftool prints: its
+/// enumerators take `___N` suffixes, if any, after bpftool's). The header is bpftool's, byte
+/// for byte, with the lost types added before the kfunc block.
 pub fn full_plan(btf: &Btf) -> HeaderPlan {
     let n = btf.type_count();
     let mut maker = KeyMaker::new(btf);
@@ -630,14 +641,102 @@ pub fn full_plan(btf: &Btf) -> HeaderPlan {
         }
     };
     drop(maker);
-    let types = keys
-        .into_iter()
-        .skip(usize::from(skip_first))
-        .map(|k| k.id())
-        .collect();
+    let mut types: Vec<u32> = keys.into_iter().map(|k| k.id()).collect();
+    let beyond_bpftool = if skip_first {
+        vec![types.remove(0)]
+    } else {
+        Vec::new()
+    };
+    let kfuncs = kfuncs(btf);
+    let orphans = orphan_enums(btf, &kfuncs);
     HeaderPlan {
         types,
-        kfuncs: kfuncs(btf),
+        beyond_bpftool,
+        orphan_enums: sort_ids(btf, orphans.into_iter()),
+        kfuncs,
+    }
+}
+
+/// The types whose definitions print the types they refer to inline, or by name: named
+/// structs, unions and typedefs (a typedef of an anonymous enum defines it in place), and the
+/// prototypes of the kfunc block; an anonymous type's definition is printed inside theirs.
+fn printed_refs(t: &crate::btf::Type<'_>) -> Vec<u32> {
+    match t.kind() {
+        Kind::Struct | Kind::Union => t.members().map(|m| m.type_id).collect(),
+        Kind::FuncProto => std::iter::once(t.type_id())
+            .chain(t.params().map(|p| p.type_id))
+            .collect(),
+        Kind::Array => t.array().map(|a| vec![a.elem_type]).unwrap_or_default(),
+        Kind::Ptr
+        | Kind::Typedef
+        | Kind::Volatile
+        | Kind::Const
+        | Kind::Restrict
+        | Kind::TypeTag => vec![t.type_id()],
+        _ => Vec::new(),
+    }
+}
+
+/// Anonymous enums that neither bpftool nor `btf_dump` ever print: libbpf's `btf_dump` prints
+/// an anonymous enum on its own only when no type refers to it
+/// (`btf_dump_mark_referenced`), and otherwise inline, inside the declaration of what refers
+/// to it. When everything that refers to it is itself never printed (a `VAR`, a `FUNC` that is
+/// not a kfunc, a `const` array only such a `VAR` has: 5.10's `LBR_EIP_FLAGS`), its
+/// enumerators are lost. One linear pass: mark what every type refers to, then walk from what
+/// the header prints (named structs, unions and typedefs, kfunc prototypes) through what
+/// their definitions print.
+fn orphan_enums(btf: &Btf, kfuncs: &[Kfunc]) -> Vec<u32> {
+    let n = btf.type_count();
+    let mut referenced = vec![false; n as usize];
+    let mut reached = vec![false; n as usize];
+    let mut todo: Vec<u32> = kfuncs.iter().map(|k| k.proto).collect();
+    for id in 1..n {
+        let Some(t) = btf.type_by_id(id) else {
+            continue;
+        };
+        for r in referenced_by(&t) {
+            if let Some(flag) = referenced.get_mut(r as usize) {
+                *flag = true;
+            }
+        }
+        if matches!(t.kind(), Kind::Struct | Kind::Union | Kind::Typedef) && t.name_off() != 0 {
+            todo.push(id);
+        }
+    }
+    while let Some(id) = todo.pop() {
+        match reached.get_mut(id as usize) {
+            Some(seen) if !*seen => *seen = true,
+            _ => continue,
+        }
+        if let Some(t) = btf.type_by_id(id) {
+            todo.extend(printed_refs(&t).into_iter().filter(|&r| r < n));
+        }
+    }
+    (1..n)
+        .filter(|&id| {
+            btf.type_by_id(id).is_some_and(|t| {
+                t.is_any_enum()
+                    && t.name_off() == 0
+                    && t.vlen() > 0
+                    && referenced[id as usize]
+                    && !reached[id as usize]
+            })
+        })
+        .collect()
+}
+
+/// What libbpf's `btf_dump_mark_referenced` counts as a reference: every type id a record
+/// names, array index types and `DATASEC` entries included.
+fn referenced_by(t: &crate::btf::Type<'_>) -> Vec<u32> {
+    match t.kind() {
+        Kind::Array => t
+            .array()
+            .map(|a| vec![a.elem_type, a.index_type])
+            .unwrap_or_default(),
+        Kind::FuncProto => t.params().map(|p| p.type_id).collect(),
+        Kind::Func | Kind::Var | Kind::DeclTag => vec![t.type_id()],
+        Kind::Datasec => t.secinfos().map(|v| v.type_id).collect(),
+        _ => printed_refs(t),
     }
 }
 
@@ -777,7 +876,12 @@ pub fn minimal_plan(kernel: &Btf, obj: &Btf, extra: &[&str]) -> Result<MinimalPl
         .collect();
     unmatched.sort();
     Ok(MinimalPlan {
-        plan: HeaderPlan { types, kfuncs },
+        plan: HeaderPlan {
+            types,
+            beyond_bpftool: Vec::new(),
+            orphan_enums: Vec::new(),
+            kfuncs,
+        },
         unmatched,
     })
 }
@@ -786,8 +890,14 @@ pub fn minimal_plan(kernel: &Btf, obj: &Btf, extra: &[&str]) -> Result<MinimalPl
 /// block (bpftool's `dump_btf_kfuncs`), the epilogue.
 pub fn write_header(d: &mut CDumper<'_>, plan: &HeaderPlan) -> Result<(), LibbpfError> {
     d.write_str(PROLOGUE)?;
-    for &id in &plan.types {
+    for &id in plan.types.iter().chain(&plan.beyond_bpftool) {
         d.dump_type(id)?;
+    }
+    for &id in &plan.orphan_enums {
+        // An anonymous enum's declaration is its definition; `btf_dump` prints a top-level
+        // enum as this plus ";\n\n".
+        d.emit_type_decl(id, "")?;
+        d.write_str(";\n\n")?;
     }
     d.write_str("\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n")?;
     for k in &plan.kfuncs {
@@ -855,7 +965,7 @@ mod tests {
     }
 
     #[test]
-    fn full_plan_skips_the_first_sorted_type_like_bpftool() {
+    fn full_plan_dumps_what_bpftool_skips_last() {
         let btf = fixture("types.bpf.o");
         let sorted = sorted_type_ids(&btf);
         assert_eq!(sorted.len() as u32, btf.type_count());
@@ -871,6 +981,12 @@ mod tests {
             .filter(|&id| !dump_is_noop(&btf, id))
             .collect();
         assert_eq!(plan.types, printable);
+        assert_eq!(plan.beyond_bpftool, [sorted[0]]);
+        assert!(minimal_plan(&btf, &btf, &[])
+            .unwrap()
+            .plan
+            .beyond_bpftool
+            .is_empty());
         let names: Vec<(&str, bool)> = plan
             .kfuncs
             .iter()

@@ -348,3 +348,64 @@ fn vmlinux_refuses_nesting_deeper_than_libbpf_can_dump() {
     let o = common::run(&["btf", "--btf", &deep]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// BTF with a reference cycle C cannot express (a `const`/`volatile` loop, a typedef loop, a
+/// struct holding itself by value or in an array, a prototype returning a pointer to itself):
+/// libbpf's `skip_mods_and_typedefs` and `btf_dump` never return on some of these (dry-run
+/// hung, vmlinux overflowed its stack). Every reader refuses them in every slot, naming the
+/// file and the types of the cycle, before libbpf sees them; vmlinux's deeper-than-1024 check
+/// comes later and is a different error.
+#[test]
+fn every_reader_refuses_reference_cycles() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let btfs = [
+        (
+            "cycle-const-volatile.btf",
+            "[2] const <anon> -> [3] volatile <anon> -> [2]",
+        ),
+        ("cycle-typedef.btf", "[2] typedef a -> [3] typedef b -> [2]"),
+        ("cycle-struct-by-value.btf", "[2] struct s -> [2]"),
+        (
+            "cycle-array-of-itself.btf",
+            "[2] struct s -> [3] array <anon> -> [2]",
+        ),
+        (
+            "cycle-proto-returns-itself.btf",
+            "[1] func_proto <anon> -> [2] ptr <anon> -> [1]",
+        ),
+        (
+            "cycle-typedef-in-core_all_kinds.btf",
+            "[15] typedef pid_t -> [15]",
+        ),
+    ];
+    let object = (
+        "cycle-typedef-in-object.bpf.o",
+        "[15] typedef pid_t -> [15]",
+    );
+    for reader in readers() {
+        let takes_object = reader.valid.iter().any(|v| v.ends_with(".o"));
+        let inputs: Vec<(&str, &str)> = if takes_object {
+            vec![object]
+        } else {
+            btfs.to_vec()
+        };
+        for (file, cycle) in inputs {
+            let path = fixture(&format!("bad-input/{file}"));
+            reader.assert_refuses(&path, file, out_dir.path(), false);
+            let (o, _) = reader.run(&path, out_dir.path(), false);
+            let err = stderr(&o);
+            assert!(
+                err.contains(&format!("BTF type cycle {cycle}: ")),
+                "`{}` on {file}: {err}",
+                reader.name()
+            );
+        }
+    }
+    // An object's BTF is refused the same way wherever a BTF source is read.
+    let obj = fixture(&format!("bad-input/{}", object.0));
+    for args in [vec!["btf", "--btf", &obj], vec!["vmlinux", "--btf", &obj]] {
+        let o = common::run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(object.1), "{args:?}: {}", stderr(&o));
+    }
+}

@@ -69,20 +69,71 @@ replay_tests!(
     libbpf_log
 );
 
-fn fixture(name: &str) -> Btf {
-    let path = crate::common::fixtures().join("fuzz").join(name);
-    Btf::parse(&std::fs::read(path).unwrap()).unwrap()
+/// A function prototype whose parameters point back at it: C declarations recursed without
+/// end (stack overflow in `btf --layout`). Such a cycle describes no C type, and libbpf's
+/// `btf_dump` recurses on it without end too: the parser now refuses it.
+#[test]
+fn cdecl_proto_cycle_is_refused() {
+    let path = crate::common::fixtures().join("fuzz/btf/cdecl-proto-cycle.btf");
+    match Btf::parse(&std::fs::read(path).unwrap()) {
+        Err(coretool::btf::BtfError::TypeCycle { ids, .. }) => assert_eq!(ids, [1, 2]),
+        other => panic!("{other:?}"),
+    }
 }
 
-/// A function prototype whose parameters point back at it: C declarations recursed without
-/// end (stack overflow in `btf --layout`). Now one declaration visits a bounded number of
-/// types and ends in `...`.
+/// What stays of that fix: prototypes whose parameters are pointers to prototypes with two
+/// parameters each, 40 deep, are acyclic but name 2^40 types when spelled out. One
+/// declaration still visits a bounded number of types and ends in `...`.
 #[test]
-fn cdecl_proto_cycle_is_cut_short() {
-    let btf = fixture("btf/cdecl-proto-cycle.btf");
-    let decl = cdecl::declaration(&btf, 2, "f");
-    assert!(decl.starts_with("... (*f)("), "{decl}");
+fn cdecl_of_a_doubling_prototype_chain_is_cut_short() {
+    const DEPTH: u32 = 40;
+    let (fp, ptr) = ((13u32 << 24), (2u32 << 24));
+    // [1] int, then per level k: [2k] FUNC_PROTO int (p, p), [2k+1] PTR -> [2k]
+    let mut words = vec![1, 1 << 24, 4, 32];
+    for k in 1..=DEPTH {
+        if k == 1 {
+            words.extend([0, fp, 1]);
+        } else {
+            let p = 2 * (k - 1) + 1;
+            words.extend([0, fp | 2, 1, 0, p, 0, p]);
+        }
+        words.extend([0, ptr, 2 * k]);
+    }
+    let btf = Btf::parse(&blob(None, &words, b"\0int\0")).unwrap();
+    let decl = cdecl::declaration(&btf, 2 * DEPTH + 1, "f");
+    assert!(decl.contains("(*f)(") && decl.contains("..."), "{decl}");
     assert!(decl.len() < 2 * cdecl::MAX_DECL_LEN, "{} bytes", decl.len());
+}
+
+/// The reference cycles of the bad-input suite (also fuzz seeds): refused by the parser,
+/// whole or as an object's `.BTF`, naming the types of the cycle.
+#[test]
+fn reference_cycles_are_refused_by_the_parser() {
+    let dir = crate::common::fixtures().join("bad-input");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if !name.starts_with("cycle-") {
+            continue;
+        }
+        let data = std::fs::read(&path).unwrap();
+        let btf = if name.ends_with(".o") {
+            let elf = coretool::elf::ElfInfo::parse(&data).unwrap();
+            Btf::parse(elf.section(".BTF").unwrap())
+        } else {
+            Btf::parse(&data)
+        };
+        match btf {
+            Err(e @ coretool::btf::BtfError::TypeCycle { .. }) => {
+                let text = e.to_string();
+                assert!(text.starts_with("BTF type cycle ["), "{name}: {text}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        seen += 1;
+    }
+    assert!(seen >= 7, "only {seen} cycle fixtures");
 }
 
 /// A little-endian BTF blob from header fields, type words and strings.

@@ -7,12 +7,18 @@
 //! caller hands over a `Vec`) and words are read in the blob's byte order, so
 //! [`Btf::raw_bytes`] can hand the very same blob to libbpf.
 //!
+//! Parsing also checks the type graph once (`graph`): a reference cycle that C cannot
+//! express (anything but a pointer back to a named struct or union) is refused with
+//! [`BtfError::TypeCycle`], so no caller (coretool's own walks, libbpf's relocation and
+//! `btf_dump` code) ever sees one.
+//!
 //! Split BTF (a kernel module's BTF on top of vmlinux) is supported: ids below
 //! [`Btf::first_id`] and string offsets below the base's string size resolve in the base.
 //!
 //! Layout follows `include/uapi/linux/btf.h`; helper names follow libbpf's `btf.h`.
 
 pub mod cdecl;
+mod graph;
 pub mod layout;
 pub(crate) mod native;
 
@@ -98,6 +104,10 @@ pub enum BtfError {
     MissingBase,
     #[error("split BTF does not fit its base: {why}")]
     BaseMismatch { why: String },
+    /// A reference cycle C cannot express (see `graph`): `ids` in the order they refer to
+    /// each other, the last referring back to the first; `path` names them for the message.
+    #[error("BTF type cycle {path}: only a pointer to a named struct or union may close a cycle")]
+    TypeCycle { ids: Vec<u32>, path: String },
 }
 
 /// BTF kinds, numbered as in `enum btf_kind` (uapi/linux/btf.h).
@@ -252,6 +262,8 @@ pub struct Btf {
     /// Size of the raw blob, for reports.
     raw_size: usize,
     names: OnceLock<HashMap<String, Vec<u32>>>,
+    /// Some type refers to an id past the last type (checked by `graph`).
+    refs_past_end: bool,
 }
 
 impl fmt::Debug for Btf {
@@ -427,7 +439,7 @@ impl Btf {
             pos += need;
         }
         let raw_size = data.len();
-        Ok(Btf {
+        let mut btf = Btf {
             endian,
             data,
             types: types_range,
@@ -438,7 +450,10 @@ impl Btf {
             base: base.map(Box::new),
             raw_size,
             names: OnceLock::new(),
-        })
+            refs_past_end: false,
+        };
+        btf.refs_past_end = btf.check_graph()?;
+        Ok(btf)
     }
 
     pub fn endian(&self) -> Endian {

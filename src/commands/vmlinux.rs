@@ -38,7 +38,9 @@ pub struct VmlinuxArgs {
 /// `--help` text of `coretool vmlinux`.
 pub const LONG_ABOUT: &str = "Write a vmlinux.h: every type of the BTF as C, sorted as current \
 bpftool sorts them, with the kfunc prototypes: byte for byte what `bpftool btf dump file SRC \
-format c` writes with the same libbpf (1.7). With --for, only the types one BPF object refers to.";
+format c` writes with the same libbpf (1.7), plus the enums bpftool loses (the first type of its \
+sort, anonymous enums only unprinted types use), added after bpftool's types so that every \
+named type and enumerator is in the header. With --for, only the types one BPF object refers to.";
 
 pub fn run(args: VmlinuxArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     if g.json {
