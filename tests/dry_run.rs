@@ -560,3 +560,67 @@ fn relo_core_struct_layout_matches_c() {
         assert_eq!(*rust, c, "{expr}: Rust {rust}, C {c}");
     }
 }
+
+/// Whether `pid` holds the target BTF for libbpf: a file in `tmp` (how it used to be handed
+/// over) or the in-memory file among its descriptors.
+fn holds_target_btf(pid: u32, tmp: &std::path::Path) -> bool {
+    if std::fs::read_dir(tmp).is_ok_and(|mut d| d.next().is_some()) {
+        return true;
+    }
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .any(|l| l.to_string_lossy().contains("coretool"))
+}
+
+/// A signal while libbpf holds the target BTF (SIGTERM, SIGINT, even SIGKILL) leaves nothing
+/// behind: the BTF lives in an anonymous memory file, not in a named temporary file.
+#[test]
+fn signal_mid_run_leaves_no_file() {
+    use std::os::unix::process::ExitStatusExt;
+    require_root!("the libbpf engine needs root");
+    require!(have_kernel_btf(), "no {SYSFS_VMLINUX}");
+    let _shared = kernel_shared();
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGKILL] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut args = vec!["dry-run", "core_all_kinds.bpf.o"];
+        for _ in 0..40 {
+            args.extend(["--btf", SYSFS_VMLINUX]);
+        }
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .current_dir(fixtures())
+            .env("TMPDIR", tmp.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        loop {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "signal {sig}: dry-run ended before it was caught holding the target BTF"
+            );
+            if holds_target_btf(child.id(), tmp.path()) {
+                break;
+            }
+            assert!(
+                start.elapsed().as_secs() < 30,
+                "signal {sig}: no target BTF seen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // SAFETY: kill(2) on our own child's pid, which has not been reaped yet.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(sig), "{status:?}");
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "signal {sig} left {left:?}");
+    }
+}

@@ -22,11 +22,8 @@ use super::print::PrintGuard;
 pub enum LiveError {
     #[error("{}: libbpf cannot open it: {cause}", path.display())]
     Open { path: PathBuf, cause: String },
-    #[error("writing the target BTF for libbpf to {}: {cause}", path.display())]
-    TempFile {
-        path: PathBuf,
-        cause: std::io::Error,
-    },
+    #[error("handing the target BTF to libbpf (an in-memory file): {cause}")]
+    TempFile { cause: std::io::Error },
 }
 
 /// What one libbpf run printed and how it ended.
@@ -48,45 +45,38 @@ pub struct LoadVerdict {
     pub log: String,
 }
 
-/// A target BTF written to a private temporary file for libbpf's `btf_custom_path`, removed on
-/// drop. libbpf parses raw BTF and ELF files itself, but not kernel images or archives, so every
-/// `--btf` source is handed over as the raw `.BTF` bytes coretool already extracted.
+/// A target BTF held in an anonymous memory file (`memfd_create`) for libbpf's
+/// `btf_custom_path`, which libbpf opens as `/proc/self/fd/N`. libbpf parses raw BTF and ELF
+/// files itself, but not kernel images or archives, so every `--btf` source is handed over as
+/// the raw `.BTF` bytes coretool already extracted. The file has no name in any directory: it
+/// goes away with the descriptor, so no signal (not even SIGKILL) can leave it behind.
 pub(crate) struct TargetFile {
+    /// Keeps the descriptor (and so the file) alive while libbpf may open `path`.
+    _file: std::fs::File,
     path: PathBuf,
 }
 
 impl TargetFile {
     pub fn write(raw: &[u8]) -> Result<TargetFile, LiveError> {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static SEQ: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "coretool-dry-run-{}-{}.btf",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)?;
-            f.write_all(raw)
-        };
-        write().map_err(|cause| LiveError::TempFile {
-            path: path.clone(),
-            cause,
-        })?;
-        Ok(TargetFile { path })
+        use std::io::Write;
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let fail = |cause: std::io::Error| LiveError::TempFile { cause };
+        // SAFETY: the name is a NUL-terminated C string literal; memfd_create returns a new
+        // descriptor we own or -1 with errno set.
+        let fd = unsafe { libc::memfd_create(c"coretool-target-btf".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(fail(std::io::Error::last_os_error()));
+        }
+        // SAFETY: `fd` is a fresh descriptor nothing else owns; the File closes it once.
+        let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+        file.write_all(raw).map_err(fail)?;
+        let path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        Ok(TargetFile { _file: file, path })
     }
 
+    /// The path libbpf opens (this process's view of the descriptor).
     pub fn path(&self) -> &Path {
         &self.path
-    }
-}
-
-impl Drop for TargetFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 
