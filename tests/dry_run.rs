@@ -624,3 +624,133 @@ fn signal_mid_run_leaves_no_file() {
         assert!(left.is_empty(), "signal {sig} left {left:?}");
     }
 }
+
+/// A big-endian object on a little-endian kernel (and the reverse): the relocation values are
+/// shown, but the verdict is that it cannot load there, exit 1, offline as with libbpf.
+#[test]
+fn foreign_byte_order_cannot_load() {
+    let out = coretool(&[
+        "dry-run",
+        "core_all_kinds.bpfeb.o",
+        "--offline",
+        "--btf",
+        "core_all_kinds.btf",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    golden("dry-run-foreign-endian.txt", &text);
+    // The reverse, and the matching pair, which loads.
+    let out = coretool(&[
+        "dry-run",
+        "core_all_kinds.bpf.o",
+        "--offline",
+        "--btf",
+        "core_all_kinds.bpfeb.btf",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("the object is little-endian, the kernel big-endian"),
+        "{text}"
+    );
+    let out = coretool(&[
+        "dry-run",
+        "core_all_kinds.bpfeb.o",
+        "--offline",
+        "--btf",
+        "core_all_kinds.bpfeb.btf",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // JSON says it too.
+    let out = coretool(&[
+        "--json",
+        "dry-run",
+        "core_all_kinds.bpfeb.o",
+        "--offline",
+        "--btf",
+        "core_all_kinds.btf",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["targets"][0]["verdict"], "fails");
+    assert!(v["targets"][0]["failure"]
+        .as_str()
+        .unwrap()
+        .contains("the object is big-endian, the kernel little-endian"));
+    // The running kernel (little-endian here), by either engine.
+    require!(have_kernel_btf(), "no {SYSFS_VMLINUX}");
+    let mut modes = vec![vec!["--offline"]];
+    if is_root() {
+        modes.push(vec![]);
+    }
+    for m in modes {
+        let mut args = vec!["dry-run", "core_all_kinds.bpfeb.o"];
+        args.extend(&m);
+        let out = coretool(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("fails: 34 relocations"), "{args:?}: {text}");
+        assert!(
+            text.contains(" patched "),
+            "{args:?}: values are shown: {text}"
+        );
+        assert!(
+            text.contains("cannot load on this kernel: the object is big-endian"),
+            "{args:?}: {text}"
+        );
+    }
+}
+
+/// libbpf refuses to open an object with a static program: both engines say so in libbpf's
+/// own words, with the same verdict, and `-v` shows libbpf's log.
+#[test]
+fn libbpf_refusal_keeps_libbpf_reason() {
+    let reason = "libbpf cannot open the object: sec 'raw_tp/sys_enter': program 'static_fn' is \
+                  static and not supported";
+    let out = coretool(&[
+        "dry-run",
+        "dryrun/static_prog.bpf.o",
+        "--offline",
+        "--btf",
+        "core_all_kinds.btf",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let offline = String::from_utf8(out.stdout).unwrap();
+    assert!(offline.contains(reason), "{offline}");
+    assert!(offline.contains("not-run"), "{offline}");
+    let out = coretool(&[
+        "-v",
+        "dry-run",
+        "dryrun/static_prog.bpf.o",
+        "--offline",
+        "--btf",
+        "core_all_kinds.btf",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("libbpf: sec 'raw_tp/sys_enter': program 'static_fn' is static"),
+        "{text}"
+    );
+    // The loader itself keeps libbpf's reason too, not only the errno.
+    let path = fixtures().join("dryrun/static_prog.bpf.o");
+    let data = std::fs::read(&path).unwrap();
+    let obj = coretool::libbpf::object::ObjectFile {
+        path: &path,
+        data: &data,
+    };
+    let err = coretool::libbpf::object::prepare(obj, None).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("program 'static_fn' is static and not supported"),
+        "{err}"
+    );
+    require_root!("the libbpf engine needs root");
+    let out = coretool(&[
+        "dry-run",
+        "dryrun/static_prog.bpf.o",
+        "--btf",
+        "core_all_kinds.btf",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let live = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(live.replace(", libbpf prepare)", ", offline)"), offline);
+}

@@ -253,6 +253,9 @@ fn write_verdict(
         style.fail("fails")
     };
     let mut why = Vec::new();
+    if let Some(e) = &r.refused {
+        why.push(e.clone());
+    }
     if let Some(e) = &r.prepare_error {
         why.push(format!("libbpf: {e}"));
     }

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use super::log::{self, Record, VerifierPoison};
 use super::offline::{self, OfflineError, OfflineTarget};
+use crate::btf::Endian;
 use crate::libbpf::object::{self as live, LiveError, TargetFile};
-use crate::reloc::{assemble, Object, Status, TargetResult};
+use crate::reloc::{assemble, Object, Outcomes, Status, TargetResult};
 use crate::source::{BtfSource, SYSFS_VMLINUX};
 
 /// Which machinery computed the relocations.
@@ -62,6 +63,9 @@ pub struct TargetReport {
     pub result: TargetResult,
     /// libbpf's prepare failed for a reason other than a CO-RE relocation.
     pub prepare_error: Option<String>,
+    /// Why the object cannot load on this kernel whatever its relocations say: libbpf refuses
+    /// to open it (its own reason), or its byte order is not the kernel's.
+    pub refused: Option<String>,
     /// `--load` verdicts, one per program (running kernel only).
     pub loads: Option<Vec<ProgramLoad>>,
     /// The log libbpf (or the offline calculator) printed.
@@ -72,6 +76,9 @@ impl TargetReport {
     /// Whether the object would load on this kernel, as far as relocation (and, under
     /// `--load`, the verifier) can tell.
     pub fn loads(&self) -> bool {
+        if self.refused.is_some() {
+            return false;
+        }
         if let Some(loads) = &self.loads {
             return loads.iter().all(|l| l.loaded);
         }
@@ -102,6 +109,27 @@ pub fn run(
     mode: Mode,
     load: bool,
 ) -> Result<TargetReport, RunError> {
+    // The first thing any loader does is open the object; libbpf refuses some that coretool
+    // parses (a static program, a 32-bit ELF). Nothing is relocated then, by either engine.
+    if let Err(refusal) = live::check_open(object_file(obj)) {
+        let why = format!("libbpf cannot open the object: {refusal}");
+        let outcomes = Outcomes {
+            failure: Some(why.clone()),
+            ..Outcomes::default()
+        };
+        return Ok(TargetReport {
+            source: target.btf.path.display().to_string(),
+            release: target.btf.release.clone(),
+            running_kernel: target.running_kernel(),
+            mode,
+            result: assemble(obj, &outcomes),
+            prepare_error: None,
+            refused: Some(why),
+            loads: None,
+            log: refusal.log,
+        });
+    }
+    let refused = foreign_byte_order(obj, target);
     let (outcomes, log, prepare_error) = match mode {
         Mode::Offline => {
             let t = OfflineTarget {
@@ -141,7 +169,7 @@ pub fn run(
     let prepare_error = prepare_error
         .filter(|_| result.failure.is_none())
         .map(|e| last_warning(&log).map_or(e.clone(), |w| format!("{e}: {w}")));
-    let loads = if load && mode == Mode::Libbpf && target.running_kernel() {
+    let loads = if load && mode == Mode::Libbpf && target.running_kernel() && refused.is_none() {
         let file = match target.default_kernel {
             true => None,
             false => Some(TargetFile::write(target.btf.btf.raw_bytes())?),
@@ -158,8 +186,28 @@ pub fn run(
         mode,
         result,
         prepare_error,
+        refused,
         loads,
         log,
+    })
+}
+
+/// The kernel's byte order is its BTF's (the running kernel's is this machine's); the kernel
+/// runs only instructions in its own order, and libbpf refuses to load an object of another
+/// (`bpf_object_load`: "loading non-native endianness is unsupported"), although it relocates
+/// one.
+fn foreign_byte_order(obj: &Object, target: &Target<'_>) -> Option<String> {
+    let kernel = match target.default_kernel {
+        true => Endian::native(),
+        false => target.btf.btf.endian(),
+    };
+    (obj.endian != kernel).then(|| {
+        format!(
+            "cannot load on this kernel: the object is {}, the kernel {} (libbpf: loading \
+             non-native endianness is unsupported)",
+            obj.endian.name(),
+            kernel.name()
+        )
     })
 }
 

@@ -132,9 +132,9 @@ impl TargetDoc {
             running_kernel: r.running_kernel,
             verdict: if r.loads() { "loads" } else { "fails" }.to_owned(),
             failure: r
-                .result
-                .failure
+                .refused
                 .as_ref()
+                .or(r.result.failure.as_ref())
                 .or(r.prepare_error.as_ref())
                 .cloned(),
             summary: SummaryDoc {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use libbpf_rs::{AsRawLibbpf, ObjectBuilder, OpenObject};
 
-use super::print::PrintGuard;
+use super::print::{LogLevel, PrintGuard};
 
 /// Why the libbpf path could not run at all (as opposed to a relocation that failed, which is a
 /// result and lives in the log).
@@ -88,25 +88,132 @@ pub struct ObjectFile<'a> {
     pub data: &'a [u8],
 }
 
-fn open(obj: ObjectFile<'_>, target: Option<&Path>) -> Result<OpenObject, LiveError> {
-    let fail = |path: &Path, e: libbpf_rs::Error| LiveError::Open {
-        path: path.to_path_buf(),
-        cause: format!("{e:#}"),
+/// The name libbpf gives an object it opens by path (`bpf_object__new`): the file name up to
+/// its first dot.
+fn object_name(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    name.split('.').next().unwrap_or_default().to_owned()
+}
+
+/// libbpf's warnings among the lines `log` captured so far (taking them), verbatim without
+/// the `libbpf: ` prefix: the reason behind an error libbpf returns as a bare errno.
+fn warnings(log: &PrintGuard) -> (Vec<String>, String) {
+    let lines = log.take_lines();
+    let mut text = String::new();
+    let mut warned = Vec::new();
+    for l in lines {
+        text.push_str(&l.text);
+        text.push('\n');
+        if l.level == LogLevel::Warn {
+            let w = l.text.strip_prefix("libbpf: ").unwrap_or(&l.text).trim();
+            if !w.is_empty() {
+                warned.push(w.to_owned());
+            }
+        }
+    }
+    (warned, text)
+}
+
+/// libbpf's text for an error it returned (`libbpf_strerror`: errno, or libbpf's own codes
+/// such as `LIBBPF_ERRNO__FORMAT`).
+fn libbpf_strerror(err: i32) -> String {
+    let mut buf = [0 as std::ffi::c_char; 256];
+    // SAFETY: `buf` is writable for its whole length, which is what we pass; libbpf always
+    // NUL-terminates within it.
+    let ret = unsafe { libbpf_sys::libbpf_strerror(err, buf.as_mut_ptr(), buf.len() as _) };
+    if ret < 0 {
+        return errno_text(err.abs());
+    }
+    // SAFETY: libbpf_strerror wrote a NUL-terminated string into `buf`.
+    unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// libbpf refused to open an object (`bpf_object__open_mem`): nothing was relocated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenRefusal {
+    /// libbpf's own warnings, verbatim (`sec 'raw_tp/x': program 'f' is static and not
+    /// supported`), last one last.
+    pub warnings: Vec<String>,
+    /// The error libbpf returned, in libbpf's words.
+    pub error: String,
+    /// Everything libbpf printed while opening.
+    pub log: String,
+}
+
+impl std::fmt::Display for OpenRefusal {
+    /// `libbpf's last warning (its error)`: the reason first, the errno after it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.warnings.last() {
+            Some(w) => write!(f, "{w} ({})", self.error),
+            None => f.write_str(&self.error),
+        }
+    }
+}
+
+/// Whether libbpf opens `obj` at all (`bpf_object__open_mem`: the ELF, its sections and
+/// programs, its BTF; no kernel, no privilege). The first thing any loader does, so an object
+/// it refuses loads nowhere, whatever the relocations say.
+pub fn check_open(obj: ObjectFile<'_>) -> Result<(), OpenRefusal> {
+    let capture = PrintGuard::capture();
+    let name = std::ffi::CString::new(object_name(obj.path)).unwrap_or_default();
+    let opts = libbpf_sys::bpf_object_open_opts {
+        sz: std::mem::size_of::<libbpf_sys::bpf_object_open_opts>() as _,
+        object_name: if name.is_empty() {
+            std::ptr::null()
+        } else {
+            name.as_ptr()
+        },
+        ..Default::default()
+    };
+    // SAFETY: `obj.data` is valid for its length for the call (libbpf copies what it keeps);
+    // `opts` is a zeroed, correctly sized options struct whose one pointer (`name`) outlives
+    // the call. libbpf returns an owned object or NULL with errno set.
+    let ptr = unsafe {
+        libbpf_sys::bpf_object__open_mem(obj.data.as_ptr().cast(), obj.data.len() as _, &opts)
+    };
+    if ptr.is_null() {
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        let (warnings, log) = warnings(&capture);
+        return Err(OpenRefusal {
+            warnings,
+            error: libbpf_strerror(errno),
+            log,
+        });
+    }
+    // SAFETY: `ptr` is the object libbpf just opened for us, closed once, here.
+    unsafe { libbpf_sys::bpf_object__close(ptr) };
+    Ok(())
+}
+
+fn open(
+    obj: ObjectFile<'_>,
+    target: Option<&Path>,
+    log: &PrintGuard,
+) -> Result<OpenObject, LiveError> {
+    let fail = |path: &Path, e: libbpf_rs::Error| {
+        // libbpf says why in its log; the error it returns is a bare errno.
+        let (warned, _) = warnings(log);
+        let cause = match warned.last() {
+            Some(w) => format!("{w} ({e:#})"),
+            None => format!("{e:#}"),
+        };
+        LiveError::Open {
+            path: path.to_path_buf(),
+            cause,
+        }
     };
     let mut builder = ObjectBuilder::default();
     if let Some(t) = target {
         builder.btf_custom_path(t).map_err(|e| fail(t, e))?;
     }
-    // The name libbpf gives an object it opens by path (`bpf_object__new`): the file name up
-    // to its first dot.
-    let name = obj
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let name = name.split('.').next().unwrap_or_default();
+    let name = object_name(obj.path);
     if !name.is_empty() {
-        builder.name(name).map_err(|e| fail(obj.path, e))?;
+        builder.name(&name).map_err(|e| fail(obj.path, e))?;
     }
     builder.open_memory(obj.data).map_err(|e| fail(obj.path, e))
 }
@@ -115,7 +222,7 @@ fn open(obj: ObjectFile<'_>, target: Option<&Path>) -> Result<OpenObject, LiveEr
 /// anything: `bpf_object__prepare` with every map's auto-creation turned off.
 pub fn prepare(obj: ObjectFile<'_>, target: Option<&Path>) -> Result<LiveRun, LiveError> {
     let capture = PrintGuard::capture();
-    let mut open = open(obj, target)?;
+    let mut open = open(obj, target, &capture)?;
     for mut map in open.maps_mut() {
         // Cannot fail before load; a failure would only mean the map gets created and then
         // destroyed with the object.
@@ -139,8 +246,8 @@ pub fn load_each(
     target: Option<&Path>,
 ) -> Result<Vec<LoadVerdict>, LiveError> {
     let names: Vec<String> = {
-        let _quiet = PrintGuard::capture();
-        let open = open(obj, target)?;
+        let quiet = PrintGuard::capture();
+        let open = open(obj, target, &quiet)?;
         open.progs()
             .filter(|p| p.autoload())
             .map(|p| p.name().to_string_lossy().into_owned())
@@ -149,7 +256,7 @@ pub fn load_each(
     let mut verdicts = Vec::new();
     for name in names {
         let capture = PrintGuard::capture();
-        let mut open = open(obj, target)?;
+        let mut open = open(obj, target, &capture)?;
         for mut p in open.progs_mut() {
             let this = p.name().to_string_lossy() == name.as_str();
             p.set_autoload(this);
