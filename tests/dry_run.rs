@@ -754,3 +754,48 @@ fn libbpf_refusal_keeps_libbpf_reason() {
     let live = String::from_utf8(out.stdout).unwrap();
     assert_eq!(live.replace(", libbpf prepare)", ", offline)"), offline);
 }
+
+/// Several `--btf` with the same file name get different column labels: the shortest path
+/// suffix that tells them apart; the same file twice gets its position.
+#[test]
+fn matrix_labels_are_unique() {
+    let tmp = tempfile::tempdir().unwrap();
+    let btf = fixtures().join("core_all_kinds.btf");
+    let mut targets = Vec::new();
+    for dir in ["x/a", "y/a", "b"] {
+        let d = tmp.path().join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::copy(&btf, d.join("vmlinux")).unwrap();
+        targets.push(d.join("vmlinux").display().to_string());
+    }
+    targets.push(targets[2].clone());
+    let mut args = vec!["dry-run", "core_all_kinds.bpf.o", "--offline"];
+    for t in &targets {
+        args.extend(["--btf", t.as_str()]);
+    }
+    let out = coretool(&args);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    golden("dry-run-labels.txt", &text);
+    // Two images of one release: the release, then what tells them apart.
+    let out = coretool(&[
+        "dry-run",
+        "core_all_kinds.bpf.o",
+        "--offline",
+        "--btf",
+        "vmlinuz-gzip.img",
+        "--btf",
+        "vmlinuz-xz.img",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for label in [
+        "6.99.0-coretool-fixture (vmlinuz-gzip.img)",
+        "6.99.0-coretool-fixture (vmlinuz-xz.img)",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(label) && l.contains("  loads:")),
+            "{text}"
+        );
+    }
+}

@@ -126,15 +126,67 @@ pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     }))
 }
 
-/// `6.1.0-31-amd64` when known, else the file name.
-fn target_label(r: &TargetReport) -> String {
-    if let Some(rel) = &r.release {
-        return rel.clone();
-    }
-    std::path::Path::new(&r.source)
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_else(|| r.source.clone())
+/// One column label per target, all different: the kernel release when the source tells it,
+/// else the file name. Where two would be equal, the shortest path suffix (in components) that
+/// no other of them ends with (`a/vmlinux`, `b/vmlinux`), after the release when there is one;
+/// the same file given twice also gets its position (`vmlinux #2`).
+fn target_labels(reports: &[TargetReport]) -> Vec<String> {
+    let paths: Vec<Vec<String>> = reports
+        .iter()
+        .map(|r| {
+            std::path::Path::new(&r.source)
+                .components()
+                .filter(|c| {
+                    matches!(
+                        c,
+                        std::path::Component::Normal(_) | std::path::Component::ParentDir
+                    )
+                })
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect()
+        })
+        .collect();
+    let base: Vec<String> = reports
+        .iter()
+        .zip(&paths)
+        .map(|(r, p)| {
+            r.release
+                .clone()
+                .or_else(|| p.last().cloned())
+                .unwrap_or_else(|| r.source.clone())
+        })
+        .collect();
+    let suffix = |p: &[String], k: usize| p[p.len().saturating_sub(k)..].join("/");
+    (0..reports.len())
+        .map(|i| {
+            let clash: Vec<usize> = (0..reports.len())
+                .filter(|&j| j != i && base[j] == base[i])
+                .collect();
+            if clash.is_empty() {
+                return base[i].clone();
+            }
+            let mine = &paths[i];
+            let others: Vec<usize> = clash
+                .iter()
+                .copied()
+                .filter(|&j| paths[j] != *mine)
+                .collect();
+            let mut tail = (1..=mine.len())
+                .map(|k| suffix(mine, k))
+                .find(|s| {
+                    let k = s.split('/').count();
+                    others.iter().all(|&j| suffix(&paths[j], k) != *s)
+                })
+                .unwrap_or_else(|| suffix(mine, mine.len()));
+            if others.len() < clash.len() {
+                tail = format!("{tail} #{}", i + 1);
+            }
+            match &reports[i].release {
+                Some(rel) => format!("{rel} ({tail})"),
+                None => tail,
+            }
+        })
+        .collect()
 }
 
 fn value_text(v: Option<u64>) -> String {
@@ -240,11 +292,11 @@ fn write_verdict(
     out: &mut impl Write,
     r: &TargetReport,
     style: Style,
-    label_width: Option<usize>,
+    label: Option<(&str, usize)>,
 ) -> std::io::Result<()> {
     let s = r.result.summary();
-    let prefix = match label_width {
-        Some(w) => format!("{:<w$}  ", target_label(r)),
+    let prefix = match label {
+        Some((l, w)) => format!("{l:<w$}  "),
         None => String::new(),
     };
     let verdict = if r.loads() {
@@ -342,7 +394,7 @@ fn write_matrix(
         reports[0].mode.name()
     )?;
     writeln!(out)?;
-    let labels: Vec<String> = reports.iter().map(target_label).collect();
+    let labels = target_labels(reports);
     let mut header = vec!["program", "#", "kind", "accessor", "local"];
     header.extend(labels.iter().map(String::as_str));
     let mut t = table::new(&header);
@@ -383,8 +435,8 @@ fn write_matrix(
     writeln!(out, "(* = libbpf changes the value on that kernel)")?;
     writeln!(out)?;
     let width = labels.iter().map(String::len).max().unwrap_or(0);
-    for r in reports {
-        write_verdict(out, r, style, Some(width))?;
+    for (r, l) in reports.iter().zip(&labels) {
+        write_verdict(out, r, style, Some((l, width)))?;
     }
     Ok(())
 }
