@@ -254,6 +254,7 @@ fn leaves_nothing_in_the_kernel() {
         vec!["dry-run", "dryrun/dryrun_probe.bpf.o"],
         vec!["dry-run", "dryrun/dryrun_probe.bpf.o", "--load"],
         vec!["dry-run", "dryrun/unguarded.bpf.o", "--load"],
+        vec!["dry-run", "dryrun/runtime_sized.bpf.o", "--load"],
     ] {
         let out = coretool_unlocked(&args);
         assert!(
@@ -796,6 +797,87 @@ fn matrix_labels_are_unique() {
             text.lines()
                 .any(|l| l.starts_with(label) && l.contains("  loads:")),
             "{text}"
+        );
+    }
+}
+
+/// `--load` sizes a map the object leaves to its loader (max_entries 0) and says so, loads
+/// only the programs `--program` names, and refuses a `--btf` that is not the running kernel.
+#[test]
+fn load_sizes_maps_and_selects_programs() {
+    // Usage errors first: they need neither root nor a kernel.
+    let out = coretool(&["dry-run", "dryrun/runtime_sized.bpf.o", "--program", "x"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--program needs --load: {out:?}"
+    );
+    require_root!("--load needs root");
+    let out = coretool(&[
+        "dry-run",
+        "dryrun/runtime_sized.bpf.o",
+        "--load",
+        "--btf",
+        "core_all_kinds.btf",
+    ]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(
+            "core_all_kinds.btf: --load loads into the running kernel, and this is not its BTF"
+        ),
+        "{err}"
+    );
+    let out = coretool(&[
+        "dry-run",
+        "dryrun/runtime_sized.bpf.o",
+        "--load",
+        "--program",
+        "nope",
+    ]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        err.contains("no program named 'nope' (its programs: record_start, unguarded_read)"),
+        "{err}"
+    );
+    require!(have_kernel_btf(), "no {SYSFS_VMLINUX}");
+    let note = "note: map 'start' has max_entries 0 (its loader sets the size at run time): \
+                created with max_entries 1 for the load test";
+    // Every program: the map is created, so only the unguarded read fails.
+    let out = coretool(&["dry-run", "dryrun/runtime_sized.bpf.o", "--load"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains(note), "{text}");
+    assert!(!text.contains("failed to create"), "{text}");
+    assert!(!text.contains("record_start did not load"), "{text}");
+    assert!(text.contains("unguarded_read did not load"), "{text}");
+    // The subset a loader would autoload here, against the running kernel named by path.
+    for extra in [&[][..], &["--btf", SYSFS_VMLINUX][..]] {
+        let mut args = vec![
+            "--json",
+            "dry-run",
+            "dryrun/runtime_sized.bpf.o",
+            "--load",
+            "--program",
+            "record_start",
+        ];
+        args.extend(extra);
+        let out = coretool(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let t = &v["targets"][0];
+        assert_eq!(t["verdict"], "loads", "{args:?}");
+        let load = t["load"].as_array().unwrap();
+        assert_eq!(load.len(), 1, "{load:?}");
+        assert_eq!(load[0]["program"], "record_start");
+        assert_eq!(load[0]["loaded"], true);
+        assert_eq!(
+            t["sized_maps"],
+            serde_json::json!([{"name": "start", "max_entries": 1}])
         );
     }
 }

@@ -33,10 +33,16 @@ pub struct DryRunArgs {
     /// vmlinuz/bzImage, or a BTFHub .btf.tar.xz [default: the running kernel]
     #[arg(long, value_name = "SRC")]
     pub btf: Vec<PathBuf>,
-    /// Also load every program into the running kernel (the verifier runs), then unload it;
-    /// applies to the running kernel only (-v also prints libbpf's log)
+    /// Also load every program into the running kernel (the verifier runs), then unload it.
+    /// Only for the running kernel: with a --btf that is not its BTF, an error. Maps whose
+    /// max_entries the object leaves to its loader (0) are created with 1 entry (one page for a
+    /// ring buffer), and the output says so (-v also prints libbpf's log)
     #[arg(long, conflicts_with = "offline")]
     pub load: bool,
+    /// With --load: load only this program, as a loader that autoloads a subset does (repeat
+    /// for several)
+    #[arg(long = "program", value_name = "NAME", requires = "load")]
+    pub programs: Vec<String>,
     /// Compute the relocations without a kernel (automatic without root or without bpf())
     #[arg(long)]
     pub offline: bool,
@@ -77,6 +83,25 @@ pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         }
         .into());
     }
+    // The verifier checks a program against the kernel it runs in: --load means this kernel.
+    if args.load {
+        if let Some(other) = sources
+            .iter()
+            .find(|s| !default_kernel && !run::engine::is_running_kernel(s))
+        {
+            return Err(InputError::invalid(
+                &other.path,
+                format!(
+                    "--load loads into the running kernel, and this is not its BTF (not {} nor \
+                     a copy of it): the verifier would check the programs against another \
+                     kernel than the one relocated for; drop --load, or use --btf {} or no --btf",
+                    source::SYSFS_VMLINUX,
+                    source::SYSFS_VMLINUX
+                ),
+            )
+            .into());
+        }
+    }
     let mut mode = if args.offline || !root {
         Mode::Offline
     } else {
@@ -88,7 +113,8 @@ pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             btf: src,
             default_kernel,
         };
-        let report = match run::run(&obj, &target, mode, args.load) {
+        let load = args.load.then_some(args.programs.as_slice());
+        let report = match run::run_with(&obj, &target, mode, load) {
             // Root without bpf() (a user namespace, a container): unprivileged in effect, so
             // compute offline as for any unprivileged user, unless --load asked for the kernel.
             Err(RunError::NoBpf { detail }) if reports.is_empty() && !args.load => {
@@ -373,6 +399,26 @@ fn write_verdict(
             None => "",
         }
     )?;
+    if let Some(loads) = &r.loads {
+        let skipped: Vec<&str> = programs(r)
+            .into_iter()
+            .map(|(p, _)| p)
+            .filter(|p| !loads.iter().any(|l| l.program == *p))
+            .collect();
+        if !skipped.is_empty() {
+            why.push(format!(
+                "note: not loaded (not named by --program), so not part of the verdict: {}",
+                skipped.join(", ")
+            ));
+        }
+    }
+    for m in &r.sized_maps {
+        why.push(format!(
+            "note: map '{}' has max_entries 0 (its loader sets the size at run time): created \
+             with max_entries {} for the load test",
+            m.name, m.max_entries
+        ));
+    }
     for w in why {
         writeln!(out, "{}  {}", " ".repeat(prefix.len()), w)?;
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 use super::log::{self, Record, VerifierPoison};
 use super::offline::{self, OfflineError, OfflineTarget};
 use crate::btf::Endian;
-use crate::libbpf::object::{self as live, LiveError, TargetFile};
+use crate::libbpf::object::{self as live, LiveError, SizedMap, TargetFile};
 use crate::reloc::{assemble, Object, Outcomes, Status, TargetResult};
 use crate::source::{BtfSource, SYSFS_VMLINUX};
 
@@ -68,6 +68,9 @@ pub struct TargetReport {
     pub refused: Option<String>,
     /// `--load` verdicts, one per program (running kernel only).
     pub loads: Option<Vec<ProgramLoad>>,
+    /// Maps `--load` created with a size of its own because the object leaves it to the
+    /// loader (`max_entries` 0).
+    pub sized_maps: Vec<SizedMap>,
     /// The log libbpf (or the offline calculator) printed.
     pub log: String,
 }
@@ -96,9 +99,22 @@ pub struct Target<'a> {
 }
 
 impl Target<'_> {
+    /// Whether the target is the running kernel: no `--btf`, `--btf /sys/kernel/btf/vmlinux`,
+    /// or a copy of that BTF byte for byte.
     pub fn running_kernel(&self) -> bool {
-        self.default_kernel || self.btf.path == Path::new(SYSFS_VMLINUX)
+        self.default_kernel || is_running_kernel(self.btf)
     }
+}
+
+/// Whether `src` is the running kernel's BTF: `/sys/kernel/btf/vmlinux` itself, or the same
+/// bytes from elsewhere (only read when the sizes agree).
+pub fn is_running_kernel(src: &BtfSource) -> bool {
+    if src.path == Path::new(SYSFS_VMLINUX) {
+        return true;
+    }
+    let raw = src.btf.raw_bytes();
+    let same_size = std::fs::metadata(SYSFS_VMLINUX).is_ok_and(|m| m.len() == raw.len() as u64);
+    same_size && std::fs::read(SYSFS_VMLINUX).is_ok_and(|k| k == raw)
 }
 
 /// Relocate `obj` against `target` with `mode`; with `load`, also load each program (libbpf
@@ -108,6 +124,17 @@ pub fn run(
     target: &Target<'_>,
     mode: Mode,
     load: bool,
+) -> Result<TargetReport, RunError> {
+    run_with(obj, target, mode, load.then_some(&[]))
+}
+
+/// [`run`], with `load` naming the programs to load (`Some(&[])`: every program the object
+/// autoloads), as `--load --program NAME...`.
+pub fn run_with(
+    obj: &Object,
+    target: &Target<'_>,
+    mode: Mode,
+    load: Option<&[String]>,
 ) -> Result<TargetReport, RunError> {
     // The first thing any loader does is open the object; libbpf refuses some that coretool
     // parses (a static program, a 32-bit ELF). Nothing is relocated then, by either engine.
@@ -126,6 +153,7 @@ pub fn run(
             prepare_error: None,
             refused: Some(why),
             loads: None,
+            sized_maps: Vec::new(),
             log: refusal.log,
         });
     }
@@ -169,15 +197,18 @@ pub fn run(
     let prepare_error = prepare_error
         .filter(|_| result.failure.is_none())
         .map(|e| last_warning(&log).map_or(e.clone(), |w| format!("{e}: {w}")));
-    let loads = if load && mode == Mode::Libbpf && target.running_kernel() && refused.is_none() {
-        let file = match target.default_kernel {
-            true => None,
-            false => Some(TargetFile::write(target.btf.btf.raw_bytes())?),
-        };
-        let verdicts = live::load_each(object_file(obj), file.as_ref().map(TargetFile::path))?;
-        Some(apply_verdicts(&mut result, verdicts))
-    } else {
-        None
+    let mut sized_maps = Vec::new();
+    let loads = match load {
+        Some(only) if mode == Mode::Libbpf && target.running_kernel() && refused.is_none() => {
+            let file = match target.default_kernel {
+                true => None,
+                false => Some(TargetFile::write(target.btf.btf.raw_bytes())?),
+            };
+            let run = live::load_each(object_file(obj), file.as_ref().map(TargetFile::path), only)?;
+            sized_maps = run.sized_maps;
+            Some(apply_verdicts(&mut result, run.verdicts))
+        }
+        _ => None,
     };
     Ok(TargetReport {
         source: target.btf.path.display().to_string(),
@@ -188,6 +219,7 @@ pub fn run(
         prepare_error,
         refused,
         loads,
+        sized_maps,
         log,
     })
 }

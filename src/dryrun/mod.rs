@@ -12,4 +12,5 @@ pub mod log;
 pub mod offline;
 pub mod report;
 
-pub use engine::{run, Mode, ProgramLoad, RunError, Target, TargetReport};
+pub use crate::libbpf::object::SizedMap;
+pub use engine::{run, run_with, Mode, ProgramLoad, RunError, Target, TargetReport};

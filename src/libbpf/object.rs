@@ -22,6 +22,12 @@ use super::print::{LogLevel, PrintGuard};
 pub enum LiveError {
     #[error("{}: libbpf cannot open it: {cause}", path.display())]
     Open { path: PathBuf, cause: String },
+    #[error("{}: no program named '{name}' (its programs: {programs})", path.display())]
+    NoSuchProgram {
+        path: PathBuf,
+        name: String,
+        programs: String,
+    },
     #[error("handing the target BTF to libbpf (an in-memory file): {cause}")]
     TempFile { cause: std::io::Error },
 }
@@ -240,23 +246,96 @@ pub fn prepare(obj: ObjectFile<'_>, target: Option<&Path>) -> Result<LiveRun, Li
     })
 }
 
-/// Load each program of `obj` on its own against `target`, then unload it.
+/// A map whose `max_entries` is 0 in the object (its loader sets it at run time, as
+/// libbpf-tools' `cpudist` does) and the size `--load` created it with instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SizedMap {
+    pub name: String,
+    pub max_entries: u32,
+}
+
+/// What `--load` did: one verdict per program loaded, and the maps it had to size.
+#[derive(Debug, Clone)]
+pub struct LoadRun {
+    pub verdicts: Vec<LoadVerdict>,
+    pub sized_maps: Vec<SizedMap>,
+}
+
+/// The size a map with `max_entries` 0 gets for the load test: one entry, or one page for
+/// the ring buffers (whose size must be a power-of-two number of pages). A perf event array
+/// is left alone: libbpf sizes it to the number of CPUs itself.
+fn load_test_size(t: libbpf_rs::MapType) -> Option<u32> {
+    use libbpf_rs::MapType;
+    match t {
+        MapType::PerfEventArray => None,
+        MapType::RingBuf | MapType::UserRingBuf => {
+            // SAFETY: sysconf has no preconditions.
+            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            Some(u32::try_from(page).unwrap_or(4096))
+        }
+        _ => Some(1),
+    }
+}
+
+/// Size every zero-`max_entries` map of `open` for the load test; what was sized.
+fn size_maps(open: &mut OpenObject) -> Vec<SizedMap> {
+    let mut sized = Vec::new();
+    for mut map in open.maps_mut() {
+        if map.max_entries() != 0 {
+            continue;
+        }
+        let Some(n) = load_test_size(map.map_type()) else {
+            continue;
+        };
+        if map.set_max_entries(n).is_ok() {
+            sized.push(SizedMap {
+                name: map.name().to_string_lossy().into_owned(),
+                max_entries: n,
+            });
+        }
+    }
+    sized
+}
+
+/// Load each program of `obj` on its own against `target` (only those in `only` when it is
+/// not empty, as a loader that autoloads a subset), then unload it.
 pub fn load_each(
     obj: ObjectFile<'_>,
     target: Option<&Path>,
-) -> Result<Vec<LoadVerdict>, LiveError> {
-    let names: Vec<String> = {
+    only: &[String],
+) -> Result<LoadRun, LiveError> {
+    let (names, sized_maps) = {
         let quiet = PrintGuard::capture();
-        let open = open(obj, target, &quiet)?;
-        open.progs()
-            .filter(|p| p.autoload())
+        let mut open = open(obj, target, &quiet)?;
+        let all: Vec<String> = open
+            .progs()
             .map(|p| p.name().to_string_lossy().into_owned())
-            .collect()
+            .collect();
+        if let Some(missing) = only.iter().find(|n| !all.contains(n)) {
+            return Err(LiveError::NoSuchProgram {
+                path: obj.path.to_path_buf(),
+                name: missing.clone(),
+                programs: all.join(", "),
+            });
+        }
+        let names: Vec<String> = open
+            .progs()
+            .filter(|p| {
+                let name = p.name().to_string_lossy();
+                match only.is_empty() {
+                    true => p.autoload(),
+                    false => only.iter().any(|n| *n == name),
+                }
+            })
+            .map(|p| p.name().to_string_lossy().into_owned())
+            .collect();
+        (names, size_maps(&mut open))
     };
     let mut verdicts = Vec::new();
     for name in names {
         let capture = PrintGuard::capture();
         let mut open = open(obj, target, &capture)?;
+        size_maps(&mut open);
         for mut p in open.progs_mut() {
             let this = p.name().to_string_lossy() == name.as_str();
             p.set_autoload(this);
@@ -274,7 +353,10 @@ pub fn load_each(
             log: capture.take(),
         });
     }
-    Ok(verdicts)
+    Ok(LoadRun {
+        verdicts,
+        sized_maps,
+    })
 }
 
 fn errno_text(errno: i32) -> String {
