@@ -335,6 +335,13 @@ fn unprivileged_runs_offline() {
         as_root.status.code(),
         "{as_nobody:?}"
     );
+    // Unprivileged offline is the normal case: the title says so, stderr stays empty
+    // (docs/dry-run.md).
+    assert!(
+        as_nobody.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&as_nobody.stderr)
+    );
     let nobody = String::from_utf8(as_nobody.stdout).unwrap();
     assert!(nobody.contains(", offline)"), "{nobody}");
     assert_eq!(nobody, String::from_utf8(as_root.stdout).unwrap());
@@ -880,4 +887,43 @@ fn load_sizes_maps_and_selects_programs() {
             serde_json::json!([{"name": "start", "max_entries": 1}])
         );
     }
+}
+
+/// docs/dry-run.md states what the code does: the bundled probe's relocation count and its
+/// one guarded poison, and which automatic offline mode prints a note on stderr.
+#[test]
+fn docs_state_what_the_code_does() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/dry-run.md")).unwrap();
+    // The note the code prints for root without bpf() is the one the page quotes.
+    let src = std::fs::read_to_string(root.join("src/commands/dry_run.rs")).unwrap();
+    assert!(
+        src.contains("eprintln!(\"coretool: note: bpf() refused ({detail}): computing offline\")"),
+        "the fallback note changed: update docs/dry-run.md"
+    );
+    assert!(
+        doc.contains("`coretool: note: bpf() refused (...): computing offline`"),
+        "docs/dry-run.md does not quote the fallback note"
+    );
+    assert!(
+        doc.contains("nothing is printed on stderr"),
+        "docs/dry-run.md must say unprivileged offline mode prints nothing on stderr"
+    );
+    require!(have_kernel_btf(), "no {SYSFS_VMLINUX}");
+    let probe = root.join("probes/prebuilt/process_monitor.bpf.o");
+    let out = coretool(&["--json", "dry-run", probe.to_str().unwrap(), "--offline"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let relos = v["targets"][0]["relocations"].as_array().unwrap();
+    let poisoned: Vec<&str> = relos
+        .iter()
+        .filter(|r| r["status"] == "poisoned")
+        .map(|r| r["accessor"].as_str().unwrap())
+        .collect();
+    assert_eq!(poisoned, ["struct task_struct___pre514.state"]);
+    let said = format!(
+        "gives {}\nrelocations, one of them a guarded poison (`task_struct___pre514.state`",
+        relos.len()
+    );
+    assert!(doc.contains(&said), "docs/dry-run.md should say: {said}");
 }
