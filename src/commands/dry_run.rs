@@ -55,11 +55,15 @@ the instruction is dead code, which dry-run checks by propagating the relocated 
 through the branches, or with --load by the verifier), error (libbpf refuses the object),
 not-run (libbpf stopped at an earlier error).
 
+An object libbpf refuses to open (libbpf's reason is shown) fails on every kernel; one of the
+other byte order than a kernel's BTF cannot load there (the values are still shown).
+
 Exit status:
   0  every kernel relocates the object and no poisoned instruction is reachable
-  1  some kernel fails: a relocation error, a reachable poisoned instruction, or a verifier
-     rejection under --load
-  2  coretool could not run (bad object or BTF, missing file, --load without root)";
+  1  some kernel fails: a relocation error, a reachable poisoned instruction, an object libbpf
+     refuses to open or of the other byte order, or a verifier rejection under --load
+  2  coretool could not run (bad object or BTF, missing file, --load without root or with a
+     --btf that is not the running kernel, --program naming no program of the object)";
 
 pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     // Check every input before printing anything.
