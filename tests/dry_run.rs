@@ -927,3 +927,45 @@ fn docs_state_what_the_code_does() {
     );
     assert!(doc.contains(&said), "docs/dry-run.md should say: {said}");
 }
+
+/// A target BTF coretool's parser takes but libbpf refuses (a type referring past the last
+/// id): both engines stop with the file and libbpf's own reason, exit 2.
+#[test]
+fn libbpf_rejected_target_btf_keeps_libbpf_reason() {
+    let mut raw = std::fs::read(fixtures().join("core_all_kinds.btf")).unwrap();
+    let btf = coretool::btf::Btf::parse(&raw).unwrap();
+    assert_eq!(
+        btf.type_by_id(1).map(|t| t.kind()),
+        Some(coretool::btf::Kind::Ptr),
+        "the fixture's type [1] is the pointer this test breaks"
+    );
+    // struct btf_header: hdr_len at 4, type_off at 8; type [1]'s `type` at +8.
+    let hdr_len = u32::from_le_bytes(raw[4..8].try_into().unwrap()) as usize;
+    let type_off = u32::from_le_bytes(raw[8..12].try_into().unwrap()) as usize;
+    let at = hdr_len + type_off + 8;
+    raw[at..at + 4].copy_from_slice(&99999u32.to_le_bytes());
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad_ref.btf");
+    std::fs::write(&bad, &raw).unwrap();
+    let bad = bad.to_str().unwrap();
+    let mut modes = vec![vec!["--offline"]];
+    if is_root() {
+        modes.push(vec![]);
+    }
+    for m in modes {
+        let mut args = vec!["dry-run", "core_all_kinds.bpf.o", "--btf", bad];
+        args.extend(&m);
+        let out = coretool(&args);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(
+            err.trim_end(),
+            format!(
+                "coretool: {bad}: libbpf cannot parse its BTF: btf: type [1]: invalid \
+                 referenced type ID 99999 (-EINVAL)"
+            ),
+            "{args:?}"
+        );
+    }
+}

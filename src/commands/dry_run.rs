@@ -341,6 +341,11 @@ fn write_verdict(
     if let Some(e) = &r.prepare_error {
         why.push(format!("libbpf: {e}"));
     }
+    let has_error = r.result.fixups.iter().any(|f| f.status == Status::Error);
+    if let (Some(e), false, None) = (&r.result.failure, has_error, &r.refused) {
+        // Relocation stopped without a relocation to blame: libbpf's reason is all there is.
+        why.push(format!("libbpf: {e}"));
+    }
     for f in r.result.fixups.iter().filter(|f| f.status == Status::Error) {
         why.push(format!(
             "relo #{} of {} ({} {}): {}",

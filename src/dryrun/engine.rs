@@ -37,6 +37,9 @@ pub enum RunError {
     /// seccomp filter, CONFIG_BPF_SYSCALL=n).
     #[error("not supported here: libbpf cannot load BPF programs on this machine ({detail}); use --offline")]
     NoBpf { detail: String },
+    /// libbpf refuses the target BTF (`--btf`) that coretool's own parser took.
+    #[error("{path}: libbpf cannot parse its BTF: {said}")]
+    TargetBtf { path: String, said: String },
 }
 
 /// The verdict on one program under `--load`.
@@ -188,6 +191,12 @@ pub fn run_with(
                     detail: detail.to_owned(),
                 });
             }
+            if let Some(said) = target_btf_refused(&run.log) {
+                return Err(RunError::TargetBtf {
+                    path: target.btf.path.display().to_string(),
+                    said,
+                });
+            }
             let outcomes = log::outcomes(&log::parse(&run.log));
             (outcomes, run.log, run.prepare_error)
         }
@@ -249,6 +258,27 @@ fn object_file(obj: &Object) -> live::ObjectFile<'_> {
         path: &obj.path,
         data: &obj.data,
     }
+}
+
+/// libbpf's own reason when it could not parse `btf_custom_path` (`bpf_object__load_vmlinux_btf`
+/// prints `failed to parse target BTF: -EINVAL` after btf.c's line that says why).
+fn target_btf_refused(log: &str) -> Option<String> {
+    let lines: Vec<&str> = log
+        .lines()
+        .map(|l| l.strip_prefix("libbpf: ").unwrap_or(l).trim())
+        .collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("failed to parse target BTF"))?;
+    let errno = lines[at]
+        .strip_prefix("failed to parse target BTF: ")
+        .unwrap_or(lines[at]);
+    Some(match at.checked_sub(1).map(|i| lines[i]) {
+        Some(why) if !why.is_empty() && !why.contains("skipping optional") => {
+            format!("{why} ({errno})")
+        }
+        _ => lines[at].to_owned(),
+    })
 }
 
 /// The last thing libbpf warned about that is not a generic "failed to load object".
