@@ -7,6 +7,10 @@
 //! hide the verdict on the others; maps are created for that (a program that uses a map cannot
 //! load without it) and destroyed again when the object closes.
 //!
+//! [`check_open`] runs only libbpf's open (`bpf_object__open_mem`, no kernel), which both
+//! dry-run engines do first: an object libbpf refuses there loads nowhere. Whenever libbpf
+//! fails, its own last warning goes into the error with the errno it returned.
+//!
 //! What this module trusts: libbpf's debug log, captured in memory by [`PrintGuard`] and returned
 //! verbatim; turning it into records is the pure parser's job.
 
