@@ -24,7 +24,10 @@ fn main() {
             coretool::dryrun::offline::relocate(&o, &t).unwrap().log
         );
     } else if flag("--load") {
-        for v in coretool::libbpf::object::load_each(file, target).unwrap() {
+        for v in coretool::libbpf::object::load_each(file, target, &[])
+            .unwrap()
+            .verdicts
+        {
             println!("=== {} {:?}\n{}", v.program, v.error, v.log);
         }
     } else {

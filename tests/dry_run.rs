@@ -254,6 +254,7 @@ fn leaves_nothing_in_the_kernel() {
         vec!["dry-run", "dryrun/dryrun_probe.bpf.o"],
         vec!["dry-run", "dryrun/dryrun_probe.bpf.o", "--load"],
         vec!["dry-run", "dryrun/unguarded.bpf.o", "--load"],
+        vec!["dry-run", "dryrun/runtime_sized.bpf.o", "--load"],
     ] {
         let out = coretool_unlocked(&args);
         assert!(
@@ -333,6 +334,13 @@ fn unprivileged_runs_offline() {
         as_nobody.status.code(),
         as_root.status.code(),
         "{as_nobody:?}"
+    );
+    // Unprivileged offline is the normal case: the title says so, stderr stays empty
+    // (docs/dry-run.md).
+    assert!(
+        as_nobody.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&as_nobody.stderr)
     );
     let nobody = String::from_utf8(as_nobody.stdout).unwrap();
     assert!(nobody.contains(", offline)"), "{nobody}");
@@ -558,5 +566,406 @@ fn relo_core_struct_layout_matches_c() {
     assert_eq!(c_values.len(), layout.len());
     for ((expr, rust), c) in layout.iter().zip(c_values) {
         assert_eq!(*rust, c, "{expr}: Rust {rust}, C {c}");
+    }
+}
+
+/// Whether `pid` holds the target BTF for libbpf: a file in `tmp` (how it used to be handed
+/// over) or the in-memory file among its descriptors.
+fn holds_target_btf(pid: u32, tmp: &std::path::Path) -> bool {
+    if std::fs::read_dir(tmp).is_ok_and(|mut d| d.next().is_some()) {
+        return true;
+    }
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .any(|l| l.to_string_lossy().contains("coretool"))
+}
+
+/// A signal while libbpf holds the target BTF (SIGTERM, SIGINT, even SIGKILL) leaves nothing
+/// behind: the BTF lives in an anonymous memory file, not in a named temporary file.
+#[test]
+fn signal_mid_run_leaves_no_file() {
+    use std::os::unix::process::ExitStatusExt;
+    require_root!("the libbpf engine needs root");
+    require!(have_kernel_btf(), "no {SYSFS_VMLINUX}");
+    let _shared = kernel_shared();
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGKILL] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut args = vec!["dry-run", "core_all_kinds.bpf.o"];
+        for _ in 0..40 {
+            args.extend(["--btf", SYSFS_VMLINUX]);
+        }
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .current_dir(fixtures())
+            .env("TMPDIR", tmp.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        loop {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "signal {sig}: dry-run ended before it was caught holding the target BTF"
+            );
+            if holds_target_btf(child.id(), tmp.path()) {
+                break;
+            }
+            assert!(
+                start.elapsed().as_secs() < 30,
+                "signal {sig}: no target BTF seen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // SAFETY: kill(2) on our own child's pid, which has not been reaped yet.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(sig), "{status:?}");
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "signal {sig} left {left:?}");
+    }
+}
+
+/// A big-endian object on a little-endian kernel (and the reverse): the relocation values are
+/// shown, but the verdict is that it cannot load there, exit 1, offline as with libbpf.
+#[test]
+fn foreign_byte_order_cannot_load() {
+    let out = coretool(&[
+        "dry-run",
+        "core_all_kinds.bpfeb.o",
+        "--offline",
+        "--btf",
+        "core_all_kinds.btf",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    golden("dry-run-foreign-endian.txt", &text);
+    // The reverse, and the matching pair, which loads.
+    let out = coretool(&[
+        "dry-run",
+        "core_all_kinds.bpf.o",
+        "--offline",
+        "--btf",
+        "core_all_kinds.bpfeb.btf",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("the object is little-endian, the kernel big-endian"),
+        "{text}"
+    );
+    let out = coretool(&[
+        "dry-run",
+        "core_all_kinds.bpfeb.o",
+        "--offline",
+        "--btf",
+        "core_all_kinds.bpfeb.btf",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // JSON says it too.
+    let out = coretool(&[
+        "--json",
+        "dry-run",
+        "core_all_kinds.bpfeb.o",
+        "--offline",
+        "--btf",
+        "core_all_kinds.btf",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["targets"][0]["verdict"], "fails");
+    assert!(v["targets"][0]["failure"]
+        .as_str()
+        .unwrap()
+        .contains("the object is big-endian, the kernel little-endian"));
+    // The running kernel (little-endian here), by either engine.
+    require!(have_kernel_btf(), "no {SYSFS_VMLINUX}");
+    let mut modes = vec![vec!["--offline"]];
+    if is_root() {
+        modes.push(vec![]);
+    }
+    for m in modes {
+        let mut args = vec!["dry-run", "core_all_kinds.bpfeb.o"];
+        args.extend(&m);
+        let out = coretool(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("fails: 34 relocations"), "{args:?}: {text}");
+        assert!(
+            text.contains(" patched "),
+            "{args:?}: values are shown: {text}"
+        );
+        assert!(
+            text.contains("cannot load on this kernel: the object is big-endian"),
+            "{args:?}: {text}"
+        );
+    }
+}
+
+/// libbpf refuses to open an object with a static program: both engines say so in libbpf's
+/// own words, with the same verdict, and `-v` shows libbpf's log.
+#[test]
+fn libbpf_refusal_keeps_libbpf_reason() {
+    let reason = "libbpf cannot open the object: sec 'raw_tp/sys_enter': program 'static_fn' is \
+                  static and not supported";
+    let out = coretool(&[
+        "dry-run",
+        "dryrun/static_prog.bpf.o",
+        "--offline",
+        "--btf",
+        "core_all_kinds.btf",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let offline = String::from_utf8(out.stdout).unwrap();
+    assert!(offline.contains(reason), "{offline}");
+    assert!(offline.contains("not-run"), "{offline}");
+    let out = coretool(&[
+        "-v",
+        "dry-run",
+        "dryrun/static_prog.bpf.o",
+        "--offline",
+        "--btf",
+        "core_all_kinds.btf",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("libbpf: sec 'raw_tp/sys_enter': program 'static_fn' is static"),
+        "{text}"
+    );
+    // The loader itself keeps libbpf's reason too, not only the errno.
+    let path = fixtures().join("dryrun/static_prog.bpf.o");
+    let data = std::fs::read(&path).unwrap();
+    let obj = coretool::libbpf::object::ObjectFile {
+        path: &path,
+        data: &data,
+    };
+    let err = coretool::libbpf::object::prepare(obj, None).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("program 'static_fn' is static and not supported"),
+        "{err}"
+    );
+    require_root!("the libbpf engine needs root");
+    let out = coretool(&[
+        "dry-run",
+        "dryrun/static_prog.bpf.o",
+        "--btf",
+        "core_all_kinds.btf",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let live = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(live.replace(", libbpf prepare)", ", offline)"), offline);
+}
+
+/// Several `--btf` with the same file name get different column labels: the shortest path
+/// suffix that tells them apart; the same file twice gets its position.
+#[test]
+fn matrix_labels_are_unique() {
+    let tmp = tempfile::tempdir().unwrap();
+    let btf = fixtures().join("core_all_kinds.btf");
+    let mut targets = Vec::new();
+    for dir in ["x/a", "y/a", "b"] {
+        let d = tmp.path().join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::copy(&btf, d.join("vmlinux")).unwrap();
+        targets.push(d.join("vmlinux").display().to_string());
+    }
+    targets.push(targets[2].clone());
+    let mut args = vec!["dry-run", "core_all_kinds.bpf.o", "--offline"];
+    for t in &targets {
+        args.extend(["--btf", t.as_str()]);
+    }
+    let out = coretool(&args);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    golden("dry-run-labels.txt", &text);
+    // Two images of one release: the release, then what tells them apart.
+    let out = coretool(&[
+        "dry-run",
+        "core_all_kinds.bpf.o",
+        "--offline",
+        "--btf",
+        "vmlinuz-gzip.img",
+        "--btf",
+        "vmlinuz-xz.img",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for label in [
+        "6.99.0-coretool-fixture (vmlinuz-gzip.img)",
+        "6.99.0-coretool-fixture (vmlinuz-xz.img)",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(label) && l.contains("  loads:")),
+            "{text}"
+        );
+    }
+}
+
+/// `--load` sizes a map the object leaves to its loader (max_entries 0) and says so, loads
+/// only the programs `--program` names, and refuses a `--btf` that is not the running kernel.
+#[test]
+fn load_sizes_maps_and_selects_programs() {
+    // Usage errors first: they need neither root nor a kernel.
+    let out = coretool(&["dry-run", "dryrun/runtime_sized.bpf.o", "--program", "x"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--program needs --load: {out:?}"
+    );
+    require_root!("--load needs root");
+    let out = coretool(&[
+        "dry-run",
+        "dryrun/runtime_sized.bpf.o",
+        "--load",
+        "--btf",
+        "core_all_kinds.btf",
+    ]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(
+            "core_all_kinds.btf: --load loads into the running kernel, and this is not its BTF"
+        ),
+        "{err}"
+    );
+    let out = coretool(&[
+        "dry-run",
+        "dryrun/runtime_sized.bpf.o",
+        "--load",
+        "--program",
+        "nope",
+    ]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        err.contains("no program named 'nope' (its programs: record_start, unguarded_read)"),
+        "{err}"
+    );
+    require!(have_kernel_btf(), "no {SYSFS_VMLINUX}");
+    let note = "note: map 'start' has max_entries 0 (its loader sets the size at run time): \
+                created with max_entries 1 for the load test";
+    // Every program: the map is created, so only the unguarded read fails.
+    let out = coretool(&["dry-run", "dryrun/runtime_sized.bpf.o", "--load"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains(note), "{text}");
+    assert!(!text.contains("failed to create"), "{text}");
+    assert!(!text.contains("record_start did not load"), "{text}");
+    assert!(text.contains("unguarded_read did not load"), "{text}");
+    // The subset a loader would autoload here, against the running kernel named by path.
+    for extra in [&[][..], &["--btf", SYSFS_VMLINUX][..]] {
+        let mut args = vec![
+            "--json",
+            "dry-run",
+            "dryrun/runtime_sized.bpf.o",
+            "--load",
+            "--program",
+            "record_start",
+        ];
+        args.extend(extra);
+        let out = coretool(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let t = &v["targets"][0];
+        assert_eq!(t["verdict"], "loads", "{args:?}");
+        let load = t["load"].as_array().unwrap();
+        assert_eq!(load.len(), 1, "{load:?}");
+        assert_eq!(load[0]["program"], "record_start");
+        assert_eq!(load[0]["loaded"], true);
+        assert_eq!(
+            t["sized_maps"],
+            serde_json::json!([{"name": "start", "max_entries": 1}])
+        );
+    }
+}
+
+/// docs/dry-run.md states what the code does: the bundled probe's relocation count and its
+/// one guarded poison, and which automatic offline mode prints a note on stderr.
+#[test]
+fn docs_state_what_the_code_does() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/dry-run.md")).unwrap();
+    // The note the code prints for root without bpf() is the one the page quotes.
+    let src = std::fs::read_to_string(root.join("src/commands/dry_run.rs")).unwrap();
+    assert!(
+        src.contains("eprintln!(\"coretool: note: bpf() refused ({detail}): computing offline\")"),
+        "the fallback note changed: update docs/dry-run.md"
+    );
+    assert!(
+        doc.contains("`coretool: note: bpf() refused (...): computing offline`"),
+        "docs/dry-run.md does not quote the fallback note"
+    );
+    assert!(
+        doc.contains("nothing is printed on stderr"),
+        "docs/dry-run.md must say unprivileged offline mode prints nothing on stderr"
+    );
+    require!(have_kernel_btf(), "no {SYSFS_VMLINUX}");
+    let probe = root.join("probes/prebuilt/process_monitor.bpf.o");
+    let out = coretool(&["--json", "dry-run", probe.to_str().unwrap(), "--offline"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let relos = v["targets"][0]["relocations"].as_array().unwrap();
+    let poisoned: Vec<&str> = relos
+        .iter()
+        .filter(|r| r["status"] == "poisoned")
+        .map(|r| r["accessor"].as_str().unwrap())
+        .collect();
+    assert_eq!(poisoned, ["struct task_struct___pre514.state"]);
+    let said = format!(
+        "gives {}\nrelocations, one of them a guarded poison (`task_struct___pre514.state`",
+        relos.len()
+    );
+    assert!(doc.contains(&said), "docs/dry-run.md should say: {said}");
+}
+
+/// A target BTF coretool's parser takes but libbpf refuses (a type referring past the last
+/// id): both engines stop with the file and libbpf's own reason, exit 2.
+#[test]
+fn libbpf_rejected_target_btf_keeps_libbpf_reason() {
+    let mut raw = std::fs::read(fixtures().join("core_all_kinds.btf")).unwrap();
+    let btf = coretool::btf::Btf::parse(&raw).unwrap();
+    assert_eq!(
+        btf.type_by_id(1).map(|t| t.kind()),
+        Some(coretool::btf::Kind::Ptr),
+        "the fixture's type [1] is the pointer this test breaks"
+    );
+    // struct btf_header: hdr_len at 4, type_off at 8; type [1]'s `type` at +8.
+    let hdr_len = u32::from_le_bytes(raw[4..8].try_into().unwrap()) as usize;
+    let type_off = u32::from_le_bytes(raw[8..12].try_into().unwrap()) as usize;
+    let at = hdr_len + type_off + 8;
+    raw[at..at + 4].copy_from_slice(&99999u32.to_le_bytes());
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad_ref.btf");
+    std::fs::write(&bad, &raw).unwrap();
+    let bad = bad.to_str().unwrap();
+    let mut modes = vec![vec!["--offline"]];
+    if is_root() {
+        modes.push(vec![]);
+    }
+    for m in modes {
+        let mut args = vec!["dry-run", "core_all_kinds.bpf.o", "--btf", bad];
+        args.extend(&m);
+        let out = coretool(&args);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(
+            err.trim_end(),
+            format!(
+                "coretool: {bad}: libbpf cannot parse its BTF: btf: type [1]: invalid \
+                 referenced type ID 99999 (-EINVAL)"
+            ),
+            "{args:?}"
+        );
     }
 }

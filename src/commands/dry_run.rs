@@ -37,10 +37,16 @@ pub struct DryRunArgs {
     /// vmlinuz/bzImage, or a BTFHub .btf.tar.xz [default: the running kernel]
     #[arg(long, value_name = "SRC")]
     pub btf: Vec<PathBuf>,
-    /// Also load every program into the running kernel (the verifier runs), then unload it;
-    /// applies to the running kernel only (-v also prints libbpf's log)
+    /// Also load every program into the running kernel (the verifier runs), then unload it.
+    /// Only for the running kernel: with a --btf that is not its BTF, an error. Maps whose
+    /// max_entries the object leaves to its loader (0) are created with 1 entry (one page for a
+    /// ring buffer), and the output says so (-v also prints libbpf's log)
     #[arg(long, conflicts_with = "offline")]
     pub load: bool,
+    /// With --load: load only this program, as a loader that autoloads a subset does (repeat
+    /// for several)
+    #[arg(long = "program", value_name = "NAME", requires = "load")]
+    pub programs: Vec<String>,
     /// Compute the relocations without a kernel (automatic without root or without bpf())
     #[arg(long)]
     pub offline: bool,
@@ -53,11 +59,15 @@ the instruction is dead code, which dry-run checks by propagating the relocated 
 through the branches, or with --load by the verifier), error (libbpf refuses the object),
 not-run (libbpf stopped at an earlier error).
 
+An object libbpf refuses to open (libbpf's reason is shown) fails on every kernel; one of the
+other byte order than a kernel's BTF cannot load there (the values are still shown).
+
 Exit status:
   0  every kernel relocates the object and no poisoned instruction is reachable
-  1  some kernel fails: a relocation error, a reachable poisoned instruction, or a verifier
-     rejection under --load
-  2  coretool could not run (bad object or BTF, missing file, --load without root)";
+  1  some kernel fails: a relocation error, a reachable poisoned instruction, an object libbpf
+     refuses to open or of the other byte order, or a verifier rejection under --load
+  2  coretool could not run (bad object or BTF, missing file, --load without root or with a
+     --btf that is not the running kernel, --program naming no program of the object)";
 
 pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     // Check every input before printing anything.
@@ -81,6 +91,25 @@ pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         }
         .into());
     }
+    // The verifier checks a program against the kernel it runs in: --load means this kernel.
+    if args.load {
+        if let Some(other) = sources
+            .iter()
+            .find(|s| !default_kernel && !run::engine::is_running_kernel(s))
+        {
+            return Err(InputError::invalid(
+                &other.path,
+                format!(
+                    "--load loads into the running kernel, and this is not its BTF (not {} nor \
+                     a copy of it): the verifier would check the programs against another \
+                     kernel than the one relocated for; drop --load, or use --btf {} or no --btf",
+                    source::SYSFS_VMLINUX,
+                    source::SYSFS_VMLINUX
+                ),
+            )
+            .into());
+        }
+    }
     let mut mode = if args.offline || !root {
         Mode::Offline
     } else {
@@ -92,7 +121,8 @@ pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             btf: src,
             default_kernel,
         };
-        let report = match run::run(&obj, &target, mode, args.load) {
+        let load = args.load.then_some(args.programs.as_slice());
+        let report = match run::run_with(&obj, &target, mode, load) {
             // Root without bpf() (a user namespace, a container): unprivileged in effect, so
             // compute offline as for any unprivileged user, unless --load asked for the kernel.
             Err(RunError::NoBpf { detail }) if reports.is_empty() && !args.load => {
@@ -130,15 +160,67 @@ pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     }))
 }
 
-/// `6.1.0-31-amd64` when known, else the file name.
-fn target_label(r: &TargetReport) -> String {
-    if let Some(rel) = &r.release {
-        return rel.clone();
-    }
-    std::path::Path::new(&r.source)
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_else(|| r.source.clone())
+/// One column label per target, all different: the kernel release when the source tells it,
+/// else the file name. Where two would be equal, the shortest path suffix (in components) that
+/// no other of them ends with (`a/vmlinux`, `b/vmlinux`), after the release when there is one;
+/// the same file given twice also gets its position (`vmlinux #2`).
+fn target_labels(reports: &[TargetReport]) -> Vec<String> {
+    let paths: Vec<Vec<String>> = reports
+        .iter()
+        .map(|r| {
+            std::path::Path::new(&r.source)
+                .components()
+                .filter(|c| {
+                    matches!(
+                        c,
+                        std::path::Component::Normal(_) | std::path::Component::ParentDir
+                    )
+                })
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect()
+        })
+        .collect();
+    let base: Vec<String> = reports
+        .iter()
+        .zip(&paths)
+        .map(|(r, p)| {
+            r.release
+                .clone()
+                .or_else(|| p.last().cloned())
+                .unwrap_or_else(|| r.source.clone())
+        })
+        .collect();
+    let suffix = |p: &[String], k: usize| p[p.len().saturating_sub(k)..].join("/");
+    (0..reports.len())
+        .map(|i| {
+            let clash: Vec<usize> = (0..reports.len())
+                .filter(|&j| j != i && base[j] == base[i])
+                .collect();
+            if clash.is_empty() {
+                return base[i].clone();
+            }
+            let mine = &paths[i];
+            let others: Vec<usize> = clash
+                .iter()
+                .copied()
+                .filter(|&j| paths[j] != *mine)
+                .collect();
+            let mut tail = (1..=mine.len())
+                .map(|k| suffix(mine, k))
+                .find(|s| {
+                    let k = s.split('/').count();
+                    others.iter().all(|&j| suffix(&paths[j], k) != *s)
+                })
+                .unwrap_or_else(|| suffix(mine, mine.len()));
+            if others.len() < clash.len() {
+                tail = format!("{tail} #{}", i + 1);
+            }
+            match &reports[i].release {
+                Some(rel) => format!("{rel} ({tail})"),
+                None => tail,
+            }
+        })
+        .collect()
 }
 
 fn value_text(v: Option<u64>) -> String {
@@ -244,11 +326,11 @@ fn write_verdict(
     out: &mut impl Write,
     r: &TargetReport,
     style: Style,
-    label_width: Option<usize>,
+    label: Option<(&str, usize)>,
 ) -> std::io::Result<()> {
     let s = r.result.summary();
-    let prefix = match label_width {
-        Some(w) => format!("{:<w$}  ", target_label(r)),
+    let prefix = match label {
+        Some((l, w)) => format!("{l:<w$}  "),
         None => String::new(),
     };
     let verdict = if r.loads() {
@@ -257,7 +339,15 @@ fn write_verdict(
         style.fail("fails")
     };
     let mut why = Vec::new();
+    if let Some(e) = &r.refused {
+        why.push(e.clone());
+    }
     if let Some(e) = &r.prepare_error {
+        why.push(format!("libbpf: {e}"));
+    }
+    let has_error = r.result.fixups.iter().any(|f| f.status == Status::Error);
+    if let (Some(e), false, None) = (&r.result.failure, has_error, &r.refused) {
+        // Relocation stopped without a relocation to blame: libbpf's reason is all there is.
         why.push(format!("libbpf: {e}"));
     }
     for f in r.result.fixups.iter().filter(|f| f.status == Status::Error) {
@@ -322,6 +412,26 @@ fn write_verdict(
             None => "",
         }
     )?;
+    if let Some(loads) = &r.loads {
+        let skipped: Vec<&str> = programs(r)
+            .into_iter()
+            .map(|(p, _)| p)
+            .filter(|p| !loads.iter().any(|l| l.program == *p))
+            .collect();
+        if !skipped.is_empty() {
+            why.push(format!(
+                "note: not loaded (not named by --program), so not part of the verdict: {}",
+                skipped.join(", ")
+            ));
+        }
+    }
+    for m in &r.sized_maps {
+        why.push(format!(
+            "note: map '{}' has max_entries 0 (its loader sets the size at run time): created \
+             with max_entries {} for the load test",
+            m.name, m.max_entries
+        ));
+    }
     for w in why {
         writeln!(out, "{}  {}", " ".repeat(prefix.len()), w)?;
     }
@@ -343,7 +453,7 @@ fn write_matrix(
         reports[0].mode.name()
     )?;
     writeln!(out)?;
-    let labels: Vec<String> = reports.iter().map(target_label).collect();
+    let labels = target_labels(reports);
     let mut header = vec!["program", "#", "kind", "accessor", "local"];
     header.extend(labels.iter().map(String::as_str));
     let mut t = table::new(&header);
@@ -384,8 +494,8 @@ fn write_matrix(
     writeln!(out, "(* = libbpf changes the value on that kernel)")?;
     writeln!(out)?;
     let width = labels.iter().map(String::len).max().unwrap_or(0);
-    for r in reports {
-        write_verdict(out, r, style, Some(width))?;
+    for (r, l) in reports.iter().zip(&labels) {
+        write_verdict(out, r, style, Some((l, width)))?;
     }
     Ok(())
 }

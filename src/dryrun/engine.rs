@@ -4,8 +4,9 @@ use std::path::Path;
 
 use super::log::{self, Record, VerifierPoison};
 use super::offline::{self, OfflineError, OfflineTarget};
-use crate::libbpf::object::{self as live, LiveError, TargetFile};
-use crate::reloc::{assemble, Object, Status, TargetResult};
+use crate::btf::Endian;
+use crate::libbpf::object::{self as live, LiveError, SizedMap, TargetFile};
+use crate::reloc::{assemble, Object, Outcomes, Status, TargetResult};
 use crate::source::{BtfSource, SYSFS_VMLINUX};
 
 /// Which machinery computed the relocations.
@@ -36,6 +37,9 @@ pub enum RunError {
     /// seccomp filter, CONFIG_BPF_SYSCALL=n).
     #[error("not supported here: libbpf cannot load BPF programs on this machine ({detail}); use --offline")]
     NoBpf { detail: String },
+    /// libbpf refuses the target BTF (`--btf`) that coretool's own parser took.
+    #[error("{path}: libbpf cannot parse its BTF: {said}")]
+    TargetBtf { path: String, said: String },
 }
 
 /// The verdict on one program under `--load`.
@@ -62,8 +66,14 @@ pub struct TargetReport {
     pub result: TargetResult,
     /// libbpf's prepare failed for a reason other than a CO-RE relocation.
     pub prepare_error: Option<String>,
+    /// Why the object cannot load on this kernel whatever its relocations say: libbpf refuses
+    /// to open it (its own reason), or its byte order is not the kernel's.
+    pub refused: Option<String>,
     /// `--load` verdicts, one per program (running kernel only).
     pub loads: Option<Vec<ProgramLoad>>,
+    /// Maps `--load` created with a size of its own because the object leaves it to the
+    /// loader (`max_entries` 0).
+    pub sized_maps: Vec<SizedMap>,
     /// The log libbpf (or the offline calculator) printed.
     pub log: String,
 }
@@ -72,6 +82,9 @@ impl TargetReport {
     /// Whether the object would load on this kernel, as far as relocation (and, under
     /// `--load`, the verifier) can tell.
     pub fn loads(&self) -> bool {
+        if self.refused.is_some() {
+            return false;
+        }
         if let Some(loads) = &self.loads {
             return loads.iter().all(|l| l.loaded);
         }
@@ -89,9 +102,22 @@ pub struct Target<'a> {
 }
 
 impl Target<'_> {
+    /// Whether the target is the running kernel: no `--btf`, `--btf /sys/kernel/btf/vmlinux`,
+    /// or a copy of that BTF byte for byte.
     pub fn running_kernel(&self) -> bool {
-        self.default_kernel || self.btf.path == Path::new(SYSFS_VMLINUX)
+        self.default_kernel || is_running_kernel(self.btf)
     }
+}
+
+/// Whether `src` is the running kernel's BTF: `/sys/kernel/btf/vmlinux` itself, or the same
+/// bytes from elsewhere (only read when the sizes agree).
+pub fn is_running_kernel(src: &BtfSource) -> bool {
+    if src.path == Path::new(SYSFS_VMLINUX) {
+        return true;
+    }
+    let raw = src.btf.raw_bytes();
+    let same_size = std::fs::metadata(SYSFS_VMLINUX).is_ok_and(|m| m.len() == raw.len() as u64);
+    same_size && std::fs::read(SYSFS_VMLINUX).is_ok_and(|k| k == raw)
 }
 
 /// Relocate `obj` against `target` with `mode`; with `load`, also load each program (libbpf
@@ -102,6 +128,39 @@ pub fn run(
     mode: Mode,
     load: bool,
 ) -> Result<TargetReport, RunError> {
+    run_with(obj, target, mode, load.then_some(&[]))
+}
+
+/// [`run`], with `load` naming the programs to load (`Some(&[])`: every program the object
+/// autoloads), as `--load --program NAME...`.
+pub fn run_with(
+    obj: &Object,
+    target: &Target<'_>,
+    mode: Mode,
+    load: Option<&[String]>,
+) -> Result<TargetReport, RunError> {
+    // The first thing any loader does is open the object; libbpf refuses some that coretool
+    // parses (a static program, a 32-bit ELF). Nothing is relocated then, by either engine.
+    if let Err(refusal) = live::check_open(object_file(obj)) {
+        let why = format!("libbpf cannot open the object: {refusal}");
+        let outcomes = Outcomes {
+            failure: Some(why.clone()),
+            ..Outcomes::default()
+        };
+        return Ok(TargetReport {
+            source: target.btf.path.display().to_string(),
+            release: target.btf.release.clone(),
+            running_kernel: target.running_kernel(),
+            mode,
+            result: assemble(obj, &outcomes),
+            prepare_error: None,
+            refused: Some(why),
+            loads: None,
+            sized_maps: Vec::new(),
+            log: refusal.log,
+        });
+    }
+    let refused = foreign_byte_order(obj, target);
     let (outcomes, log, prepare_error) = match mode {
         Mode::Offline => {
             let t = OfflineTarget {
@@ -132,6 +191,12 @@ pub fn run(
                     detail: detail.to_owned(),
                 });
             }
+            if let Some(said) = target_btf_refused(&run.log) {
+                return Err(RunError::TargetBtf {
+                    path: target.btf.path.display().to_string(),
+                    said,
+                });
+            }
             let outcomes = log::outcomes(&log::parse(&run.log));
             (outcomes, run.log, run.prepare_error)
         }
@@ -141,15 +206,18 @@ pub fn run(
     let prepare_error = prepare_error
         .filter(|_| result.failure.is_none())
         .map(|e| last_warning(&log).map_or(e.clone(), |w| format!("{e}: {w}")));
-    let loads = if load && mode == Mode::Libbpf && target.running_kernel() {
-        let file = match target.default_kernel {
-            true => None,
-            false => Some(TargetFile::write(target.btf.btf.raw_bytes())?),
-        };
-        let verdicts = live::load_each(object_file(obj), file.as_ref().map(TargetFile::path))?;
-        Some(apply_verdicts(&mut result, verdicts))
-    } else {
-        None
+    let mut sized_maps = Vec::new();
+    let loads = match load {
+        Some(only) if mode == Mode::Libbpf && target.running_kernel() && refused.is_none() => {
+            let file = match target.default_kernel {
+                true => None,
+                false => Some(TargetFile::write(target.btf.btf.raw_bytes())?),
+            };
+            let run = live::load_each(object_file(obj), file.as_ref().map(TargetFile::path), only)?;
+            sized_maps = run.sized_maps;
+            Some(apply_verdicts(&mut result, run.verdicts))
+        }
+        _ => None,
     };
     Ok(TargetReport {
         source: target.btf.path.display().to_string(),
@@ -158,8 +226,29 @@ pub fn run(
         mode,
         result,
         prepare_error,
+        refused,
         loads,
+        sized_maps,
         log,
+    })
+}
+
+/// The kernel's byte order is its BTF's (the running kernel's is this machine's); the kernel
+/// runs only instructions in its own order, and libbpf refuses to load an object of another
+/// (`bpf_object_load`: "loading non-native endianness is unsupported"), although it relocates
+/// one.
+fn foreign_byte_order(obj: &Object, target: &Target<'_>) -> Option<String> {
+    let kernel = match target.default_kernel {
+        true => Endian::native(),
+        false => target.btf.btf.endian(),
+    };
+    (obj.endian != kernel).then(|| {
+        format!(
+            "cannot load on this kernel: the object is {}, the kernel {} (libbpf: loading \
+             non-native endianness is unsupported)",
+            obj.endian.name(),
+            kernel.name()
+        )
     })
 }
 
@@ -169,6 +258,27 @@ fn object_file(obj: &Object) -> live::ObjectFile<'_> {
         path: &obj.path,
         data: &obj.data,
     }
+}
+
+/// libbpf's own reason when it could not parse `btf_custom_path` (`bpf_object__load_vmlinux_btf`
+/// prints `failed to parse target BTF: -EINVAL` after btf.c's line that says why).
+fn target_btf_refused(log: &str) -> Option<String> {
+    let lines: Vec<&str> = log
+        .lines()
+        .map(|l| l.strip_prefix("libbpf: ").unwrap_or(l).trim())
+        .collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("failed to parse target BTF"))?;
+    let errno = lines[at]
+        .strip_prefix("failed to parse target BTF: ")
+        .unwrap_or(lines[at]);
+    Some(match at.checked_sub(1).map(|i| lines[i]) {
+        Some(why) if !why.is_empty() && !why.contains("skipping optional") => {
+            format!("{why} ({errno})")
+        }
+        _ => lines[at].to_owned(),
+    })
 }
 
 /// The last thing libbpf warned about that is not a generic "failed to load object".

@@ -6,10 +6,13 @@
 //! without a kernel and gets the same facts as values. Both report
 //! [`Outcomes`](crate::reloc::Outcomes), which [`crate::reloc::assemble`] turns into one
 //! [`Fixup`](crate::reloc::Fixup) per relocation; [`engine::run`] drives either for one
-//! target; [`report`] is the `coretool.dry-run/v1` document.
+//! target, and first settles what no relocation can change: whether libbpf opens the object
+//! at all, and whether its byte order is the kernel's; [`report`] is the `coretool.dry-run/v1`
+//! document.
 pub mod engine;
 pub mod log;
 pub mod offline;
 pub mod report;
 
-pub use engine::{run, Mode, ProgramLoad, RunError, Target, TargetReport};
+pub use crate::libbpf::object::SizedMap;
+pub use engine::{run, run_with, Mode, ProgramLoad, RunError, Target, TargetReport};

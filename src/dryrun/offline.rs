@@ -23,8 +23,24 @@ use super::log;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OfflineError {
-    #[error("libbpf cannot parse {what} BTF: {cause}")]
-    Btf { what: String, cause: std::io::Error },
+    /// libbpf refuses a BTF coretool's own parser took; `said` is libbpf's own last line.
+    #[error("{what}: libbpf cannot parse its BTF: {}", explain(said.as_deref(), cause))]
+    Btf {
+        what: String,
+        said: Option<String>,
+        cause: std::io::Error,
+    },
+}
+
+/// libbpf's words first, the errno after them.
+fn explain(said: Option<&str>, cause: &std::io::Error) -> String {
+    match said {
+        Some(s) => format!(
+            "{s} ({})",
+            errstr(-cause.raw_os_error().unwrap_or(libc::EINVAL))
+        ),
+        None => cause.to_string(),
+    }
 }
 
 fn libbpf_btf(
@@ -32,12 +48,9 @@ fn libbpf_btf(
     base: Option<&Rc<LibbpfBtf>>,
     what: &str,
 ) -> Result<LibbpfBtf, OfflineError> {
-    let r = match base {
-        None => LibbpfBtf::new(raw),
-        Some(b) => LibbpfBtf::new_split(raw, Rc::clone(b)),
-    };
-    r.map_err(|e| OfflineError::Btf {
+    LibbpfBtf::new_explained(raw, base.map(Rc::clone)).map_err(|(e, said)| OfflineError::Btf {
         what: what.to_owned(),
+        said,
         cause: std::io::Error::from_raw_os_error(e.errno().unwrap_or(libc::EINVAL)),
     })
 }
@@ -59,7 +72,11 @@ struct Kernel {
 
 impl Kernel {
     fn load(target: &BtfSource, with_modules: bool) -> Result<Kernel, OfflineError> {
-        let lib = Rc::new(libbpf_btf(target.btf.raw_bytes(), None, "the target")?);
+        let lib = Rc::new(libbpf_btf(
+            target.btf.raw_bytes(),
+            None,
+            &target.path.display().to_string(),
+        )?);
         Ok(Kernel {
             vmlinux: CandBtf {
                 name: "vmlinux".into(),
@@ -80,7 +97,8 @@ impl Kernel {
             sysfs_module_btfs()
                 .into_iter()
                 .filter_map(|(name, raw)| {
-                    let lib = libbpf_btf(&raw, Some(&self.vmlinux.lib), &name).ok()?;
+                    // A module BTF libbpf cannot parse is left out of the candidate search.
+                    let lib = LibbpfBtf::new_split(&raw, Rc::clone(&self.vmlinux.lib)).ok()?;
                     Some(CandBtf {
                         name,
                         lib: Rc::new(lib),
@@ -172,11 +190,7 @@ pub struct OfflineRun {
 
 /// Relocate `obj` against `target` as `bpf_object__relocate_core` would.
 pub fn relocate(obj: &Object, target: &OfflineTarget<'_>) -> Result<OfflineRun, OfflineError> {
-    let local = libbpf_btf(
-        obj.btf.raw_bytes(),
-        None,
-        &format!("{}'s", obj.path.display()),
-    )?;
+    let local = libbpf_btf(obj.btf.raw_bytes(), None, &obj.path.display().to_string())?;
     let kernel = Kernel::load(target.btf, target.running_kernel)?;
     let capture = PrintGuard::capture();
     let mut run = OfflineRun {

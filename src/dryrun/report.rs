@@ -34,6 +34,10 @@ pub struct TargetDoc {
     pub summary: SummaryDoc,
     /// Under `--load`: one verdict per program.
     pub load: Option<Vec<LoadDoc>>,
+    /// Under `--load`: the maps created with a size of coretool's because the object leaves
+    /// it to the loader (`max_entries` 0). Added after v1's first release (absent = none).
+    #[serde(default)]
+    pub sized_maps: Option<Vec<SizedMapDoc>>,
     pub relocations: Vec<RelocationDoc>,
     /// libbpf's log, with `-v`.
     pub log: Option<String>,
@@ -57,6 +61,13 @@ pub struct LoadDoc {
     pub poisoned_insn: Option<u32>,
     pub relocation: Option<usize>,
     pub source: Option<String>,
+}
+
+/// A map `--load` sized for the load test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SizedMapDoc {
+    pub name: String,
+    pub max_entries: u32,
 }
 
 /// One relocation on one kernel (a [`Fixup`]).
@@ -132,9 +143,9 @@ impl TargetDoc {
             running_kernel: r.running_kernel,
             verdict: if r.loads() { "loads" } else { "fails" }.to_owned(),
             failure: r
-                .result
-                .failure
+                .refused
                 .as_ref()
+                .or(r.result.failure.as_ref())
                 .or(r.prepare_error.as_ref())
                 .cloned(),
             summary: SummaryDoc {
@@ -153,6 +164,15 @@ impl TargetDoc {
                         poisoned_insn: l.poison.as_ref().map(|p| p.insn),
                         relocation: l.relocation,
                         source: l.poison.as_ref().and_then(|p| p.source.clone()),
+                    })
+                    .collect()
+            }),
+            sized_maps: r.loads.as_ref().map(|_| {
+                r.sized_maps
+                    .iter()
+                    .map(|m| SizedMapDoc {
+                        name: m.name.clone(),
+                        max_entries: m.max_entries,
                     })
                     .collect()
             }),

@@ -68,14 +68,46 @@ impl LibbpfBtf {
         Self::create(data, Some(base))
     }
 
+    /// [`new`](Self::new) (or [`new_split`](Self::new_split) on `base`), keeping what libbpf
+    /// said when it refuses: its last line names the problem (`btf: type [1]: invalid
+    /// referenced type ID 99999`, mostly at debug level), the errno it returns does not.
+    pub fn new_explained(
+        data: &[u8],
+        base: Option<Rc<LibbpfBtf>>,
+    ) -> Result<Self, (LibbpfError, Option<String>)> {
+        let log = PrintGuard::capture();
+        Self::create_with(data, base, false).map_err(|e| {
+            let said = log
+                .take_lines()
+                .into_iter()
+                .map(|l| {
+                    l.text
+                        .strip_prefix("libbpf: ")
+                        .unwrap_or(&l.text)
+                        .trim()
+                        .to_owned()
+                })
+                .rfind(|l| !l.is_empty());
+            (e, said)
+        })
+    }
+
     fn create(data: &[u8], base: Option<Rc<LibbpfBtf>>) -> Result<Self, LibbpfError> {
+        Self::create_with(data, base, true)
+    }
+
+    fn create_with(
+        data: &[u8],
+        base: Option<Rc<LibbpfBtf>>,
+        silent: bool,
+    ) -> Result<Self, LibbpfError> {
         let size = u32::try_from(data.len()).map_err(|_| {
             LibbpfError::BadBtf(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "BTF larger than 4 GiB",
             ))
         })?;
-        let _quiet = PrintGuard::silence();
+        let _quiet = silent.then(PrintGuard::silence);
         // SAFETY: `data` is valid for `size` bytes for the duration of the call; libbpf copies
         // it and keeps no reference. A base pointer, when given, is a live `struct btf` that we
         // keep alive (in `_base`) as long as the split BTF.
