@@ -57,7 +57,11 @@ Exit status:
   0  every kernel relocates the object and no poisoned instruction is reachable
   1  some kernel fails: a relocation error, a reachable poisoned instruction, or a verifier
      rejection under --load
-  2  coretool could not run (bad object or BTF, missing file, --load without root)";
+  2  coretool could not run (bad object or BTF, missing file, --load without root)
+
+Examples:
+  coretool dry-run prog.bpf.o
+  coretool dry-run prog.bpf.o --btf vmlinuz-5.10.0-46-amd64 --btf vmlinuz-6.12.117+deb12-amd64";
 
 pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     // Check every input before printing anything.
