@@ -53,25 +53,39 @@ pub enum Command {
     /// Live process monitor (exec, fork, exit) built on the bundled CO-RE probe
     #[command(after_help = MONITOR_HELP)]
     Monitor(commands::monitor::MonitorArgs),
+    /// Write shell completions or man pages generated from this command line (for packagers)
+    #[command(hide = true)]
+    Generate(commands::generate::GenerateArgs),
 }
 
 const BTF_HELP: &str = "\
 Exit status:
   0  ok
   1  names, --kind or --id were given and no type matched
-  2  coretool could not run (bad --btf/--base input, missing file)";
+  2  coretool could not run (bad --btf/--base input, missing file)
+
+Examples:
+  coretool btf --layout task_struct
+  coretool btf --btf /boot/vmlinuz-$(uname -r) --kind struct --json";
 
 const VMLINUX_HELP: &str = "\
 Exit status:
   0  the header was written
   2  coretool could not run (bad --btf/--base/--for input, missing file, -o not writable);
-     with -o, FILE is then left as it was";
+     with -o, FILE is then left as it was
+
+Examples:
+  coretool vmlinux -o vmlinux.h
+  coretool vmlinux --for prog.bpf.o -o vmlinux.h";
 
 const RELOCS_HELP: &str = "\
 Exit status:
   0  every object was read (an object without CO-RE records is fine)
   2  an object could not be read or is not a BPF object with BTF; with --json every object
-     is still listed, the bad ones with their error";
+     is still listed, the bad ones with their error
+
+Example:
+  coretool relocs prog.bpf.o";
 
 const CHECK_BTF_HELP: &str = "\
 Checks kernel BTF (sysfs, libbpf's fallback locations, or --btf), the kernel config, privilege,
@@ -81,7 +95,11 @@ non-ok finding carries its fix. Unprivileged, the privileged checks are reported
 Exit status:
   0  a CO-RE program can load here (no check failed)
   1  it cannot: at least one check failed
-  2  the check itself could not run (bad --btf input, uname failed)";
+  2  the check itself could not run (bad --btf input, uname failed)
+
+Examples:
+  coretool check-btf
+  coretool check-btf --btf 5.4.0-1010-aws.btf.tar.xz --json";
 
 pub const SELFTEST_HELP: &str = "\
 Needs root (or CAP_BPF and CAP_PERFMON); mounts tracefs if it is missing.
@@ -90,7 +108,10 @@ Everything loaded is released on exit, also on failure, Ctrl-C or SIGTERM.
 Exit status:
   0  every check passed (skipped checks say why they could not run here)
   1  a check failed
-  2  the self-test could not run (no privilege, interrupted, bad arguments)";
+  2  the self-test could not run (no privilege, interrupted, bad arguments)
+
+Example (as root):
+  coretool selftest --stress 5000";
 
 pub const MONITOR_HELP: &str = "\
 Needs root (or CAP_BPF and CAP_PERFMON). Stops cleanly on Ctrl-C or SIGTERM, printing
@@ -98,4 +119,7 @@ the final counters.
 
 Exit status:
   0  ok
-  2  coretool could not run (no privilege, load or attach failed)";
+  2  coretool could not run (no privilege, load or attach failed)
+
+Example (as root):
+  coretool monitor --follow $$ --interval 5";

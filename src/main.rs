@@ -45,6 +45,10 @@ fn main() -> ExitCode {
             let g = top.resolve(args.json, args.verbose);
             commands::selftest::run(args, &g)
         }
+        Command::Generate(args) => {
+            let g = top.resolve(no_json, none);
+            commands::generate::run(args, &g)
+        }
         Command::Monitor(args) => {
             let g = top.resolve(args.json, none);
             commands::monitor::run(args, &g)

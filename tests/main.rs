@@ -16,6 +16,7 @@ mod check_btf;
 mod check_btf_fixtures;
 mod dry_run;
 mod fuzz_regressions;
+mod generated;
 mod help;
 mod kernel_matrix;
 mod kernels;

@@ -67,7 +67,12 @@ Exit status:
   1  some kernel fails: a relocation error, a reachable poisoned instruction, an object libbpf
      refuses to open or of the other byte order, or a verifier rejection under --load
   2  coretool could not run (bad object or BTF, missing file, --load without root or with a
-     --btf that is not the running kernel, --program naming no program of the object)";
+     --btf that is not the running kernel, --program naming no program of the object)
+
+Examples:
+  coretool dry-run prog.bpf.o
+  coretool dry-run prog.bpf.o --btf vmlinuz-5.10.0-46-amd64 --btf vmlinuz-6.12.117+deb12-amd64
+  coretool dry-run prog.bpf.o --load --program handle_exec";
 
 pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     // Check every input before printing anything.

@@ -4,6 +4,7 @@
 pub mod btf;
 pub mod check_btf;
 pub mod dry_run;
+pub mod generate;
 pub mod monitor;
 pub mod relocs;
 pub mod selftest;

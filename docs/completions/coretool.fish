@@ -1,0 +1,123 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_coretool_global_optspecs
+    string join \n json color= v/verbose h/help V/version
+end
+
+function __fish_coretool_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_coretool_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_coretool_using_subcommand
+    set -l cmd (__fish_coretool_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c coretool -n "__fish_coretool_needs_command" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coretool -n "__fish_coretool_needs_command" -l json -d 'Print machine-readable JSON (each command documents its schema)'
+complete -c coretool -n "__fish_coretool_needs_command" -s v -l verbose -d 'More detail (repeat for more)'
+complete -c coretool -n "__fish_coretool_needs_command" -s h -l help -d 'Print help'
+complete -c coretool -n "__fish_coretool_needs_command" -s V -l version -d 'Print version'
+complete -c coretool -n "__fish_coretool_needs_command" -f -a "check-btf" -d 'Is this kernel ready for CO-RE? A checklist of findings, each with its fix'
+complete -c coretool -n "__fish_coretool_needs_command" -f -a "btf" -d 'Dump BTF types: bpftool\'s raw format, struct layouts, or JSON'
+complete -c coretool -n "__fish_coretool_needs_command" -f -a "vmlinux" -d 'Write a vmlinux.h (bpftool\'s sorted C dump with kfuncs), or a minimal one for a .bpf.o'
+complete -c coretool -n "__fish_coretool_needs_command" -f -a "relocs" -d 'List every CO-RE relocation record of BPF objects, decoded, with source lines'
+complete -c coretool -n "__fish_coretool_needs_command" -f -a "dry-run" -d 'Show libbpf\'s CO-RE fixups for an object, per field, against one or many kernels'
+complete -c coretool -n "__fish_coretool_needs_command" -f -a "selftest" -d 'Prove CO-RE works here: load the bundled probe, run known processes, check every event'
+complete -c coretool -n "__fish_coretool_needs_command" -f -a "monitor" -d 'Live process monitor (exec, fork, exit) built on the bundled CO-RE probe'
+complete -c coretool -n "__fish_coretool_needs_command" -f -a "generate" -d 'Write shell completions or man pages generated from this command line (for packagers)'
+complete -c coretool -n "__fish_coretool_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coretool -n "__fish_coretool_using_subcommand check-btf" -l btf -d 'BTF source: raw BTF, an ELF with .BTF (vmlinux, .bpf.o), a vmlinuz/bzImage, or a BTFHub .btf.tar.xz archive [default: /sys/kernel/btf/vmlinux]' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand check-btf" -l base -d 'Base BTF for split (module) BTF given with --btf; needed for a module\'s BTF file, except under /sys/kernel/btf, where /sys/kernel/btf/vmlinux is the base' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand check-btf" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coretool -n "__fish_coretool_using_subcommand check-btf" -l json -d 'Print machine-readable JSON (docs/<command>.md gives the schema)'
+complete -c coretool -n "__fish_coretool_using_subcommand check-btf" -s h -l help -d 'Print help'
+complete -c coretool -n "__fish_coretool_using_subcommand check-btf" -s V -l version -d 'Print version'
+complete -c coretool -n "__fish_coretool_using_subcommand btf" -l btf -d 'BTF source: raw BTF, an ELF with .BTF (vmlinux, .bpf.o), a vmlinuz/bzImage, or a BTFHub .btf.tar.xz archive [default: /sys/kernel/btf/vmlinux]' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand btf" -l base -d 'Base BTF for split (module) BTF given with --btf; needed for a module\'s BTF file, except under /sys/kernel/btf, where /sys/kernel/btf/vmlinux is the base' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand btf" -l kind -d 'Only types of these kinds (struct, union, enum, enum64, func, func_proto, typedef, int, ptr, array, fwd, const, volatile, restrict, var, datasec, float, decl_tag, type_tag)' -r
+complete -c coretool -n "__fish_coretool_using_subcommand btf" -l id -d 'Only the type with this id (repeatable)' -r
+complete -c coretool -n "__fish_coretool_using_subcommand btf" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coretool -n "__fish_coretool_using_subcommand btf" -l json -d 'Print machine-readable JSON (docs/<command>.md gives the schema)'
+complete -c coretool -n "__fish_coretool_using_subcommand btf" -l regex -d 'Treat NAME arguments as regular expressions (matched anywhere in the name)'
+complete -c coretool -n "__fish_coretool_using_subcommand btf" -l layout -d 'Show struct/union layouts (offsets, sizes, holes, padding, cachelines) like pahole'
+complete -c coretool -n "__fish_coretool_using_subcommand btf" -s h -l help -d 'Print help'
+complete -c coretool -n "__fish_coretool_using_subcommand btf" -s V -l version -d 'Print version'
+complete -c coretool -n "__fish_coretool_using_subcommand vmlinux" -l btf -d 'BTF source: raw BTF, an ELF with .BTF (vmlinux, .bpf.o), a vmlinuz/bzImage, or a BTFHub .btf.tar.xz archive [default: /sys/kernel/btf/vmlinux]' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand vmlinux" -l base -d 'Base BTF for split (module) BTF given with --btf; needed for a module\'s BTF file, except under /sys/kernel/btf, where /sys/kernel/btf/vmlinux is the base' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand vmlinux" -s o -l output -d 'Write the header to FILE instead of stdout; FILE appears only when complete' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand vmlinux" -l for -d 'Minimal header: only the types and kfuncs OBJ (a .bpf.o with BTF) refers to, plus what they need; -v lists the object\'s names the kernel BTF lacks' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand vmlinux" -l type -d 'With --for: also this struct/union/enum/typedef, or the enum of this enumerator (for values BTF does not record, like BPF_MAP_TYPE_RINGBUF in a map definition); repeatable' -r
+complete -c coretool -n "__fish_coretool_using_subcommand vmlinux" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coretool -n "__fish_coretool_using_subcommand vmlinux" -s v -l verbose -d 'More detail (repeat for more)'
+complete -c coretool -n "__fish_coretool_using_subcommand vmlinux" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coretool -n "__fish_coretool_using_subcommand vmlinux" -s V -l version -d 'Print version'
+complete -c coretool -n "__fish_coretool_using_subcommand relocs" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coretool -n "__fish_coretool_using_subcommand relocs" -l json -d 'Print machine-readable JSON (docs/<command>.md gives the schema)'
+complete -c coretool -n "__fish_coretool_using_subcommand relocs" -s v -l verbose -d 'More detail (repeat for more)'
+complete -c coretool -n "__fish_coretool_using_subcommand relocs" -s h -l help -d 'Print help'
+complete -c coretool -n "__fish_coretool_using_subcommand relocs" -s V -l version -d 'Print version'
+complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l btf -d 'Kernel BTF to relocate against (repeat for a matrix): raw BTF, an ELF with .BTF, a vmlinuz/bzImage, or a BTFHub .btf.tar.xz [default: the running kernel]' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l program -d 'With --load: load only this program, as a loader that autoloads a subset does (repeat for several)' -r
+complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l json -d 'Print machine-readable JSON (docs/<command>.md gives the schema)'
+complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -s v -l verbose -d 'More detail (repeat for more)'
+complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l load -d 'Also load every program into the running kernel (the verifier runs), then unload it. Only for the running kernel: with a --btf that is not its BTF, an error. Maps whose max_entries the object leaves to its loader (0) are created with 1 entry (one page for a ring buffer), and the output says so (-v also prints libbpf\'s log)'
+complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l offline -d 'Compute the relocations without a kernel (automatic without root or without bpf())'
+complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -s h -l help -d 'Print help'
+complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -s V -l version -d 'Print version'
+complete -c coretool -n "__fish_coretool_using_subcommand selftest" -l stress -d 'Also spawn N short-lived processes as fast as possible and account for every fork, exec and exit of them' -r
+complete -c coretool -n "__fish_coretool_using_subcommand selftest" -l emit-object -d 'Write the embedded BPF object to FILE (atomically) and exit, without running the test; `coretool relocs FILE` and `coretool dry-run FILE` read it' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand selftest" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coretool -n "__fish_coretool_using_subcommand selftest" -l json -d 'Print machine-readable JSON (docs/<command>.md gives the schema)'
+complete -c coretool -n "__fish_coretool_using_subcommand selftest" -s v -l verbose -d 'More detail (repeat for more)'
+complete -c coretool -n "__fish_coretool_using_subcommand selftest" -s h -l help -d 'Print help'
+complete -c coretool -n "__fish_coretool_using_subcommand selftest" -s V -l version -d 'Print version'
+complete -c coretool -n "__fish_coretool_using_subcommand monitor" -l interval -d 'Print the probe\'s counters every SECS seconds (0: only when stopping)' -r
+complete -c coretool -n "__fish_coretool_using_subcommand monitor" -l duration -d 'Stop after SECS seconds (for scripts and tests); default: until Ctrl-C or SIGTERM' -r
+complete -c coretool -n "__fish_coretool_using_subcommand monitor" -l follow -d 'Report only process PID and its descendants (those running at start and those forked later)' -r
+complete -c coretool -n "__fish_coretool_using_subcommand monitor" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coretool -n "__fish_coretool_using_subcommand monitor" -l json -d 'Print machine-readable JSON (docs/<command>.md gives the schema)'
+complete -c coretool -n "__fish_coretool_using_subcommand monitor" -s h -l help -d 'Print help'
+complete -c coretool -n "__fish_coretool_using_subcommand monitor" -s V -l version -d 'Print version'
+complete -c coretool -n "__fish_coretool_using_subcommand generate" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coretool -n "__fish_coretool_using_subcommand generate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coretool -n "__fish_coretool_using_subcommand generate" -s V -l version -d 'Print version'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "check-btf" -d 'Is this kernel ready for CO-RE? A checklist of findings, each with its fix'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "btf" -d 'Dump BTF types: bpftool\'s raw format, struct layouts, or JSON'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "vmlinux" -d 'Write a vmlinux.h (bpftool\'s sorted C dump with kfuncs), or a minimal one for a .bpf.o'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "relocs" -d 'List every CO-RE relocation record of BPF objects, decoded, with source lines'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "dry-run" -d 'Show libbpf\'s CO-RE fixups for an object, per field, against one or many kernels'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "selftest" -d 'Prove CO-RE works here: load the bundled probe, run known processes, check every event'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "monitor" -d 'Live process monitor (exec, fork, exit) built on the bundled CO-RE probe'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "generate" -d 'Write shell completions or man pages generated from this command line (for packagers)'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
