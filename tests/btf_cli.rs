@@ -42,6 +42,66 @@ fn filters_select_by_name_kind_and_id() {
     assert!(o4.stdout.is_empty());
 }
 
+/// Issue 11 item 13: machine-readable mode always writes a document; the exit code says that
+/// nothing matched.
+#[test]
+fn json_with_no_match_is_an_empty_document_exit_1() {
+    let btf = fixtures().join("core_all_kinds.btf");
+    let btf = btf.to_str().unwrap();
+    for (args, key) in [
+        (vec!["btf", "--btf", btf, "--json", "no_such_type"], "types"),
+        (vec!["btf", "--btf", btf, "--pretty", "no_such_type"], "types"),
+        (
+            vec!["btf", "--btf", btf, "--json", "--kind", "float"],
+            "types",
+        ),
+        (
+            vec!["btf", "--btf", btf, "--json", "--layout", "no_such_type"],
+            "layouts",
+        ),
+        // A match that has no layout (an INT) is no layout either.
+        (
+            vec!["btf", "--btf", btf, "--json", "--layout", "--kind", "int"],
+            "layouts",
+        ),
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", stdout(&o)));
+        assert_eq!(v["schema"], "coretool.btf/v1", "{args:?}");
+        assert_eq!(v[key], serde_json::json!([]), "{args:?}");
+        assert_eq!(v["source"]["types"], 56, "{args:?}");
+    }
+}
+
+/// Issue 11 item 11: compact JSON by default (one line, bpftool's `-j`), indented with
+/// `--pretty`/`-p` (bpftool's `-p`, which implies JSON); both the same document.
+#[test]
+fn json_is_compact_by_default_and_pretty_on_request() {
+    let btf = fixtures().join("core_all_kinds.btf");
+    let btf = btf.to_str().unwrap();
+    let compact = run(&["btf", "--btf", btf, "--json"]);
+    assert!(compact.status.success(), "{}", stderr(&compact));
+    let text = stdout(&compact);
+    assert_eq!(text.lines().count(), 1, "compact JSON is one line");
+    assert!(text.starts_with(r#"{"schema":"coretool.btf/v1","source":{"#), "{text}");
+    assert!(text.ends_with("]}\n"));
+    for flag in ["--pretty", "-p"] {
+        let pretty = run(&["btf", "--btf", btf, flag]);
+        assert!(pretty.status.success(), "{}", stderr(&pretty));
+        let p = stdout(&pretty);
+        assert!(p.starts_with("{\n  \"schema\": \"coretool.btf/v1\",\n"), "{p}");
+        let a: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let b: serde_json::Value = serde_json::from_str(&p).unwrap();
+        assert_eq!(a, b, "{flag}: same document");
+        assert_eq!(a["types"].as_array().unwrap().len(), 56);
+    }
+    let layouts = run(&["btf", "--btf", btf, "--json", "--layout"]);
+    assert!(layouts.status.success(), "{}", stderr(&layouts));
+    assert_eq!(stdout(&layouts).lines().count(), 1);
+}
+
 #[test]
 fn layout_of_a_known_struct() {
     require!(have_kernel_btf(), "{SYSFS} missing");

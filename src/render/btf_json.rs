@@ -6,6 +6,7 @@
 //! time, so a full vmlinux never exists as a tree in memory.
 
 use std::borrow::Cow;
+use std::io::Write;
 
 use coretool::btf::layout::{self, Item, Layout, CACHELINE};
 use coretool::btf::{func_linkage_str, int_encoding_str, var_linkage_str, Btf, Kind, Type};
@@ -14,6 +15,17 @@ use serde::ser::{SerializeSeq, Serializer};
 use serde::Serialize;
 
 pub const SCHEMA: &str = "coretool.btf/v1";
+
+/// Write `doc` with a trailing newline: compact (one line, like `bpftool -j`) or indented
+/// (`--pretty`, like `bpftool -p`). Streamed: only the writer's buffer holds the text.
+pub fn write<T: Serialize>(w: &mut impl Write, doc: &T, pretty: bool) -> std::io::Result<()> {
+    if pretty {
+        serde_json::to_writer_pretty(&mut *w, doc)?;
+    } else {
+        serde_json::to_writer(&mut *w, doc)?;
+    }
+    w.write_all(b"\n")
+}
 
 fn name(btf: &Btf, off: u32) -> Cow<'_, str> {
     if off == 0 {
@@ -150,13 +162,13 @@ enum Body<'a> {
     Composite {
         size: u32,
         vlen: u32,
-        members: Vec<MemberJson<'a>>,
+        members: Members<'a>,
     },
     Enum {
         encoding: &'static str,
         size: u32,
         vlen: u32,
-        values: Vec<EnumValueJson<'a>>,
+        values: EnumValues<'a>,
     },
     Fwd {
         fwd_kind: &'static str,
@@ -169,12 +181,12 @@ enum Body<'a> {
     FuncProto {
         ret_type_id: u32,
         vlen: u32,
-        params: Vec<ParamJson<'a>>,
+        params: Params<'a>,
     },
     Datasec {
         size: u32,
         vlen: u32,
-        vars: Vec<SecinfoJson>,
+        vars: Secinfos<'a>,
     },
     Float {
         size: u32,
@@ -184,6 +196,62 @@ enum Body<'a> {
         component_idx: Option<i32>,
     },
     Unknown,
+}
+
+/// A type's members, params, enumerators or section variables, serialized straight from the
+/// type record: no per-type vector.
+struct Members<'a>(&'a Btf, Type<'a>);
+struct EnumValues<'a>(&'a Btf, Type<'a>);
+struct Params<'a>(&'a Btf, Type<'a>);
+struct Secinfos<'a>(Type<'a>);
+
+impl Serialize for Members<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let btf = self.0;
+        s.collect_seq(self.1.members().map(|m| MemberJson {
+            name: name(btf, m.name_off),
+            type_id: m.type_id,
+            bits_offset: m.bit_offset,
+            bitfield_size: m.bitfield_size,
+        }))
+    }
+}
+
+impl Serialize for EnumValues<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (btf, t) = (self.0, &self.1);
+        let signed = t.kflag();
+        let is64 = t.kind() == Kind::Enum64;
+        s.collect_seq(t.enum_values().iter().map(|v| EnumValueJson {
+            name: name(btf, v.name_off),
+            val: match (is64, signed) {
+                (false, true) => EnumVal::I32(v.raw as u32 as i32),
+                (false, false) => EnumVal::U32(v.raw as u32),
+                (true, true) => EnumVal::I64(v.raw as i64),
+                (true, false) => EnumVal::U64(v.raw),
+            },
+        }))
+    }
+}
+
+impl Serialize for Params<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let btf = self.0;
+        s.collect_seq(self.1.params().map(|p| ParamJson {
+            name: name(btf, p.name_off),
+            type_id: p.type_id,
+        }))
+    }
+}
+
+impl Serialize for Secinfos<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.secinfos().map(|v| SecinfoJson {
+            type_id: v.type_id,
+            offset: v.offset,
+            size: v.size,
+        }))
+    }
 }
 
 #[derive(Serialize)]
@@ -259,38 +327,14 @@ impl<'a> TypeJson<'a> {
             Kind::Struct | Kind::Union => Body::Composite {
                 size: t.size(),
                 vlen: t.vlen(),
-                members: t
-                    .members()
-                    .map(|m| MemberJson {
-                        name: name(btf, m.name_off),
-                        type_id: m.type_id,
-                        bits_offset: m.bit_offset,
-                        bitfield_size: m.bitfield_size,
-                    })
-                    .collect(),
+                members: Members(btf, *t),
             },
-            Kind::Enum | Kind::Enum64 => {
-                let signed = t.kflag();
-                let is64 = t.kind() == Kind::Enum64;
-                Body::Enum {
-                    encoding: if signed { "SIGNED" } else { "UNSIGNED" },
-                    size: t.size(),
-                    vlen: t.vlen(),
-                    values: t
-                        .enum_values()
-                        .iter()
-                        .map(|v| EnumValueJson {
-                            name: name(btf, v.name_off),
-                            val: match (is64, signed) {
-                                (false, true) => EnumVal::I32(v.raw as u32 as i32),
-                                (false, false) => EnumVal::U32(v.raw as u32),
-                                (true, true) => EnumVal::I64(v.raw as i64),
-                                (true, false) => EnumVal::U64(v.raw),
-                            },
-                        })
-                        .collect(),
-                }
-            }
+            Kind::Enum | Kind::Enum64 => Body::Enum {
+                encoding: if t.kflag() { "SIGNED" } else { "UNSIGNED" },
+                size: t.size(),
+                vlen: t.vlen(),
+                values: EnumValues(btf, *t),
+            },
             Kind::Fwd => Body::Fwd {
                 fwd_kind: if t.kflag() { "union" } else { "struct" },
             },
@@ -301,13 +345,7 @@ impl<'a> TypeJson<'a> {
             Kind::FuncProto => Body::FuncProto {
                 ret_type_id: t.type_id(),
                 vlen: t.vlen(),
-                params: t
-                    .params()
-                    .map(|p| ParamJson {
-                        name: name(btf, p.name_off),
-                        type_id: p.type_id,
-                    })
-                    .collect(),
+                params: Params(btf, *t),
             },
             Kind::Var => Body::Linked {
                 type_id: t.type_id(),
@@ -316,14 +354,7 @@ impl<'a> TypeJson<'a> {
             Kind::Datasec => Body::Datasec {
                 size: t.size(),
                 vlen: t.vlen(),
-                vars: t
-                    .secinfos()
-                    .map(|v| SecinfoJson {
-                        type_id: v.type_id,
-                        offset: v.offset,
-                        size: v.size,
-                    })
-                    .collect(),
+                vars: Secinfos(*t),
             },
             Kind::Float => Body::Float { size: t.size() },
             Kind::DeclTag => Body::DeclTag {
