@@ -50,7 +50,10 @@ fn json_with_no_match_is_an_empty_document_exit_1() {
     let btf = btf.to_str().unwrap();
     for (args, key) in [
         (vec!["btf", "--btf", btf, "--json", "no_such_type"], "types"),
-        (vec!["btf", "--btf", btf, "--pretty", "no_such_type"], "types"),
+        (
+            vec!["btf", "--btf", btf, "--pretty", "no_such_type"],
+            "types",
+        ),
         (
             vec!["btf", "--btf", btf, "--json", "--kind", "float"],
             "types",
@@ -85,13 +88,19 @@ fn json_is_compact_by_default_and_pretty_on_request() {
     assert!(compact.status.success(), "{}", stderr(&compact));
     let text = stdout(&compact);
     assert_eq!(text.lines().count(), 1, "compact JSON is one line");
-    assert!(text.starts_with(r#"{"schema":"coretool.btf/v1","source":{"#), "{text}");
+    assert!(
+        text.starts_with(r#"{"schema":"coretool.btf/v1","source":{"#),
+        "{text}"
+    );
     assert!(text.ends_with("]}\n"));
     for flag in ["--pretty", "-p"] {
         let pretty = run(&["btf", "--btf", btf, flag]);
         assert!(pretty.status.success(), "{}", stderr(&pretty));
         let p = stdout(&pretty);
-        assert!(p.starts_with("{\n  \"schema\": \"coretool.btf/v1\",\n"), "{p}");
+        assert!(
+            p.starts_with("{\n  \"schema\": \"coretool.btf/v1\",\n"),
+            "{p}"
+        );
         let a: serde_json::Value = serde_json::from_str(&text).unwrap();
         let b: serde_json::Value = serde_json::from_str(&p).unwrap();
         assert_eq!(a, b, "{flag}: same document");

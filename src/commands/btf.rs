@@ -35,6 +35,10 @@ pub struct BtfArgs {
     /// Indent the JSON (implies --json; bpftool's -p). The default is compact, one line
     #[arg(short = 'p', long)]
     pub pretty: bool,
+    /// With --layout: expand named struct/union member types inline and name typedef
+    /// chains, as pahole's -E
+    #[arg(short = 'E', long, requires = "layout")]
+    pub expand: bool,
 }
 
 fn parse_kind(s: &str) -> Result<Kind, String> {
@@ -129,16 +133,29 @@ pub fn run(args: BtfArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     }
     if json {
         // Machine-readable mode always writes a document, empty when nothing matched.
+        let opts = layout::Options {
+            expand: args.expand,
+        };
         if args.layout {
-            let doc = btf_json::LayoutsDoc::new(&src, &types);
+            let doc = btf_json::LayoutsDoc::new(&src, &types, opts);
             btf_json::write(&mut out, &doc, args.pretty)?;
         } else {
-            btf_json::write(&mut out, &btf_json::TypesDoc::new(&src, &types), args.pretty)?;
+            btf_json::write(
+                &mut out,
+                &btf_json::TypesDoc::new(&src, &types),
+                args.pretty,
+            )?;
         }
     } else if args.layout {
         let mut first = true;
+        let mut layouter = layout::Layouter::new(
+            btf,
+            layout::Options {
+                expand: args.expand,
+            },
+        );
         for t in &types {
-            if let Some(l) = layout::compute(btf, t) {
+            if let Some(l) = layouter.layout(t) {
                 if !first {
                     writeln!(out)?;
                 }

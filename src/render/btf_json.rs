@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::io::Write;
 
-use coretool::btf::layout::{self, Item, Layout, CACHELINE};
+use coretool::btf::layout::{self, Item, Layout, Summary, CACHELINE};
 use coretool::btf::{func_linkage_str, int_encoding_str, var_linkage_str, Btf, Kind, Type};
 use coretool::source::BtfSource;
 use serde::ser::{SerializeSeq, Serializer};
@@ -102,13 +102,14 @@ pub struct LayoutsDoc<'a> {
 }
 
 impl<'a> LayoutsDoc<'a> {
-    pub fn new(src: &'a BtfSource, types: &'a [Type<'a>]) -> Self {
+    pub fn new(src: &'a BtfSource, types: &'a [Type<'a>], opts: layout::Options) -> Self {
         LayoutsDoc {
             schema: SCHEMA,
             source: SourceJson::new(src),
             layouts: Layouts {
                 btf: &src.btf,
                 types,
+                opts,
             },
         }
     }
@@ -117,13 +118,15 @@ impl<'a> LayoutsDoc<'a> {
 struct Layouts<'a> {
     btf: &'a Btf,
     types: &'a [Type<'a>],
+    opts: layout::Options,
 }
 
 impl Serialize for Layouts<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(None)?;
+        let mut layouter = layout::Layouter::new(self.btf, self.opts);
         for t in self.types {
-            if let Some(l) = layout::compute(self.btf, t) {
+            if let Some(l) = layouter.layout(t) {
                 seq.serialize_element(&LayoutJson::new(&l))?;
             }
         }
@@ -372,12 +375,22 @@ impl<'a> TypeJson<'a> {
     }
 }
 
-/// One struct/union layout: the summary's counters flattened, then the items in order.
+/// One struct/union layout: the summary's counters flattened (structs only), then the items
+/// in order; nested items carry their `depth`.
 #[derive(Serialize)]
 pub struct LayoutJson<'a> {
     id: u32,
     kind: &'static str,
     name: &'a str,
+    packed: bool,
+    aligned: u32,
+    #[serde(flatten)]
+    summary: Option<SummaryJson>,
+    items: Vec<ItemJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct SummaryJson {
     size: u32,
     cachelines: u32,
     members: u32,
@@ -388,43 +401,110 @@ pub struct LayoutJson<'a> {
     bit_holes: u32,
     sum_bit_holes: u64,
     padding: u32,
-    items: Vec<ItemJson<'a>>,
+    paddings: u32,
+    sum_paddings: u64,
+    bit_padding: u32,
+    forced_alignments: u32,
+    forced_holes: u32,
+    sum_forced_holes: u64,
+    last_cacheline: u32,
 }
 
 #[derive(Serialize)]
 #[serde(tag = "item", rename_all = "snake_case")]
 enum ItemJson<'a> {
     Member {
+        depth: u32,
         name: &'a str,
         decl: &'a str,
         type_id: u32,
-        offset: u32,
-        bit_offset: u32,
-        size: u32,
+        offset: u64,
+        bit_offset: u64,
+        size: u64,
         #[serde(skip_serializing_if = "is_zero")]
         bitfield_size: u32,
+        #[serde(skip_serializing_if = "is_zero")]
+        bitfield_offset: u32,
+        #[serde(skip_serializing_if = "is_zero")]
+        aligned: u32,
+    },
+    Open {
+        depth: u32,
+        head: &'a str,
+    },
+    Close {
+        depth: u32,
+        name: &'a str,
+        offset: u64,
+        size: u64,
+        packed: bool,
+        type_aligned: u32,
+        aligned: u32,
+        #[serde(skip_serializing_if = "is_zero")]
+        bitfield_size: u32,
+        #[serde(skip_serializing_if = "is_zero")]
+        bitfield_offset: u32,
     },
     Hole {
-        offset: u32,
+        depth: u32,
+        offset: u64,
         bytes: u32,
     },
     BitHole {
-        bit_offset: u32,
+        depth: u32,
         bits: u32,
     },
+    FillBits {
+        depth: u32,
+        type_name: &'a str,
+        bits: u32,
+        force: bool,
+    },
+    Combined {
+        depth: u32,
+        with: &'static str,
+    },
+    StructPadding {
+        depth: u32,
+        bytes: u32,
+    },
     Cacheline {
+        depth: u32,
         line: u32,
         offset: u32,
+    },
+    Enumerator {
+        depth: u32,
+        name: &'a str,
+        value: &'a str,
+    },
+    Summary {
+        depth: u32,
+        #[serde(flatten)]
+        summary: SummaryJson,
+    },
+    Truncated {
+        depth: u32,
     },
 }
 
 impl<'a> LayoutJson<'a> {
     pub fn new(l: &'a Layout) -> Self {
-        let s = &l.summary;
         LayoutJson {
             id: l.type_id,
             kind: l.kind.lower_name(),
             name: &l.name,
+            packed: l.packed,
+            aligned: l.aligned,
+            summary: l.summary.as_ref().map(SummaryJson::new),
+            items: l.items.iter().map(ItemJson::new).collect(),
+        }
+    }
+}
+
+impl SummaryJson {
+    fn new(s: &Summary) -> Self {
+        SummaryJson {
             size: s.size,
             cachelines: s.cachelines,
             members: s.members,
@@ -435,7 +515,13 @@ impl<'a> LayoutJson<'a> {
             bit_holes: s.bit_holes,
             sum_bit_holes: s.sum_bit_holes,
             padding: s.padding,
-            items: l.items.iter().map(ItemJson::new).collect(),
+            paddings: s.paddings,
+            sum_paddings: s.sum_paddings,
+            bit_padding: s.bit_padding,
+            forced_alignments: s.forced_alignments,
+            forced_holes: s.forced_holes,
+            sum_forced_holes: s.sum_forced_holes,
+            last_cacheline: s.last_cacheline,
         }
     }
 }
@@ -444,33 +530,100 @@ impl<'a> ItemJson<'a> {
     fn new(i: &'a Item) -> Self {
         match i {
             Item::Member {
+                depth,
                 name,
                 decl,
                 type_id,
                 bit_offset,
+                offset,
+                bitfield_offset,
                 size,
                 bitfield_size,
+                aligned,
             } => ItemJson::Member {
+                depth: *depth,
                 name,
                 decl,
                 type_id: *type_id,
-                offset: bit_offset / 8,
+                offset: *offset,
                 bit_offset: *bit_offset,
                 size: *size,
                 bitfield_size: *bitfield_size,
+                bitfield_offset: *bitfield_offset,
+                aligned: *aligned,
             },
-            Item::Hole { offset, bytes } => ItemJson::Hole {
+            Item::Open { depth, head } => ItemJson::Open {
+                depth: *depth,
+                head,
+            },
+            Item::Close {
+                depth,
+                name,
+                offset,
+                size,
+                packed,
+                type_aligned,
+                aligned,
+                bitfield_size,
+                bitfield_offset,
+            } => ItemJson::Close {
+                depth: *depth,
+                name,
+                offset: *offset,
+                size: *size,
+                packed: *packed,
+                type_aligned: *type_aligned,
+                aligned: *aligned,
+                bitfield_size: *bitfield_size,
+                bitfield_offset: *bitfield_offset,
+            },
+            Item::Hole {
+                depth,
+                offset,
+                bytes,
+            } => ItemJson::Hole {
+                depth: *depth,
                 offset: *offset,
                 bytes: *bytes,
             },
-            Item::BitHole { bit_offset, bits } => ItemJson::BitHole {
-                bit_offset: *bit_offset,
+            Item::BitHole { depth, bits } => ItemJson::BitHole {
+                depth: *depth,
                 bits: *bits,
             },
-            Item::Cacheline { line } => ItemJson::Cacheline {
+            Item::FillBits {
+                depth,
+                type_name,
+                bits,
+                force,
+            } => ItemJson::FillBits {
+                depth: *depth,
+                type_name,
+                bits: *bits,
+                force: *force,
+            },
+            Item::Combined { depth, next } => ItemJson::Combined {
+                depth: *depth,
+                with: if *next { "next" } else { "previous" },
+            },
+            Item::StructPadding { depth, bytes } => ItemJson::StructPadding {
+                depth: *depth,
+                bytes: *bytes,
+            },
+            Item::Cacheline { depth, line, .. } => ItemJson::Cacheline {
+                depth: *depth,
                 line: *line,
                 offset: line * CACHELINE,
             },
+            Item::Enumerator { depth, name, value } => ItemJson::Enumerator {
+                depth: *depth,
+                name,
+                value,
+            },
+            Item::NestedSummary { depth, summary } => ItemJson::Summary {
+                depth: *depth,
+                summary: SummaryJson::new(summary),
+            },
+            Item::Truncated { depth } => ItemJson::Truncated { depth: *depth },
         }
     }
 }
@@ -564,7 +717,8 @@ mod tests {
         let src = fixture();
         let ints: Vec<_> = src.btf.types().filter(|t| t.kind() == Kind::Int).collect();
         let mut out = Vec::new();
-        serde_json::to_writer_pretty(&mut out, &LayoutsDoc::new(&src, &ints)).unwrap();
+        serde_json::to_writer_pretty(&mut out, &LayoutsDoc::new(&src, &ints, Default::default()))
+            .unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("{\n  \"schema\": \"coretool.btf/v1\",\n  \"source\": {\n"));
         assert!(text.contains("\"release\": null,\n    \"base\": null,\n    \"types\": 56\n"));
