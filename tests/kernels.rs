@@ -186,7 +186,8 @@ fn running_kernel_btf_matches_bpftool() {
 
 /// `coretool btf --layout` against pahole 1.24 (`pahole -F btf FILE`) on every named struct and
 /// union of the running kernel's BTF and of every cached Debian kernel's: member for member,
-/// hole for hole, summary line for summary line, anonymous types expanded inline.
+/// hole for hole, summary line for summary line, anonymous types expanded inline; and
+/// `--expand` against `pahole -E`.
 ///
 /// What is normalised, and why (docs/btf.md lists the same):
 /// - blank lines are not compared, and whitespace is: runs of it inside a `/* ... */` comment
@@ -197,6 +198,8 @@ fn running_kernel_btf_matches_bpftool() {
 ///   `const const struct mm_struct * mm`) and drops it on zero-length arrays;
 /// - a pointer to an array, `T (*p)[N]`, is compared as `T *p`: pahole prints the pointer
 ///   without the array;
+/// - with `--expand`, an array of function pointers `R (*p[N])(A)` is compared as pahole
+///   writes it, `R (*p)(A)[N]`;
 /// - a struct whose pahole output says `<ERROR` (a type pahole could not read, e.g. one behind
 ///   a BTF kind it does not know) is not compared;
 /// - a name BTF defines twice matches when coretool prints one of its definitions that way.
@@ -240,24 +243,41 @@ fn layouts_match_pahole_on_every_struct() {
             ));
             continue;
         }
-        let ours = run(Command::new(CORETOOL)
-            .args(["btf", "--layout", "--btf"])
-            .arg(path));
-        let r = pahole_compare(&theirs, &String::from_utf8_lossy(&ours));
-        crate::common::say(&format!(
-            "{what}: {} of {} structs/unions match pahole ({} pahole could not read)",
-            r.matched, r.compared, r.unreadable
-        ));
-        for (kind, examples) in &r.differences {
-            let line = format!(
-                "{what}: {} differ at `{kind}`, e.g. {}",
-                examples.len(),
-                examples[0]
-            );
-            crate::common::say(&line);
-            failures.push(line);
+        for (mode, pahole_flag, ours_flag) in
+            [("", None, None), (" -E", Some("-E"), Some("--expand"))]
+        {
+            let theirs = match pahole_flag {
+                None => theirs.clone(),
+                Some(flag) => {
+                    let o = Command::new("pahole")
+                        .args(["-F", "btf", flag])
+                        .arg(path)
+                        .output()
+                        .unwrap();
+                    String::from_utf8_lossy(&o.stdout).into_owned().into()
+                }
+            };
+            let ours = run(Command::new(CORETOOL)
+                .args(["btf", "--layout"])
+                .args(ours_flag)
+                .arg("--btf")
+                .arg(path));
+            let r = pahole_compare(&theirs, &String::from_utf8_lossy(&ours));
+            crate::common::say(&format!(
+                "{what}: {} of {} structs/unions match pahole{mode} ({} pahole could not read)",
+                r.matched, r.compared, r.unreadable
+            ));
+            for (kind, examples) in &r.differences {
+                let line = format!(
+                    "{what}{mode}: {} differ at `{kind}`, e.g. {}",
+                    examples.len(),
+                    examples[0]
+                );
+                crate::common::say(&line);
+                failures.push(line);
+            }
+            assert!(r.compared > 1000, "{what}: only {} structs", r.compared);
         }
-        assert!(r.compared > 1000, "{what}: only {} structs", r.compared);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -348,9 +368,10 @@ fn normalise_layout_line(line: &str) -> String {
     let comment = |c: &str| c.split_whitespace().collect::<Vec<_>>().join(" ");
     let decl = |d: &str| {
         let joined: String = without_const(d).split_whitespace().collect();
-        pointer_to_array_as_pointer(&joined)
+        function_pointer_array_as_pahole(&pointer_to_array_as_pointer(&joined))
     };
-    if s.starts_with("/*") {
+    // With --expand, a declaration may start with pahole's `/* typedef a -> b */`.
+    if s.starts_with("/*") && !s.starts_with("/* typedef ") {
         return format!("{depth}|{}", comment(s));
     }
     match s.rfind("/*") {
@@ -376,6 +397,32 @@ fn without_const(d: &str) -> String {
     }
     out.pop();
     out
+}
+
+/// `R(*p[N])(A);` → `R(*p)(A)[N];` (whitespace already removed).
+fn function_pointer_array_as_pahole(d: &str) -> String {
+    let Some(start) = d.find("(*") else {
+        return d.to_owned();
+    };
+    let name_end = start
+        + 2
+        + d[start + 2..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(d.len() - start - 2);
+    let rest = &d[name_end..];
+    let Some(dims_end) = rest.find(")(") else {
+        return d.to_owned();
+    };
+    let dims = &rest[..dims_end];
+    if dims.is_empty() || !dims.starts_with('[') {
+        return d.to_owned();
+    }
+    let after = &rest[dims_end + 1..];
+    let (args, tail) = match after.strip_suffix(';') {
+        Some(a) => (a, ";"),
+        None => (after, ""),
+    };
+    format!("{}){args}{dims}{tail}", &d[..name_end])
 }
 
 /// `T(*p)[N]...` → `T*p` (whitespace already removed).

@@ -21,8 +21,8 @@ use super::{Btf, Kind, Type, MAX_RESOLVE_DEPTH};
 pub const CACHELINE: u32 = 64;
 /// pahole's address size for pointers (x86-64, arm64: every kernel coretool reads).
 const ADDR_SIZE: u32 = 8;
-/// Nesting levels expanded inline (pahole's tab buffer allows about as many).
-pub const MAX_DEPTH: u32 = 16;
+/// Nesting levels expanded inline.
+pub const MAX_DEPTH: u32 = 64;
 /// Items one layout may hold; past it the layout ends with [`Item::Truncated`].
 pub const MAX_ITEMS: usize = 1 << 16;
 
@@ -66,8 +66,13 @@ pub enum Item {
     /// The end of an inline type: `} name; /* offset size */`.
     Close {
         depth: u32,
-        /// The member's name (with array dimensions), empty for an anonymous member.
+        /// The member's name (`* name` through a pointer), empty for an anonymous member.
         name: String,
+        /// Array dimensions around the inline type (`[2]`), empty when none.
+        dims: String,
+        /// pahole writes the name before the type's attributes (`} name
+        /// __attribute__((__aligned__(64)))[5];` through an array or pointer), not after.
+        name_first: bool,
         offset: u64,
         size: u64,
         /// pahole's `__attribute__((__packed__))` on the inline type (for an enum: not 4
@@ -237,9 +242,18 @@ struct Place {
     /// Inside a struct reached through a pointer: pahole prints offsets relative to each
     /// inner type, not to the outermost one.
     rel: bool,
+    /// pahole's `emit_stats`: an inline struct reached through `const` prints its summary.
+    stats: bool,
 }
 
 impl Place {
+    fn top() -> Self {
+        Place {
+            stats: true,
+            ..Place::default()
+        }
+    }
+
     fn flexible(self) -> bool {
         self.last && !self.first && !self.in_union
     }
@@ -335,10 +349,10 @@ impl<'b> Layouter<'b> {
         self.open.clear();
         self.open.push(t.id);
         let (summary, packed) = if t.kind() == Kind::Struct {
-            let (s, packed) = self.struct_body(t, 0, 0, (false, false), &mut cx);
+            let (s, packed) = self.struct_body(t, 0, 0, Place::top(), &mut cx);
             (Some(s), packed)
         } else {
-            self.union_body(t, 0, 0, Place::default(), &mut cx);
+            self.union_body(t, 0, 0, Place::top(), &mut cx);
             (None, false)
         };
         self.open.clear();
@@ -528,7 +542,7 @@ impl<'b> Layouter<'b> {
         t: &Type<'b>,
         depth: u32,
         base: u64,
-        (in_union, rel): (bool, bool),
+        outer: Place,
         cx: &mut Ctx,
     ) -> (Summary, bool) {
         let packed = self.infer_packed(t);
@@ -561,6 +575,9 @@ impl<'b> Layouter<'b> {
         let mut last: Option<&Mem> = None;
         let mut last_size: u64 = 0;
         for (i, pos) in mems.iter().enumerate() {
+            if cx.full {
+                break;
+            }
             if pos.alignment != 0 {
                 let hole = last.map_or(holes.pre_hole, |l| l.hole);
                 if hole != 0 {
@@ -572,9 +589,14 @@ impl<'b> Layouter<'b> {
             if let Some(l) = last.filter(|_| last_size != 0) {
                 if l.bit_hole != 0 && pos.bitfield_size != 0 {
                     let force = l.byte_offset != pos.byte_offset;
+                    let type_name = if self.opts.expand {
+                        self.expanded_declaration(pos.type_id, "", Place::default())
+                    } else {
+                        type_name(self.btf, pos.type_id)
+                    };
                     cx.push(Item::FillBits {
                         depth,
-                        type_name: type_name(self.btf, pos.type_id),
+                        type_name,
                         bits: if force { 0 } else { l.bit_hole as u32 },
                         force,
                     });
@@ -595,8 +617,7 @@ impl<'b> Layouter<'b> {
             let place = Place {
                 first: i == 0,
                 last: i + 1 == mems.len(),
-                in_union,
-                rel,
+                ..outer
             };
             self.member(pos, depth, base, false, place, cx);
             // The member's own type (not through typedefs) is a struct with padding.
@@ -664,12 +685,15 @@ impl<'b> Layouter<'b> {
         let (mems, _, _) = self.members(t);
         let initial = cx.cacheline;
         for (i, pos) in mems.iter().enumerate() {
+            if cx.full {
+                break;
+            }
             // pahole's union__fprintf leaves first/last member flags as its caller set them.
             let place = Place {
                 first: i == 0 && outer.first,
                 last: outer.last,
                 in_union: true,
-                rel: outer.rel,
+                ..outer
             };
             self.member(pos, depth, base, true, place, cx);
             cx.cacheline = initial;
@@ -696,7 +720,14 @@ impl<'b> Layouter<'b> {
         if let Some(inline) = self.inline_type(pos.type_id) {
             let inner = inline.ty;
             let star = if inline.pointer { "* " } else { "" };
-            let suffix = format!("{star}{name}{}", inline.dims(place));
+            // Through `const`, pahole loses the member's name (its type printer gets no
+            // suffix); the dimensions of an array around it stay.
+            let shown = if inline.stats { "" } else { name.as_str() };
+            let close_name = format!("{star}{shown}");
+            let dims = inline.dims(place);
+            // Through an array or a pointer the type printer writes the name itself, before
+            // the type's attributes; otherwise the member printer writes it after them.
+            let name_first = inline.pointer || !inline.dims.is_empty();
             if depth + 1 >= MAX_DEPTH || self.open.contains(&inner.id) {
                 cx.push(Item::Truncated { depth: depth + 1 });
                 return;
@@ -716,12 +747,17 @@ impl<'b> Layouter<'b> {
             } else {
                 offset
             };
-            let inner_place = Place { rel, ..place };
+            let stats = place.stats && inline.stats;
+            let inner_place = Place {
+                rel,
+                stats,
+                ..place
+            };
             let (packed, type_aligned) = match inner.kind() {
                 Kind::Struct => {
                     let (summary, packed) =
-                        self.struct_body(&inner, depth + 1, inner_base, (place.in_union, rel), cx);
-                    if inline.stats {
+                        self.struct_body(&inner, depth + 1, inner_base, inner_place, cx);
+                    if stats {
                         cx.push(Item::NestedSummary {
                             depth: depth + 1,
                             summary: Box::new(summary),
@@ -760,7 +796,9 @@ impl<'b> Layouter<'b> {
             self.open.pop();
             cx.push(Item::Close {
                 depth,
-                name: suffix,
+                name: close_name,
+                dims,
+                name_first,
                 offset,
                 size: pos.byte_size,
                 packed,
@@ -773,8 +811,8 @@ impl<'b> Layouter<'b> {
         }
         let flexible = self.flexible_array(pos.type_id, place);
         let mut decl = match flexible {
+            _ if self.opts.expand => self.expanded_declaration(pos.type_id, &name, place),
             Some(elem) => declaration(self.btf, elem, &format!("{name}[]")),
-            None if self.opts.expand => self.typedef_comment(pos.type_id, &name),
             None => declaration(self.btf, pos.type_id, &name),
         };
         if pos.bitfield_size != 0 {
@@ -826,13 +864,16 @@ impl<'b> Layouter<'b> {
         let mut consts = String::new();
         let mut dims: Vec<u32> = Vec::new();
         let mut pointer = false;
+        // pahole's type__fprintf expands typedefs only where it starts (on the member's type
+        // and on an array's element type), and an inline struct prints its summary only when
+        // that start was a `const`.
+        let mut fresh = true;
+        let mut via_const = false;
         for _ in 0..MAX_RESOLVE_DEPTH {
             let t = self.ty(id)?;
             match t.kind() {
                 // A pointer straight to an anonymous type: pahole expands that type inline.
-                Kind::Ptr
-                    if !pointer && consts.is_empty() && typedefs.is_empty() && dims.is_empty() =>
-                {
+                Kind::Ptr if !pointer => {
                     let target = self.ty(t.type_id())?;
                     let anon = matches!(
                         target.kind(),
@@ -842,19 +883,27 @@ impl<'b> Layouter<'b> {
                         return None;
                     }
                     pointer = true;
+                    fresh = false;
+                    via_const = false;
                     id = t.type_id();
                 }
                 Kind::Const => {
+                    if fresh {
+                        via_const = true;
+                    }
+                    fresh = false;
                     consts.push_str("const ");
                     id = t.type_id();
                 }
-                Kind::Typedef if self.opts.expand => {
+                Kind::Typedef if self.opts.expand && fresh => {
                     typedefs.push(self.btf.name_of(&t));
                     id = t.type_id();
                 }
                 Kind::Array => {
                     let a = t.array()?;
                     dims.push(a.nelems);
+                    fresh = true;
+                    via_const = false;
                     id = a.elem_type;
                 }
                 Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64 => {
@@ -885,8 +934,7 @@ impl<'b> Layouter<'b> {
                     return Some(Inline {
                         ty: t,
                         head,
-                        // Through `const`, pahole prints the inner struct's statistics.
-                        stats: !consts.is_empty() && typedefs.is_empty(),
+                        stats: via_const,
                         dims,
                         pointer,
                     });
@@ -897,32 +945,64 @@ impl<'b> Layouter<'b> {
         None
     }
 
-    /// With `-E`, pahole names a typedef chain before the type it ends in:
-    /// `/* typedef u32 -> __u32 */ unsigned int flags`.
-    fn typedef_comment(&self, id: u32, name: &str) -> String {
-        let mut chain: Vec<&str> = Vec::new();
+    /// With `-E`, pahole names the typedef chain where it starts printing a type (the
+    /// member's type, an array's element type): `/* typedef u32 -> __u32 */ unsigned int
+    /// flags`, `/* typedef __u8 */ unsigned char addr[6]`.
+    fn expanded_declaration(&self, id: u32, name: &str, place: Place) -> String {
+        let mut comments = String::new();
+        let mut dims: Vec<u32> = Vec::new();
         let mut cur = id;
-        for _ in 0..MAX_RESOLVE_DEPTH {
-            match self.ty(cur) {
-                Some(t) if t.kind() == Kind::Typedef => {
-                    chain.push(self.btf.name_of(&t));
-                    cur = t.type_id();
+        'entry: for _ in 0..MAX_RESOLVE_DEPTH {
+            let mut chain: Vec<&str> = Vec::new();
+            for _ in 0..MAX_RESOLVE_DEPTH {
+                match self.ty(cur) {
+                    Some(t) if t.kind() == Kind::Typedef => {
+                        chain.push(self.btf.name_of(&t));
+                        cur = t.type_id();
+                    }
+                    _ => break,
                 }
-                _ => break,
+            }
+            if !chain.is_empty() {
+                comments.push_str(&format!("/* typedef {} */ ", chain.join(" -> ")));
+            }
+            // `const`s before an array: pahole prints them first, then the element.
+            let mut through = cur;
+            let mut consts = 0;
+            while let Some(t) = self.ty(through).filter(|t| t.kind() == Kind::Const) {
+                through = t.type_id();
+                consts += 1;
+                if consts > MAX_RESOLVE_DEPTH {
+                    break 'entry;
+                }
+            }
+            match self.ty(through).and_then(|t| t.array()) {
+                Some(a) => {
+                    comments.push_str(&"const ".repeat(consts as usize));
+                    dims.push(a.nelems);
+                    cur = a.elem_type;
+                }
+                None => break 'entry,
             }
         }
-        if chain.is_empty() {
-            declaration(self.btf, id, name)
-        } else {
-            format!(
-                "/* typedef {} */ {}",
-                chain.join(" -> "),
-                declaration(self.btf, cur, name)
-            )
-        }
+        let suffix: String = dims
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, &n)| {
+                if i == 0 && n == 0 && place.flexible() {
+                    "[]".to_owned()
+                } else {
+                    format!("[{n}]")
+                }
+            })
+            .collect();
+        format!(
+            "{comments}{}",
+            declaration(self.btf, cur, &format!("{name}{suffix}"))
+        )
     }
 }
-
 /// pahole's `class__infer_alignment`: an offset further than natural alignment explains is
 /// taken as a forced alignment (the power of two above the gap; the cacheline when the
 /// offset sits on one). Offsets that go backwards wrap as pahole's `uint32_t` arithmetic

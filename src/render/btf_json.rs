@@ -435,6 +435,7 @@ enum ItemJson<'a> {
     Close {
         depth: u32,
         name: &'a str,
+        dims: &'a str,
         offset: u64,
         size: u64,
         packed: bool,
@@ -559,6 +560,7 @@ impl<'a> ItemJson<'a> {
             Item::Close {
                 depth,
                 name,
+                dims,
                 offset,
                 size,
                 packed,
@@ -566,9 +568,11 @@ impl<'a> ItemJson<'a> {
                 aligned,
                 bitfield_size,
                 bitfield_offset,
+                ..
             } => ItemJson::Close {
                 depth: *depth,
                 name,
+                dims,
                 offset: *offset,
                 size: *size,
                 packed: *packed,

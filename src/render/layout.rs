@@ -28,8 +28,9 @@ pub fn write(out: &mut impl Write, l: &Layout) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Indentation for items at `depth`: pahole stops indenting at 16 tabs.
 fn tabs(depth: u32) -> String {
-    "\t".repeat(depth as usize + 1)
+    "\t".repeat((depth as usize + 1).min(16))
 }
 
 /// `text` padded so the comment after it lines up at this depth.
@@ -92,6 +93,8 @@ fn write_item(w: &mut impl Write, item: &Item) -> std::io::Result<()> {
         Item::Close {
             depth,
             name,
+            dims,
+            name_first,
             offset,
             size,
             packed,
@@ -104,10 +107,15 @@ fn write_item(w: &mut impl Write, item: &Item) -> std::io::Result<()> {
             if *packed {
                 close.push_str(" __attribute__((__packed__))");
             }
+            if *name_first && !name.is_empty() {
+                close.push(' ');
+                close.push_str(name);
+            }
             if *type_aligned != 0 {
                 close.push_str(&format!(" __attribute__((__aligned__({type_aligned})))"));
             }
-            if !name.is_empty() {
+            close.push_str(dims);
+            if !*name_first && !name.is_empty() {
                 close.push(' ');
                 close.push_str(name);
             }
