@@ -160,3 +160,73 @@ fn bad_inputs_exit_2_with_one_line() {
         assert_bad_input(&o, ps);
     }
 }
+
+/// Issue 11 item 12: the fixture's layouts as pahole 1.24 computes them (the kernels test
+/// compares every struct with pahole itself; this golden keeps the text stable without it).
+/// Blessed deliberately: bitfields at their storage unit (`32: 2  4`), pahole's hole and
+/// summary figures, wording and `last cacheline` line; `--expand` names typedef chains and
+/// opens named member structs.
+#[test]
+fn layout_goldens_of_the_fixture() {
+    let btf = fixtures().join("core_all_kinds.btf");
+    let btf = btf.to_str().unwrap();
+    let o = run(&["btf", "--btf", btf, "--layout"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_golden("golden/btf/layout_core_all_kinds.txt", &stdout(&o));
+    let o = run(&["btf", "--btf", btf, "--layout", "--expand", "task_struct"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_golden("golden/btf/layout_core_all_kinds_expand.txt", &stdout(&o));
+    // Relative to the package root (the tests' working directory): the path is in the output.
+    let rel = "tests/fixtures/core_all_kinds.btf";
+    let o = run(&["btf", "--btf", rel, "--layout", "--pretty", "task_struct"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_golden(
+        "golden/btf/layout_core_all_kinds_task_struct.json",
+        &stdout(&o),
+    );
+    // --expand only means something for layouts.
+    let o = run(&["btf", "--btf", btf, "--expand"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// Issue 11 item 12 on the running kernel: anonymous unions and structs are expanded inline
+/// (`sk_buff.dev` is visible at its offset), and a bitfield's offset is its storage unit's.
+#[test]
+fn layout_expands_anonymous_members_and_places_bitfields() {
+    require!(have_kernel_btf(), "{SYSFS} missing");
+    let o = run(&["btf", "--layout", "sk_buff", "--kind", "struct"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = stdout(&o);
+    let dev = s
+        .lines()
+        .find(|l| l.contains("struct net_device *dev;"))
+        .unwrap_or_else(|| panic!("sk_buff.dev not shown:\n{s}"));
+    assert!(
+        dev.starts_with("\t\t\t"),
+        "dev is three levels deep: {dev:?}"
+    );
+    assert!(dev.ends_with("/*    16     8 */"), "{dev:?}");
+    assert!(!s.contains("{...}"), "nothing left folded:\n{s}");
+    let o = run(&["btf", "--layout", "task_struct", "--kind", "struct"]);
+    let s = stdout(&o);
+    let mut bitfields = 0;
+    let members = s
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("/*") && l.ends_with(" */"));
+    for l in members {
+        let c = &l[l.rfind("/*").unwrap() + 2..l.len() - 2];
+        let Some((off, rest)) = c.split_once(':') else {
+            continue;
+        };
+        let mut nums = rest.split_whitespace();
+        let (off, bit, size): (u32, u32, u32) = (
+            off.trim().parse().unwrap(),
+            nums.next().unwrap().parse().unwrap(),
+            nums.next().unwrap().parse().unwrap(),
+        );
+        assert_eq!(off % size, 0, "storage unit aligned: {l}");
+        assert!(bit < size * 8, "bit within the unit: {l}");
+        bitfields += 1;
+    }
+    assert!(bitfields > 10, "task_struct has bitfields:\n{s}");
+}
