@@ -228,6 +228,7 @@ pub struct Layouter<'b> {
     /// pahole's `packed_attributes_inferred` and `is_packed`, per struct/union id.
     packed: HashMap<u32, bool>,
     natural: HashMap<u32, u32>,
+    holes: HashMap<u32, (Holes, u32)>,
     /// Types being expanded inline (cycle guard).
     open: Vec<u32>,
 }
@@ -331,6 +332,7 @@ impl<'b> Layouter<'b> {
             opts,
             packed: HashMap::new(),
             natural: HashMap::new(),
+            holes: HashMap::new(),
             open: Vec::new(),
         }
     }
@@ -462,9 +464,19 @@ impl<'b> Layouter<'b> {
         (out, holes, smallest)
     }
 
+    /// [`Self::members`]' holes and end of the last sized member, computed once per type.
+    fn holes(&mut self, t: &Type<'b>) -> (Holes, u32) {
+        if let Some(&h) = self.holes.get(&t.id) {
+            return h;
+        }
+        let (_, holes, smallest) = self.members(t);
+        self.holes.insert(t.id, (holes, smallest));
+        (holes, smallest)
+    }
+
     /// pahole's alignment of the type itself (`class__fixup_btf_bitfields`, last step).
     fn type_alignment(&mut self, t: &Type<'b>) -> u32 {
-        let (_, _, smallest) = self.members(t);
+        let (_, smallest) = self.holes(t);
         let natural = self.natural_alignment(t, 0);
         infer_alignment(t.size(), natural, smallest)
     }
@@ -622,7 +634,7 @@ impl<'b> Layouter<'b> {
             self.member(pos, depth, base, false, place, cx);
             // The member's own type (not through typedefs) is a struct with padding.
             if let Some(mt) = self.ty(pos.type_id).filter(|m| m.kind() == Kind::Struct) {
-                let (_, th, _) = self.members(&mt);
+                let (th, _) = self.holes(&mt);
                 self.infer_packed(&mt);
                 if th.padding > 0 {
                     s.paddings += 1;

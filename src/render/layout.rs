@@ -13,36 +13,57 @@ const COMMENT_COLUMN: usize = 49;
 
 /// Write one layout, blank lines between sections as pahole writes them.
 pub fn write(out: &mut impl Write, l: &Layout) -> std::io::Result<()> {
-    let mut buf = Vec::new();
+    let mut buf = Vec::with_capacity(4096);
     write_layout_lines(&mut buf, l)?;
     // Adjacent holes each ask for a blank line around them: keep one.
-    let text = String::from_utf8_lossy(&buf);
     let mut blank = false;
-    for line in text.lines() {
-        if line.is_empty() && blank {
-            continue;
+    for line in buf.split_inclusive(|&b| b == b'\n') {
+        let is_blank = line == b"\n";
+        if !(is_blank && blank) {
+            out.write_all(line)?;
         }
-        blank = line.is_empty();
-        writeln!(out, "{line}")?;
+        blank = is_blank;
     }
     Ok(())
 }
 
 /// Indentation for items at `depth`: pahole stops indenting at 16 tabs.
-fn tabs(depth: u32) -> String {
-    "\t".repeat((depth as usize + 1).min(16))
+fn tabs(depth: u32) -> &'static str {
+    const TABS: &str = "\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t";
+    &TABS[..(depth as usize + 1).min(TABS.len())]
 }
 
-/// `text` padded so the comment after it lines up at this depth.
-fn padded(text: &str, depth: u32) -> String {
+fn write_tabs(w: &mut impl Write, depth: u32) -> std::io::Result<()> {
+    w.write_all(tabs(depth).as_bytes())
+}
+
+/// `text;`, padded so the comment after it lines up at this depth, then the comment.
+fn write_commented(
+    w: &mut impl Write,
+    depth: u32,
+    text: &str,
+    comment: std::fmt::Arguments<'_>,
+) -> std::io::Result<()> {
+    write_tabs(w, depth)?;
     let width = COMMENT_COLUMN.saturating_sub(8 * depth as usize);
-    format!("{text:<width$}")
+    let pad = width.saturating_sub(text.len() + 1);
+    writeln!(w, "{text};{:pad$} {comment}", "")
 }
 
-fn offset_comment(offset: u64, bitfield: Option<u32>, size: u64) -> String {
-    match bitfield {
-        Some(bit) => format!("/* {offset:5}:{bit:2} {size:2} */"),
-        None => format!("/* {offset:5} {size:5} */"),
+/// `/* offset size */`, or `/* offset:bit size */` for a bitfield.
+struct OffsetComment {
+    offset: u64,
+    bitfield: Option<u32>,
+    size: u64,
+}
+
+impl std::fmt::Display for OffsetComment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (offset, size) = (self.offset, self.size);
+        match self.bitfield {
+            Some(bit) => write!(f, "/* {offset:5}:{bit:2} {size:2} */"),
+            None => write!(f, "/* {offset:5} {size:5} */"),
+        }
     }
 }
 
@@ -81,13 +102,12 @@ fn write_item(w: &mut impl Write, item: &Item) -> std::io::Result<()> {
             bitfield_size,
             ..
         } => {
-            let bit = (*bitfield_size > 0).then_some(*bitfield_offset);
-            writeln!(
-                w,
-                "{t}{} {}",
-                padded(&format!("{decl};"), *depth),
-                offset_comment(*offset, bit, *size)
-            )
+            let c = OffsetComment {
+                offset: *offset,
+                bitfield: (*bitfield_size > 0).then_some(*bitfield_offset),
+                size: *size,
+            };
+            write_commented(w, *depth, decl, format_args!("{c}"))
         }
         Item::Open { head, .. } => writeln!(w, "{t}{head}"),
         Item::Close {
@@ -125,14 +145,12 @@ fn write_item(w: &mut impl Write, item: &Item) -> std::io::Result<()> {
             if *aligned != 0 {
                 close.push_str(&format!(" __attribute__((__aligned__({aligned})))"));
             }
-            close.push(';');
-            let bit = (*bitfield_size > 0).then_some(*bitfield_offset);
-            writeln!(
-                w,
-                "{t}{} {}",
-                padded(&close, *depth),
-                offset_comment(*offset, bit, *size)
-            )
+            let c = OffsetComment {
+                offset: *offset,
+                bitfield: (*bitfield_size > 0).then_some(*bitfield_offset),
+                size: *size,
+            };
+            write_commented(w, *depth, &close, format_args!("{c}"))
         }
         Item::Hole { bytes, .. } => writeln!(
             w,
