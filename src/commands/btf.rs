@@ -29,7 +29,8 @@ pub struct BtfArgs {
     /// Only the type with this id (repeatable)
     #[arg(long, value_name = "N")]
     pub id: Vec<u32>,
-    /// Show struct/union layouts (offsets, sizes, holes, padding, cachelines) like pahole
+    /// Show struct/union layouts as pahole 1.24 does: offsets and sizes, anonymous members
+    /// inline, holes, bit holes, paddings, cachelines, summary
     #[arg(long)]
     pub layout: bool,
     /// Indent the JSON (implies --json; bpftool's -p). The default is compact, one line

@@ -11,7 +11,7 @@ use std::io::Write;
 use coretool::btf::layout::{self, Item, Layout, Summary, CACHELINE};
 use coretool::btf::{func_linkage_str, int_encoding_str, var_linkage_str, Btf, Kind, Type};
 use coretool::source::BtfSource;
-use serde::ser::{SerializeSeq, Serializer};
+use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
 use serde::Serialize;
 
 pub const SCHEMA: &str = "coretool.btf/v1";
@@ -135,17 +135,110 @@ impl Serialize for Layouts<'_> {
 }
 
 /// One type, as bpftool's JSON names its fields: common keys, then the kind's own.
-#[derive(Serialize)]
 pub struct TypeJson<'a> {
     id: u32,
     kind: &'static str,
     name: Cow<'a, str>,
-    #[serde(flatten)]
     body: Body<'a>,
 }
 
-#[derive(Serialize)]
-#[serde(untagged)]
+/// By hand rather than `#[serde(flatten)]`, which buffers every type through a map: the keys
+/// go straight to the writer.
+impl Serialize for TypeJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_struct("TypeJson", 3 + self.body.fields())?;
+        m.serialize_field("id", &self.id)?;
+        m.serialize_field("kind", self.kind)?;
+        m.serialize_field("name", &self.name)?;
+        match &self.body {
+            Body::Int {
+                size,
+                bits_offset,
+                nr_bits,
+                encoding,
+            } => {
+                m.serialize_field("size", size)?;
+                m.serialize_field("bits_offset", bits_offset)?;
+                m.serialize_field("nr_bits", nr_bits)?;
+                m.serialize_field("encoding", encoding)?;
+            }
+            Body::Ref { type_id } => m.serialize_field("type_id", type_id)?,
+            Body::Array {
+                type_id,
+                index_type_id,
+                nr_elems,
+            } => {
+                m.serialize_field("type_id", type_id)?;
+                m.serialize_field("index_type_id", index_type_id)?;
+                m.serialize_field("nr_elems", nr_elems)?;
+            }
+            Body::Composite {
+                size,
+                vlen,
+                members,
+            } => {
+                m.serialize_field("size", size)?;
+                m.serialize_field("vlen", vlen)?;
+                m.serialize_field("members", members)?;
+            }
+            Body::Enum {
+                encoding,
+                size,
+                vlen,
+                values,
+            } => {
+                m.serialize_field("encoding", encoding)?;
+                m.serialize_field("size", size)?;
+                m.serialize_field("vlen", vlen)?;
+                m.serialize_field("values", values)?;
+            }
+            Body::Fwd { fwd_kind } => m.serialize_field("fwd_kind", fwd_kind)?,
+            Body::Linked { type_id, linkage } => {
+                m.serialize_field("type_id", type_id)?;
+                m.serialize_field("linkage", linkage)?;
+            }
+            Body::FuncProto {
+                ret_type_id,
+                vlen,
+                params,
+            } => {
+                m.serialize_field("ret_type_id", ret_type_id)?;
+                m.serialize_field("vlen", vlen)?;
+                m.serialize_field("params", params)?;
+            }
+            Body::Datasec { size, vlen, vars } => {
+                m.serialize_field("size", size)?;
+                m.serialize_field("vlen", vlen)?;
+                m.serialize_field("vars", vars)?;
+            }
+            Body::Float { size } => m.serialize_field("size", size)?,
+            Body::DeclTag {
+                type_id,
+                component_idx,
+            } => {
+                m.serialize_field("type_id", type_id)?;
+                m.serialize_field("component_idx", component_idx)?;
+            }
+            Body::Unknown => {}
+        }
+        m.end()
+    }
+}
+
+impl Body<'_> {
+    /// How many keys the kind adds.
+    fn fields(&self) -> usize {
+        match self {
+            Body::Int { .. } | Body::Enum { .. } => 4,
+            Body::Array { .. } | Body::Composite { .. } | Body::FuncProto { .. } => 3,
+            Body::Datasec { .. } => 3,
+            Body::Linked { .. } | Body::DeclTag { .. } => 2,
+            Body::Ref { .. } | Body::Fwd { .. } | Body::Float { .. } => 1,
+            Body::Unknown => 0,
+        }
+    }
+}
+
 enum Body<'a> {
     Int {
         size: u32,
