@@ -990,7 +990,7 @@ impl<'b> Layouter<'b> {
             }
             match self.ty(through).and_then(|t| t.array()) {
                 Some(a) => {
-                    comments.push_str(&"const ".repeat(consts as usize));
+                    comments.push_str(&"const ".repeat(consts));
                     dims.push(a.nelems);
                     cur = a.elem_type;
                 }
