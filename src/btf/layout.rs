@@ -522,8 +522,7 @@ impl<'b> Layouter<'b> {
             }
             packed.unwrap_or(t.size() % max_natural != 0)
         };
-        // The check above may have marked this very type (a struct inside itself cannot
-        // be, but be exact): pahole's flag is set once, here.
+        // As pahole, the type's own verdict is written last.
         self.packed.insert(t.id, packed);
         packed
     }
