@@ -1,4 +1,4 @@
-//! `coretool btf --btf <vmlinuz>` against bpftool on real kernels.
+//! `coretool btf --btf <vmlinuz>` against bpftool (raw dumps) and pahole (layouts) on real kernels.
 //!
 //! For every kernel that `scripts/fetch-kernels.sh` unpacked into the cache
 //! (`$CORETOOL_KERNEL_CACHE`, default `~/.cache/coretool/kernels`), the vmlinuz is unpacked a
