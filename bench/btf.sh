@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: coretool vs bpftool (raw dump) and pahole (--layout), in one run.
+# Side-by-side benchmark: coretool vs bpftool (raw dump, JSON) and pahole (--layout), in one run.
 # Prints wall time (median of N runs) and peak RSS for each, and the ratios coretool/peer.
 #
 #   bench/btf.sh [BTF] [RUNS]      default BTF: /sys/kernel/btf/vmlinux, RUNS: 5
@@ -16,6 +16,9 @@ source bench/lib.sh
 
 echo "BTF: $BTF ($(stat -c %s "$BTF") bytes), $RUNS runs each, median wall time, peak RSS"
 compare "btf (raw dump)" "$CT btf --btf $BTF" "bpftool btf dump file $BTF format raw"
+# Issue 11 targets for the JSON dump: time <= 0.5x bpftool's, peak RSS <= bpftool's.
+compare "btf --json" "$CT btf --btf $BTF --json" "bpftool -j btf dump file $BTF"
+compare "btf --json --pretty" "$CT btf --btf $BTF --json --pretty" "bpftool -p btf dump file $BTF"
 
 if command -v pahole >/dev/null; then
     LBTF=$BTF

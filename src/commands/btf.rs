@@ -31,9 +31,17 @@ pub struct BtfArgs {
     /// Only the type with this id (repeatable)
     #[arg(long, value_name = "N")]
     pub id: Vec<u32>,
-    /// Show struct/union layouts (offsets, sizes, holes, padding, cachelines) like pahole
+    /// Show struct/union layouts as pahole 1.24 does: offsets and sizes, anonymous members
+    /// inline, holes, bit holes, paddings, cachelines, summary
     #[arg(long)]
     pub layout: bool,
+    /// Indent the JSON (implies --json; bpftool's -p). The default is compact, one line
+    #[arg(short = 'p', long)]
+    pub pretty: bool,
+    /// With --layout: expand named struct/union member types inline and name typedef
+    /// chains, as pahole's -E
+    #[arg(short = 'E', long, requires = "layout")]
+    pub expand: bool,
 }
 
 fn parse_kind(s: &str) -> Result<Kind, String> {
@@ -106,28 +114,51 @@ fn filtered(args: &BtfArgs) -> bool {
 pub fn run(args: BtfArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let src = source::load(args.source.btf.as_deref(), args.source.base.as_deref())?;
     let btf = &src.btf;
+    let json = g.json || args.pretty;
     let mut out = output::stdout();
-    if !filtered(&args) && !g.json {
+    if !filtered(&args) && !json {
         // The common case, bpftool's full raw dump: stream without collecting.
         btf_raw::write_all(&mut out, btf)?;
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let types = select(btf, &args)?;
-    if types.is_empty() && filtered(&args) {
-        eprintln!("coretool: no type in {} matches", src.path.display());
-        return Ok(exit_problems());
+    let mut types = select(btf, &args)?;
+    if args.layout {
+        // Only structs and unions have a layout: `--layout --kind int` matches nothing.
+        types.retain(|t| t.is_composite());
     }
-    if g.json {
+    let none = types.is_empty() && filtered(&args);
+    if none {
+        eprintln!("coretool: no type in {} matches", src.path.display());
+        if !json {
+            return Ok(exit_problems());
+        }
+    }
+    if json {
+        // Machine-readable mode always writes a document, empty when nothing matched.
+        let opts = layout::Options {
+            expand: args.expand,
+        };
         if args.layout {
-            output::write_json(&mut out, &btf_json::LayoutsDoc::new(&src, &types))?;
+            let doc = btf_json::LayoutsDoc::new(&src, &types, opts);
+            btf_json::write(&mut out, &doc, args.pretty)?;
         } else {
-            output::write_json(&mut out, &btf_json::TypesDoc::new(&src, &types))?;
+            btf_json::write(
+                &mut out,
+                &btf_json::TypesDoc::new(&src, &types),
+                args.pretty,
+            )?;
         }
     } else if args.layout {
         let mut first = true;
+        let mut layouter = layout::Layouter::new(
+            btf,
+            layout::Options {
+                expand: args.expand,
+            },
+        );
         for t in &types {
-            if let Some(l) = layout::compute(btf, t) {
+            if let Some(l) = layouter.layout(t) {
                 if !first {
                     writeln!(out)?;
                 }
@@ -141,5 +172,9 @@ pub fn run(args: BtfArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         }
     }
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(if none {
+        exit_problems()
+    } else {
+        ExitCode::SUCCESS
+    })
 }
