@@ -5,6 +5,7 @@
 //!   judged (engine parity, BTF parity, exit statuses) into `matrix.json` and a table.
 //! - `regen-probe`: rebuild `probes/prebuilt/process_monitor.bpf.o` and its input stamp.
 //! - `regen-fixtures`: rebuild the checked-in test fixtures with the pinned clang.
+//! - `dist`: coretool as one static executable.
 //!
 //! The xtask reads `dry-run --json` with the library's serde model of the document
 //! (`coretool::dryrun::report`, what the binary writes), so the schema is written down once;
@@ -12,6 +13,7 @@
 //! means building libbpf (vendored), which coretool's own build has done already.
 
 mod coretool_json;
+mod dist;
 mod kernel_matrix;
 mod regen;
 
@@ -40,6 +42,8 @@ enum Cmd {
     RegenProbe(regen::probe::Args),
     /// Rebuild the checked-in test fixtures with the pinned clang (tests/fixtures/README.md)
     RegenFixtures(regen::fixtures::Args),
+    /// Build coretool as one static executable, target/dist/coretool (docs/install.md)
+    Dist(dist::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         Cmd::KernelMatrix(args) => return kernel_matrix::main(args),
         Cmd::RegenProbe(args) => regen::probe::run(&args),
         Cmd::RegenFixtures(args) => regen::fixtures::run(&args),
+        Cmd::Dist(args) => dist::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
