@@ -95,7 +95,7 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__btf)
-            opts="-h -V --json --btf --base --regex --kind --id --layout --color --help --version"
+            opts="-p -E -h -V --json --btf --base --regex --kind --id --layout --pretty --expand --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -57,7 +57,9 @@ always\t''
 never\t''"
 complete -c coretool -n "__fish_coretool_using_subcommand btf" -l json -d 'Print machine-readable JSON (docs/<command>.md gives the schema)'
 complete -c coretool -n "__fish_coretool_using_subcommand btf" -l regex -d 'Treat NAME arguments as regular expressions (matched anywhere in the name)'
-complete -c coretool -n "__fish_coretool_using_subcommand btf" -l layout -d 'Show struct/union layouts (offsets, sizes, holes, padding, cachelines) like pahole'
+complete -c coretool -n "__fish_coretool_using_subcommand btf" -l layout -d 'Show struct/union layouts as pahole 1.24 does: offsets and sizes, anonymous members inline, holes, bit holes, paddings, cachelines, summary'
+complete -c coretool -n "__fish_coretool_using_subcommand btf" -s p -l pretty -d 'Indent the JSON (implies --json; bpftool\'s -p). The default is compact, one line'
+complete -c coretool -n "__fish_coretool_using_subcommand btf" -s E -l expand -d 'With --layout: expand named struct/union member types inline and name typedef chains, as pahole\'s -E'
 complete -c coretool -n "__fish_coretool_using_subcommand btf" -s h -l help -d 'Print help'
 complete -c coretool -n "__fish_coretool_using_subcommand btf" -s V -l version -d 'Print version'
 complete -c coretool -n "__fish_coretool_using_subcommand vmlinux" -l btf -d 'BTF source: raw BTF, an ELF with .BTF (vmlinux, .bpf.o), a vmlinuz/bzImage, or a BTFHub .btf.tar.xz archive [default: /sys/kernel/btf/vmlinux]' -r -F
