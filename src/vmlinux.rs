@@ -662,18 +662,9 @@ pub fn full_plan(btf: &Btf) -> HeaderPlan {
 /// prototypes of the kfunc block; an anonymous type's definition is printed inside theirs.
 fn printed_refs(t: &crate::btf::Type<'_>) -> Vec<u32> {
     match t.kind() {
-        Kind::Struct | Kind::Union => t.members().map(|m| m.type_id).collect(),
-        Kind::FuncProto => std::iter::once(t.type_id())
-            .chain(t.params().map(|p| p.type_id))
-            .collect(),
-        Kind::Array => t.array().map(|a| vec![a.elem_type]).unwrap_or_default(),
-        Kind::Ptr
-        | Kind::Typedef
-        | Kind::Volatile
-        | Kind::Const
-        | Kind::Restrict
-        | Kind::TypeTag => vec![t.type_id()],
-        _ => Vec::new(),
+        // Never printed themselves, so their references print nothing either.
+        Kind::Datasec | Kind::Func | Kind::Var | Kind::DeclTag => Vec::new(),
+        _ => referenced(t),
     }
 }
 
