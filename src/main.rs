@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         Command::CheckBtf(args) => commands::check_btf::run(args, g),
         Command::Vmlinux(args) => commands::vmlinux::run(args, g),
         Command::DryRun(args) => commands::dry_run::run(args, g),
+        Command::Compat(args) => commands::compat::run(args, g),
         Command::Selftest(args) => commands::selftest::run(args, g),
         Command::Monitor(args) => commands::monitor::run(args, g),
     };
