@@ -81,11 +81,10 @@ fn pe_arch(machine: u16) -> Option<&'static str> {
 /// The architecture a kernel's BTF betrays: every architecture's `struct pt_regs` has members
 /// the others lack.
 pub fn btf_arch(btf: &Btf) -> Option<&'static str> {
-    let id = *btf.ids_by_name("pt_regs").first()?;
-    let t = btf.type_by_id(id)?;
-    if !t.is_composite() {
-        return None;
-    }
+    // A linear scan, stopping at the first match: cheaper than building the name index.
+    let t = btf
+        .types()
+        .find(|t| t.is_composite() && btf.name_of(t) == "pt_regs")?;
     let names: Vec<&str> = t.members().filter_map(|m| btf.str_at(m.name_off)).collect();
     let has = |n: &str| names.contains(&n);
     Some(if has("r15") {
@@ -155,20 +154,22 @@ fn btfhub_path(path: &Path) -> Option<(String, String, &'static str)> {
     Some((parts[n - 4].to_owned(), parts[n - 3].to_owned(), arch))
 }
 
-/// The release a file name tells: `vmlinuz-REL`, `vmlinux-REL`, `REL.btf`, `REL.btf.tar.xz`.
+/// The release a file name tells: `vmlinuz-REL`, `vmlinux-REL`, `REL.btf`, `REL.btf.tar.xz`,
+/// where REL starts with a digit as kernel releases do.
 fn file_release(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
-    for prefix in ["vmlinuz-", "vmlinux-", "Image-", "bzImage-"] {
-        if let Some(r) = name.strip_prefix(prefix) {
-            return Some(r.to_owned());
-        }
-    }
-    for suffix in [".btf.tar.xz", ".btf"] {
-        if let Some(r) = name.strip_suffix(suffix) {
-            return Some(r.to_owned());
-        }
-    }
-    None
+    let prefixed = ["vmlinuz-", "vmlinux-", "Image-", "bzImage-"]
+        .iter()
+        .find_map(|p| name.strip_prefix(p));
+    let suffixed = || {
+        [".btf.tar.xz", ".btf"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+    };
+    prefixed
+        .or_else(suffixed)
+        .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        .map(str::to_owned)
 }
 
 /// The Debian release a package version names: `+deb12u1` or `~bpo12+1` → `12`.
@@ -202,12 +203,11 @@ pub fn identify(
         .arch
         .or_else(|| container_arch(src))
         .or(package_arch)
-        .or_else(|| hub.as_ref().map(|h| h.2))
-        .or_else(|| btf_arch(&src.btf));
-    // x86 bzImages are i386 too: the BTF settles it.
-    let arch = match (arch, btf_arch(&src.btf)) {
-        (Some("x86_64"), Some("i386")) => Some("i386"),
-        (a, _) => a,
+        .or_else(|| hub.as_ref().map(|h| h.2));
+    // The BTF settles it when nothing else did, and for x86, whose bzImages are i386 too.
+    let arch = match arch {
+        None | Some("x86_64") => btf_arch(&src.btf).or(arch),
+        a => a,
     };
     let release = src
         .release

@@ -179,19 +179,33 @@ fn paint(style: Style, v: Verdict, s: &str) -> String {
 }
 
 fn names(ids: &[&KernelId]) -> String {
-    let mut s: Vec<String> = ids.iter().take(NAMES_SHOWN).map(|k| k.name()).collect();
+    let mut s: Vec<String> = ids.iter().take(NAMES_SHOWN).map(|k| qualified(k)).collect();
     if ids.len() > NAMES_SHOWN {
         s.push(format!("and {} more", ids.len() - NAMES_SHOWN));
     }
     s.join(", ")
 }
 
+/// A kernel's name, with its distribution, version and architecture when its source tells
+/// them (BTFHub holds the same release for several distributions).
+fn qualified(k: &KernelId) -> String {
+    let mut tags: Vec<&str> = [&k.distro, &k.version]
+        .into_iter()
+        .filter_map(|t| t.as_deref())
+        .collect();
+    if tags.is_empty() {
+        return k.name();
+    }
+    tags.extend(k.arch.as_deref());
+    format!("{} ({})", k.name(), tags.join(" "))
+}
+
 fn counts_text(c: &Counts) -> String {
     let mut parts = Vec::new();
     for (n, what) in [
-        (c.loads, "load"),
-        (c.guarded, "load (guarded poison)"),
-        (c.fails, "fail"),
+        (c.loads, "loads"),
+        (c.guarded, "loads (guarded poison)"),
+        (c.fails, "fails"),
         (c.incompatible, "incompatible"),
     ] {
         if n > 0 {
@@ -218,9 +232,15 @@ fn write_object(w: &mut impl Write, name: &str, c: &ObjectClasses, style: Style)
     for (key, ids) in c.sorted() {
         let text = paint(style, key.verdict, &class_text(key));
         if key.verdict == Verdict::Unreadable {
-            writeln!(w, "  {}: {text}", plural(ids.len(), "source", "sources"))?;
+            let reason = key.reason.as_deref().unwrap_or("could not be read");
+            writeln!(
+                w,
+                "  {}: {}",
+                plural(ids.len(), "source unreadable", "sources unreadable"),
+                style.fail(reason)
+            )?;
         } else if ids.len() == 1 {
-            writeln!(w, "  1 kernel ({}): {text}", ids[0].name())?;
+            writeln!(w, "  1 kernel ({}): {text}", qualified(ids[0]))?;
         } else {
             writeln!(w, "  {} kernels: {text}", ids.len())?;
             writeln!(w, "    {}", style.dim(&names(&ids)))?;
