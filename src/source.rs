@@ -522,7 +522,7 @@ pub fn find_embedded_btf(data: &[u8]) -> Option<(usize, usize)> {
         }
         pos = at + 1;
     }
-    found.sort_by(|a, b| b.1.cmp(&a.1));
+    found.sort_by_key(|&(_, len)| std::cmp::Reverse(len));
     found
         .into_iter()
         .find(|&(at, len)| Btf::parse(&data[at..at + len]).is_ok())

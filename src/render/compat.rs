@@ -197,7 +197,7 @@ fn qualified(k: &KernelId) -> String {
         return k.name();
     }
     tags.extend(k.arch.as_deref());
-    format!("{} ({})", k.name(), tags.join(" "))
+    format!("{} [{}]", k.name(), tags.join(" "))
 }
 
 fn counts_text(c: &Counts) -> String {
