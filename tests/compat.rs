@@ -154,9 +154,7 @@ fn a_bad_source_among_good_ones() {
     assert_eq!(code(&out), 1);
     let text = stdout(&out);
     assert!(
-        text.contains(&format!(
-            "1 kernel (core_all_kinds.btf): loads, 32 relocations, 2 changed"
-        )),
+        text.contains("1 kernel (core_all_kinds.btf): loads, 32 relocations, 2 changed"),
         "{text}"
     );
     assert!(
@@ -503,10 +501,10 @@ fn exit_codes() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let out = compat(&[&fixture("dryrun/unguarded.bpf.o"), "--kernels", &good]);
     assert_eq!(code(&out), 1);
-    assert!(stdout(&out).contains(&format!(
+    assert!(stdout(&out).contains(
         "1 kernel (core_all_kinds.btf): fails, relocation #1 struct \
          task_struct.coretool_no_such_field unguarded at unguarded.bpf.c:19 (program unguarded)"
-    )));
+    ));
     // A bad object: nothing printed, one line naming it.
     let out = compat(&[&fixture("not_bpf.o"), "--kernels", &good]);
     assert_eq!(code(&out), 2);
