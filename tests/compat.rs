@@ -643,3 +643,43 @@ fn arm64_images_are_read_by_their_btf_header() {
         )
     );
 }
+
+/// Output cut off (`coretool compat --json ... | head -1`): exit 0, quietly, without
+/// relocating the kernels nobody will read about.
+#[test]
+fn a_closed_pipe_stops_the_run() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let good = fixture("core_all_kinds.btf");
+    let mut cmd = Command::new(common::BIN);
+    cmd.args([
+        "compat",
+        "--json",
+        "-j",
+        "1",
+        &fixture("core_all_kinds.bpf.o"),
+        "--kernels",
+    ]);
+    for _ in 0..2000 {
+        cmd.arg(&good);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(
+        first.starts_with("{\"schema\":\"coretool.compat/v1\""),
+        "{first}"
+    );
+    let start = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    // 2000 kernels take seconds; stopping takes one kernel.
+    assert!(start.elapsed().as_secs() < 5, "{:?}", start.elapsed());
+}

@@ -103,6 +103,7 @@ pub fn run(args: CompatArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             }
         }
         progress.tick();
+        write_error.is_none()
     });
     progress.finish();
     if let Some(e) = write_error {

@@ -82,12 +82,13 @@ pub struct Options {
 
 /// Relocate every object against every kernel in `inputs`, calling `on_result` on the
 /// caller's thread for each kernel as soon as it is done (in completion order; `seq` gives the
-/// input order). Returns when every kernel is done.
+/// input order). Returns when every kernel is done, or when `on_result` returned `false` (its
+/// reader went away): then no further kernel is started and the ones in flight are dropped.
 pub fn run(
     objects: &[Object],
     inputs: &[Result<KernelInput, Unlisted>],
     opts: Options,
-    mut on_result: impl FnMut(KernelOutcome),
+    mut on_result: impl FnMut(KernelOutcome) -> bool,
 ) {
     let jobs = opts.jobs.max(1).min(inputs.len().max(1));
     let next = AtomicUsize::new(0);
@@ -108,9 +109,14 @@ pub fn run(
             });
         }
         drop(tx);
-        for outcome in rx {
-            on_result(outcome);
+        for outcome in rx.iter() {
+            if !on_result(outcome) {
+                next.store(inputs.len(), Ordering::Relaxed);
+                break;
+            }
         }
+        // Dropping the receiver makes any worker's pending send fail, and it stops.
+        drop(rx);
     });
 }
 

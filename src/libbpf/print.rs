@@ -246,6 +246,14 @@ impl Drop for PrintGuard {
 mod tests {
     use super::*;
 
+    /// The tests here look at the process-wide printer, which a capture on another thread
+    /// changes: they take turns (no other unit test captures).
+    static TURN: Mutex<()> = Mutex::new(());
+
+    fn turn() -> std::sync::MutexGuard<'static, ()> {
+        TURN.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The address of the C printer libbpf has now (0 for none).
     fn current() -> usize {
         // SAFETY: swaps the global pointer out and straight back; the caller holds a guard.
@@ -259,6 +267,7 @@ mod tests {
 
     #[test]
     fn guards_nest_and_restore_exactly() {
+        let _turn = turn();
         let outer = PrintGuard::capture();
         let capturing = current();
         assert_ne!(capturing, 0, "a capture installs a printer");
@@ -279,6 +288,7 @@ mod tests {
     /// Captures on several threads at once each get their own thread's log, whole.
     #[test]
     fn captures_on_threads_do_not_mix() {
+        let _turn = turn();
         let threads: Vec<_> = (0..4u16)
             .map(|t| {
                 std::thread::spawn(move || {
@@ -311,6 +321,7 @@ mod tests {
     /// A capture on one thread does not wait for another thread's capture to end.
     #[test]
     fn a_capture_does_not_block_other_threads() {
+        let _turn = turn();
         use std::sync::mpsc;
         use std::time::Duration;
         let held = PrintGuard::capture();
