@@ -388,8 +388,8 @@ fn debian_packages() {
             "linux-image-6.99.0-1-amd64_6.99.1-1~bpo12+1_amd64.deb \"6.99.0-coretool-fixture\" \"x86_64\" \"debian\" \"12\" loads".to_owned(),
             format!(
                 "linux-image-amd64_1_amd64.deb null null null null unreadable: {}: package \
-                 linux-image-amd64 holds no kernel image (boot/vmlinuz-* or \
-                 usr/lib/modules/*/vmlinuz)",
+                 linux-image-amd64 holds no kernel image (boot/vmlinuz-*, \
+                 boot/vmlinux-* or usr/lib/modules/*/vmlinuz)",
                 empty.display()
             ),
         ]

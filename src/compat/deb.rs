@@ -4,8 +4,9 @@
 //! A `.deb` is an `ar` archive (`!<arch>\n`, then 60-byte member headers) holding
 //! `debian-binary`, `control.tar.{xz,zst,gz}` and `data.tar.{xz,zst,gz}`. The data tar is read
 //! as a stream (decompressed as it is walked) up to the kernel image, so memory holds the image
-//! only, never the package's modules. The kernel is `boot/vmlinuz-REL`, or in the meta-package
-//! layout of Debian's newest kernels `usr/lib/modules/REL/vmlinuz`.
+//! only, never the package's modules. The kernel is `boot/vmlinuz-REL` (`boot/vmlinux-REL` on
+//! riscv64), or in the meta-package layout of Debian's newest kernels
+//! `usr/lib/modules/REL/vmlinuz`.
 
 use std::io::Read;
 
@@ -111,7 +112,11 @@ fn parse_control(text: &str) -> Control {
 /// The release in a kernel member's path, or `None` when the path is no kernel image.
 fn kernel_member_release(path: &str) -> Option<String> {
     let path = path.trim_start_matches("./");
-    if let Some(rel) = path.strip_prefix("boot/vmlinuz-") {
+    // riscv64 packages call their (uncompressed, PE/EFI) image boot/vmlinux-REL.
+    if let Some(rel) = path
+        .strip_prefix("boot/vmlinuz-")
+        .or_else(|| path.strip_prefix("boot/vmlinux-"))
+    {
         return (!rel.contains('/')).then(|| rel.to_owned());
     }
     let rest = path
@@ -181,10 +186,10 @@ pub fn read_kernel(data: &[u8], limit: u64) -> Result<DebKernel, String> {
     }
     Err(match control.package.as_deref() {
         Some(p) => format!(
-            "package {p} holds no kernel image (boot/vmlinuz-* or usr/lib/modules/*/vmlinuz)"
+            "package {p} holds no kernel image (boot/vmlinuz-*, boot/vmlinux-* or usr/lib/modules/*/vmlinuz)"
         ),
         None => {
-            "package holds no kernel image (boot/vmlinuz-* or usr/lib/modules/*/vmlinuz)".into()
+            "package holds no kernel image (boot/vmlinuz-*, boot/vmlinux-* or usr/lib/modules/*/vmlinuz)".into()
         }
     })
 }
@@ -202,6 +207,10 @@ mod tests {
         assert_eq!(
             kernel_member_release("./usr/lib/modules/7.0.1-arm64/vmlinuz").as_deref(),
             Some("7.0.1-arm64")
+        );
+        assert_eq!(
+            kernel_member_release("./boot/vmlinux-6.12.117+deb13-riscv64").as_deref(),
+            Some("6.12.117+deb13-riscv64")
         );
         assert_eq!(kernel_member_release("./boot/config-6.1.0-26-amd64"), None);
         assert_eq!(

@@ -227,7 +227,10 @@ pub fn identify(
     let (distro, version) = match (deb, &hub) {
         (Some((c, _)), _) => (
             Some("debian".to_owned()),
-            c.version.as_deref().and_then(debian_version),
+            c.version
+                .as_deref()
+                .and_then(debian_version)
+                .or_else(|| c.package.as_deref().and_then(debian_version)),
         ),
         (None, Some((d, v, _))) => (Some(d.clone()), Some(v.clone())),
         (None, None) => (None, None),
@@ -262,5 +265,9 @@ mod tests {
         assert_eq!(debian_version("6.1.158-1").as_deref(), None);
         assert_eq!(debian_version("6.1.115-1+deb12u1").as_deref(), Some("12"));
         assert_eq!(debian_version("6.12.57-1~bpo12+1").as_deref(), Some("12"));
+        assert_eq!(
+            debian_version("linux-image-6.12.117+deb13-riscv64").as_deref(),
+            Some("13")
+        );
     }
 }
