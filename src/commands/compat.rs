@@ -16,9 +16,9 @@ use crate::output;
 use crate::render::compat as render;
 use crate::render::Style;
 
-#[derive(Debug, clap::Args)]
-#[command(
-    long_about = "Relocate every OBJ against every kernel the --kernels sources hold, offline \
+/// `coretool compat --help`.
+pub const LONG_ABOUT: &str =
+    "Relocate every OBJ against every kernel the --kernels sources hold, offline \
 (libbpf's own relocation calculator, no kernel, no privilege), and give a verdict per object \
 and kernel: loads, loads with guarded poison, fails (with the relocation, accessor and source \
 line), incompatible (the object's byte order is not the kernel's) or unreadable (the source, \
@@ -29,8 +29,9 @@ Kernel sources, any mix: raw BTF (/sys/kernel/btf/vmlinux, *.btf), a vmlinux ELF
 bzImage (gzip, xz, zstd, lz4), an arm64 or riscv64 Image (plain or compressed) or EFI zboot \
 image, a BTFHub .btf.tar.xz, a Debian linux-image-*.deb (read in memory), or a directory, \
 walked recursively (files named *.btf, *.btf.tar.xz, linux-image-*.deb, vmlinuz-*, vmlinux-*, \
-Image-*; BTFHub's distro/version/arch/ layout names the distribution)."
-)]
+Image-*; BTFHub's distro/version/arch/ layout names the distribution).";
+
+#[derive(Debug, clap::Args)]
 pub struct CompatArgs {
     /// BPF objects (.bpf.o), little- or big-endian
     #[arg(value_name = "OBJ", required = true)]
