@@ -500,6 +500,9 @@ fn zboot_payload(data: &[u8]) -> &[u8] {
     &data[rd(8)..rd(8) + rd(12)]
 }
 
+/// How many BTF headers found in an image are parsed at most, largest first.
+const MAX_EMBEDDED_ATTEMPTS: usize = 16;
+
 /// Find the kernel's BTF inside an image with no section table, by its header: magic 0xeb9f
 /// in either byte order, version 1, a header length of 24 to 256 bytes, a type section and a
 /// string section that lie inside the image, a string section starting with the empty string.
@@ -523,8 +526,11 @@ pub fn find_embedded_btf(data: &[u8]) -> Option<(usize, usize)> {
         pos = at + 1;
     }
     found.sort_by_key(|&(_, len)| std::cmp::Reverse(len));
+    // Each attempt parses up to the whole image: a bounded number of them, so that an image
+    // full of fake headers costs a few parses, not one per header.
     found
         .into_iter()
+        .take(MAX_EMBEDDED_ATTEMPTS)
         .find(|&(at, len)| Btf::parse(&data[at..at + len]).is_ok())
 }
 

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::InputError;
-use crate::source::{self, BtfSource, SYSFS_VMLINUX};
+use crate::source::{self, BtfSource};
 
 use super::deb;
 use super::identity::{identify, sniff, KernelId};
@@ -129,9 +129,4 @@ pub fn read(input: &KernelInput) -> Result<Kernel, String> {
     let btf = source::from_bytes_limited(path, data, u64::MAX).map_err(|e| e.to_string())?;
     let id = identify(path, &btf, &sniffed, None);
     Ok(Kernel { id, btf })
-}
-
-/// The running kernel's BTF, as a source.
-pub fn running_kernel() -> PathBuf {
-    PathBuf::from(SYSFS_VMLINUX)
 }
