@@ -75,11 +75,16 @@ pub struct DebKernel {
 /// A reader that decompresses a `*.tar.{xz,zst,gz}` member (or passes a plain `.tar`).
 fn tar_reader<'a>(m: &Member<'a>, limit: u64) -> Result<Box<dyn Read + 'a>, String> {
     let r: Box<dyn Read + 'a> = if m.name.ends_with(".xz") {
-        Box::new(xz2::read::XzDecoder::new(m.data))
+        // The memory limit bounds the dictionary a stream header may ask for.
+        let stream = xz2::stream::Stream::new_stream_decoder(limit, 0)
+            .map_err(|e| format!("{}: xz: {e}", m.name))?;
+        Box::new(xz2::read::XzDecoder::new_stream(m.data, stream))
     } else if m.name.ends_with(".zst") {
         let mut d = zstd::stream::read::Decoder::with_buffer(m.data)
             .map_err(|e| format!("{}: zstd: {e}", m.name))?;
-        d.window_log_max(31)
+        // No window larger than the output limit (a frame header may ask for 2 GiB).
+        let window_log = (63 - limit.max(1).leading_zeros()).clamp(10, 31);
+        d.window_log_max(window_log)
             .map_err(|e| format!("{}: zstd: {e}", m.name))?;
         Box::new(d)
     } else if m.name.ends_with(".gz") {
@@ -126,7 +131,8 @@ fn kernel_member_release(path: &str) -> Option<String> {
     (file == "vmlinuz").then(|| rel.to_owned())
 }
 
-/// Read the kernel image out of a `.deb`, each decompressed stream bounded by `limit`.
+/// Read the kernel image out of a `.deb`, each decompressed stream bounded by `limit` (also
+/// the decoders' memory).
 pub fn read_kernel(data: &[u8], limit: u64) -> Result<DebKernel, String> {
     let members = members(data)?;
     let control = members
@@ -172,11 +178,26 @@ pub fn read_kernel(data: &[u8], limit: u64) -> Result<DebKernel, String> {
         let Some(release) = kernel_member_release(&path) else {
             continue;
         };
-        let mut image = Vec::with_capacity(e.size().min(limit) as usize);
+        let size = e.size();
+        if size > limit {
+            return Err(format!(
+                "{path} is larger than {} MiB; refusing",
+                limit >> 20
+            ));
+        }
+        let mut image = Vec::with_capacity(size.min(1 << 28) as usize);
         e.by_ref()
-            .take(limit)
+            .take(size)
             .read_to_end(&mut image)
             .map_err(|err| format!("{}: {path}: {err}", data_member.name))?;
+        // A stream that ends early (or at the limit) gives a short member, not an error.
+        if image.len() as u64 != size {
+            return Err(format!(
+                "{}: {path} is truncated ({} of {size} bytes)",
+                data_member.name,
+                image.len()
+            ));
+        }
         return Ok(DebKernel {
             control,
             member: path,
@@ -226,6 +247,56 @@ mod tests {
         assert_eq!(
             members(&ar).err().as_deref(),
             Some("ar member \"debian-binary\" is truncated")
+        );
+    }
+
+    /// A `.deb` whose kernel member expands beyond the limit is refused, not allocated.
+    #[test]
+    fn a_kernel_beyond_the_limit_is_refused() {
+        let image = vec![0u8; 2 << 20];
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(image.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "./boot/vmlinuz-6.99.0", &image[..])
+            .unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &b.into_inner().unwrap()).unwrap();
+        let data = gz.finish().unwrap();
+        let mut ar = AR_MAGIC.to_vec();
+        ar.extend_from_slice(
+            format!(
+                "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+                "data.tar.gz",
+                0,
+                0,
+                0,
+                100644,
+                data.len()
+            )
+            .as_bytes(),
+        );
+        ar.extend_from_slice(&data);
+        let err = read_kernel(&ar, 1 << 20).err();
+        assert_eq!(
+            err.as_deref(),
+            Some("boot/vmlinuz-6.99.0 is larger than 1 MiB; refusing")
+        );
+        let got = read_kernel(&ar, 4 << 20).map(|k| k.image.len());
+        assert_eq!(got, Ok(2 << 20));
+        // The stream limit inside the member: truncated, and says so (never a short image).
+        let err = read_kernel(&ar, (2 << 20) + 100).err();
+        assert_eq!(
+            err.as_deref(),
+            Some("data.tar.gz: boot/vmlinuz-6.99.0 is truncated (2096740 of 2097152 bytes)")
+        );
+        // A package cut short.
+        let cut = ar.len() - data.len() / 2;
+        let err = read_kernel(&ar[..cut], 4 << 20).err().unwrap_or_default();
+        assert!(
+            err.starts_with("ar member \"data.tar.gz\" is truncated"),
+            "{err}"
         );
     }
 }

@@ -102,7 +102,7 @@ pub fn read(input: &KernelInput) -> Result<Kernel, String> {
     }
     let data = source::read_file(path).map_err(|e| e.to_string())?;
     if deb::is_ar(&data) {
-        let k = deb::read_kernel(&data, u64::MAX)
+        let k = deb::read_kernel(&data, source::MAX_DECOMPRESSED)
             .map_err(|why| format!("{}: {why}", path.display()))?;
         drop(data);
         let member = Path::new(&k.member);
