@@ -47,6 +47,9 @@ pub enum Command {
     /// Show libbpf's CO-RE fixups for an object, per field, against one or many kernels
     #[command(after_help = commands::dry_run::AFTER_HELP)]
     DryRun(commands::dry_run::DryRunArgs),
+    /// Relocate objects against every kernel of a fleet: a verdict per object and kernel
+    #[command(after_help = commands::compat::AFTER_HELP, long_about = commands::compat::LONG_ABOUT)]
+    Compat(commands::compat::CompatArgs),
     /// Prove CO-RE works here: load the bundled probe, run known processes, check every event
     #[command(after_help = SELFTEST_HELP)]
     Selftest(commands::selftest::SelftestArgs),

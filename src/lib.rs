@@ -6,6 +6,7 @@
 //! line and renders what the library computed as text or JSON.
 pub mod btf;
 pub mod check;
+pub mod compat;
 pub mod dryrun;
 pub mod elf;
 pub mod error;

@@ -41,6 +41,10 @@ fn main() -> ExitCode {
             let g = top.resolve(args.json, args.verbose);
             commands::dry_run::run(args, &g)
         }
+        Command::Compat(args) => {
+            let g = top.resolve(args.json, none);
+            commands::compat::run(args, &g)
+        }
         Command::Selftest(args) => {
             let g = top.resolve(args.json, args.verbose);
             commands::selftest::run(args, &g)

@@ -29,10 +29,53 @@ pub const MAX_NESTING: usize = 4;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Container {
     Raw,
-    Elf { section: &'static str },
-    Compressed { format: Compression },
-    KernelImage { compression: Compression },
-    TarMember { member: String },
+    Elf {
+        section: &'static str,
+    },
+    Compressed {
+        format: Compression,
+    },
+    KernelImage {
+        compression: Compression,
+    },
+    TarMember {
+        member: String,
+    },
+    /// An arm64/riscv64 `Image` or an EFI zboot image (PE/EFI kernels).
+    BootImage {
+        kind: BootImage,
+    },
+    /// Raw BTF found by its header inside an image that has no ELF section table.
+    Embedded {
+        offset: usize,
+    },
+}
+
+/// Kernel images that are not x86 bzImages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootImage {
+    /// arm64 `Image` (magic `ARM\x64` at 0x38), plain or as an EFI PE file.
+    Arm64,
+    /// riscv64 `Image` (magic `RSC\x05` at 0x38).
+    Riscv64,
+    /// EFI zboot (`MZ`, `zimg` at 4): a compressed `Image` behind a small EFI decompressor;
+    /// the PE machine tells the architecture.
+    EfiZboot {
+        compression: Compression,
+        machine: u16,
+    },
+}
+
+impl BootImage {
+    pub fn describe(self) -> String {
+        match self {
+            BootImage::Arm64 => "arm64 Image".into(),
+            BootImage::Riscv64 => "riscv64 Image".into(),
+            BootImage::EfiZboot { compression, .. } => {
+                format!("EFI zboot image ({})", compression.name())
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +127,8 @@ impl BtfSource {
                     format!("kernel image ({})", compression.name())
                 }
                 Container::TarMember { member } => format!("tar member {member}"),
+                Container::BootImage { kind } => kind.describe(),
+                Container::Embedded { offset } => format!("raw BTF at offset {offset:#x}"),
             })
             .collect::<Vec<_>>()
             .join(" > ")
@@ -303,6 +348,33 @@ fn unwrap_btf(
         containers.push(Container::KernelImage { compression });
         return unwrap_btf(path, inner, containers, release, depth + 1, limit);
     }
+    if let Some(image) = boot_image(&data) {
+        let kind = image.map_err(|why| InputError::invalid(path, why))?;
+        containers.push(Container::BootImage { kind });
+        if let BootImage::EfiZboot { compression, .. } = kind {
+            let inner = decompress(path, compression, zboot_payload(&data), limit)?;
+            drop(data);
+            return unwrap_btf(path, inner, containers, release, depth + 1, limit);
+        }
+        let (offset, len) = find_embedded_btf(&data).ok_or_else(|| {
+            InputError::invalid(
+                path,
+                format!(
+                    "{} holds no BTF (no valid BTF header in it; the kernel needs \
+                     CONFIG_DEBUG_INFO_BTF=y)",
+                    kind.describe()
+                ),
+            )
+        })?;
+        containers.push(Container::Embedded { offset });
+        if release.is_none() {
+            *release = banner_release(&data);
+        }
+        let mut data = data;
+        data.truncate(offset + len);
+        data.drain(..offset);
+        return Ok(data);
+    }
     if let Some(format) = compression_of(&data) {
         let inner = decompress(path, format, &data, limit)?;
         drop(data);
@@ -318,7 +390,8 @@ fn unwrap_btf(
     Err(InputError::invalid(
         path,
         "not a BTF source: expected raw BTF (magic 0xeb9f), an ELF with .BTF, a vmlinuz/bzImage, \
-         a gzip/xz/zstd/lz4 stream or a BTFHub .btf.tar.xz",
+         an arm64/riscv64 Image or EFI zboot image, a gzip/xz/zstd/lz4 stream or a BTFHub \
+         .btf.tar.xz",
     ))
 }
 
@@ -367,6 +440,135 @@ fn kernel_image_payload(data: &[u8]) -> Option<Result<(Compression, &[u8]), Stri
             &payload[..payload.len().min(4)]
         )),
     })
+}
+
+/// An arm64/riscv64 `Image` or an EFI zboot image. `None`: neither; `Some(Err)`: a zboot
+/// image whose payload cannot be read.
+fn boot_image(data: &[u8]) -> Option<Result<BootImage, String>> {
+    if data.len() < 0x40 {
+        return None;
+    }
+    // linux/Documentation/arch/arm64/booting.rst and riscv/boot-image-header.rst: the magic
+    // sits at 0x38 in both, whether or not the image also starts with an EFI "MZ" stub.
+    match &data[0x38..0x3c] {
+        b"ARM\x64" => return Some(Ok(BootImage::Arm64)),
+        b"RSC\x05" => return Some(Ok(BootImage::Riscv64)),
+        _ => {}
+    }
+    // drivers/firmware/efi/libstub/zboot-header.S: "MZ", 2 bytes, "zimg", payload offset and
+    // size (u32 LE), 8 reserved bytes, the compression's name (NUL-padded), PE offset at 0x3c.
+    if &data[0..2] != b"MZ" || &data[4..8] != b"zimg" {
+        return None;
+    }
+    let name_end = data[24..56].iter().position(|&b| b == 0).unwrap_or(32);
+    let name = String::from_utf8_lossy(&data[24..24 + name_end]).into_owned();
+    let compression = match name.as_str() {
+        "gzip" => Compression::Gzip,
+        "xz" => Compression::Xz,
+        "zstd" => Compression::Zstd,
+        "lz4" => Compression::Lz4Legacy,
+        other => {
+            return Some(Err(format!(
+                "EFI zboot image compressed with {other:?}, which coretool does not decode \
+                 (gzip, xz, zstd, lz4)"
+            )))
+        }
+    };
+    let rd = |o: usize| u32::from_le_bytes(data[o..o + 4].try_into().unwrap()) as usize;
+    let (start, size) = (rd(8), rd(12));
+    if start.checked_add(size).is_none_or(|end| end > data.len()) {
+        return Some(Err(format!(
+            "EFI zboot image is truncated: its payload spans bytes {start}..{} of a {}-byte file",
+            start.saturating_add(size),
+            data.len()
+        )));
+    }
+    let pe = rd(0x3c);
+    let machine = data
+        .get(pe..pe + 6)
+        .filter(|h| &h[..4] == b"PE\0\0")
+        .map_or(0, |h| u16::from_le_bytes([h[4], h[5]]));
+    Some(Ok(BootImage::EfiZboot {
+        compression,
+        machine,
+    }))
+}
+
+/// The compressed payload of an EFI zboot image ([`boot_image`] checked its bounds).
+fn zboot_payload(data: &[u8]) -> &[u8] {
+    let rd = |o: usize| u32::from_le_bytes(data[o..o + 4].try_into().unwrap()) as usize;
+    &data[rd(8)..rd(8) + rd(12)]
+}
+
+/// How many BTF headers found in an image are parsed at most, largest first.
+const MAX_EMBEDDED_ATTEMPTS: usize = 16;
+
+/// Find the kernel's BTF inside an image with no section table, by its header: magic 0xeb9f
+/// in either byte order, version 1, a header length of 24 to 256 bytes, a type section and a
+/// string section that lie inside the image, a string section starting with the empty string.
+/// Every header that passes is parsed; the largest BTF that parses wins (an image may embed a
+/// small BPF object, the preloaded iterators, with its own BTF). Returns (offset, length).
+pub fn find_embedded_btf(data: &[u8]) -> Option<(usize, usize)> {
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    let mut pos = 0;
+    while pos + 24 <= data.len() {
+        let window = &data[pos..];
+        let Some(i) = window
+            .windows(4)
+            .position(|w| w == [0x9f, 0xeb, 1, 0] || w == [0xeb, 0x9f, 1, 0])
+        else {
+            break;
+        };
+        let at = pos + i;
+        if let Some(len) = btf_header_len(&data[at..]) {
+            found.push((at, len));
+        }
+        pos = at + 1;
+    }
+    found.sort_by_key(|&(_, len)| std::cmp::Reverse(len));
+    // Each attempt parses up to the whole image: a bounded number of them, so that an image
+    // full of fake headers costs a few parses, not one per header.
+    found
+        .into_iter()
+        .take(MAX_EMBEDDED_ATTEMPTS)
+        .find(|&(at, len)| Btf::parse(&data[at..at + len]).is_ok())
+}
+
+/// The total length of the BTF whose header starts `data`, if the header is sane.
+fn btf_header_len(data: &[u8]) -> Option<usize> {
+    let endian = detect_endian(data)?;
+    if data.len() < 24 || data[2] != 1 {
+        return None;
+    }
+    let w = |o: usize| endian.u32(data[o..o + 4].try_into().unwrap()) as usize;
+    let (hdr_len, type_off, type_len, str_off, str_len) = (w(4), w(8), w(12), w(16), w(20));
+    if !(24..=256).contains(&hdr_len) || type_len == 0 || str_len == 0 {
+        return None;
+    }
+    let (end_types, end_strs) = (
+        type_off.checked_add(type_len)?,
+        str_off.checked_add(str_len)?,
+    );
+    if type_off < end_strs && str_off < end_types {
+        return None; // the sections overlap
+    }
+    let end = hdr_len.checked_add(end_types.max(end_strs))?;
+    if end > data.len() || data[hdr_len + str_off] != 0 {
+        return None;
+    }
+    Some(end)
+}
+
+/// The release in the kernel's banner (`Linux version 6.1.0-26-arm64 (...)`), which an
+/// uncompressed image carries in its read-only data.
+fn banner_release(data: &[u8]) -> Option<String> {
+    const BANNER: &[u8] = b"Linux version ";
+    let at = data.windows(BANNER.len()).position(|w| w == BANNER)?;
+    let s = &data[at + BANNER.len()..];
+    let end = s.iter().take(128).position(|&b| b == b' ' || b == 0)?;
+    let release = std::str::from_utf8(&s[..end]).ok()?;
+    // The format string "Linux version %s" would match too.
+    (!release.is_empty() && !release.contains('%')).then(|| release.to_owned())
 }
 
 /// `e_machine` in words, for error messages.

@@ -18,6 +18,7 @@ fn help_lists_only_the_options_a_command_has() {
         ("vmlinux", false, true),
         ("relocs", true, true),
         ("dry-run", true, true),
+        ("compat", true, false),
         ("selftest", true, true),
         ("monitor", true, false),
     ] {

@@ -14,6 +14,7 @@ mod broken_pipe;
 mod btf_cli;
 mod check_btf;
 mod check_btf_fixtures;
+mod compat;
 mod dry_run;
 mod fuzz_regressions;
 mod generated;

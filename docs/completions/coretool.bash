@@ -22,6 +22,9 @@ _coretool() {
             coretool,check-btf)
                 cmd="coretool__subcmd__check__subcmd__btf"
                 ;;
+            coretool,compat)
+                cmd="coretool__subcmd__compat"
+                ;;
             coretool,dry-run)
                 cmd="coretool__subcmd__dry__subcmd__run"
                 ;;
@@ -48,6 +51,9 @@ _coretool() {
                 ;;
             coretool__subcmd__help,check-btf)
                 cmd="coretool__subcmd__help__subcmd__check__subcmd__btf"
+                ;;
+            coretool__subcmd__help,compat)
+                cmd="coretool__subcmd__help__subcmd__compat"
                 ;;
             coretool__subcmd__help,dry-run)
                 cmd="coretool__subcmd__help__subcmd__dry__subcmd__run"
@@ -77,7 +83,7 @@ _coretool() {
 
     case "${cmd}" in
         coretool)
-            opts="-v -h -V --json --color --verbose --help --version check-btf btf vmlinux relocs dry-run selftest monitor generate help"
+            opts="-v -h -V --json --color --verbose --help --version check-btf btf vmlinux relocs dry-run compat selftest monitor generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -154,6 +160,40 @@ _coretool() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        coretool__subcmd__compat)
+            opts="-j -h -V --json --kernels --format --jobs --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --kernels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         coretool__subcmd__dry__subcmd__run)
             opts="-v -h -V --json --verbose --btf --load --program --offline --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -199,7 +239,7 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__help)
-            opts="check-btf btf vmlinux relocs dry-run selftest monitor generate help"
+            opts="check-btf btf vmlinux relocs dry-run compat selftest monitor generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -227,6 +267,20 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__help__subcmd__check__subcmd__btf)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coretool__subcmd__help__subcmd__compat)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -36,6 +36,7 @@ complete -c coretool -n "__fish_coretool_needs_command" -f -a "btf" -d 'Dump BTF
 complete -c coretool -n "__fish_coretool_needs_command" -f -a "vmlinux" -d 'Write a vmlinux.h (bpftool\'s sorted C dump with kfuncs), or a minimal one for a .bpf.o'
 complete -c coretool -n "__fish_coretool_needs_command" -f -a "relocs" -d 'List every CO-RE relocation record of BPF objects, decoded, with source lines'
 complete -c coretool -n "__fish_coretool_needs_command" -f -a "dry-run" -d 'Show libbpf\'s CO-RE fixups for an object, per field, against one or many kernels'
+complete -c coretool -n "__fish_coretool_needs_command" -f -a "compat" -d 'Relocate objects against every kernel of a fleet: a verdict per object and kernel'
 complete -c coretool -n "__fish_coretool_needs_command" -f -a "selftest" -d 'Prove CO-RE works here: load the bundled probe, run known processes, check every event'
 complete -c coretool -n "__fish_coretool_needs_command" -f -a "monitor" -d 'Live process monitor (exec, fork, exit) built on the bundled CO-RE probe'
 complete -c coretool -n "__fish_coretool_needs_command" -f -a "generate" -d 'Write shell completions or man pages generated from this command line (for packagers)'
@@ -91,6 +92,17 @@ complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l load -d 'A
 complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l offline -d 'Compute the relocations without a kernel (automatic without root or without bpf())'
 complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -s h -l help -d 'Print help'
 complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -s V -l version -d 'Print version'
+complete -c coretool -n "__fish_coretool_using_subcommand compat" -l kernels -d 'Kernel sources: files, packages or directories (repeatable; several per flag)' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand compat" -l format -d 'Output format (--json is `--format json`)' -r -f -a "text\t'Classes of kernels with the same result, then counts per architecture and distribution'
+json\t'coretool.compat/v1, JSON Lines: one record per object and kernel, as they finish'
+markdown\t'A GitHub job summary: one table row per class'"
+complete -c coretool -n "__fish_coretool_using_subcommand compat" -s j -l jobs -d 'Worker threads [default: the available cores]' -r
+complete -c coretool -n "__fish_coretool_using_subcommand compat" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coretool -n "__fish_coretool_using_subcommand compat" -l json -d 'Print machine-readable JSON (docs/<command>.md gives the schema)'
+complete -c coretool -n "__fish_coretool_using_subcommand compat" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coretool -n "__fish_coretool_using_subcommand compat" -s V -l version -d 'Print version'
 complete -c coretool -n "__fish_coretool_using_subcommand selftest" -l stress -d 'Also spawn N short-lived processes as fast as possible and account for every fork, exec and exit of them' -r
 complete -c coretool -n "__fish_coretool_using_subcommand selftest" -l emit-object -d 'Write the embedded BPF object to FILE (atomically) and exit, without running the test; `coretool relocs FILE` and `coretool dry-run FILE` read it' -r -F
 complete -c coretool -n "__fish_coretool_using_subcommand selftest" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
@@ -114,12 +126,13 @@ always\t''
 never\t''"
 complete -c coretool -n "__fish_coretool_using_subcommand generate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coretool -n "__fish_coretool_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "check-btf" -d 'Is this kernel ready for CO-RE? A checklist of findings, each with its fix'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "btf" -d 'Dump BTF types: bpftool\'s raw format, struct layouts, or JSON'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "vmlinux" -d 'Write a vmlinux.h (bpftool\'s sorted C dump with kfuncs), or a minimal one for a .bpf.o'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "relocs" -d 'List every CO-RE relocation record of BPF objects, decoded, with source lines'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "dry-run" -d 'Show libbpf\'s CO-RE fixups for an object, per field, against one or many kernels'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "selftest" -d 'Prove CO-RE works here: load the bundled probe, run known processes, check every event'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "monitor" -d 'Live process monitor (exec, fork, exit) built on the bundled CO-RE probe'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "generate" -d 'Write shell completions or man pages generated from this command line (for packagers)'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run selftest monitor generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run compat selftest monitor generate help" -f -a "check-btf" -d 'Is this kernel ready for CO-RE? A checklist of findings, each with its fix'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run compat selftest monitor generate help" -f -a "btf" -d 'Dump BTF types: bpftool\'s raw format, struct layouts, or JSON'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run compat selftest monitor generate help" -f -a "vmlinux" -d 'Write a vmlinux.h (bpftool\'s sorted C dump with kfuncs), or a minimal one for a .bpf.o'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run compat selftest monitor generate help" -f -a "relocs" -d 'List every CO-RE relocation record of BPF objects, decoded, with source lines'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run compat selftest monitor generate help" -f -a "dry-run" -d 'Show libbpf\'s CO-RE fixups for an object, per field, against one or many kernels'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run compat selftest monitor generate help" -f -a "compat" -d 'Relocate objects against every kernel of a fleet: a verdict per object and kernel'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run compat selftest monitor generate help" -f -a "selftest" -d 'Prove CO-RE works here: load the bundled probe, run known processes, check every event'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run compat selftest monitor generate help" -f -a "monitor" -d 'Live process monitor (exec, fork, exit) built on the bundled CO-RE probe'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run compat selftest monitor generate help" -f -a "generate" -d 'Write shell completions or man pages generated from this command line (for packagers)'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run compat selftest monitor generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -3,6 +3,7 @@
 //! `Args`): [`GlobalOpts`], [`BtfSourceArgs`], and the [`ColorChoice`] behind `--color`.
 pub mod btf;
 pub mod check_btf;
+pub mod compat;
 pub mod dry_run;
 pub mod generate;
 pub mod monitor;

@@ -13,6 +13,7 @@
 pub mod btf_json;
 pub mod btf_raw;
 pub mod check;
+pub mod compat;
 pub mod layout;
 pub mod table;
 

@@ -1,0 +1,175 @@
+//! `coretool compat OBJ... --kernels SRC...`: every object against every kernel of a fleet,
+//! with a verdict per object and kernel, grouped into classes.
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use coretool::compat::{self, Classes, KernelOutcome, Options};
+use coretool::error::InputError;
+use coretool::reloc::Object;
+use coretool::source::read_file;
+
+use super::GlobalOpts;
+use crate::exit::{EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS};
+use crate::output;
+use crate::render::compat as render;
+use crate::render::Style;
+
+/// `coretool compat --help`.
+pub const LONG_ABOUT: &str =
+    "Relocate every OBJ against every kernel the --kernels sources hold, offline \
+(libbpf's own relocation calculator, no kernel, no privilege), and give a verdict per object \
+and kernel: loads, loads with guarded poison, fails (with the relocation, accessor and source \
+line), incompatible (the object's byte order is not the kernel's) or unreadable (the source, \
+with the reason: one bad source never stops the others). Kernels are read and relocated as \
+they come, in parallel, each released once every object has seen it, so memory does not grow \
+with the number of kernels.\n\n\
+Kernel sources, any mix: raw BTF (/sys/kernel/btf/vmlinux, *.btf), a vmlinux ELF, an x86 \
+bzImage (gzip, xz, zstd, lz4), an arm64 or riscv64 Image (plain or compressed) or EFI zboot \
+image, a BTFHub .btf.tar.xz, a Debian linux-image-*.deb (read in memory), or a directory, \
+walked recursively (files named *.btf, *.btf.tar.xz, linux-image-*.deb, vmlinuz-*, vmlinux-*, \
+Image-*; BTFHub's distro/version/arch/ layout names the distribution).";
+
+#[derive(Debug, clap::Args)]
+pub struct CompatArgs {
+    #[command(flatten)]
+    pub json: super::JsonOpt,
+    /// BPF objects (.bpf.o), little- or big-endian
+    #[arg(value_name = "OBJ", required = true)]
+    pub objects: Vec<PathBuf>,
+    /// Kernel sources: files, packages or directories (repeatable; several per flag)
+    #[arg(long, value_name = "SRC", num_args = 1.., required = true)]
+    pub kernels: Vec<PathBuf>,
+    /// Output format (--json is `--format json`)
+    #[arg(long, value_enum, value_name = "FMT")]
+    pub format: Option<Format>,
+    /// Worker threads [default: the available cores]
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub jobs: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Classes of kernels with the same result, then counts per architecture and distribution
+    Text,
+    /// coretool.compat/v1, JSON Lines: one record per object and kernel, as they finish
+    Json,
+    /// A GitHub job summary: one table row per class
+    Markdown,
+}
+
+pub const AFTER_HELP: &str = "\
+Verdicts: loads; loads-guarded-poison (poisoned instructions, all of them dead code);
+fails (a relocation error or a reachable poisoned instruction); incompatible (the object's
+byte order is not the kernel's; the relocations are still computed); unreadable (the kernel
+source could not be read, with the reason).
+
+Exit status:
+  0  every object loads on every kernel
+  1  some object fails, is incompatible, or some kernel source is unreadable
+  2  coretool could not run (an object cannot be read, no kernel could be read at all)
+
+Examples:
+  coretool compat prog.bpf.o --kernels ~/.cache/coretool/kernels
+  coretool compat prog.bpf.o --kernels btfhub-archive/ubuntu linux-image-*.deb --format markdown";
+
+pub fn run(args: CompatArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    // Every object is checked before any output.
+    let mut objects = Vec::new();
+    for p in &args.objects {
+        let data = read_file(p)?;
+        let obj = Object::parse(p, data).map_err(|e| InputError::invalid(p, e.to_string()))?;
+        objects.push(obj);
+    }
+    let format = match (args.format, g.json) {
+        (Some(f), _) => f,
+        (None, true) => Format::Json,
+        (None, false) => Format::Text,
+    };
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        |j| j as usize,
+    );
+    let inputs = compat::expand(&args.kernels);
+    let names: Vec<String> = objects
+        .iter()
+        .map(|o| o.path.display().to_string())
+        .collect();
+    let total = inputs.len();
+    let mut progress = Progress::new(total);
+    let mut classes = Classes::new(objects.len());
+    let mut out = output::stdout();
+    let mut write_error: Option<std::io::Error> = None;
+    compat::run(&objects, &inputs, Options { jobs }, |k: KernelOutcome| {
+        classes.add(&k);
+        if format == Format::Json && write_error.is_none() {
+            // Streamed: one line per object and kernel, flushed as produced.
+            if let Err(e) = render::write_records(&mut out, &names, &k).and_then(|()| out.flush()) {
+                write_error = Some(e);
+            }
+        }
+        progress.tick();
+        write_error.is_none()
+    });
+    progress.finish();
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    match format {
+        Format::Json => {}
+        Format::Text => {
+            let style = Style::new(g.color.enabled());
+            render::write_text(&mut out, &names, &classes, style)?;
+        }
+        Format::Markdown => render::write_markdown(&mut out, &names, &classes)?,
+    }
+    out.flush()?;
+    if total == 0 || classes.none_readable() {
+        eprintln!("coretool: compat: no kernel could be read from the --kernels sources");
+        return Ok(ExitCode::from(EXIT_ERROR));
+    }
+    Ok(ExitCode::from(if classes.all_load() {
+        EXIT_OK
+    } else {
+        EXIT_PROBLEMS
+    }))
+}
+
+/// `kernels done/total` on stderr, only when stderr is a terminal.
+struct Progress {
+    total: usize,
+    done: usize,
+    start: Instant,
+    on: bool,
+}
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        Progress {
+            total,
+            done: 0,
+            start: Instant::now(),
+            on: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn tick(&mut self) {
+        self.done += 1;
+        if self.on {
+            let secs = self.start.elapsed().as_secs_f64().max(1e-3);
+            eprint!(
+                "\r\x1b[Kcompat: {}/{} kernels, {:.1}/s",
+                self.done,
+                self.total,
+                self.done as f64 / secs
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if self.on && self.done > 0 {
+            eprint!("\r\x1b[K");
+        }
+    }
+}

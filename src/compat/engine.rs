@@ -1,0 +1,248 @@
+//! The streaming engine: kernels read and relocated in parallel, results handed over in the
+//! order they finish, each kernel's BTF dropped as soon as every object has seen it.
+//!
+//! Memory: a worker holds one kernel (its decompression layers while reading, then its BTF
+//! and libbpf's copy while relocating) and the channel holds at most `jobs` finished results
+//! (typed rows, no BTF), so peak memory depends on `jobs`, not on the number of kernels.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use crate::btf::Endian;
+use crate::dryrun::engine::{self, Mode, Target, TargetReport};
+use crate::reloc::{Object, Status};
+
+use super::classes::FailedRelo;
+use super::identity::KernelId;
+use super::sources::{self, KernelInput, Unlisted};
+
+/// The verdict on one object on one kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Verdict {
+    /// Every relocation resolved, nothing poisoned.
+    Loads,
+    /// Loads: some instructions are poisoned, all of them behind a guard (dead code).
+    LoadsGuardedPoison,
+    /// A relocation error or a reachable poisoned instruction.
+    Fails,
+    /// The object cannot run on this kernel at all (its byte order is the other one); the
+    /// relocations are still computed.
+    Incompatible,
+    /// The kernel source could not be read (the reason is given).
+    Unreadable,
+}
+
+impl Verdict {
+    /// The verdict's name in JSON (`loads`, `loads-guarded-poison`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Loads => "loads",
+            Verdict::LoadsGuardedPoison => "loads-guarded-poison",
+            Verdict::Fails => "fails",
+            Verdict::Incompatible => "incompatible",
+            Verdict::Unreadable => "unreadable",
+        }
+    }
+
+    /// Whether the object loads.
+    pub fn loads(self) -> bool {
+        matches!(self, Verdict::Loads | Verdict::LoadsGuardedPoison)
+    }
+}
+
+/// One object on one kernel.
+#[derive(Debug, Clone)]
+pub struct ObjectOutcome {
+    /// Index into the objects given to [`run`].
+    pub object: usize,
+    pub verdict: Verdict,
+    /// The relocations, when they could be computed.
+    pub report: Option<TargetReport>,
+    /// Why the object fails: the failing relocations (errors first, then reachable poison).
+    pub failures: Vec<FailedRelo>,
+    /// Why the verdict is `Incompatible` or `Unreadable`, or libbpf's reason for stopping.
+    pub reason: Option<String>,
+}
+
+/// Every object on one kernel.
+#[derive(Debug, Clone)]
+pub struct KernelOutcome {
+    /// The kernel's position in the expanded list (0-based).
+    pub seq: usize,
+    pub id: KernelId,
+    pub objects: Vec<ObjectOutcome>,
+}
+
+/// How to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Worker threads (at least 1).
+    pub jobs: usize,
+}
+
+/// Relocate every object against every kernel in `inputs`, calling `on_result` on the
+/// caller's thread for each kernel as soon as it is done (in completion order; `seq` gives the
+/// input order). Returns when every kernel is done, or when `on_result` returned `false` (its
+/// reader went away): then no further kernel is started and the ones in flight are dropped.
+pub fn run(
+    objects: &[Object],
+    inputs: &[Result<KernelInput, Unlisted>],
+    opts: Options,
+    mut on_result: impl FnMut(KernelOutcome) -> bool,
+) {
+    let jobs = opts.jobs.max(1).min(inputs.len().max(1));
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::sync_channel::<KernelOutcome>(jobs);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || loop {
+                let seq = next.fetch_add(1, Ordering::Relaxed);
+                let Some(input) = inputs.get(seq) else {
+                    break;
+                };
+                let outcome = one_kernel(objects, seq, input);
+                if tx.send(outcome).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for outcome in rx.iter() {
+            if !on_result(outcome) {
+                next.store(inputs.len(), Ordering::Relaxed);
+                break;
+            }
+        }
+        // Dropping the receiver makes any worker's pending send fail, and it stops.
+        drop(rx);
+    });
+}
+
+/// Read one kernel and relocate every object against it.
+fn one_kernel(
+    objects: &[Object],
+    seq: usize,
+    input: &Result<KernelInput, Unlisted>,
+) -> KernelOutcome {
+    let kernel = match input {
+        Ok(i) => sources::read(i).map_err(|why| (i.path.clone(), why)),
+        Err(u) => Err((u.path.clone(), u.reason.clone())),
+    };
+    let kernel = match kernel {
+        Ok(k) => k,
+        Err((path, why)) => {
+            return KernelOutcome {
+                seq,
+                id: KernelId {
+                    source: path.display().to_string(),
+                    ..KernelId::default()
+                },
+                objects: (0..objects.len())
+                    .map(|object| ObjectOutcome {
+                        object,
+                        verdict: Verdict::Unreadable,
+                        report: None,
+                        failures: Vec::new(),
+                        reason: Some(why.clone()),
+                    })
+                    .collect(),
+            }
+        }
+    };
+    let outcomes = objects
+        .iter()
+        .enumerate()
+        .map(|(i, obj)| judge(i, obj, &kernel))
+        .collect();
+    KernelOutcome {
+        seq,
+        id: kernel.id,
+        objects: outcomes,
+    }
+}
+
+fn endian_name(e: Endian) -> &'static str {
+    match e {
+        Endian::Little => "little-endian",
+        Endian::Big => "big-endian",
+    }
+}
+
+/// One object on one kernel.
+fn judge(object: usize, obj: &Object, kernel: &sources::Kernel) -> ObjectOutcome {
+    let target = Target {
+        btf: &kernel.btf,
+        default_kernel: false,
+    };
+    let report = match engine::run(obj, &target, Mode::Offline, false) {
+        Ok(r) => r,
+        Err(e) => {
+            return ObjectOutcome {
+                object,
+                verdict: Verdict::Unreadable,
+                report: None,
+                failures: Vec::new(),
+                reason: Some(format!("{}: {e}", kernel.id.source)),
+            }
+        }
+    };
+    let failures = failed_relocations(&report);
+    let kernel_endian = kernel.btf.btf.endian();
+    let (verdict, reason) = if obj.endian != kernel_endian {
+        (
+            Verdict::Incompatible,
+            Some(format!(
+                "the object is {}, the kernel {}",
+                endian_name(obj.endian),
+                endian_name(kernel_endian)
+            )),
+        )
+    } else if report.loads() {
+        let poisoned = report
+            .result
+            .fixups
+            .iter()
+            .any(|f| f.status == Status::Poisoned);
+        let v = match poisoned {
+            true => Verdict::LoadsGuardedPoison,
+            false => Verdict::Loads,
+        };
+        (v, None)
+    } else {
+        let reason = report
+            .result
+            .failure
+            .clone()
+            .or_else(|| report.prepare_error.clone());
+        (Verdict::Fails, reason)
+    };
+    ObjectOutcome {
+        object,
+        verdict,
+        report: Some(report),
+        failures,
+        reason,
+    }
+}
+
+/// The relocations that keep the object from loading: errors, then reachable poison.
+fn failed_relocations(report: &TargetReport) -> Vec<FailedRelo> {
+    let fixups = &report.result.fixups;
+    let errors = fixups.iter().filter(|f| f.status == Status::Error);
+    let poison = fixups.iter().filter(|f| f.reachable_poison());
+    errors
+        .chain(poison)
+        .map(|f| FailedRelo {
+            program: f.program.clone(),
+            index: f.index,
+            accessor: f.accessor.clone(),
+            source: f.source.clone(),
+            error: match f.status {
+                Status::Error => Some(f.error.clone().unwrap_or_else(|| "error".into())),
+                _ => None,
+            },
+        })
+        .collect()
+}

@@ -1,0 +1,327 @@
+//! `coretool compat`'s output: the `coretool.compat/v1` JSON Lines records, the text summary
+//! (classes of kernels, then counts per architecture and distribution) and the markdown job
+//! summary.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use coretool::btf::Endian;
+use coretool::compat::classes::{Counts, ObjectClasses};
+use coretool::compat::{ClassKey, Classes, FailedRelo, KernelId, KernelOutcome, Verdict, SCHEMA};
+use coretool::dryrun::report::{RelocationDoc, SummaryDoc};
+
+use super::Style;
+
+/// How many kernels a class names before "and N more".
+const NAMES_SHOWN: usize = 8;
+
+/// One object on one kernel.
+#[derive(Serialize)]
+struct Record<'a> {
+    schema: &'static str,
+    object: &'a str,
+    kernel: KernelDoc<'a>,
+    verdict: &'static str,
+    /// Why it fails or is incompatible (libbpf's reason when it stopped).
+    reason: Option<&'a str>,
+    /// The relocations that keep the object from loading.
+    failures: Vec<FailureDoc<'a>>,
+    summary: Option<SummaryDoc>,
+    relocations: Vec<RelocationDoc>,
+    /// Why the kernel source is unreadable.
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct KernelDoc<'a> {
+    source: &'a str,
+    release: Option<&'a str>,
+    arch: Option<&'a str>,
+    endian: Option<&'static str>,
+    distro: Option<&'a str>,
+    version: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct FailureDoc<'a> {
+    program: &'a str,
+    index: usize,
+    accessor: &'a str,
+    source: Option<&'a str>,
+    error: Option<&'a str>,
+}
+
+fn endian_name(e: Endian) -> &'static str {
+    match e {
+        Endian::Little => "little",
+        Endian::Big => "big",
+    }
+}
+
+/// One JSON line per object on kernel `k`.
+pub fn write_records(w: &mut impl Write, objects: &[String], k: &KernelOutcome) -> io::Result<()> {
+    let id = &k.id;
+    for o in &k.objects {
+        let unreadable = o.verdict == Verdict::Unreadable;
+        let rec = Record {
+            schema: SCHEMA,
+            object: &objects[o.object],
+            kernel: KernelDoc {
+                source: &id.source,
+                release: id.release.as_deref(),
+                arch: id.arch.as_deref(),
+                endian: id.endian.map(endian_name),
+                distro: id.distro.as_deref(),
+                version: id.version.as_deref(),
+            },
+            verdict: o.verdict.name(),
+            reason: o.reason.as_deref().filter(|_| !unreadable),
+            failures: o
+                .failures
+                .iter()
+                .map(|f| FailureDoc {
+                    program: &f.program,
+                    index: f.index,
+                    accessor: &f.accessor,
+                    source: f.source.as_deref(),
+                    error: f.error.as_deref(),
+                })
+                .collect(),
+            summary: o.report.as_ref().map(|r| {
+                let s = r.result.summary();
+                SummaryDoc {
+                    relocations: s.relocations,
+                    changed: s.changed,
+                    poisoned: s.poisoned,
+                    reachable_poison: s.reachable_poison,
+                    errors: s.errors,
+                }
+            }),
+            relocations: o
+                .report
+                .as_ref()
+                .map(|r| r.result.fixups.iter().map(RelocationDoc::from).collect())
+                .unwrap_or_default(),
+            error: o.reason.as_deref().filter(|_| unreadable),
+        };
+        serde_json::to_writer(&mut *w, &rec)?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// "relocation #4 struct task_struct.__state unguarded at prog.bpf.c:57".
+fn failure_text(f: &FailedRelo) -> String {
+    let at = f
+        .source
+        .as_deref()
+        .map_or_else(String::new, |s| format!(" at {s}"));
+    match &f.error {
+        None => format!(
+            "relocation #{} {} unguarded{at} (program {})",
+            f.index, f.accessor, f.program
+        ),
+        Some(e) => format!(
+            "relocation #{} {}{at} (program {}): {e}",
+            f.index, f.accessor, f.program
+        ),
+    }
+}
+
+/// What a class's kernels share, in words.
+fn class_text(k: &ClassKey) -> String {
+    let relocs = format!(
+        "{}, {} changed",
+        plural(k.relocations, "relocation", "relocations"),
+        k.changed
+    );
+    match k.verdict {
+        Verdict::Loads => format!("loads, {relocs}"),
+        Verdict::LoadsGuardedPoison => {
+            format!(
+                "loads (guarded poison), {relocs}, {} poisoned, all guarded",
+                k.poisoned
+            )
+        }
+        Verdict::Fails => {
+            let mut parts: Vec<String> = k.failures.iter().map(failure_text).collect();
+            if parts.is_empty() {
+                parts.push(
+                    k.reason
+                        .clone()
+                        .unwrap_or_else(|| "relocation failed".into()),
+                );
+            }
+            format!("fails, {}", parts.join("; "))
+        }
+        Verdict::Incompatible => format!(
+            "incompatible: {} ({relocs})",
+            k.reason.as_deref().unwrap_or("cannot run there")
+        ),
+        Verdict::Unreadable => format!(
+            "unreadable: {}",
+            k.reason.as_deref().unwrap_or("could not be read")
+        ),
+    }
+}
+
+fn paint(style: Style, v: Verdict, s: &str) -> String {
+    match v {
+        Verdict::Loads | Verdict::LoadsGuardedPoison => style.ok(s),
+        Verdict::Fails | Verdict::Unreadable => style.fail(s),
+        Verdict::Incompatible => style.warn(s),
+    }
+}
+
+fn names(ids: &[&KernelId]) -> String {
+    let mut s: Vec<String> = ids.iter().take(NAMES_SHOWN).map(|k| qualified(k)).collect();
+    if ids.len() > NAMES_SHOWN {
+        s.push(format!("and {} more", ids.len() - NAMES_SHOWN));
+    }
+    s.join(", ")
+}
+
+/// A kernel's name, with its distribution, version and architecture when its source tells
+/// them (BTFHub holds the same release for several distributions).
+fn qualified(k: &KernelId) -> String {
+    let mut tags: Vec<&str> = [&k.distro, &k.version]
+        .into_iter()
+        .filter_map(|t| t.as_deref())
+        .collect();
+    if tags.is_empty() {
+        return k.name();
+    }
+    tags.extend(k.arch.as_deref());
+    format!("{} [{}]", k.name(), tags.join(" "))
+}
+
+fn counts_text(c: &Counts) -> String {
+    let mut parts = Vec::new();
+    for (n, what) in [
+        (c.loads, "loads"),
+        (c.guarded, "loads (guarded poison)"),
+        (c.fails, "fails"),
+        (c.incompatible, "incompatible"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    format!(
+        "{}: {}",
+        plural(c.total(), "kernel", "kernels"),
+        parts.join(", ")
+    )
+}
+
+fn write_object(w: &mut impl Write, name: &str, c: &ObjectClasses, style: Style) -> io::Result<()> {
+    let readable = c.total.total() - c.total.unreadable;
+    let mut head = format!("{name}: {}", plural(readable, "kernel", "kernels"));
+    if c.total.unreadable > 0 {
+        head.push_str(&format!(
+            ", {} unreadable",
+            plural(c.total.unreadable, "source", "sources")
+        ));
+    }
+    writeln!(w, "{}", style.bold(&head))?;
+    for (key, ids) in c.sorted() {
+        let text = paint(style, key.verdict, &class_text(key));
+        if key.verdict == Verdict::Unreadable {
+            let reason = key.reason.as_deref().unwrap_or("could not be read");
+            writeln!(
+                w,
+                "  {}: {}",
+                plural(ids.len(), "source unreadable", "sources unreadable"),
+                style.fail(reason)
+            )?;
+        } else if ids.len() == 1 {
+            writeln!(w, "  1 kernel ({}): {text}", qualified(ids[0]))?;
+        } else {
+            writeln!(w, "  {} kernels: {text}", ids.len())?;
+            writeln!(w, "    {}", style.dim(&names(&ids)))?;
+        }
+    }
+    if !c.by_arch.is_empty() {
+        writeln!(w, "  by architecture:")?;
+        for (arch, counts) in &c.by_arch {
+            writeln!(w, "    {arch:<12} {}", counts_text(counts))?;
+        }
+    }
+    if !c.by_distro.is_empty() {
+        writeln!(w, "  by distribution:")?;
+        for (d, counts) in &c.by_distro {
+            writeln!(w, "    {d:<12} {}", counts_text(counts))?;
+        }
+    }
+    Ok(())
+}
+
+/// The text summary: per object, its classes, then counts per architecture and distribution.
+pub fn write_text(
+    w: &mut impl Write,
+    objects: &[String],
+    classes: &Classes,
+    style: Style,
+) -> io::Result<()> {
+    for (i, (name, c)) in objects.iter().zip(&classes.objects).enumerate() {
+        if i > 0 {
+            writeln!(w)?;
+        }
+        write_object(w, name, c, style)?;
+    }
+    Ok(())
+}
+
+/// Markdown table cells: no pipes, no newlines.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// A GitHub job summary: a heading, one table row per class.
+pub fn write_markdown(w: &mut impl Write, objects: &[String], classes: &Classes) -> io::Result<()> {
+    writeln!(
+        w,
+        "## coretool compat: {}",
+        plural(classes.kernels, "kernel source", "kernel sources")
+    )?;
+    writeln!(w)?;
+    writeln!(w, "| object | kernels | verdict | detail | which |")?;
+    writeln!(w, "| --- | ---: | --- | --- | --- |")?;
+    for (name, c) in objects.iter().zip(&classes.objects) {
+        for (key, ids) in c.sorted() {
+            let icon = match key.verdict {
+                Verdict::Loads | Verdict::LoadsGuardedPoison => ":white_check_mark:",
+                Verdict::Fails => ":x:",
+                Verdict::Incompatible | Verdict::Unreadable => ":warning:",
+            };
+            let text = class_text(key);
+            let detail = text
+                .split_once(", ")
+                .or_else(|| text.split_once(": "))
+                .map_or("", |(_, d)| d);
+            let which = if key.verdict == Verdict::Unreadable {
+                ids.iter()
+                    .map(|k| format!("`{}`", k.source))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            } else {
+                names(&ids)
+            };
+            writeln!(
+                w,
+                "| `{}` | {} | {icon} {} | {} | {} |",
+                cell(name),
+                ids.len(),
+                key.verdict.name(),
+                cell(detail),
+                cell(&which)
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,685 @@
+//! `coretool compat`: verdicts equal dry-run's per kernel, every kind of kernel source
+//! (files, BTFHub directories, Debian packages, arm64 images found by their BTF header), one
+//! bad source among good ones, byte-order mismatches, the JSON Lines schema, exit codes.
+//!
+//! The packages and images are made here, in a temporary directory, from the checked-in
+//! fixtures: an `ar` archive written byte by byte, tars with the `tar` crate.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::common::{self, cached_kernels, fixtures, no_cached_kernels, stderr, stdout};
+
+const FIXTURE_RELEASE: &str = "6.99.0-coretool-fixture";
+
+fn fixture(name: &str) -> String {
+    fixtures().join(name).display().to_string()
+}
+
+fn compat(args: &[&str]) -> Output {
+    common::bin()
+        .arg("compat")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run coretool compat")
+}
+
+/// The JSON Lines records, in input order (each names its source; `-j 1` keeps the order).
+fn records(o: &Output) -> Vec<Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited")
+}
+
+/// For every object, compat's per-kernel verdict and relocations equal `dry-run --offline`'s.
+#[test]
+fn verdicts_equal_dry_run_offline_on_cached_kernels() {
+    let kernels = cached_kernels();
+    require!(!kernels.is_empty(), "{}", no_cached_kernels());
+    let objects = [
+        fixture("core_all_kinds.bpf.o"),
+        fixture("dryrun/dryrun_probe.bpf.o"),
+        fixture("dryrun/unguarded.bpf.o"),
+    ];
+    let paths: Vec<String> = kernels
+        .iter()
+        .map(|k| k.vmlinuz.display().to_string())
+        .collect();
+    let mut args: Vec<&str> = vec!["--json", "-j", "2"];
+    args.extend(objects.iter().map(String::as_str));
+    args.push("--kernels");
+    args.extend(paths.iter().map(String::as_str));
+    let out = compat(&args);
+    assert_eq!(code(&out), 1, "unguarded fails: {}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(recs.len(), objects.len() * paths.len());
+    for obj in &objects {
+        let mut dargs = vec!["--json", "dry-run", obj.as_str(), "--offline"];
+        for p in &paths {
+            dargs.extend(["--btf", p.as_str()]);
+        }
+        let d = common::bin().args(&dargs).output().unwrap();
+        let doc: Value = serde_json::from_slice(&d.stdout).expect("dry-run JSON");
+        for t in doc["targets"].as_array().unwrap() {
+            let rec = recs
+                .iter()
+                .find(|r| r["object"] == obj.as_str() && r["kernel"]["source"] == t["source"])
+                .unwrap_or_else(|| panic!("no record for {obj} on {}", t["source"]));
+            let verdict = rec["verdict"].as_str().unwrap();
+            let loads = matches!(verdict, "loads" | "loads-guarded-poison");
+            assert_eq!(
+                loads,
+                t["verdict"] == "loads",
+                "{obj} on {}: {verdict}",
+                t["source"]
+            );
+            assert_eq!(
+                rec["relocations"], t["relocations"],
+                "{obj} on {}",
+                t["source"]
+            );
+            assert_eq!(rec["kernel"]["release"], t["release"]);
+            assert_eq!(rec["kernel"]["arch"], "x86_64");
+            assert_eq!(rec["kernel"]["endian"], "little");
+        }
+    }
+}
+
+/// One unreadable source (missing, not a kernel, a corrupt stream) never stops the others; it
+/// is a result with its reason, and the run exits 1.
+#[test]
+fn a_bad_source_among_good_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("vmlinuz-corrupt");
+    let mut xz = std::fs::read(fixture("core_all_kinds.btf.xz")).unwrap();
+    xz.truncate(xz.len() / 2);
+    std::fs::write(&corrupt, xz).unwrap();
+    let corrupt = corrupt.display().to_string();
+    let good = fixture("core_all_kinds.btf");
+    let not_kernel = fixture("not_bpf.o");
+    let out = compat(&[
+        "--json",
+        "-j",
+        "1",
+        &fixture("core_all_kinds.bpf.o"),
+        "--kernels",
+        "/nonexistent/vmlinuz",
+        &good,
+        &not_kernel,
+        &corrupt,
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let recs = records(&out);
+    let got: Vec<(&str, &str, &str)> = recs
+        .iter()
+        .map(|r| {
+            (
+                r["kernel"]["source"].as_str().unwrap(),
+                r["verdict"].as_str().unwrap(),
+                r["error"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[0].1, "unreadable");
+    assert_eq!(got[0].2, "/nonexistent/vmlinuz: no such file or directory");
+    assert_eq!((got[1].0, got[1].1), (good.as_str(), "loads"));
+    assert_eq!(got[2].1, "unreadable");
+    assert!(
+        got[2].2.starts_with(&format!("{not_kernel}: ")),
+        "{}",
+        got[2].2
+    );
+    assert_eq!(
+        got[3].2,
+        format!("{corrupt}: xz data is truncated"),
+        "the reason is true"
+    );
+    // Text: the good kernel's class, then each unreadable source with its reason.
+    let out = compat(&[
+        &fixture("core_all_kinds.bpf.o"),
+        "--kernels",
+        "/nonexistent/vmlinuz",
+        &good,
+    ]);
+    assert_eq!(code(&out), 1);
+    let text = stdout(&out);
+    assert!(
+        text.contains("1 kernel (core_all_kinds.btf): loads, 32 relocations, 2 changed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 source unreadable: /nonexistent/vmlinuz: no such file or directory"),
+        "{text}"
+    );
+}
+
+/// A directory in BTFHub's layout: every archive is a kernel, named by its path; files that
+/// are no kernels are passed over.
+#[test]
+fn btfhub_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = fixture("core_all_kinds.btf.tar.xz");
+    for (d, v, a) in [
+        ("ubuntu", "20.04", "x86_64"),
+        ("ubuntu", "22.04", "x86_64"),
+        ("fedora", "38", "arm64"),
+    ] {
+        let sub = dir.path().join("btfhub-archive").join(d).join(v).join(a);
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::copy(&hub, sub.join(format!("{FIXTURE_RELEASE}.btf.tar.xz"))).unwrap();
+        std::fs::write(sub.join("README.md"), "not a kernel").unwrap();
+    }
+    let root = dir.path().join("btfhub-archive").display().to_string();
+    let obj = fixture("core_all_kinds.bpf.o");
+    let out = compat(&["--json", "-j", "1", &obj, "--kernels", &root]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let recs = records(&out);
+    let kernels: Vec<String> = recs
+        .iter()
+        .map(|r| {
+            let k = &r["kernel"];
+            format!(
+                "{} {} {} {} {}",
+                k["distro"].as_str().unwrap(),
+                k["version"].as_str().unwrap(),
+                k["arch"].as_str().unwrap(),
+                k["release"].as_str().unwrap(),
+                r["verdict"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        kernels,
+        [
+            format!("fedora 38 arm64 {FIXTURE_RELEASE} loads"),
+            format!("ubuntu 20.04 x86_64 {FIXTURE_RELEASE} loads"),
+            format!("ubuntu 22.04 x86_64 {FIXTURE_RELEASE} loads"),
+        ]
+    );
+    // The summary, with counts per architecture and distribution.
+    let out = compat(&[&obj, "--kernels", &root]);
+    assert_eq!(code(&out), 0);
+    let text = stdout(&out).replace(&fixtures().display().to_string(), "FIXTURES");
+    common::assert_golden("golden/compat/btfhub.txt", &text);
+    let out = compat(&["--format", "markdown", &obj, "--kernels", &root]);
+    let md = stdout(&out).replace(&fixtures().display().to_string(), "FIXTURES");
+    common::assert_golden("golden/compat/btfhub.md", &md);
+}
+
+/// An `ar` archive, as `ar rc` writes it.
+fn ar(members: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut out = b"!<arch>\n".to_vec();
+    for (name, data) in members {
+        let header = format!(
+            "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+            name,
+            0,
+            0,
+            0,
+            "100644",
+            data.len()
+        );
+        assert_eq!(header.len(), 60);
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, path, *data).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn xz(data: &[u8]) -> Vec<u8> {
+    let mut e = xz2::write::XzEncoder::new(Vec::new(), 1);
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A Debian kernel package: `control.tar.gz` and a data tar holding `image` at `member`.
+fn deb(
+    package: &str,
+    version: &str,
+    arch: &str,
+    member: &str,
+    image: &[u8],
+    zstd: bool,
+) -> Vec<u8> {
+    let control = format!(
+        "Package: {package}\nVersion: {version}\nArchitecture: {arch}\nDescription: test\n"
+    );
+    let control = gzip(&tar(&[("./control", control.as_bytes())]));
+    let modules = vec![0x5au8; 4096];
+    let data = tar(&[
+        ("./usr/share/doc/x/changelog.gz", &modules[..100]),
+        (member, image),
+        ("./usr/lib/modules/x/kernel/a.ko", &modules),
+    ]);
+    let (name, data) = match zstd {
+        true => ("data.tar.zst", zstd::encode_all(&data[..], 3).unwrap()),
+        false => ("data.tar.xz", xz(&data)),
+    };
+    ar(&[
+        ("debian-binary", b"2.0\n".to_vec()),
+        ("control.tar.gz", control),
+        (name, data),
+    ])
+}
+
+/// A `linux-image-*.deb` is read in memory: the kernel image out of its data tar, the
+/// architecture and Debian release from its control fields (the release from the image's own
+/// header, which the fixture image has: it wins over the member's name).
+#[test]
+fn debian_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = std::fs::read(fixture("vmlinuz-xz.img")).unwrap();
+    let classic = dir
+        .path()
+        .join("linux-image-6.99.0-1-amd64_6.99.1-1~bpo12+1_amd64.deb");
+    std::fs::write(
+        &classic,
+        deb(
+            "linux-image-6.99.0-1-amd64",
+            "6.99.1-1~bpo12+1",
+            "amd64",
+            "./boot/vmlinuz-6.99.0-1-amd64",
+            &image,
+            false,
+        ),
+    )
+    .unwrap();
+    // Debian 7.x: the kernel in linux-binary-REL at usr/lib/modules/REL/vmlinuz, zstd.
+    let modern = dir
+        .path()
+        .join("linux-binary-7.0.0-1-amd64_7.0.1-1_amd64.deb");
+    std::fs::write(
+        &modern,
+        deb(
+            "linux-binary-7.0.0-1-amd64",
+            "7.0.1-1",
+            "amd64",
+            "./usr/lib/modules/7.0.0-1-amd64/vmlinuz",
+            &image,
+            true,
+        ),
+    )
+    .unwrap();
+    let empty = dir.path().join("linux-image-amd64_1_amd64.deb");
+    std::fs::write(
+        &empty,
+        deb(
+            "linux-image-amd64",
+            "1",
+            "amd64",
+            "./usr/share/doc/x/README",
+            b"meta",
+            false,
+        ),
+    )
+    .unwrap();
+    let d = dir.path().display().to_string();
+    let out = compat(&[
+        "--json",
+        "-j",
+        "1",
+        &fixture("core_all_kinds.bpf.o"),
+        "--kernels",
+        &d,
+    ]);
+    assert_eq!(
+        code(&out),
+        1,
+        "the meta package is unreadable: {}",
+        stderr(&out)
+    );
+    let recs = records(&out);
+    let got: Vec<String> = recs
+        .iter()
+        .map(|r| {
+            let k = &r["kernel"];
+            format!(
+                "{} {} {} {} {} {}{}",
+                Path::new(k["source"].as_str().unwrap())
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy(),
+                k["release"],
+                k["arch"],
+                k["distro"],
+                k["version"],
+                r["verdict"].as_str().unwrap(),
+                r["error"]
+                    .as_str()
+                    .map_or(String::new(), |e| format!(": {e}")),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "linux-binary-7.0.0-1-amd64_7.0.1-1_amd64.deb \"6.99.0-coretool-fixture\" \"x86_64\" \"debian\" null loads".to_owned(),
+            "linux-image-6.99.0-1-amd64_6.99.1-1~bpo12+1_amd64.deb \"6.99.0-coretool-fixture\" \"x86_64\" \"debian\" \"12\" loads".to_owned(),
+            format!(
+                "linux-image-amd64_1_amd64.deb null null null null unreadable: {}: package \
+                 linux-image-amd64 holds no kernel image (boot/vmlinuz-*, \
+                 boot/vmlinux-* or usr/lib/modules/*/vmlinuz)",
+                empty.display()
+            ),
+        ]
+    );
+}
+
+/// A big-endian object cannot run on a little-endian kernel: `incompatible`, with the
+/// relocations still computed; on a big-endian kernel it loads.
+#[test]
+fn endianness_mismatch() {
+    let obj = fixture("core_all_kinds.bpfeb.o");
+    let out = compat(&[
+        "--json",
+        "-j",
+        "1",
+        &obj,
+        "--kernels",
+        &fixture("core_all_kinds.btf"),
+        &fixture("core_all_kinds.bpfeb.btf"),
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(recs[0]["verdict"], "incompatible");
+    assert_eq!(
+        recs[0]["reason"],
+        "the object is big-endian, the kernel little-endian"
+    );
+    assert_eq!(recs[0]["kernel"]["endian"], "little");
+    assert_eq!(recs[1]["verdict"], "loads");
+    let n = recs[1]["relocations"].as_array().unwrap().len();
+    assert!(n > 0);
+    assert_eq!(recs[0]["relocations"].as_array().unwrap().len(), n);
+    assert_eq!(recs[1]["kernel"]["endian"], "big");
+}
+
+/// Every record has the documented keys, in order, and is one line.
+#[test]
+fn json_lines_schema() {
+    let out = compat(&[
+        "--json",
+        &fixture("core_all_kinds.bpf.o"),
+        &fixture("dryrun/unguarded.bpf.o"),
+        "--kernels",
+        &fixture("core_all_kinds.btf"),
+        "/nonexistent",
+    ]);
+    assert_eq!(code(&out), 1);
+    let recs = records(&out);
+    assert_eq!(recs.len(), 4);
+    for r in &recs {
+        let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "schema",
+                "object",
+                "kernel",
+                "verdict",
+                "reason",
+                "failures",
+                "summary",
+                "relocations",
+                "error"
+            ]
+        );
+        assert_eq!(r["schema"], "coretool.compat/v1");
+        let k: Vec<&str> = r["kernel"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            k,
+            ["source", "release", "arch", "endian", "distro", "version"]
+        );
+    }
+    let fails = recs
+        .iter()
+        .find(|r| r["verdict"] == "fails")
+        .expect("unguarded fails");
+    assert_eq!(
+        fails["failures"],
+        serde_json::json!([{
+            "program": "unguarded",
+            "index": 1,
+            "accessor": "struct task_struct.coretool_no_such_field",
+            "source": "unguarded.bpf.c:19",
+            "error": null
+        }])
+    );
+    let reloc_keys: Vec<&str> = fails["relocations"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        reloc_keys[..3],
+        ["program", "section", "index"],
+        "dry-run's records"
+    );
+}
+
+#[test]
+fn exit_codes() {
+    let good = fixture("core_all_kinds.btf");
+    let out = compat(&[&fixture("core_all_kinds.bpf.o"), "--kernels", &good]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = compat(&[&fixture("dryrun/unguarded.bpf.o"), "--kernels", &good]);
+    assert_eq!(code(&out), 1);
+    assert!(stdout(&out).contains(
+        "1 kernel (core_all_kinds.btf): fails, relocation #1 struct \
+         task_struct.coretool_no_such_field unguarded at unguarded.bpf.c:19 (program unguarded)"
+    ));
+    // A bad object: nothing printed, one line naming it.
+    let out = compat(&[&fixture("not_bpf.o"), "--kernels", &good]);
+    assert_eq!(code(&out), 2);
+    assert!(stdout(&out).is_empty());
+    assert!(
+        stderr(&out).starts_with(&format!("coretool: {}: ", fixture("not_bpf.o"))),
+        "{}",
+        stderr(&out)
+    );
+    // No kernel readable at all.
+    let out = compat(&[
+        &fixture("core_all_kinds.bpf.o"),
+        "--kernels",
+        "/nonexistent",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("no kernel could be read"),
+        "{}",
+        stderr(&out)
+    );
+    // An empty directory holds no kernel.
+    let dir = tempfile::tempdir().unwrap();
+    let out = compat(&[
+        &fixture("core_all_kinds.bpf.o"),
+        "--kernels",
+        &dir.path().display().to_string(),
+    ]);
+    assert_eq!(code(&out), 2);
+    // No kernel source given.
+    let out = compat(&[&fixture("core_all_kinds.bpf.o")]);
+    assert_eq!(code(&out), 2);
+}
+
+/// A synthetic arm64 `Image`: the BTF stored raw among other bytes (after a decoy header that
+/// looks like BTF but does not parse), found by its header; the release from the banner.
+fn arm64_image() -> Vec<u8> {
+    let btf = std::fs::read(fixture("core_all_kinds.btf")).unwrap();
+    let mut img = vec![0u8; 64];
+    img[0..2].copy_from_slice(b"MZ");
+    img[0x38..0x3c].copy_from_slice(b"ARM\x64");
+    img.extend((0..5000u32).map(|i| (i * 7 % 251) as u8));
+    img.extend_from_slice(b"Linux version 6.99.0-arm64-test (debian-kernel@lists.debian.org) #1\0");
+    // A decoy: a sane-looking header over bytes that are no BTF types.
+    let mut decoy = btf.clone();
+    for b in &mut decoy[24..24 + 200] {
+        *b = 0xff;
+    }
+    decoy.extend(vec![0xffu8; btf.len()]);
+    let total = decoy.len() as u32 - 24;
+    decoy[12..16].copy_from_slice(&(total - 8).to_le_bytes()); // type_len
+    decoy[16..20].copy_from_slice(&(total - 8).to_le_bytes()); // str_off
+    decoy[20..24].copy_from_slice(&8u32.to_le_bytes()); // str_len
+    let s = 24 + total as usize - 8;
+    decoy[s..].fill(0);
+    img.extend_from_slice(&decoy);
+    img.extend((0..3000u32).map(|i| (i * 13 % 241) as u8));
+    img.extend_from_slice(&btf);
+    img.extend((0..3000u32).map(|i| (i * 3 % 239) as u8));
+    img
+}
+
+/// An EFI zboot image around `payload` (gzip), for the PE machine `machine`.
+fn zboot(payload: &[u8], machine: u16) -> Vec<u8> {
+    let mut img = vec![0u8; 0x100];
+    img[0..2].copy_from_slice(b"MZ");
+    img[4..8].copy_from_slice(b"zimg");
+    img[8..12].copy_from_slice(&0x100u32.to_le_bytes());
+    img[12..16].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    img[24..28].copy_from_slice(b"gzip");
+    img[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+    img[0x80..0x84].copy_from_slice(b"PE\0\0");
+    img[0x84..0x86].copy_from_slice(&machine.to_le_bytes());
+    img.extend_from_slice(payload);
+    img
+}
+
+#[test]
+fn arm64_images_are_read_by_their_btf_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = arm64_image();
+    let plain: PathBuf = dir.path().join("Image");
+    std::fs::write(&plain, &image).unwrap();
+    let gz = dir.path().join("vmlinuz-6.99.0-arm64-test");
+    std::fs::write(&gz, gzip(&image)).unwrap();
+    let efi = dir.path().join("vmlinuz-efi");
+    std::fs::write(&efi, zboot(&gzip(&image), 0xaa64)).unwrap();
+    // The library reports how it got there.
+    let src = coretool::source::load(Some(&plain), None).unwrap();
+    assert!(
+        src.describe()
+            .starts_with("arm64 Image > raw BTF at offset 0x"),
+        "{}",
+        src.describe()
+    );
+    assert_eq!(src.release.as_deref(), Some("6.99.0-arm64-test"));
+    let want = std::fs::read(fixture("core_all_kinds.btf")).unwrap();
+    assert_eq!(
+        src.btf.raw_bytes(),
+        &want[..],
+        "the real BTF, not the decoy"
+    );
+    let src = coretool::source::load(Some(&efi), None).unwrap();
+    assert!(
+        src.describe()
+            .starts_with("EFI zboot image (gzip) > arm64 Image > raw BTF at offset"),
+        "{}",
+        src.describe()
+    );
+    let paths: Vec<String> = [&plain, &gz, &efi]
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let mut args = vec!["--json", "-j", "1", "OBJ", "--kernels"];
+    let obj = fixture("core_all_kinds.bpf.o");
+    args[3] = &obj;
+    args.extend(paths.iter().map(String::as_str));
+    let out = compat(&args);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for r in records(&out) {
+        assert_eq!(r["kernel"]["arch"], "arm64", "{r}");
+        assert_eq!(r["kernel"]["release"], "6.99.0-arm64-test", "{r}");
+        assert_eq!(r["verdict"], "loads");
+    }
+    // An arm64 Image without BTF says so.
+    let mut nobtf = arm64_image();
+    nobtf.truncate(64 + 5000);
+    std::fs::write(&plain, &nobtf).unwrap();
+    let err = coretool::source::load(Some(&plain), None).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: arm64 Image holds no BTF (no valid BTF header in it; the kernel needs \
+             CONFIG_DEBUG_INFO_BTF=y)",
+            plain.display()
+        )
+    );
+}
+
+/// Output cut off (`coretool compat --json ... | head -1`): exit 0, quietly, without
+/// relocating the kernels nobody will read about.
+#[test]
+fn a_closed_pipe_stops_the_run() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let good = fixture("core_all_kinds.btf");
+    let mut cmd = Command::new(common::BIN);
+    cmd.args([
+        "compat",
+        "--json",
+        "-j",
+        "1",
+        &fixture("core_all_kinds.bpf.o"),
+        "--kernels",
+    ]);
+    for _ in 0..2000 {
+        cmd.arg(&good);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(
+        first.starts_with("{\"schema\":\"coretool.compat/v1\""),
+        "{first}"
+    );
+    let start = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    // 2000 kernels take seconds; stopping takes one kernel.
+    assert!(start.elapsed().as_secs() < 5, "{:?}", start.elapsed());
+}
