@@ -11,16 +11,18 @@
 //! Trusts: the objects were parsed by [`crate::reloc::Object::parse`]; kernel sources are
 //! untrusted input, read with [`crate::source`]'s limits; one unreadable kernel is a result, not
 //! an error.
+pub mod cache;
 pub mod classes;
 pub mod deb;
 pub mod engine;
 pub mod identity;
 pub mod sources;
 
+pub use cache::Cache;
 pub use classes::{ClassKey, Classes, FailedRelo};
 pub use engine::{run, KernelOutcome, ObjectOutcome, Options, Verdict};
 pub use identity::KernelId;
-pub use sources::{expand, KernelInput, Unlisted};
+pub use sources::{expand, CacheUse, KernelInput, Unlisted};
 
 /// The schema name and version of `coretool compat --json` records.
 pub const SCHEMA: &str = "coretool.compat/v1";
