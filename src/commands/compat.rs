@@ -42,6 +42,8 @@ always safe.";
 pub struct CompatArgs {
     #[command(flatten)]
     pub json: super::JsonOpt,
+    #[command(flatten)]
+    pub verbose: super::VerboseOpt,
     /// BPF objects (.bpf.o), little- or big-endian
     #[arg(value_name = "OBJ", required = true)]
     pub objects: Vec<PathBuf>,
@@ -165,8 +167,8 @@ pub fn run(args: CompatArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         let trimmed = cache.trim();
         if g.verbose > 0 {
             eprintln!(
-                "coretool: compat: BTF cache {}: {} kernels read from it, {} stored, {} \
-                 entries trimmed",
+                "coretool: compat: BTF cache {}: {} read from the cache, {} extracted and \
+                 stored, {} trimmed",
                 cache.dir().display(),
                 progress.hits,
                 progress.stored,

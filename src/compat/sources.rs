@@ -141,7 +141,11 @@ pub fn read(input: &KernelInput, cache: Option<&Cache>) -> Result<Kernel, String
     if let (Some(cache), Some(key)) = (cache, &key) {
         let unwrapped = !kernel.btf.containers.is_empty();
         // A cache that cannot be written is no cache: the run goes on.
-        if unwrapped && cache.put(key, &kernel.id, kernel.btf.btf.raw_bytes()).is_ok() {
+        if unwrapped
+            && cache
+                .put(key, &kernel.id, kernel.btf.btf.raw_bytes())
+                .is_ok()
+        {
             kernel.cache = CacheUse::Stored;
         }
     }
