@@ -722,18 +722,13 @@ fn the_btf_cache_is_hit_and_a_corrupt_entry_is_re_extracted() {
     let gz = fixture("vmlinuz-gzip.img");
     let raw = fixture("core_all_kinds.btf");
     let obj = fixture("core_all_kinds.bpf.o");
+    // `coretool -v compat ...`: -v is a global option.
     let run = || {
-        let o = compat(&[
-            "-v",
-            "--json",
-            "--cache",
-            &cache_s,
-            &obj,
-            "--kernels",
-            &archive,
-            &gz,
-            &raw,
-        ]);
+        let o = common::bin()
+            .args(["-v", "compat", "--json", "--cache", &cache_s, &obj])
+            .args(["--kernels", &archive, &gz, &raw])
+            .output()
+            .unwrap();
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         o
     };
