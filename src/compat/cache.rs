@@ -303,30 +303,34 @@ fn decode(data: &[u8], key: &Key) -> Option<Entry> {
         return None;
     }
     let len: usize = lines.next()?.strip_prefix("len ")?.parse().ok()?;
-    let sum = u32::from_str_radix(lines.next()?.strip_prefix("crc ")?, 16).ok()?;
+    let sum_text = lines.next()?.strip_prefix("crc ")?;
+    let sum = u32::from_str_radix(sum_text, 16).ok()?;
+    if format!("{sum:08x}") != sum_text {
+        return None;
+    }
     if payload.len() != len {
         return None;
     }
     let fields_start = header.len() - lines.clone().map(|l| l.len() + 1).sum::<usize>();
-    if crc(header[fields_start..].as_bytes(), payload) != sum {
+    if crc(&header.as_bytes()[fields_start..], payload) != sum {
         return None;
     }
     let mut id = KernelId::default();
     for line in lines {
         let (name, value) = line.split_once(' ')?;
-        let value = Some(value.to_owned());
+        let text = Some(value.to_owned());
         match name {
-            "release" => id.release = value,
-            "arch" => id.arch = value,
+            "release" => id.release = text,
+            "arch" => id.arch = text,
             "endian" => {
-                id.endian = Some(match line.split_once(' ')?.1 {
+                id.endian = Some(match value {
                     "little" => Endian::Little,
                     "big" => Endian::Big,
                     _ => return None,
                 })
             }
-            "distro" => id.distro = value,
-            "version" => id.version = value,
+            "distro" => id.distro = text,
+            "version" => id.version = text,
             _ => return None,
         }
     }
