@@ -2,12 +2,12 @@
 //!
 //! [`sources`] expands `--kernels SRC...` into kernels (files, directories in BTFHub's layout,
 //! Debian kernel packages) and reads each into a BTF and a [`KernelId`], through the BTF
-//! [`cache`] (each compressed source unpacked once, its BTF and identity kept on disk); [`engine`] runs the
-//! offline relocation engine ([`crate::dryrun::engine::run`]) for every object on each kernel,
-//! in parallel, one kernel per worker at a time, handing each kernel's results to the caller
-//! as soon as they are known and dropping the kernel's BTF right after; [`classes`] folds the
-//! results into classes of kernels with the same verdict, for summaries at fleet scale. Nothing
-//! here prints.
+//! [`cache`] (each compressed source unpacked once, its BTF and identity kept on disk);
+//! [`engine`] runs the offline relocation engine ([`crate::dryrun::engine::run`]) for every
+//! object on each kernel, in parallel, one kernel per worker at a time, handing each kernel's
+//! results to the caller as soon as they are known and dropping the kernel's BTF right after;
+//! [`classes`] folds the results into classes of kernels with the same verdict, for summaries
+//! at fleet scale. Nothing here prints.
 //!
 //! Trusts: the objects were parsed by [`crate::reloc::Object::parse`]; kernel sources are
 //! untrusted input, read with [`crate::source`]'s limits; one unreadable kernel is a result, not
