@@ -230,3 +230,25 @@ fn layout_expands_anonymous_members_and_places_bitfields() {
     }
     assert!(bitfields > 10, "task_struct has bitfields:\n{s}");
 }
+
+/// `btf --btf IMAGE -o FILE` writes the raw BTF: FILE is raw BTF whose dump equals the
+/// image's, and a `.deb`-free image needs nothing else; no temporary file is left beside it.
+#[test]
+fn btf_output_writes_the_raw_btf_of_any_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("k.btf");
+    let img = fixtures().join("vmlinuz-xz.img").display().to_string();
+    let o = run(&["btf", "--btf", &img, "-o", &out.display().to_string()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let raw = std::fs::read(&out).unwrap();
+    assert_eq!(&raw[..2], &[0x9f, 0xeb], "raw BTF magic");
+    let from_image = run(&["btf", "--btf", &img]);
+    let from_file = run(&["btf", "--btf", &out.display().to_string()]);
+    assert!(from_image.status.success() && from_file.status.success());
+    assert_eq!(stdout(&from_file), stdout(&from_image));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    // Filters make no sense with -o.
+    let o = run(&["btf", "--btf", &img, "-o", "x.btf", "task_struct"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -1,6 +1,7 @@
 //! `coretool compat`: verdicts equal dry-run's per kernel, every kind of kernel source
 //! (files, BTFHub directories, Debian packages, arm64 images found by their BTF header), one
-//! bad source among good ones, byte-order mismatches, the JSON Lines schema, exit codes.
+//! bad source among good ones, byte-order mismatches, the JSON Lines schema, exit codes, the
+//! BTF cache (hits, corrupt entries, --no-cache, the size bound).
 //!
 //! The packages and images are made here, in a temporary directory, from the checked-in
 //! fixtures: an `ar` archive written byte by byte, tars with the `tar` crate.
@@ -19,9 +20,13 @@ fn fixture(name: &str) -> String {
     fixtures().join(name).display().to_string()
 }
 
+/// `coretool compat ARGS`, with `--no-cache` unless ARGS name a cache: tests never touch the
+/// user's cache.
 fn compat(args: &[&str]) -> Output {
+    let cached = args.iter().any(|a| *a == "--cache" || *a == "--no-cache");
     common::bin()
         .arg("compat")
+        .args((!cached).then_some("--no-cache"))
         .args(args)
         .env("NO_COLOR", "1")
         .output()
@@ -682,4 +687,162 @@ fn a_closed_pipe_stops_the_run() {
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
     // 2000 kernels take seconds; stopping takes one kernel.
     assert!(start.elapsed().as_secs() < 5, "{:?}", start.elapsed());
+}
+
+/// The entries in a cache directory (`*.btf`), sorted.
+fn cache_entries(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(d) => d.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    };
+    v.sort();
+    v
+}
+
+/// JSON records, sorted (completion order varies with -j).
+fn sorted_records(o: &Output) -> Vec<String> {
+    let mut v: Vec<String> = stdout(o).lines().map(str::to_owned).collect();
+    v.sort();
+    v
+}
+
+/// The first run over compressed sources stores their BTF and identity; the second reads them
+/// from the cache (the -v line says so) with identical results; a corrupt entry is detected,
+/// not trusted: the source is extracted again and the entry rewritten.
+#[test]
+fn the_btf_cache_is_hit_and_a_corrupt_entry_is_re_extracted() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let cache_s = cache.display().to_string();
+    let hub = dir.path().join("debian/12/x86_64");
+    std::fs::create_dir_all(&hub).unwrap();
+    let archive = hub.join(format!("{FIXTURE_RELEASE}.btf.tar.xz"));
+    std::fs::copy(fixture("core_all_kinds.btf.tar.xz"), &archive).unwrap();
+    let archive = archive.display().to_string();
+    let gz = fixture("vmlinuz-gzip.img");
+    let raw = fixture("core_all_kinds.btf");
+    let obj = fixture("core_all_kinds.bpf.o");
+    // `coretool -v compat ...`: -v is a global option.
+    let run = || {
+        let o = common::bin()
+            .args(["-v", "compat", "--json", "--cache", &cache_s, &obj])
+            .args(["--kernels", &archive, &gz, &raw])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        o
+    };
+    let cold = run();
+    assert!(
+        stderr(&cold).contains("0 read from the cache, 2 extracted and stored"),
+        "{}",
+        stderr(&cold)
+    );
+    // The two compressed sources are cached, the raw BTF is not (reading it is as cheap).
+    let entries = cache_entries(&cache);
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let warm = run();
+    assert!(
+        stderr(&warm).contains("2 read from the cache, 0 extracted and stored"),
+        "{}",
+        stderr(&warm)
+    );
+    assert_eq!(sorted_records(&cold), sorted_records(&warm));
+    // The identity came back with the BTF: release, arch and distribution.
+    let rec = records(&warm)
+        .into_iter()
+        .find(|r| r["kernel"]["source"] == archive.as_str())
+        .unwrap();
+    assert_eq!(rec["kernel"]["distro"], "debian");
+    assert_eq!(rec["kernel"]["version"], "12");
+    assert_eq!(rec["kernel"]["release"], FIXTURE_RELEASE);
+
+    // One flipped byte in each entry's BTF: both are extracted again, results unchanged.
+    for e in &entries {
+        let mut data = std::fs::read(e).unwrap();
+        let n = data.len();
+        data[n - 100] ^= 0x01;
+        std::fs::write(e, data).unwrap();
+    }
+    let again = run();
+    assert!(
+        stderr(&again).contains("0 read from the cache, 2 extracted and stored"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(sorted_records(&cold), sorted_records(&again));
+    assert_eq!(cache_entries(&cache), entries);
+    // A truncated entry too.
+    let data = std::fs::read(&entries[0]).unwrap();
+    std::fs::write(&entries[0], &data[..data.len() / 2]).unwrap();
+    let again = run();
+    assert!(stderr(&again).contains("1 read from the cache, 1 extracted and stored"));
+    assert_eq!(sorted_records(&cold), sorted_records(&again));
+    // Without -v, and with stderr not a terminal, nothing is said about the cache.
+    let quiet = compat(&["--cache", &cache_s, &obj, "--kernels", &archive]);
+    assert_eq!(code(&quiet), 0);
+    assert_eq!(stderr(&quiet), "");
+}
+
+/// `--no-cache` writes nothing anywhere; the default cache is under $XDG_CACHE_HOME.
+#[test]
+fn no_cache_writes_nothing_and_the_default_respects_xdg() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let xdg = dir.path().join("xdg");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&xdg).unwrap();
+    let obj = fixture("core_all_kinds.bpf.o");
+    let gz = fixture("vmlinuz-gzip.img");
+    let run = |extra: &[&str]| {
+        let o = common::bin()
+            .arg("compat")
+            .args(extra)
+            .args([&obj, "--kernels", &gz])
+            .env("HOME", &home)
+            .env("XDG_CACHE_HOME", &xdg)
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    };
+    run(&["--no-cache"]);
+    assert_eq!(std::fs::read_dir(&home).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(&xdg).unwrap().count(), 0);
+    run(&[]);
+    assert_eq!(cache_entries(&xdg.join("coretool/btf")).len(), 1);
+    assert_eq!(std::fs::read_dir(&home).unwrap().count(), 0);
+}
+
+/// Past `--cache-max`, the least recently used entries go.
+#[test]
+fn the_cache_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let cache_s = cache.display().to_string();
+    let obj = fixture("core_all_kinds.bpf.o");
+    let (gz, xz) = (fixture("vmlinuz-gzip.img"), fixture("vmlinuz-xz.img"));
+    let run = |kernels: &[&str], max: &str| {
+        let mut args = vec!["--cache", &cache_s, "--cache-max", max, "-j", "1", &obj];
+        args.push("--kernels");
+        args.extend(kernels);
+        let o = compat(&args);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    };
+    run(&[&gz], "2G");
+    let first = cache_entries(&cache);
+    assert_eq!(first.len(), 1);
+    let one = std::fs::metadata(&first[0]).unwrap().len();
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(50));
+    pause();
+    run(&[&xz], "2G");
+    assert_eq!(cache_entries(&cache).len(), 2);
+    pause();
+    // Room for one entry: the gzip image's entry, created first but used last (a hit sets its
+    // access time), is the one kept.
+    run(&[&gz], &one.to_string());
+    assert_eq!(cache_entries(&cache), first);
+    // A bad size is refused before anything runs.
+    let o = compat(&["--cache-max", "lots", &obj, "--kernels", &gz]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("expected a size"), "{}", stderr(&o));
 }

@@ -101,7 +101,7 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__btf)
-            opts="-p -E -h -V --json --btf --base --regex --kind --id --layout --pretty --expand --color --help --version"
+            opts="-p -E -o -h -V --json --btf --base --regex --kind --id --layout --pretty --expand --output --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -120,6 +120,14 @@ _coretool() {
                     return 0
                     ;;
                 --id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -161,7 +169,7 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__compat)
-            opts="-j -h -V --json --kernels --format --jobs --color --help --version"
+            opts="-j -h -V --json --kernels --format --jobs --cache --no-cache --cache-max --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -180,6 +188,14 @@ _coretool() {
                     return 0
                     ;;
                 -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-max)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -53,6 +53,7 @@ complete -c coretool -n "__fish_coretool_using_subcommand btf" -l btf -d 'BTF so
 complete -c coretool -n "__fish_coretool_using_subcommand btf" -l base -d 'Base BTF for split (module) BTF given with --btf; needed for a module\'s BTF file, except under /sys/kernel/btf, where /sys/kernel/btf/vmlinux is the base' -r -F
 complete -c coretool -n "__fish_coretool_using_subcommand btf" -l kind -d 'Only types of these kinds (struct, union, enum, enum64, func, func_proto, typedef, int, ptr, array, fwd, const, volatile, restrict, var, datasec, float, decl_tag, type_tag)' -r
 complete -c coretool -n "__fish_coretool_using_subcommand btf" -l id -d 'Only the type with this id (repeatable)' -r
+complete -c coretool -n "__fish_coretool_using_subcommand btf" -s o -l output -d 'Write the source\'s raw BTF (unwrapped from any image, package or archive) to FILE, atomically, instead of dumping types' -r -F
 complete -c coretool -n "__fish_coretool_using_subcommand btf" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -97,10 +98,13 @@ complete -c coretool -n "__fish_coretool_using_subcommand compat" -l format -d '
 json\t'coretool.compat/v1, JSON Lines: one record per object and kernel, as they finish'
 markdown\t'A GitHub job summary: one table row per class'"
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -s j -l jobs -d 'Worker threads [default: the available cores]' -r
+complete -c coretool -n "__fish_coretool_using_subcommand compat" -l cache -d 'BTF cache directory [default: $XDG_CACHE_HOME/coretool/btf, else ~/.cache/coretool/btf]' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand compat" -l cache-max -d 'Bound on the cache\'s size; the least recently used entries are removed past it (bytes, or with a K, M, G suffix: powers of 1024)' -r
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -l json -d 'Print machine-readable JSON (docs/<command>.md gives the schema)'
+complete -c coretool -n "__fish_coretool_using_subcommand compat" -l no-cache -d 'Neither read nor write the BTF cache'
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -s V -l version -d 'Print version'
 complete -c coretool -n "__fish_coretool_using_subcommand selftest" -l stress -d 'Also spawn N short-lived processes as fast as possible and account for every fork, exec and exit of them' -r

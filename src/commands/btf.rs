@@ -42,6 +42,11 @@ pub struct BtfArgs {
     /// chains, as pahole's -E
     #[arg(short = 'E', long, requires = "layout")]
     pub expand: bool,
+    /// Write the source's raw BTF (unwrapped from any image, package or archive) to FILE,
+    /// atomically, instead of dumping types
+    #[arg(short = 'o', long, value_name = "FILE",
+          conflicts_with_all = ["names", "regex", "kind", "id", "layout", "pretty", "expand"])]
+    pub output: Option<std::path::PathBuf>,
 }
 
 fn parse_kind(s: &str) -> Result<Kind, String> {
@@ -107,11 +112,30 @@ pub fn select<'a>(btf: &'a Btf, args: &BtfArgs) -> anyhow::Result<Vec<Type<'a>>>
     Ok(btf.types().filter(|t| pick(t)).collect())
 }
 
+/// `-o FILE`: the raw BTF of the source, written atomically. Without `--base`, any source
+/// `compat --kernels` reads is accepted (a kernel `.deb` too).
+fn write_raw(args: &BtfArgs, path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let src = match (&args.source.btf, &args.source.base) {
+        (Some(p), None) => {
+            let input = coretool::compat::KernelInput { path: p.clone() };
+            coretool::compat::sources::read(&input, None)
+                .map_err(anyhow::Error::msg)?
+                .btf
+        }
+        (p, base) => source::load(p.as_deref(), base.as_deref())?,
+    };
+    output::write_atomic(path, |w| Ok(w.write_all(src.btf.raw_bytes())?))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn filtered(args: &BtfArgs) -> bool {
     !args.names.is_empty() || !args.kind.is_empty() || !args.id.is_empty() || args.layout
 }
 
 pub fn run(args: BtfArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &args.output {
+        return write_raw(&args, path);
+    }
     let src = source::load(args.source.btf.as_deref(), args.source.base.as_deref())?;
     let btf = &src.btf;
     let json = g.json || args.pretty;

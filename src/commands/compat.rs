@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use coretool::compat::{self, Classes, KernelOutcome, Options};
+use coretool::compat::{self, Cache, CacheUse, Classes, KernelOutcome, Options};
 use coretool::error::InputError;
 use coretool::reloc::Object;
 use coretool::source::read_file;
@@ -29,7 +29,14 @@ Kernel sources, any mix: raw BTF (/sys/kernel/btf/vmlinux, *.btf), a vmlinux ELF
 bzImage (gzip, xz, zstd, lz4), an arm64 or riscv64 Image (plain or compressed) or EFI zboot \
 image, a BTFHub .btf.tar.xz, a Debian linux-image-*.deb (read in memory), or a directory, \
 walked recursively (files named *.btf, *.btf.tar.xz, linux-image-*.deb, vmlinuz-*, vmlinux-*, \
-Image-*; BTFHub's distro/version/arch/ layout names the distribution).";
+Image-*; BTFHub's distro/version/arch/ layout names the distribution).\n\n\
+The BTF of every source that takes unwrapping (a compressed image, a package, an archive, a \
+vmlinux ELF) is cached with the kernel's identity, keyed by the source file's path, device, \
+inode, size and modification time: the next run over the same file reads the BTF from the \
+cache instead of decompressing it. Entries are written atomically (safe under concurrent \
+runs), checksummed (a corrupt entry is extracted again, never trusted), and the least \
+recently used are removed when the cache exceeds --cache-max. Removing the directory is \
+always safe.";
 
 #[derive(Debug, clap::Args)]
 pub struct CompatArgs {
@@ -47,6 +54,37 @@ pub struct CompatArgs {
     /// Worker threads [default: the available cores]
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub jobs: Option<u32>,
+    /// BTF cache directory [default: $XDG_CACHE_HOME/coretool/btf, else
+    /// ~/.cache/coretool/btf]
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache: Option<PathBuf>,
+    /// Neither read nor write the BTF cache
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Bound on the cache's size; the least recently used entries are removed past it
+    /// (bytes, or with a K, M, G suffix: powers of 1024)
+    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
+    pub cache_max: u64,
+}
+
+/// `123`, `64K`, `512M`, `2G` (powers of 1024; `KiB`, `MiB`, `GiB` too).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => return Err(format!("`{s}`: expected a size such as 512M or 2G")),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}`: expected a size such as 512M or 2G"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{s}`: too large"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -91,18 +129,28 @@ pub fn run(args: CompatArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         || std::thread::available_parallelism().map_or(1, usize::from),
         |j| j as usize,
     );
+    let cache = match (&args.cache, args.no_cache) {
+        (_, true) => None,
+        (Some(dir), false) => Some(Cache::new(dir, args.cache_max)),
+        (None, false) => Cache::default_dir().map(|d| Cache::new(d, args.cache_max)),
+    };
     let inputs = compat::expand(&args.kernels);
     let names: Vec<String> = objects
         .iter()
         .map(|o| o.path.display().to_string())
         .collect();
     let total = inputs.len();
-    let mut progress = Progress::new(total);
+    let mut progress = Progress::new(total, cache.is_some());
     let mut classes = Classes::new(objects.len());
     let mut out = output::stdout();
     let mut write_error: Option<std::io::Error> = None;
-    compat::run(&objects, &inputs, Options { jobs }, |k: KernelOutcome| {
+    let opts = Options {
+        jobs,
+        cache: cache.clone(),
+    };
+    compat::run(&objects, &inputs, opts, |k: KernelOutcome| {
         classes.add(&k);
+        progress.cache(k.cache);
         if format == Format::Json && write_error.is_none() {
             // Streamed: one line per object and kernel, flushed as produced.
             if let Err(e) = render::write_records(&mut out, &names, &k).and_then(|()| out.flush()) {
@@ -113,6 +161,19 @@ pub fn run(args: CompatArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         write_error.is_none()
     });
     progress.finish();
+    if let Some(cache) = &cache {
+        let trimmed = cache.trim();
+        if g.verbose > 0 {
+            eprintln!(
+                "coretool: compat: BTF cache {}: {} read from the cache, {} extracted and \
+                 stored, {} trimmed",
+                cache.dir().display(),
+                progress.hits,
+                progress.stored,
+                trimmed
+            );
+        }
+    }
     if let Some(e) = write_error {
         return Err(e.into());
     }
@@ -136,21 +197,35 @@ pub fn run(args: CompatArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     }))
 }
 
-/// `kernels done/total` on stderr, only when stderr is a terminal.
+/// `kernels done/total` (and cache hits) on stderr, only when stderr is a terminal.
 struct Progress {
     total: usize,
     done: usize,
     start: Instant,
     on: bool,
+    cached: bool,
+    hits: usize,
+    stored: usize,
 }
 
 impl Progress {
-    fn new(total: usize) -> Self {
+    fn new(total: usize, cached: bool) -> Self {
         Progress {
             total,
             done: 0,
             start: Instant::now(),
             on: std::io::stderr().is_terminal(),
+            cached,
+            hits: 0,
+            stored: 0,
+        }
+    }
+
+    fn cache(&mut self, used: CacheUse) {
+        match used {
+            CacheUse::Hit => self.hits += 1,
+            CacheUse::Stored => self.stored += 1,
+            CacheUse::None => {}
         }
     }
 
@@ -158,8 +233,12 @@ impl Progress {
         self.done += 1;
         if self.on {
             let secs = self.start.elapsed().as_secs_f64().max(1e-3);
+            let hits = match self.cached {
+                true => format!(", {} from the BTF cache", self.hits),
+                false => String::new(),
+            };
             eprint!(
-                "\r\x1b[Kcompat: {}/{} kernels, {:.1}/s",
+                "\r\x1b[Kcompat: {}/{} kernels, {:.1}/s{hits}",
                 self.done,
                 self.total,
                 self.done as f64 / secs

@@ -12,9 +12,10 @@ use crate::btf::Endian;
 use crate::dryrun::engine::{self, Mode, Target, TargetReport};
 use crate::reloc::{Object, Status};
 
+use super::cache::Cache;
 use super::classes::FailedRelo;
 use super::identity::KernelId;
-use super::sources::{self, KernelInput, Unlisted};
+use super::sources::{self, CacheUse, KernelInput, Unlisted};
 
 /// The verdict on one object on one kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -71,13 +72,17 @@ pub struct KernelOutcome {
     pub seq: usize,
     pub id: KernelId,
     pub objects: Vec<ObjectOutcome>,
+    /// What the BTF cache did for this kernel.
+    pub cache: CacheUse,
 }
 
 /// How to run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Worker threads (at least 1).
     pub jobs: usize,
+    /// The BTF cache, if any ([`super::cache`]).
+    pub cache: Option<Cache>,
 }
 
 /// Relocate every object against every kernel in `inputs`, calling `on_result` on the
@@ -97,12 +102,13 @@ pub fn run(
         for _ in 0..jobs {
             let tx = tx.clone();
             let next = &next;
+            let cache = opts.cache.as_ref();
             scope.spawn(move || loop {
                 let seq = next.fetch_add(1, Ordering::Relaxed);
                 let Some(input) = inputs.get(seq) else {
                     break;
                 };
-                let outcome = one_kernel(objects, seq, input);
+                let outcome = one_kernel(objects, seq, input, cache);
                 if tx.send(outcome).is_err() {
                     break;
                 }
@@ -125,9 +131,10 @@ fn one_kernel(
     objects: &[Object],
     seq: usize,
     input: &Result<KernelInput, Unlisted>,
+    cache: Option<&Cache>,
 ) -> KernelOutcome {
     let kernel = match input {
-        Ok(i) => sources::read(i).map_err(|why| (i.path.clone(), why)),
+        Ok(i) => sources::read(i, cache).map_err(|why| (i.path.clone(), why)),
         Err(u) => Err((u.path.clone(), u.reason.clone())),
     };
     let kernel = match kernel {
@@ -148,6 +155,7 @@ fn one_kernel(
                         reason: Some(why.clone()),
                     })
                     .collect(),
+                cache: CacheUse::None,
             }
         }
     };
@@ -158,6 +166,7 @@ fn one_kernel(
         .collect();
     KernelOutcome {
         seq,
+        cache: kernel.cache,
         id: kernel.id,
         objects: outcomes,
     }

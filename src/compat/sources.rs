@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::error::InputError;
 use crate::source::{self, BtfSource};
 
+use super::cache::{Cache, Key};
 use super::deb;
 use super::identity::{identify, sniff, KernelId};
 
@@ -90,15 +91,73 @@ fn walk(dir: &Path, out: &mut Vec<Result<KernelInput, Unlisted>>) {
 pub struct Kernel {
     pub id: KernelId,
     pub btf: BtfSource,
+    /// What the BTF cache did for this kernel.
+    pub cache: CacheUse,
 }
 
-/// Read one kernel. The error is the one-line reason, naming the file.
-pub fn read(input: &KernelInput) -> Result<Kernel, String> {
+/// What the BTF cache did for one kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheUse {
+    /// No cache, or a source not worth caching (raw BTF, `/sys/kernel/btf`).
+    #[default]
+    None,
+    /// The BTF came from the cache: the source was not read.
+    Hit,
+    /// The source was extracted, and its BTF stored.
+    Stored,
+}
+
+/// Read one kernel, through `cache` when there is one. The error is the one-line reason,
+/// naming the file.
+///
+/// A source whose BTF took unwrapping (a compressed image, a package, an archive, an ELF) is
+/// looked up in the cache by its file identity ([`Key`]) before anything is read; on a miss
+/// its BTF and identity are stored. A corrupt entry is a miss. Raw BTF is read directly.
+pub fn read(input: &KernelInput, cache: Option<&Cache>) -> Result<Kernel, String> {
     let path = &input.path;
+    let key = match cache {
+        Some(_) if !path.starts_with("/sys/kernel/btf") => Key::of(path),
+        _ => None,
+    };
+    if let (Some(cache), Some(key)) = (cache, &key) {
+        if let Some(entry) = cache.get(key) {
+            // The payload was checksummed; parsing validates it once more.
+            if let Ok(btf) = source::from_bytes_limited(path, entry.btf, u64::MAX) {
+                if btf.containers.is_empty() {
+                    let id = KernelId {
+                        source: path.display().to_string(),
+                        ..entry.id
+                    };
+                    return Ok(Kernel {
+                        id,
+                        btf,
+                        cache: CacheUse::Hit,
+                    });
+                }
+            }
+        }
+    }
+    let mut kernel = read_uncached(path)?;
+    if let (Some(cache), Some(key)) = (cache, &key) {
+        let unwrapped = !kernel.btf.containers.is_empty();
+        // A cache that cannot be written is no cache: the run goes on.
+        if unwrapped
+            && cache
+                .put(key, &kernel.id, kernel.btf.btf.raw_bytes())
+                .is_ok()
+        {
+            kernel.cache = CacheUse::Stored;
+        }
+    }
+    Ok(kernel)
+}
+
+fn read_uncached(path: &Path) -> Result<Kernel, String> {
+    let cache = CacheUse::None;
     if path.starts_with("/sys/kernel/btf") {
         let btf = source::load(Some(path), None).map_err(|e| e.to_string())?;
         let id = identify(path, &btf, &Default::default(), None);
-        return Ok(Kernel { id, btf });
+        return Ok(Kernel { id, btf, cache });
     }
     let data = source::read_file(path).map_err(|e| e.to_string())?;
     if deb::is_ar(&data) {
@@ -123,10 +182,10 @@ pub fn read(input: &KernelInput) -> Result<Kernel, String> {
             &sniffed,
             Some((&k.control, k.release.as_deref())),
         );
-        return Ok(Kernel { id, btf });
+        return Ok(Kernel { id, btf, cache });
     }
     let sniffed = sniff(&data);
     let btf = source::from_bytes_limited(path, data, u64::MAX).map_err(|e| e.to_string())?;
     let id = identify(path, &btf, &sniffed, None);
-    Ok(Kernel { id, btf })
+    Ok(Kernel { id, btf, cache })
 }
