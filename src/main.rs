@@ -42,7 +42,7 @@ fn main() -> ExitCode {
             commands::dry_run::run(args, &g)
         }
         Command::Compat(args) => {
-            let g = top.resolve(args.json, none);
+            let g = top.resolve(args.json, args.verbose);
             commands::compat::run(args, &g)
         }
         Command::Selftest(args) => {

@@ -18,7 +18,7 @@ fn help_lists_only_the_options_a_command_has() {
         ("vmlinux", false, true),
         ("relocs", true, true),
         ("dry-run", true, true),
-        ("compat", true, false),
+        ("compat", true, true),
         ("selftest", true, true),
         ("monitor", true, false),
     ] {

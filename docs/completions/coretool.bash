@@ -169,7 +169,7 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__compat)
-            opts="-j -h -V --json --kernels --format --jobs --cache --no-cache --cache-max --color --help --version"
+            opts="-v -j -h -V --json --verbose --kernels --format --jobs --cache --no-cache --cache-max --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

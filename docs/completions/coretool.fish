@@ -104,6 +104,7 @@ complete -c coretool -n "__fish_coretool_using_subcommand compat" -l color -d 'W
 always\t''
 never\t''"
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -l json -d 'Print machine-readable JSON (docs/<command>.md gives the schema)'
+complete -c coretool -n "__fish_coretool_using_subcommand compat" -s v -l verbose -d 'More detail (repeat for more)'
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -l no-cache -d 'Neither read nor write the BTF cache'
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -s V -l version -d 'Print version'

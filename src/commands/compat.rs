@@ -42,6 +42,8 @@ always safe.";
 pub struct CompatArgs {
     #[command(flatten)]
     pub json: super::JsonOpt,
+    #[command(flatten)]
+    pub verbose: super::VerboseOpt,
     /// BPF objects (.bpf.o), little- or big-endian
     #[arg(value_name = "OBJ", required = true)]
     pub objects: Vec<PathBuf>,
