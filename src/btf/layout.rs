@@ -437,7 +437,13 @@ impl<'b> Layouter<'b> {
                 bit_hole: 0,
             };
             if let Some(st) = self.strip(m.type_id) {
-                mem.byte_size = self.btf.resolve_size(st.id).unwrap_or(0);
+                // A member larger than 4 GiB is only in hostile BTF (an array of arrays whose
+                // element counts multiply past u64); clamping keeps every sum below in range.
+                mem.byte_size = self
+                    .btf
+                    .resolve_size(st.id)
+                    .unwrap_or(0)
+                    .min(u64::from(u32::MAX));
                 mem.bit_size = mem.byte_size * 8;
                 if mem.byte_size != 0 {
                     if matches!(
