@@ -112,6 +112,21 @@ pub struct BtfSource {
 }
 
 impl BtfSource {
+    /// The kernel release the source names: a bzImage header (or the running kernel), else a
+    /// BTFHub member `<release>.btf`.
+    pub fn named_release(&self) -> Option<String> {
+        self.release.clone().or_else(|| {
+            self.containers.iter().find_map(|c| match c {
+                Container::TarMember { member } => Path::new(member)
+                    .file_name()?
+                    .to_str()?
+                    .strip_suffix(".btf")
+                    .map(str::to_owned),
+                _ => None,
+            })
+        })
+    }
+
     /// "raw BTF", "ELF .BTF", "xz kernel image > ELF .BTF", for reports.
     pub fn describe(&self) -> String {
         if self.containers.is_empty() {

@@ -13,7 +13,7 @@ use crate::error::InputError;
 use crate::host::{self, mounts, SYSCTL_JIT, SYSCTL_UNPRIV_BPF};
 use crate::libbpf::probe::{self as libbpf, Helper, MapType, ProgType};
 use crate::libbpf::PrintGuard;
-use crate::source::{self, BtfSource, Container, SYSFS_VMLINUX};
+use crate::source::{self, BtfSource, SYSFS_VMLINUX};
 
 /// Why the check itself could not run (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -106,20 +106,6 @@ fn kind_counts(btf: &Btf) -> BTreeMap<Kind, u32> {
     m
 }
 
-/// The release a source names: a bzImage header, or a BTFHub member `<release>.btf`.
-fn source_release(src: &BtfSource) -> Option<String> {
-    src.release.clone().or_else(|| {
-        src.containers.iter().find_map(|c| match c {
-            Container::TarMember { member } => Path::new(member)
-                .file_name()?
-                .to_str()?
-                .strip_suffix(".btf")
-                .map(str::to_owned),
-            _ => None,
-        })
-    })
-}
-
 fn loaded(src: &BtfSource, libbpf: Result<u32, libbpf::Errno>) -> LoadedBtf {
     LoadedBtf {
         path: src.path.clone(),
@@ -128,7 +114,7 @@ fn loaded(src: &BtfSource, libbpf: Result<u32, libbpf::Errno>) -> LoadedBtf {
         type_count: src.btf.type_count(),
         kinds: kind_counts(&src.btf),
         libbpf,
-        release: source_release(src),
+        release: src.named_release(),
         split: src.base_path.is_some(),
         shape: shape(&src.btf),
     }

@@ -209,20 +209,12 @@ pub fn identify(
         None | Some("x86_64") => btf_arch(&src.btf).or(arch),
         a => a,
     };
+    // The image's own header first, then the package, then a BTFHub member name.
     let release = src
         .release
         .clone()
         .or_else(|| deb.and_then(|(_, r)| r.map(str::to_owned)))
-        .or_else(|| {
-            src.containers.iter().find_map(|c| match c {
-                Container::TarMember { member } => Path::new(member)
-                    .file_name()?
-                    .to_str()?
-                    .strip_suffix(".btf")
-                    .map(str::to_owned),
-                _ => None,
-            })
-        })
+        .or_else(|| src.named_release())
         .or_else(|| file_release(path));
     let (distro, version) = match (deb, &hub) {
         (Some((c, _)), _) => (
