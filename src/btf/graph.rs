@@ -287,23 +287,10 @@ pub(crate) mod tests {
     fn split_btf_is_checked_on_its_base() {
         // base: [1] int; split: [2] const -> [3] typedef t -> [2]
         let base = Btf::parse(&blob(&INT, b"\0")).unwrap();
-        let types: Vec<u8> = [0, info(Kind::Const, 0), 3, 1, info(Kind::Typedef, 0), 2]
-            .iter()
-            .flat_map(|w: &u32| w.to_le_bytes())
-            .collect();
-        let strs = b"t\0";
-        let mut split = vec![0x9f, 0xeb, 1, 0];
-        for v in [
-            24,
-            0,
-            types.len() as u32,
-            types.len() as u32,
-            strs.len() as u32,
-        ] {
-            split.extend(v.to_le_bytes());
-        }
-        split.extend(types);
-        split.extend(strs);
+        let split = blob(
+            &[0, info(Kind::Const, 0), 3, 1, info(Kind::Typedef, 0), 2],
+            b"t\0",
+        );
         match Btf::parse_split(&split, base) {
             Err(BtfError::TypeCycle { ids, .. }) => assert_eq!(ids, [2, 3]),
             other => panic!("{other:?}"),
