@@ -7,6 +7,9 @@
 #               default: all three
 #   --refresh   look the newest package up again even when the series is already cached
 #   --list      print what is cached, touch no network
+#   --fleet ... every kernel Debian's archive offers, as raw BTF with a manifest: the
+#               corpus for `coretool compat` and `btfgen` (scripts/fetch-fleet.sh; the
+#               arguments after --fleet are its own, e.g. --fleet --subset ci)
 #
 # For each series the newest `linux-image-<series>.*-amd64-unsigned` package in the suite's
 # archive (main, -updates, -security, and -backports for bookworm) is fetched with
@@ -32,6 +35,11 @@ set -euo pipefail
 cache=${CORETOOL_KERNEL_CACHE:-$HOME/.cache/coretool/kernels}
 mirror=${CORETOOL_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 keyring=${CORETOOL_DEBIAN_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}
+
+if [[ ${1:-} == --fleet ]]; then
+    shift
+    exec "$(dirname "$0")/fetch-fleet.sh" "$@"
+fi
 
 refresh=0
 list_only=0

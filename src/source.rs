@@ -64,6 +64,9 @@ pub enum BootImage {
         compression: Compression,
         machine: u16,
     },
+    /// s390x `image` (the IPL PSW at 8): a decompressor with the compressed kernel inside,
+    /// found by trying the compression headers in it in file order.
+    S390 { compression: Compression },
 }
 
 impl BootImage {
@@ -73,6 +76,9 @@ impl BootImage {
             BootImage::Riscv64 => "riscv64 Image".into(),
             BootImage::EfiZboot { compression, .. } => {
                 format!("EFI zboot image ({})", compression.name())
+            }
+            BootImage::S390 { compression } => {
+                format!("s390x image ({})", compression.name())
             }
         }
     }
@@ -363,6 +369,28 @@ fn unwrap_btf(
         containers.push(Container::KernelImage { compression });
         return unwrap_btf(path, inner, containers, release, depth + 1, limit);
     }
+    if is_s390_image(&data) {
+        let (compression, offset, inner) = s390_payload(path, &data, limit)?;
+        drop(data);
+        containers.push(Container::BootImage {
+            kind: BootImage::S390 { compression },
+        });
+        if release.is_none() {
+            *release = banner_release(&inner);
+        }
+        let (at, len) = find_embedded_btf(&inner).ok_or_else(|| {
+            InputError::invalid(
+                path,
+                format!(
+                    "s390x image: the {} payload at byte {offset} holds no BTF (no valid BTF \
+                     header in it; the kernel needs CONFIG_DEBUG_INFO_BTF=y)",
+                    compression.name()
+                ),
+            )
+        })?;
+        containers.push(Container::Embedded { offset: at });
+        return Ok(inner[at..at + len].to_vec());
+    }
     if let Some(image) = boot_image(&data) {
         let kind = image.map_err(|why| InputError::invalid(path, why))?;
         containers.push(Container::BootImage { kind });
@@ -405,8 +433,67 @@ fn unwrap_btf(
     Err(InputError::invalid(
         path,
         "not a BTF source: expected raw BTF (magic 0xeb9f), an ELF with .BTF, a vmlinuz/bzImage, \
-         an arm64/riscv64 Image or EFI zboot image, a gzip/xz/zstd/lz4 stream or a BTFHub \
-         .btf.tar.xz",
+         an arm64/riscv64 Image, EFI zboot or s390x image, a gzip/xz/zstd/lz4 stream or a \
+         BTFHub .btf.tar.xz",
+    ))
+}
+
+/// An s390x kernel `image`: it starts with an IPL PSW and two CCWs (arch/s390/boot/head.S),
+/// the bytes file(1) knows it by.
+fn is_s390_image(data: &[u8]) -> bool {
+    const IPL: [u8; 16] = [
+        0x02, 0x00, 0x00, 0x18, 0x60, 0x00, 0x00, 0x50, 0x02, 0x00, 0x00, 0x68, 0x60, 0x00, 0x00,
+        0x50,
+    ];
+    data.get(8..24) == Some(&IPL[..])
+}
+
+/// How many compression headers in an s390x image are tried before giving up: the
+/// decompressor's own code holds a few magic constants before the real payload.
+const S390_CANDIDATES: usize = 16;
+
+/// The compressed kernel inside an s390x image: its compression, its offset in the image and
+/// its decompressed bytes. The image has no header that points at the payload (the
+/// decompressor finds it by a linker symbol), so every gzip, xz, zstd or lz4 header is tried
+/// in file order, and the first that decompresses to data with a BTF header in it wins.
+fn s390_payload(
+    path: &Path,
+    data: &[u8],
+    limit: u64,
+) -> Result<(Compression, usize, Vec<u8>), InputError> {
+    let magics: [(&[u8], Compression); 4] = [
+        (&[0x28, 0xb5, 0x2f, 0xfd], Compression::Zstd),
+        (&[0xfd, b'7', b'z', b'X', b'Z', 0], Compression::Xz),
+        (&[0x1f, 0x8b, 0x08], Compression::Gzip),
+        (&[0x02, 0x21, 0x4c, 0x18], Compression::Lz4Legacy),
+    ];
+    let mut tried = 0;
+    let mut pos = 0;
+    while pos < data.len() && tried < S390_CANDIDATES {
+        let next = magics
+            .iter()
+            .filter_map(|(m, c)| {
+                data[pos..]
+                    .windows(m.len())
+                    .position(|w| w == *m)
+                    .map(|i| (pos + i, *c))
+            })
+            .min_by_key(|(i, _)| *i);
+        let Some((at, c)) = next else { break };
+        tried += 1;
+        if let Ok(inner) = decompress(path, c, &data[at..], limit) {
+            if find_embedded_btf(&inner).is_some() {
+                return Ok((c, at, inner));
+            }
+        }
+        pos = at + 1;
+    }
+    Err(InputError::invalid(
+        path,
+        format!(
+            "s390x image: none of the {tried} compressed payload candidates in it holds BTF \
+             (the kernel needs CONFIG_DEBUG_INFO_BTF=y)"
+        ),
     ))
 }
 

@@ -469,7 +469,7 @@ fn json_lines_schema() {
             .collect();
         assert_eq!(
             k,
-            ["source", "release", "arch", "endian", "distro", "version"]
+            ["source", "release", "arch", "endian", "distro", "version", "format"]
         );
     }
     let fails = recs
@@ -845,4 +845,103 @@ fn the_cache_is_bounded() {
     let o = compat(&["--cache-max", "lots", &obj, "--kernels", &gz]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("expected a size"), "{}", stderr(&o));
+}
+
+/// A synthetic s390x `image`: the IPL header file(1) knows, a decoy zstd magic in the
+/// "decompressor", then the real zstd payload: a raw kernel with a banner and big-endian BTF.
+fn s390x_image(btf: &[u8]) -> Vec<u8> {
+    let mut img = vec![0u8; 8];
+    img.extend_from_slice(&[
+        0x02, 0x00, 0x00, 0x18, 0x60, 0x00, 0x00, 0x50, 0x02, 0x00, 0x00, 0x68, 0x60, 0x00, 0x00,
+        0x50,
+    ]);
+    img.extend(std::iter::repeat_n(0x40u8, 64));
+    // The decompressor's code holds the magic as a constant: not a frame.
+    img.extend_from_slice(&[0x28, 0xb5, 0x2f, 0xfd, 0xde, 0xad, 0xbe, 0xef]);
+    img.extend((0..4000u32).map(|i| (i * 7 % 251) as u8));
+    let mut kernel: Vec<u8> = (0..6000u32).map(|i| (i * 11 % 233) as u8).collect();
+    kernel.extend_from_slice(
+        b"Linux version 6.99.0-s390x-test (debian-kernel@lists.debian.org) #1\0",
+    );
+    kernel.extend_from_slice(btf);
+    kernel.extend((0..2000u32).map(|i| (i * 5 % 229) as u8));
+    img.extend(zstd::encode_all(&kernel[..], 3).unwrap());
+    img.extend((0..512u32).map(|i| (i * 3 % 239) as u8));
+    img
+}
+
+#[test]
+fn s390x_images_are_read_through_their_compressed_payload() {
+    let dir = tempfile::tempdir().unwrap();
+    let btf = std::fs::read(fixture("core_all_kinds.bpfeb.btf")).unwrap();
+    let image = dir.path().join("vmlinuz-6.99.0-s390x-test");
+    std::fs::write(&image, s390x_image(&btf)).unwrap();
+    let src = coretool::source::load(Some(&image), None).unwrap();
+    assert!(
+        src.describe()
+            .starts_with("s390x image (zstd) > raw BTF at offset 0x"),
+        "{}",
+        src.describe()
+    );
+    assert_eq!(src.release.as_deref(), Some("6.99.0-s390x-test"));
+    assert_eq!(src.btf.raw_bytes(), &btf[..]);
+    // compat names it: s390x, big-endian; the big-endian object loads, the little-endian one
+    // cannot run there.
+    let out = compat(&[
+        "--json",
+        &fixture("core_all_kinds.bpfeb.o"),
+        &fixture("core_all_kinds.bpf.o"),
+        "--kernels",
+        &image.display().to_string(),
+    ]);
+    let recs = records(&out);
+    assert_eq!(recs.len(), 2, "{}", stderr(&out));
+    for r in &recs {
+        assert_eq!(r["kernel"]["arch"], "s390x", "{r}");
+        assert_eq!(r["kernel"]["endian"], "big", "{r}");
+        assert_eq!(r["kernel"]["release"], "6.99.0-s390x-test", "{r}");
+    }
+    assert_eq!(recs[0]["verdict"], "loads", "{}", recs[0]);
+    assert_eq!(recs[1]["verdict"], "incompatible", "{}", recs[1]);
+    // An s390x image whose payloads hold no BTF says so.
+    let mut nobtf = s390x_image(b"no btf here");
+    std::fs::write(&image, &nobtf).unwrap();
+    let err = coretool::source::load(Some(&image), None).err().unwrap();
+    assert!(
+        err.to_string()
+            .contains("s390x image: none of the 2 compressed payload candidates in it holds BTF"),
+        "{err}"
+    );
+    nobtf.truncate(100);
+    std::fs::write(&image, &nobtf).unwrap();
+    assert!(coretool::source::load(Some(&image), None).is_err());
+}
+
+#[test]
+fn btf_output_json_names_the_kernel() {
+    let dir = tempfile::tempdir().unwrap();
+    let btf = std::fs::read(fixture("core_all_kinds.bpfeb.btf")).unwrap();
+    let image = dir.path().join("vmlinuz-6.99.0-s390x-test");
+    std::fs::write(&image, s390x_image(&btf)).unwrap();
+    let out_path = dir.path().join("k.btf");
+    let out = common::bin()
+        .args(["btf", "--btf"])
+        .arg(&image)
+        .arg("-o")
+        .arg(&out_path)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["schema"], "coretool.btf-output/v1");
+    assert_eq!(doc["bytes"], btf.len());
+    assert_eq!(doc["kernel"]["arch"], "s390x");
+    assert_eq!(doc["kernel"]["endian"], "big");
+    assert_eq!(doc["kernel"]["release"], "6.99.0-s390x-test");
+    assert!(doc["kernel"]["format"]
+        .as_str()
+        .unwrap()
+        .starts_with("s390x image (zstd) > raw BTF at offset 0x"));
+    assert_eq!(std::fs::read(&out_path).unwrap(), btf);
 }

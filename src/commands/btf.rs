@@ -112,21 +112,59 @@ pub fn select<'a>(btf: &'a Btf, args: &BtfArgs) -> anyhow::Result<Vec<Type<'a>>>
     Ok(btf.types().filter(|t| pick(t)).collect())
 }
 
+/// `btf -o FILE --json`: what was written, and the kernel it came from.
+#[derive(serde::Serialize)]
+struct WrittenDoc<'a> {
+    schema: &'static str,
+    output: String,
+    bytes: usize,
+    kernel: crate::render::compat::KernelDoc<'a>,
+}
+
 /// `-o FILE`: the raw BTF of the source, written atomically. Without `--base`, any source
-/// `compat --kernels` reads is accepted (a kernel `.deb` too).
-fn write_raw(args: &BtfArgs, path: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let src = match (&args.source.btf, &args.source.base) {
+/// `compat --kernels` reads is accepted (a kernel `.deb` too). With `--json`, one record says
+/// what was written and the kernel's identity (release, architecture, byte order, format).
+fn write_raw(args: &BtfArgs, path: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
+    let kernel = match (&args.source.btf, &args.source.base) {
         (Some(p), None) => {
             let input = coretool::compat::KernelInput { path: p.clone() };
-            coretool::compat::sources::read(&input, None)
-                .map_err(anyhow::Error::msg)?
-                .btf
+            coretool::compat::sources::read(&input, None).map_err(anyhow::Error::msg)?
         }
-        (p, base) => source::load(p.as_deref(), base.as_deref())?,
+        (p, base) => {
+            let src = source::load(p.as_deref(), base.as_deref())?;
+            let id = coretool::compat::KernelId {
+                source: src.path.display().to_string(),
+                release: src.named_release(),
+                endian: Some(src.btf.endian()),
+                format: Some(src.describe()),
+                ..Default::default()
+            };
+            coretool::compat::sources::Kernel {
+                id,
+                btf: src,
+                cache: coretool::compat::CacheUse::None,
+            }
+        }
     };
-    output::write_atomic(path, |w| Ok(w.write_all(src.btf.raw_bytes())?))?;
+    let raw = kernel.btf.btf.raw_bytes();
+    output::write_atomic(path, |w| Ok(w.write_all(raw)?))?;
+    if json {
+        let doc = WrittenDoc {
+            schema: WRITTEN_SCHEMA,
+            output: path.display().to_string(),
+            bytes: raw.len(),
+            kernel: crate::render::compat::KernelDoc::new(&kernel.id),
+        };
+        let mut out = output::stdout();
+        serde_json::to_writer(&mut out, &doc)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+    }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The schema of `btf -o FILE --json`.
+const WRITTEN_SCHEMA: &str = "coretool.btf-output/v1";
 
 fn filtered(args: &BtfArgs) -> bool {
     !args.names.is_empty() || !args.kind.is_empty() || !args.id.is_empty() || args.layout
@@ -134,7 +172,7 @@ fn filtered(args: &BtfArgs) -> bool {
 
 pub fn run(args: BtfArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.output {
-        return write_raw(&args, path);
+        return write_raw(&args, path, g.json);
     }
     let src = source::load(args.source.btf.as_deref(), args.source.base.as_deref())?;
     let btf = &src.btf;

@@ -256,6 +256,7 @@ fn id_lines(id: &KernelId) -> Option<String> {
         ("endian", id.endian.map(endian_word)),
         ("distro", id.distro.as_deref()),
         ("version", id.version.as_deref()),
+        ("format", id.format.as_deref()),
     ];
     for (name, value) in fields {
         if let Some(v) = value {
@@ -331,6 +332,7 @@ fn decode(data: &[u8], key: &Key) -> Option<Entry> {
             }
             "distro" => id.distro = text,
             "version" => id.version = text,
+            "format" => id.format = text,
             _ => return None,
         }
     }
@@ -356,6 +358,9 @@ mod tests {
             endian: Some(Endian::Little),
             distro: Some("debian".into()),
             version: None,
+            format: Some(
+                "deb member ./boot/vmlinuz-6.1.0-13-amd64 > xz kernel image > ELF .BTF".into(),
+            ),
         }
     }
 

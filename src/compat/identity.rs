@@ -22,6 +22,9 @@ pub struct KernelId {
     pub endian: Option<Endian>,
     pub distro: Option<String>,
     pub version: Option<String>,
+    /// How the BTF was found: the containers unwrapped, outermost first (`deb member
+    /// ./boot/vmlinuz-6.1.0-57-amd64 > xz kernel image > ELF .BTF`).
+    pub format: Option<String>,
 }
 
 impl KernelId {
@@ -138,16 +141,18 @@ fn container_arch(src: &BtfSource) -> Option<&'static str> {
             BootImage::Arm64 => Some("arm64"),
             BootImage::Riscv64 => Some("riscv64"),
             BootImage::EfiZboot { machine, .. } => pe_arch(*machine),
+            BootImage::S390 { .. } => Some("s390x"),
         },
         _ => None,
     })
 }
 
-/// A BTFHub path `.../distro/version/arch/<release>.btf.tar.xz`: (distro, version, arch).
+/// A BTFHub path `.../distro/version/arch/<release>.btf.tar.xz` (or an unpacked
+/// `<release>.btf` in the same layout): (distro, version, arch).
 fn btfhub_path(path: &Path) -> Option<(String, String, &'static str)> {
     let parts: Vec<&str> = path.iter().map(|p| p.to_str().unwrap_or("")).collect();
     let n = parts.len();
-    if n < 4 || !parts[n - 1].ends_with(".btf.tar.xz") {
+    if n < 4 || !(parts[n - 1].ends_with(".btf.tar.xz") || parts[n - 1].ends_with(".btf")) {
         return None;
     }
     let arch = normalize_arch(parts[n - 2])?;
@@ -234,6 +239,7 @@ pub fn identify(
         endian: Some(src.btf.endian()),
         distro,
         version,
+        format: Some(src.describe()),
     }
 }
 
@@ -250,6 +256,12 @@ mod tests {
         );
         assert_eq!(file_release(p).as_deref(), Some("5.4.0-91-generic"));
         assert_eq!(btfhub_path(Path::new("a/b/5.4.btf.tar.xz")), None);
+        let raw = Path::new("fleet/debian/bookworm/arm64/6.1.0-57-arm64.btf");
+        assert_eq!(
+            btfhub_path(raw),
+            Some(("debian".into(), "bookworm".into(), "arm64"))
+        );
+        assert_eq!(file_release(raw).as_deref(), Some("6.1.0-57-arm64"));
     }
 
     #[test]

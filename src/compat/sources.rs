@@ -176,12 +176,13 @@ fn read_uncached(path: &Path) -> Result<Kernel, String> {
                     .unwrap_or(&e.to_string())
             )
         })?;
-        let id = identify(
+        let mut id = identify(
             path,
             &btf,
             &sniffed,
             Some((&k.control, k.release.as_deref())),
         );
+        id.format = Some(format!("deb member {} > {}", k.member, btf.describe()));
         return Ok(Kernel { id, btf, cache });
     }
     let sniffed = sniff(&data);

@@ -33,14 +33,31 @@ struct Record<'a> {
     error: Option<&'a str>,
 }
 
+/// A kernel's identity in JSON (`compat`'s records, `btf -o --json`).
 #[derive(Serialize)]
-struct KernelDoc<'a> {
+pub struct KernelDoc<'a> {
     source: &'a str,
     release: Option<&'a str>,
     arch: Option<&'a str>,
     endian: Option<&'static str>,
     distro: Option<&'a str>,
     version: Option<&'a str>,
+    /// How the BTF was found in the source (containers, outermost first).
+    format: Option<&'a str>,
+}
+
+impl<'a> KernelDoc<'a> {
+    pub fn new(id: &'a KernelId) -> Self {
+        KernelDoc {
+            source: &id.source,
+            release: id.release.as_deref(),
+            arch: id.arch.as_deref(),
+            endian: id.endian.map(endian_name),
+            distro: id.distro.as_deref(),
+            version: id.version.as_deref(),
+            format: id.format.as_deref(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -67,14 +84,7 @@ pub fn write_records(w: &mut impl Write, objects: &[String], k: &KernelOutcome) 
         let rec = Record {
             schema: SCHEMA,
             object: &objects[o.object],
-            kernel: KernelDoc {
-                source: &id.source,
-                release: id.release.as_deref(),
-                arch: id.arch.as_deref(),
-                endian: id.endian.map(endian_name),
-                distro: id.distro.as_deref(),
-                version: id.version.as_deref(),
-            },
+            kernel: KernelDoc::new(id),
             verdict: o.verdict.name(),
             reason: o.reason.as_deref().filter(|_| !unreadable),
             failures: o
