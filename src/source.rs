@@ -247,6 +247,33 @@ pub fn from_bytes_limited(
     build(path, data, None, max_decompressed.min(MAX_DECOMPRESSED))
 }
 
+/// Raw base BTF at `path` whose type graph this parser checked before, on these very bytes
+/// (the caller proves it, as the BTF cache does with a CRC-32 of them): parsed with every
+/// bound checked but without the walk for reference cycles. `refs_past_end` is the earlier
+/// walk's finding.
+pub fn from_checked_bytes(
+    path: &Path,
+    data: Vec<u8>,
+    refs_past_end: bool,
+) -> Result<BtfSource, InputError> {
+    if detect_endian(&data).is_none() || raw_is_split(&data) {
+        return Err(InputError::invalid(path, "not raw base BTF"));
+    }
+    let btf = Btf::from_checked_blob(Blob::Owned(data), refs_past_end).map_err(|cause| {
+        InputError::Btf {
+            path: path.into(),
+            cause,
+        }
+    })?;
+    Ok(BtfSource {
+        path: path.to_path_buf(),
+        btf,
+        containers: Vec::new(),
+        release: None,
+        base_path: None,
+    })
+}
+
 fn build(
     path: &Path,
     data: Vec<u8>,
@@ -397,26 +424,15 @@ fn unwrap_btf(
         if let BootImage::EfiZboot { compression, .. } = kind {
             let inner = decompress(path, compression, zboot_payload(&data), limit)?;
             drop(data);
-            return unwrap_btf(path, inner, containers, release, depth + 1, limit);
+            // An arm64/riscv64 Image or an ELF inside is unwrapped as such; the raw image of
+            // another architecture (loongarch64's) is searched for its BTF header.
+            let known = is_elf(&inner) || matches!(boot_image(&inner), Some(Ok(_)));
+            if known {
+                return unwrap_btf(path, inner, containers, release, depth + 1, limit);
+            }
+            return embedded(path, inner, kind, containers, release);
         }
-        let (offset, len) = find_embedded_btf(&data).ok_or_else(|| {
-            InputError::invalid(
-                path,
-                format!(
-                    "{} holds no BTF (no valid BTF header in it; the kernel needs \
-                     CONFIG_DEBUG_INFO_BTF=y)",
-                    kind.describe()
-                ),
-            )
-        })?;
-        containers.push(Container::Embedded { offset });
-        if release.is_none() {
-            *release = banner_release(&data);
-        }
-        let mut data = data;
-        data.truncate(offset + len);
-        data.drain(..offset);
-        return Ok(data);
+        return embedded(path, data, kind, containers, release);
     }
     if let Some(format) = compression_of(&data) {
         let inner = decompress(path, format, &data, limit)?;
@@ -436,6 +452,34 @@ fn unwrap_btf(
          an arm64/riscv64 Image, EFI zboot or s390x image, a gzip/xz/zstd/lz4 stream or a \
          BTFHub .btf.tar.xz",
     ))
+}
+
+/// A kernel image without ELF sections (`kind`): its BTF found by its header, its release by
+/// the `Linux version` banner.
+fn embedded(
+    path: &Path,
+    mut data: Vec<u8>,
+    kind: BootImage,
+    containers: &mut Vec<Container>,
+    release: &mut Option<String>,
+) -> Result<Vec<u8>, InputError> {
+    let (offset, len) = find_embedded_btf(&data).ok_or_else(|| {
+        InputError::invalid(
+            path,
+            format!(
+                "{} holds no BTF (no valid BTF header in it; the kernel needs \
+                 CONFIG_DEBUG_INFO_BTF=y)",
+                kind.describe()
+            ),
+        )
+    })?;
+    containers.push(Container::Embedded { offset });
+    if release.is_none() {
+        *release = banner_release(&data);
+    }
+    data.truncate(offset + len);
+    data.drain(..offset);
+    Ok(data)
 }
 
 /// An s390x kernel `image`: it starts with an IPL PSW and two CCWs (arch/s390/boot/head.S),

@@ -394,7 +394,7 @@ fn debian_packages() {
             format!(
                 "linux-image-amd64_1_amd64.deb null null null null unreadable: {}: package \
                  linux-image-amd64 holds no kernel image (boot/vmlinuz-*, \
-                 boot/vmlinux-* or usr/lib/modules/*/vmlinuz)",
+                 boot/vmlinux-* or usr/lib/modules/*/vmlinuz[.unsigned])",
                 empty.display()
             ),
         ]
@@ -734,16 +734,21 @@ fn the_btf_cache_is_hit_and_a_corrupt_entry_is_re_extracted() {
     };
     let cold = run();
     assert!(
-        stderr(&cold).contains("0 read from the cache, 2 extracted and stored"),
+        stderr(&cold).contains("0 read from the cache, 3 checked and stored"),
         "{}",
         stderr(&cold)
     );
-    // The two compressed sources are cached, the raw BTF is not (reading it is as cheap).
+    // The two compressed sources are cached with their BTF, the raw BTF with its CRC only.
     let entries = cache_entries(&cache);
-    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    let sizes: Vec<u64> = entries
+        .iter()
+        .map(|e| std::fs::metadata(e).unwrap().len())
+        .collect();
+    assert_eq!(sizes.iter().filter(|&&n| n < 1024).count(), 1, "{sizes:?}");
     let warm = run();
     assert!(
-        stderr(&warm).contains("2 read from the cache, 0 extracted and stored"),
+        stderr(&warm).contains("3 read from the cache, 0 checked and stored"),
         "{}",
         stderr(&warm)
     );
@@ -757,7 +762,7 @@ fn the_btf_cache_is_hit_and_a_corrupt_entry_is_re_extracted() {
     assert_eq!(rec["kernel"]["version"], "12");
     assert_eq!(rec["kernel"]["release"], FIXTURE_RELEASE);
 
-    // One flipped byte in each entry's BTF: both are extracted again, results unchanged.
+    // One flipped byte in each entry: all three are read and checked again, results unchanged.
     for e in &entries {
         let mut data = std::fs::read(e).unwrap();
         let n = data.len();
@@ -766,7 +771,7 @@ fn the_btf_cache_is_hit_and_a_corrupt_entry_is_re_extracted() {
     }
     let again = run();
     assert!(
-        stderr(&again).contains("0 read from the cache, 2 extracted and stored"),
+        stderr(&again).contains("0 read from the cache, 3 checked and stored"),
         "{}",
         stderr(&again)
     );
@@ -776,7 +781,7 @@ fn the_btf_cache_is_hit_and_a_corrupt_entry_is_re_extracted() {
     let data = std::fs::read(&entries[0]).unwrap();
     std::fs::write(&entries[0], &data[..data.len() / 2]).unwrap();
     let again = run();
-    assert!(stderr(&again).contains("1 read from the cache, 1 extracted and stored"));
+    assert!(stderr(&again).contains("2 read from the cache, 1 checked and stored"));
     assert_eq!(sorted_records(&cold), sorted_records(&again));
     // Without -v, and with stderr not a terminal, nothing is said about the cache.
     let quiet = compat(&["--cache", &cache_s, &obj, "--kernels", &archive]);
@@ -944,4 +949,67 @@ fn btf_output_json_names_the_kernel() {
         .unwrap()
         .starts_with("s390x image (zstd) > raw BTF at offset 0x"));
     assert_eq!(std::fs::read(&out_path).unwrap(), btf);
+}
+
+/// A raw BTF source is cached as the proof that it was checked (its length and CRC-32), not
+/// as a copy: rewritten in place with the same size and modification time into BTF with a
+/// reference cycle, it is checked again and refused, never trusted.
+#[test]
+fn a_raw_source_rewritten_in_place_is_checked_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache").display().to_string();
+    let good = std::fs::read(fixture("core_all_kinds.btf")).unwrap();
+    let bad = std::fs::read(fixture("bad-input/cycle-typedef-in-core_all_kinds.btf")).unwrap();
+    assert_eq!(good.len(), bad.len(), "the fixtures must have one size");
+    let k = dir.path().join("k.btf");
+    std::fs::write(&k, &good).unwrap();
+    let mtime = std::fs::metadata(&k).unwrap().modified().unwrap();
+    let ks = k.display().to_string();
+    let obj = fixture("core_all_kinds.bpf.o");
+    let run = || {
+        common::bin()
+            .args([
+                "-v",
+                "compat",
+                "--json",
+                "--cache",
+                &cache,
+                &obj,
+                "--kernels",
+                &ks,
+            ])
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    assert!(stderr(&first).contains("0 read from the cache, 1 checked and stored"));
+    let hit = run();
+    assert!(
+        stderr(&hit).contains("1 read from the cache, 0 checked"),
+        "{}",
+        stderr(&hit)
+    );
+    // Same inode, size and mtime: the same cache key.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&k)
+        .and_then(|mut f| {
+            f.write_all(&bad)?;
+            f.set_modified(mtime)
+        })
+        .unwrap();
+    let after = run();
+    let recs = records(&after);
+    assert_eq!(recs[0]["verdict"], "unreadable", "{}", recs[0]);
+    assert!(
+        recs[0]["error"].as_str().unwrap().contains("cycle"),
+        "{}",
+        recs[0]
+    );
+    assert!(
+        stderr(&after).contains("0 read from the cache"),
+        "{}",
+        stderr(&after)
+    );
 }

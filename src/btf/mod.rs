@@ -358,23 +358,47 @@ fn section(
     Ok(start..start + len as usize)
 }
 
+/// Whether a parse walks the type graph ([`Btf::check_graph`]).
+#[derive(Debug, Clone, Copy)]
+enum Graph {
+    Check,
+    /// Walked before, on the same bytes, with this result.
+    Checked {
+        refs_past_end: bool,
+    },
+}
+
 impl Btf {
     /// Parse a base BTF blob (vmlinux's, or a `.bpf.o`'s `.BTF`).
     pub fn parse(data: &[u8]) -> Result<Btf, BtfError> {
-        Self::parse_inner(Blob::Owned(data.to_vec()), None)
+        Self::parse_inner(Blob::Owned(data.to_vec()), None, Graph::Check)
     }
 
     /// Parse base or split BTF held in a [`Blob`] (owned bytes or a read-only mapping).
     pub(crate) fn from_blob(data: Blob, base: Option<Btf>) -> Result<Btf, BtfError> {
-        Self::parse_inner(data, base)
+        Self::parse_inner(data, base, Graph::Check)
+    }
+
+    /// Parse base BTF whose type graph was checked before (by this parser, on these very
+    /// bytes: the BTF cache stores a CRC-32 of them with the result). Every bound the parse
+    /// itself relies on is still checked; only the walk for reference cycles and ids past the
+    /// end is skipped, its result (`refs_past_end`) taken from the earlier check.
+    pub(crate) fn from_checked_blob(data: Blob, refs_past_end: bool) -> Result<Btf, BtfError> {
+        Self::parse_inner(data, None, Graph::Checked { refs_past_end })
+    }
+
+    /// Whether some type refers to an id past the last one (split BTF resolved against
+    /// another base would need it); kept with a cached check.
+    pub(crate) fn refs_past_end(&self) -> bool {
+        self.refs_past_end
     }
 
     /// Parse split BTF (a module's) on top of `base`.
     pub fn parse_split(data: &[u8], base: Btf) -> Result<Btf, BtfError> {
-        Self::parse_inner(Blob::Owned(data.to_vec()), Some(base))
+        Self::parse_inner(Blob::Owned(data.to_vec()), Some(base), Graph::Check)
     }
 
-    fn parse_inner(data: Blob, base: Option<Btf>) -> Result<Btf, BtfError> {
+    fn parse_inner(data: Blob, base: Option<Btf>, graph: Graph) -> Result<Btf, BtfError> {
         let (endian, h) = parse_header(&data)?;
         let types_range = section(&data, h.hdr_len, "type", h.type_off, h.type_len)?;
         let strings_range = section(&data, h.hdr_len, "string", h.str_off, h.str_len)?;
@@ -452,7 +476,10 @@ impl Btf {
             names: OnceLock::new(),
             refs_past_end: false,
         };
-        btf.refs_past_end = btf.check_graph()?;
+        btf.refs_past_end = match graph {
+            Graph::Check => btf.check_graph()?,
+            Graph::Checked { refs_past_end } => refs_past_end,
+        };
         Ok(btf)
     }
 
@@ -486,6 +513,24 @@ impl Btf {
 
     fn string_bytes(&self) -> &[u8] {
         &self.data[self.strings.clone()]
+    }
+
+    /// `(id, name_off)` of every type this blob defines, in id order: the cheapest walk over
+    /// names (no [`Type`] is built).
+    pub(crate) fn name_offsets(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let words = self.words();
+        self.starts
+            .iter()
+            .enumerate()
+            .map(move |(i, &start)| (self.first_id + i as u32, words.get(start as usize)))
+    }
+
+    /// The string section of this blob from `off` to its end (the string at `off` and every
+    /// one after it), for matching names by prefix without measuring them first. `None` for
+    /// an offset outside this blob's own strings.
+    pub(crate) fn string_tail(&self, off: u32) -> Option<&[u8]> {
+        let rel = off.checked_sub(self.str_start)? as usize;
+        self.string_bytes().get(rel..)
     }
 
     pub fn base(&self) -> Option<&Btf> {

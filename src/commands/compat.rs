@@ -167,7 +167,7 @@ pub fn run(args: CompatArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         let trimmed = cache.trim();
         if g.verbose > 0 {
             eprintln!(
-                "coretool: compat: BTF cache {}: {} read from the cache, {} extracted and \
+                "coretool: compat: BTF cache {}: {} read from the cache, {} checked and \
                  stored, {} trimmed",
                 cache.dir().display(),
                 progress.hits,

@@ -34,7 +34,7 @@ use crate::btf::Endian;
 use super::identity::KernelId;
 
 /// First line of every entry; bump the digit when the format changes.
-const MAGIC: &str = "coretool-btf-cache 1";
+const MAGIC: &str = "coretool-btf-cache 2";
 /// Default bound on the cache's size: 2 GiB.
 pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
 /// Largest payload read back (a kernel's BTF is 5-10 MiB).
@@ -49,11 +49,38 @@ pub struct Cache {
     max_bytes: u64,
 }
 
-/// What the identity of a cached kernel holds (the source path is the caller's).
+/// A cached kernel: its identity (the source path is the caller's) and either its BTF, as
+/// extracted from the source, or, for a source that is raw BTF already, the proof that the
+/// source's bytes were checked ([`RawFile`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub id: KernelId,
+    /// The extracted BTF (empty for a raw source).
     pub btf: Vec<u8>,
+    /// What the type graph check found ([`crate::btf::Btf`]'s `refs_past_end`): the BTF was
+    /// checked whole before it was stored, and is not walked again on a hit.
+    pub refs_past_end: bool,
+    /// Set for a raw BTF source: its length and CRC-32 when it was checked.
+    pub raw: Option<RawFile>,
+}
+
+/// A raw BTF source file as it was when its BTF was checked: a hit still reads the file, and
+/// trusts the check only when length and CRC-32 match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawFile {
+    pub len: u64,
+    pub crc: u32,
+}
+
+impl RawFile {
+    pub fn of(data: &[u8]) -> RawFile {
+        let mut c = flate2::Crc::new();
+        c.update(data);
+        RawFile {
+            len: data.len() as u64,
+            crc: c.sum(),
+        }
+    }
 }
 
 /// The key of a source file: `None` when it is not a regular file that can be `stat`ed.
@@ -140,10 +167,10 @@ impl Cache {
         Some(entry)
     }
 
-    /// Store `btf` with its identity under `key`, atomically. Errors are ignored by callers
-    /// (a cache that cannot be written is no cache), so they are returned only for tests.
-    pub fn put(&self, key: &Key, id: &KernelId, btf: &[u8]) -> std::io::Result<()> {
-        let Some(data) = encode(key, id, btf) else {
+    /// Store `entry` under `key`, atomically. Errors are ignored by callers (a cache that
+    /// cannot be written is no cache), so they are returned only for tests.
+    pub fn put(&self, key: &Key, entry: &Entry) -> std::io::Result<()> {
+        let Some(data) = encode(key, entry) else {
             return Ok(());
         };
         fs::create_dir_all(&self.dir)?;
@@ -246,10 +273,13 @@ fn endian_word(e: Endian) -> &'static str {
     }
 }
 
-/// The header fields of an identity, one `name value` line each; `None` when a value holds a
+/// The header fields of an entry, one `name value` line each; `None` when a value holds a
 /// newline (such an identity is not cached).
-fn id_lines(id: &KernelId) -> Option<String> {
+fn id_lines(e: &Entry) -> Option<String> {
+    let id = &e.id;
     let mut s = String::new();
+    let raw_len = e.raw.map(|r| r.len.to_string());
+    let raw_crc = e.raw.map(|r| format!("{:08x}", r.crc));
     let fields = [
         ("release", id.release.as_deref()),
         ("arch", id.arch.as_deref()),
@@ -257,6 +287,9 @@ fn id_lines(id: &KernelId) -> Option<String> {
         ("distro", id.distro.as_deref()),
         ("version", id.version.as_deref()),
         ("format", id.format.as_deref()),
+        ("refs-past-end", e.refs_past_end.then_some("1")),
+        ("raw-len", raw_len.as_deref()),
+        ("raw-crc", raw_crc.as_deref()),
     ];
     for (name, value) in fields {
         if let Some(v) = value {
@@ -278,8 +311,9 @@ fn crc(header: &[u8], payload: &[u8]) -> u32 {
 
 /// `MAGIC\nkey KEY\nlen N\ncrc C\n<identity lines>\n<payload>`; the CRC covers the identity
 /// lines and the payload, the key and length are compared on read.
-fn encode(key: &Key, id: &KernelId, btf: &[u8]) -> Option<Vec<u8>> {
-    let fields = id_lines(id)?;
+fn encode(key: &Key, entry: &Entry) -> Option<Vec<u8>> {
+    let btf = &entry.btf[..];
+    let fields = id_lines(entry)?;
     let sum = crc(fields.as_bytes(), btf);
     let mut out = format!(
         "{MAGIC}\nkey {}\nlen {}\ncrc {sum:08x}\n{fields}\n",
@@ -317,6 +351,8 @@ fn decode(data: &[u8], key: &Key) -> Option<Entry> {
         return None;
     }
     let mut id = KernelId::default();
+    let mut refs_past_end = false;
+    let (mut raw_len, mut raw_crc) = (None, None);
     for line in lines {
         let (name, value) = line.split_once(' ')?;
         let text = Some(value.to_owned());
@@ -333,12 +369,22 @@ fn decode(data: &[u8], key: &Key) -> Option<Entry> {
             "distro" => id.distro = text,
             "version" => id.version = text,
             "format" => id.format = text,
+            "refs-past-end" => refs_past_end = value == "1",
+            "raw-len" => raw_len = Some(value.parse().ok()?),
+            "raw-crc" => raw_crc = Some(u32::from_str_radix(value, 16).ok()?),
             _ => return None,
         }
     }
+    let raw = match (raw_len, raw_crc) {
+        (Some(len), Some(crc)) if payload.is_empty() => Some(RawFile { len, crc }),
+        (None, None) if !payload.is_empty() => None,
+        _ => return None,
+    };
     Some(Entry {
         id,
         btf: payload.to_vec(),
+        refs_past_end,
+        raw,
     })
 }
 
@@ -364,12 +410,34 @@ mod tests {
         }
     }
 
+    fn entry(btf: &[u8], raw: Option<RawFile>) -> Entry {
+        Entry {
+            id: id(),
+            btf: btf.to_vec(),
+            refs_past_end: false,
+            raw,
+        }
+    }
+
+    #[test]
+    fn raw_entries_round_trip() {
+        let raw = RawFile::of(b"\x9f\xeb\x01\0whatever");
+        let want = entry(b"", Some(raw));
+        let data = encode(&key(), &want).unwrap();
+        assert_eq!(decode(&data, &key()), Some(want));
+        // A raw entry with a payload, or a payload entry without one, is not trusted.
+        let data = encode(&key(), &entry(b"x", Some(raw))).unwrap();
+        assert_eq!(decode(&data, &key()), None);
+        let data = encode(&key(), &entry(b"", None)).unwrap();
+        assert_eq!(decode(&data, &key()), None);
+    }
+
     #[test]
     fn round_trip_and_corruption() {
-        let data = encode(&key(), &id(), b"\x9f\xeb\x01\0payload\n\nmore").unwrap();
+        let want = entry(b"\x9f\xeb\x01\0payload\n\nmore", None);
+        let data = encode(&key(), &want).unwrap();
         let e = decode(&data, &key()).unwrap();
-        assert_eq!(e.id, id());
-        assert_eq!(e.btf, b"\x9f\xeb\x01\0payload\n\nmore");
+        assert_eq!(e, want);
         // Any flipped byte after the key, a truncation or another key: not trusted.
         for i in MAGIC.len() + 20..data.len() {
             let mut bad = data.clone();

@@ -6,7 +6,7 @@
 //! as a stream (decompressed as it is walked) up to the kernel image, so memory holds the image
 //! only, never the package's modules. The kernel is `boot/vmlinuz-REL` (`boot/vmlinux-REL` on
 //! riscv64), or in the meta-package layout of Debian's newest kernels
-//! `usr/lib/modules/REL/vmlinuz`.
+//! `usr/lib/modules/REL/vmlinuz` (`vmlinuz.unsigned` in `linux-binary-unsigned-REL`).
 
 use std::io::Read;
 
@@ -128,7 +128,8 @@ fn kernel_member_release(path: &str) -> Option<String> {
         .strip_prefix("usr/lib/modules/")
         .or_else(|| path.strip_prefix("lib/modules/"))?;
     let (rel, file) = rest.split_once('/')?;
-    (file == "vmlinuz").then(|| rel.to_owned())
+    // linux-binary-unsigned-REL holds the image before signing as `vmlinuz.unsigned`.
+    matches!(file, "vmlinuz" | "vmlinuz.unsigned").then(|| rel.to_owned())
 }
 
 /// Read the kernel image out of a `.deb`, each decompressed stream bounded by `limit` (also
@@ -207,10 +208,10 @@ pub fn read_kernel(data: &[u8], limit: u64) -> Result<DebKernel, String> {
     }
     Err(match control.package.as_deref() {
         Some(p) => format!(
-            "package {p} holds no kernel image (boot/vmlinuz-*, boot/vmlinux-* or usr/lib/modules/*/vmlinuz)"
+            "package {p} holds no kernel image (boot/vmlinuz-*, boot/vmlinux-* or usr/lib/modules/*/vmlinuz[.unsigned])"
         ),
         None => {
-            "package holds no kernel image (boot/vmlinuz-*, boot/vmlinux-* or usr/lib/modules/*/vmlinuz)".into()
+            "package holds no kernel image (boot/vmlinuz-*, boot/vmlinux-* or usr/lib/modules/*/vmlinuz[.unsigned])".into()
         }
     })
 }
@@ -232,6 +233,11 @@ mod tests {
         assert_eq!(
             kernel_member_release("./boot/vmlinux-6.12.117+deb13-riscv64").as_deref(),
             Some("6.12.117+deb13-riscv64")
+        );
+        assert_eq!(
+            kernel_member_release("./usr/lib/modules/7.2.13+deb14-amd64/vmlinuz.unsigned")
+                .as_deref(),
+            Some("7.2.13+deb14-amd64")
         );
         assert_eq!(kernel_member_release("./boot/config-6.1.0-26-amd64"), None);
         assert_eq!(

@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use crate::btf::Endian;
-use crate::dryrun::engine::{self, Mode, Target, TargetReport};
-use crate::reloc::{Object, Status};
+use crate::dryrun::engine::{self, Target, TargetReport};
+use crate::dryrun::offline::{OfflineKernel, OfflineTarget};
+use crate::reloc::{cands, Object, Status};
 
 use super::cache::Cache;
 use super::classes::FailedRelo;
@@ -96,6 +97,12 @@ pub fn run(
     mut on_result: impl FnMut(KernelOutcome) -> bool,
 ) {
     let jobs = opts.jobs.max(1).min(inputs.len().max(1));
+    // The essential names every object looks candidates up for: each kernel indexes them in
+    // one pass.
+    let mut wanted: Vec<Vec<u8>> = objects.iter().flat_map(cands::wanted_names).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let wanted = &wanted;
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<KernelOutcome>(jobs);
     std::thread::scope(|scope| {
@@ -108,7 +115,7 @@ pub fn run(
                 let Some(input) = inputs.get(seq) else {
                     break;
                 };
-                let outcome = one_kernel(objects, seq, input, cache);
+                let outcome = one_kernel(objects, wanted, seq, input, cache);
                 if tx.send(outcome).is_err() {
                     break;
                 }
@@ -129,6 +136,7 @@ pub fn run(
 /// Read one kernel and relocate every object against it.
 fn one_kernel(
     objects: &[Object],
+    wanted: &[Vec<u8>],
     seq: usize,
     input: &Result<KernelInput, Unlisted>,
     cache: Option<&Cache>,
@@ -159,10 +167,17 @@ fn one_kernel(
             }
         }
     };
+    // The kernel's BTF goes into libbpf once, and its candidates are indexed once, for every
+    // object.
+    let offline_target = OfflineTarget {
+        btf: &kernel.btf,
+        running_kernel: false,
+    };
+    let prepared = OfflineKernel::load(&offline_target, wanted).map_err(|e| e.to_string());
     let outcomes = objects
         .iter()
         .enumerate()
-        .map(|(i, obj)| judge(i, obj, &kernel))
+        .map(|(i, obj)| judge(i, obj, &kernel, prepared.as_ref()))
         .collect();
     KernelOutcome {
         seq,
@@ -180,12 +195,21 @@ fn endian_name(e: Endian) -> &'static str {
 }
 
 /// One object on one kernel.
-fn judge(object: usize, obj: &Object, kernel: &sources::Kernel) -> ObjectOutcome {
+fn judge(
+    object: usize,
+    obj: &Object,
+    kernel: &sources::Kernel,
+    prepared: Result<&OfflineKernel<'_>, &String>,
+) -> ObjectOutcome {
     let target = Target {
         btf: &kernel.btf,
         default_kernel: false,
     };
-    let report = match engine::run(obj, &target, Mode::Offline, false) {
+    let report = match prepared {
+        Ok(p) => engine::run_offline_on(obj, &target, p).map_err(|e| e.to_string()),
+        Err(e) => Err(e.clone()),
+    };
+    let report = match report {
         Ok(r) => r,
         Err(e) => {
             return ObjectOutcome {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::error::InputError;
 use crate::source::{self, BtfSource};
 
-use super::cache::{Cache, Key};
+use super::cache::{Cache, Entry, Key, RawFile};
 use super::deb;
 use super::identity::{identify, sniff, KernelId};
 
@@ -120,36 +120,49 @@ pub fn read(input: &KernelInput, cache: Option<&Cache>) -> Result<Kernel, String
         _ => None,
     };
     if let (Some(cache), Some(key)) = (cache, &key) {
-        if let Some(entry) = cache.get(key) {
-            // The payload was checksummed; parsing validates it once more.
-            if let Ok(btf) = source::from_bytes_limited(path, entry.btf, u64::MAX) {
-                if btf.containers.is_empty() {
-                    let id = KernelId {
-                        source: path.display().to_string(),
-                        ..entry.id
-                    };
-                    return Ok(Kernel {
-                        id,
-                        btf,
-                        cache: CacheUse::Hit,
-                    });
-                }
-            }
+        if let Some(kernel) = cache.get(key).and_then(|e| from_entry(path, e)) {
+            return Ok(kernel);
         }
     }
     let mut kernel = read_uncached(path)?;
     if let (Some(cache), Some(key)) = (cache, &key) {
+        let raw = kernel.btf.btf.raw_bytes();
         let unwrapped = !kernel.btf.containers.is_empty();
+        // An unwrapped source keeps its BTF; a raw one only the proof that it was checked.
+        let entry = Entry {
+            id: kernel.id.clone(),
+            btf: if unwrapped { raw.to_vec() } else { Vec::new() },
+            refs_past_end: kernel.btf.btf.refs_past_end(),
+            raw: (!unwrapped).then(|| RawFile::of(raw)),
+        };
         // A cache that cannot be written is no cache: the run goes on.
-        if unwrapped
-            && cache
-                .put(key, &kernel.id, kernel.btf.btf.raw_bytes())
-                .is_ok()
-        {
+        if cache.put(key, &entry).is_ok() {
             kernel.cache = CacheUse::Stored;
         }
     }
     Ok(kernel)
+}
+
+/// A kernel from a cache entry: the stored BTF, or the raw source file read again and trusted
+/// as checked only when its length and CRC-32 are the ones recorded. `None`: a miss.
+fn from_entry(path: &Path, entry: Entry) -> Option<Kernel> {
+    let data = match entry.raw {
+        Some(raw) => {
+            let data = source::read_file(path).ok()?;
+            (RawFile::of(&data) == raw).then_some(data)?
+        }
+        None => entry.btf,
+    };
+    let btf = source::from_checked_bytes(path, data, entry.refs_past_end).ok()?;
+    let id = KernelId {
+        source: path.display().to_string(),
+        ..entry.id
+    };
+    Some(Kernel {
+        id,
+        btf,
+        cache: CacheUse::Hit,
+    })
 }
 
 fn read_uncached(path: &Path) -> Result<Kernel, String> {

@@ -139,6 +139,26 @@ pub fn run_with(
     mode: Mode,
     load: Option<&[String]>,
 ) -> Result<TargetReport, RunError> {
+    run_inner(obj, target, mode, load, None)
+}
+
+/// The offline engine against a kernel loaded once for many objects
+/// ([`offline::OfflineKernel`], made from the same `target`): what `compat` runs per kernel.
+pub fn run_offline_on(
+    obj: &Object,
+    target: &Target<'_>,
+    kernel: &offline::OfflineKernel<'_>,
+) -> Result<TargetReport, RunError> {
+    run_inner(obj, target, Mode::Offline, None, Some(kernel))
+}
+
+fn run_inner(
+    obj: &Object,
+    target: &Target<'_>,
+    mode: Mode,
+    load: Option<&[String]>,
+    prepared: Option<&offline::OfflineKernel<'_>>,
+) -> Result<TargetReport, RunError> {
     // The first thing any loader does is open the object; libbpf refuses some that coretool
     // parses (a static program, a 32-bit ELF). Nothing is relocated then, by either engine.
     if let Err(refusal) = live::check_open(object_file(obj)) {
@@ -167,7 +187,10 @@ pub fn run_with(
                 btf: target.btf,
                 running_kernel: target.default_kernel,
             };
-            let run = offline::relocate(obj, &t)?;
+            let run = match prepared {
+                Some(kernel) => offline::relocate_on(obj, kernel)?,
+                None => offline::relocate(obj, &t)?,
+            };
             (run.outcomes, run.log, None)
         }
         Mode::Libbpf => {

@@ -14,8 +14,10 @@ use std::collections::HashMap;
 use std::ffi::CString;
 use std::rc::Rc;
 
+use crate::btf::Kind;
 use crate::libbpf::relo_core::{self, Calculator, Candidates, Instruction, Patched, ReloRecord};
 use crate::libbpf::{LibbpfBtf, PrintGuard};
+use crate::reloc::cands::{self, CandidateIndex};
 use crate::reloc::{CoreReloKind, Object, Outcome, Outcomes, Resolved};
 use crate::source::BtfSource;
 
@@ -63,27 +65,40 @@ struct CandBtf {
     start_id: u32,
 }
 
-/// The target kernel's BTF: vmlinux and (running kernel only) its modules' split BTF, loaded
-/// on first need as libbpf's `load_module_btfs`.
-struct Kernel {
+/// A kernel prepared for relocating any number of objects against it: its BTF as libbpf
+/// holds it (vmlinux, and for the running kernel its modules' split BTF, loaded on first
+/// need as libbpf's `load_module_btfs`), and an index of its types by essential name, built
+/// in one pass for the names the objects will ask about.
+pub struct OfflineKernel<'a> {
+    target: &'a BtfSource,
     vmlinux: CandBtf,
     modules: Option<std::cell::OnceCell<Vec<CandBtf>>>,
+    index: CandidateIndex,
 }
 
-impl Kernel {
-    fn load(target: &BtfSource, with_modules: bool) -> Result<Kernel, OfflineError> {
+impl<'a> OfflineKernel<'a> {
+    /// Load `target` into libbpf once and index the candidates for `wanted` essential names
+    /// ([`crate::reloc::cands::wanted_names`] of every object to relocate; a name missing
+    /// from it is still looked up, by a walk over every type as libbpf does).
+    pub fn load(
+        target: &OfflineTarget<'a>,
+        wanted: &[Vec<u8>],
+    ) -> Result<OfflineKernel<'a>, OfflineError> {
+        let btf = target.btf;
         let lib = Rc::new(libbpf_btf(
-            target.btf.raw_bytes(),
+            btf.btf.raw_bytes(),
             None,
-            &target.path.display().to_string(),
+            &btf.path.display().to_string(),
         )?);
-        Ok(Kernel {
+        Ok(OfflineKernel {
+            target: btf,
             vmlinux: CandBtf {
                 name: "vmlinux".into(),
                 lib,
                 start_id: 1,
             },
-            modules: with_modules.then(std::cell::OnceCell::new),
+            modules: target.running_kernel.then(std::cell::OnceCell::new),
+            index: CandidateIndex::build(&btf.btf, wanted),
         })
     }
 
@@ -109,13 +124,49 @@ impl Kernel {
         })
     }
 
+    /// vmlinux's candidates for local type `local_id` of `obj`: from the index when it holds
+    /// the name, else by libbpf's walk. Same ids, same order.
+    fn vmlinux_cands(&self, obj: &Object, local: &LibbpfBtf, local_id: u32) -> Vec<u32> {
+        let local_type = obj.btf.type_by_id(local_id);
+        let name = local_type
+            .as_ref()
+            .and_then(|t| obj.btf.str_bytes_at(t.name_off()))
+            .unwrap_or_default();
+        let indexed = match local_type {
+            Some(t) if !name.is_empty() => {
+                self.index.get(cands::essential(name)).map(|ids| (t, ids))
+            }
+            _ => None,
+        };
+        let Some((local_t, ids)) = indexed else {
+            return relo_core::add_candidates(
+                local,
+                local_id,
+                &self.vmlinux.lib,
+                self.vmlinux.start_id,
+            );
+        };
+        let any_enum = |k| matches!(k, Kind::Enum | Kind::Enum64);
+        let local_kind = local_t.kind();
+        let targ = &self.target.btf;
+        ids.iter()
+            .copied()
+            .filter(|&id| {
+                targ.type_by_id(id).is_some_and(|t| {
+                    let k = t.kind();
+                    k == local_kind || (any_enum(k) && any_enum(local_kind))
+                })
+            })
+            .collect()
+    }
+
     /// `bpf_core_find_cands`: vmlinux first; modules only when vmlinux has none.
-    fn find_cands(&self, local: &LibbpfBtf, local_id: u32) -> Vec<(&CandBtf, u32)> {
-        let mut out: Vec<(&CandBtf, u32)> =
-            relo_core::add_candidates(local, local_id, &self.vmlinux.lib, self.vmlinux.start_id)
-                .into_iter()
-                .map(|id| (&self.vmlinux, id))
-                .collect();
+    fn find_cands(&self, obj: &Object, local: &LibbpfBtf, local_id: u32) -> Vec<(&CandBtf, u32)> {
+        let mut out: Vec<(&CandBtf, u32)> = self
+            .vmlinux_cands(obj, local, local_id)
+            .into_iter()
+            .map(|id| (&self.vmlinux, id))
+            .collect();
         if out.is_empty() {
             for m in self.modules() {
                 out.extend(
@@ -190,8 +241,13 @@ pub struct OfflineRun {
 
 /// Relocate `obj` against `target` as `bpf_object__relocate_core` would.
 pub fn relocate(obj: &Object, target: &OfflineTarget<'_>) -> Result<OfflineRun, OfflineError> {
+    let kernel = OfflineKernel::load(target, &cands::wanted_names(obj))?;
+    relocate_on(obj, &kernel)
+}
+
+/// [`relocate`] against a kernel already loaded, for many objects on one kernel.
+pub fn relocate_on(obj: &Object, kernel: &OfflineKernel<'_>) -> Result<OfflineRun, OfflineError> {
     let local = libbpf_btf(obj.btf.raw_bytes(), None, &obj.path.display().to_string())?;
-    let kernel = Kernel::load(target.btf, target.running_kernel)?;
     let capture = PrintGuard::capture();
     let mut run = OfflineRun {
         outcomes: Outcomes::default(),
@@ -257,7 +313,7 @@ pub fn relocate(obj: &Object, target: &OfflineTarget<'_>) -> Result<OfflineRun, 
                 Some(cache.entry(rec.type_id).or_insert_with(|| {
                     Candidates::new(
                         kernel
-                            .find_cands(&local, rec.type_id)
+                            .find_cands(obj, &local, rec.type_id)
                             .into_iter()
                             .map(|(b, id)| (&*b.lib, id)),
                     )

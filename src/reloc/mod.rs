@@ -2,6 +2,7 @@
 //! rendered row:
 //!
 //! - [`btf_ext`]: the `.BTF.ext` section (CO-RE records, line and func info).
+//! - [`cands`]: candidate types by essential name, one pass per kernel.
 //! - [`access`]: a record's access string decoded against the object's BTF
 //!   (`bpf_core_parse_spec`), for `relocs`.
 //! - [`object`]: the [`Object`], parsed once: BTF, `.BTF.ext`, programs and their instructions,
@@ -12,6 +13,7 @@
 //!   [`Outcome`]s that either relocation engine (`crate::dryrun`) reports.
 pub mod access;
 pub mod btf_ext;
+pub mod cands;
 pub mod fixup;
 pub mod insn;
 pub mod object;
