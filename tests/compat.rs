@@ -1013,3 +1013,92 @@ fn a_raw_source_rewritten_in_place_is_checked_again() {
         stderr(&after)
     );
 }
+
+/// The CI fleet (amd64 5.10, 6.1, 6.12 and one kernel each of arm64, ppc64el, s390x and
+/// riscv64): compat's relocations, computed offline with one libbpf BTF and one candidate
+/// index per kernel, equal those of libbpf's own `bpf_object__prepare` (`dry-run` with the
+/// libbpf engine) on every kernel, for the bundled probe and the all-kinds fixture. The whole
+/// Debian fleet is checked the same way by `cargo xtask compat-parity` (bench/compat.sh).
+#[test]
+fn relocations_equal_libbpf_on_every_architecture_of_the_ci_fleet() {
+    require_root!("the libbpf engine needs bpf()");
+    let fleet = common::fleet_ci();
+    let btfs: Vec<PathBuf> = walk_btf(&fleet.join("debian"));
+    let arches: std::collections::BTreeSet<String> = btfs
+        .iter()
+        .filter_map(|p| p.parent()?.file_name()?.to_str().map(str::to_owned))
+        .collect();
+    require!(
+        ["amd64", "arm64", "ppc64el", "riscv64", "s390x"]
+            .iter()
+            .all(|a| arches.contains(*a)),
+        "the CI fleet in {} lacks an architecture (has {arches:?}; run scripts/fetch-fleet.sh \
+         --subset ci --dest {})",
+        fleet.display(),
+        fleet.display()
+    );
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let objects = [
+        root.join("probes/prebuilt/process_monitor.bpf.o"),
+        PathBuf::from(fixture("core_all_kinds.bpf.o")),
+    ];
+    let out = common::bin()
+        .arg("compat")
+        .args(&objects)
+        .arg("--kernels")
+        .arg(fleet.join("debian"))
+        .args(["--json", "--no-cache"])
+        .output()
+        .unwrap();
+    assert_ne!(code(&out), 2, "{}", stderr(&out));
+    let recs = records(&out);
+    assert_eq!(recs.len(), objects.len() * btfs.len());
+    let mut compared = 0;
+    for obj in &objects {
+        let mut cmd = common::bin();
+        cmd.arg("dry-run").arg(obj).arg("--json");
+        for b in &btfs {
+            cmd.arg("--btf").arg(b);
+        }
+        let dry = cmd.output().unwrap();
+        let doc: Value = serde_json::from_slice(&dry.stdout).expect("dry-run JSON");
+        assert_eq!(doc["mode"], "libbpf");
+        for t in doc["targets"].as_array().unwrap() {
+            let rec = recs
+                .iter()
+                .find(|r| {
+                    r["object"] == obj.display().to_string().as_str()
+                        && r["kernel"]["source"] == t["source"]
+                })
+                .unwrap_or_else(|| panic!("no compat record for {}", t["source"]));
+            assert_ne!(rec["verdict"], "unreadable", "{rec}");
+            assert_eq!(
+                rec["relocations"],
+                t["relocations"],
+                "{} on {}",
+                obj.display(),
+                t["source"]
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, objects.len() * btfs.len());
+}
+
+/// Every `*.btf` under `dir`, sorted.
+fn walk_btf(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "btf") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -198,6 +198,16 @@ pub fn cached_kernels() -> Vec<CachedKernel> {
 }
 
 /// The reason to give when [`cached_kernels`] is empty.
+/// The cross-architecture kernel corpus CI fetches (`scripts/fetch-fleet.sh --subset ci
+/// --dest DIR`): `$CORETOOL_FLEET_CI`, else `~/.cache/coretool/fleet-ci`.
+pub fn fleet_ci() -> PathBuf {
+    match std::env::var_os("CORETOOL_FLEET_CI") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".cache/coretool/fleet-ci"),
+    }
+}
+
 pub fn no_cached_kernels() -> String {
     format!(
         "no kernels in {} (run scripts/fetch-kernels.sh)",

@@ -6,12 +6,14 @@
 //! - `regen-probe`: rebuild `probes/prebuilt/process_monitor.bpf.o` and its input stamp.
 //! - `regen-fixtures`: rebuild the checked-in test fixtures with the pinned clang.
 //! - `dist`: coretool as one static executable.
+//! - `compat-parity`: `compat`'s relocations against libbpf's own engine over a kernel corpus.
 //!
 //! The xtask reads `dry-run --json` with the library's serde model of the document
 //! (`coretool::dryrun::report`, what the binary writes), so the schema is written down once;
 //! the other outputs through its own forgiving view (`coretool_json`). Linking the library
 //! means building libbpf (vendored), which coretool's own build has done already.
 
+mod compat_parity;
 mod coretool_json;
 mod dist;
 mod kernel_matrix;
@@ -44,6 +46,9 @@ enum Cmd {
     RegenFixtures(regen::fixtures::Args),
     /// Build coretool as one static executable, target/dist/coretool (docs/install.md)
     Dist(dist::Args),
+    /// Check `compat`'s relocations against libbpf's own engine on every kernel of a corpus
+    /// (docs/compat.md); needs root
+    CompatParity(compat_parity::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +58,7 @@ fn main() -> ExitCode {
         Cmd::RegenProbe(args) => regen::probe::run(&args),
         Cmd::RegenFixtures(args) => regen::fixtures::run(&args),
         Cmd::Dist(args) => dist::run(&args),
+        Cmd::CompatParity(args) => compat_parity::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
