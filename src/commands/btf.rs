@@ -165,11 +165,11 @@ pub fn run(args: BtfArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         };
         if args.layout {
             let doc = btf_json::LayoutsDoc::new(&src, &types, opts);
-            btf_json::write(&mut out, &doc, args.pretty)?;
+            btf_json::write(&mut out, &btf_json::BtfJson::Layouts(doc), args.pretty)?;
         } else {
             btf_json::write(
                 &mut out,
-                &btf_json::TypesDoc::new(&src, &types),
+                &btf_json::BtfJson::Types(btf_json::TypesDoc::new(&src, &types)),
                 args.pretty,
             )?;
         }

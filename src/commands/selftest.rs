@@ -7,6 +7,7 @@ use anyhow::Context;
 use coretool::probe;
 use coretool::reloc::{Fixup, Status as ReloStatus};
 use coretool::selftest::{self, checks::Status, Report};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::GlobalOpts;
@@ -163,9 +164,13 @@ fn render_text(w: &mut dyn Write, r: &Report, st: Style, verbose: u8) -> std::io
     )
 }
 
+/// The schema name and version of `selftest --json`.
+pub(crate) const SCHEMA: &str = "coretool.selftest/v1";
+
 /// The `coretool.selftest/v1` document.
-#[derive(Serialize)]
-struct ReportJson<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct ReportJson<'a> {
     schema: &'static str,
     kernel: KernelJson<'a>,
     object: ObjectJson,
@@ -175,7 +180,8 @@ struct ReportJson<'a> {
     summary: SummaryJson,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct KernelJson<'a> {
     release: &'a str,
     machine: &'a str,
@@ -183,20 +189,23 @@ struct KernelJson<'a> {
     tracefs: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct BtfJson<'a> {
     path: &'a str,
     types: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct ObjectJson {
     origin: &'static str,
     size: usize,
 }
 
 /// One relocation libbpf applied; `insn` and `change` are null when the outcome has none.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct RelocJson<'a> {
     program: &'a str,
     index: usize,
@@ -208,7 +217,8 @@ struct RelocJson<'a> {
     change: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct CheckJson<'a> {
     name: &'a str,
     status: &'static str,
@@ -217,7 +227,8 @@ struct CheckJson<'a> {
 }
 
 /// Rates rounded to whole numbers, seconds to milliseconds (still JSON floats).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct StressJson {
     processes: usize,
     spawners: usize,
@@ -227,7 +238,8 @@ struct StressJson {
     processes_per_sec: f64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct SummaryJson {
     pass: usize,
     fail: usize,
@@ -258,7 +270,7 @@ impl<'a> ReportJson<'a> {
     fn new(r: &'a Report) -> Self {
         let k = &r.kernel;
         ReportJson {
-            schema: "coretool.selftest/v1",
+            schema: SCHEMA,
             kernel: KernelJson {
                 release: &k.release,
                 machine: &k.machine,

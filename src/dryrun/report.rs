@@ -4,6 +4,7 @@
 //! and the host's documents back with the same types, so the schema is written down once. Field
 //! order is the document's key order (docs/dry-run.md).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::engine::{Mode, TargetReport};
@@ -13,7 +14,8 @@ use crate::reloc::{Fixup, Object};
 pub const SCHEMA: &str = "coretool.dry-run/v1";
 
 /// One object against one or more kernels.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Document {
     pub schema: String,
     pub object: String,
@@ -23,7 +25,8 @@ pub struct Document {
 }
 
 /// One kernel.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, transform = sized_maps_optional)]
 pub struct TargetDoc {
     pub source: String,
     pub release: Option<String>,
@@ -43,7 +46,8 @@ pub struct TargetDoc {
     pub log: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct SummaryDoc {
     pub relocations: usize,
     pub changed: usize,
@@ -53,7 +57,8 @@ pub struct SummaryDoc {
 }
 
 /// The verifier's verdict on one program (`--load`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct LoadDoc {
     pub program: String,
     pub loaded: bool,
@@ -64,14 +69,16 @@ pub struct LoadDoc {
 }
 
 /// A map `--load` sized for the load test.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct SizedMapDoc {
     pub name: String,
     pub max_entries: u32,
 }
 
 /// One relocation on one kernel (a [`Fixup`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RelocationDoc {
     pub program: String,
     pub section: String,
@@ -93,21 +100,24 @@ pub struct RelocationDoc {
 }
 
 /// A value in the object and on the kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct PairDoc<T> {
     pub local: T,
     pub target: T,
 }
 
 /// A field's bit offset in the object's type and in the kernel's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct BitOffsetDoc {
     pub local: u32,
     pub target: Option<u32>,
 }
 
 /// The kernel type the relocation matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct CandidateDoc {
     pub type_id: u32,
     #[serde(rename = "type")]
@@ -116,6 +126,14 @@ pub struct CandidateDoc {
     pub btf: String,
     /// libbpf's spec (`bpf_core_format_spec`).
     pub spec: String,
+}
+
+/// v1 documents written before `sized_maps` existed lack it (what `#[serde(default)]` reads):
+/// the published schema does not require it either.
+fn sized_maps_optional(schema: &mut schemars::Schema) {
+    if let Some(required) = schema.get_mut("required").and_then(|r| r.as_array_mut()) {
+        required.retain(|k| k != "sized_maps");
+    }
 }
 
 impl Document {

@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use coretool::btf::Endian;
@@ -17,8 +18,9 @@ use super::Style;
 const NAMES_SHOWN: usize = 8;
 
 /// One object on one kernel.
-#[derive(Serialize)]
-struct Record<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Record<'a> {
     schema: &'static str,
     object: &'a str,
     kernel: KernelDoc<'a>,
@@ -33,7 +35,8 @@ struct Record<'a> {
     error: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct KernelDoc<'a> {
     source: &'a str,
     release: Option<&'a str>,
@@ -43,7 +46,8 @@ struct KernelDoc<'a> {
     version: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct FailureDoc<'a> {
     program: &'a str,
     index: usize,
