@@ -12,6 +12,7 @@ use coretool::compat::classes::{Counts, ObjectClasses};
 use coretool::compat::{ClassKey, Classes, FailedRelo, KernelId, KernelOutcome, Verdict, SCHEMA};
 use coretool::dryrun::report::{RelocationDoc, SummaryDoc};
 
+use super::markdown::{self, cell};
 use super::Style;
 
 /// How many kernels a class names before "and N more".
@@ -281,11 +282,6 @@ pub fn write_text(
     Ok(())
 }
 
-/// Markdown table cells: no pipes, no newlines.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
 /// A GitHub job summary: a heading, one table row per class.
 pub fn write_markdown(w: &mut impl Write, objects: &[String], classes: &Classes) -> io::Result<()> {
     writeln!(
@@ -294,8 +290,16 @@ pub fn write_markdown(w: &mut impl Write, objects: &[String], classes: &Classes)
         plural(classes.kernels, "kernel source", "kernel sources")
     )?;
     writeln!(w)?;
-    writeln!(w, "| object | kernels | verdict | detail | which |")?;
-    writeln!(w, "| --- | ---: | --- | --- | --- |")?;
+    markdown::header(
+        w,
+        &[
+            markdown::text("object"),
+            markdown::number("kernels"),
+            markdown::text("verdict"),
+            markdown::text("detail"),
+            markdown::text("which"),
+        ],
+    )?;
     for (name, c) in objects.iter().zip(&classes.objects) {
         for (key, ids) in c.sorted() {
             let icon = match key.verdict {

@@ -14,7 +14,9 @@ pub mod btf_json;
 pub mod btf_raw;
 pub mod check;
 pub mod compat;
+pub mod dry_run;
 pub mod layout;
+pub mod markdown;
 pub mod table;
 
 use owo_colors::OwoColorize;

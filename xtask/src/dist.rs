@@ -5,8 +5,13 @@
 //! `static` feature), liblzma built from source (xz2's `static`), zstd built from source as
 //! always. The result is stripped into `target/dist/coretool`; `ldd` must call it "not a dynamic
 //! executable".
+//!
+//! `--deb` packs it with the man pages and shell completions checked in under docs/ (kept
+//! fresh by tests/generated.rs) into `target/dist/coretool_<version>_<arch>.deb`, with
+//! `dpkg-deb --build`: the paths are Debian's, and the package depends on nothing.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -19,6 +24,9 @@ pub struct Args {
     /// Where the C libraries' static archives are (libelf.a, libz.a)
     #[arg(long, default_value = "/usr/lib/x86_64-linux-gnu")]
     pub static_libs: PathBuf,
+    /// Also pack target/dist/coretool_<version>_<arch>.deb (binary, man pages, completions)
+    #[arg(long)]
+    pub deb: bool,
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -79,5 +87,159 @@ pub fn run(args: &Args) -> Result<()> {
         out.display(),
         size as f64 / (1024.0 * 1024.0)
     );
+    if args.deb {
+        let deb = deb(&root, &out, &args.target)?;
+        println!("{}", deb.display());
+    }
     Ok(())
+}
+
+/// `static` when `bin` is an ELF executable without a program interpreter (`PT_INTERP`): the
+/// kernel runs it without ld.so and it needs no shared library. `dynamic` otherwise.
+pub fn linkage(bin: &Path) -> Result<&'static str> {
+    let data = std::fs::read(bin).with_context(|| format!("reading {}", bin.display()))?;
+    let bad = || anyhow::anyhow!("{}: not a 64-bit little-endian ELF file", bin.display());
+    if data.get(..6) != Some(b"\x7fELF\x02\x01".as_slice()) {
+        return Err(bad());
+    }
+    let u16_at = |o: usize| data.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u64_at = |o: usize| {
+        data.get(o..o + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    };
+    let phoff = u64_at(0x20).ok_or_else(bad)? as usize;
+    let phentsize = u16_at(0x36).ok_or_else(bad)? as usize;
+    let phnum = u16_at(0x38).ok_or_else(bad)? as usize;
+    const PT_INTERP: u32 = 3;
+    for i in 0..phnum {
+        let at = phoff + i * phentsize;
+        let p_type = data
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .ok_or_else(bad)?;
+        if p_type == PT_INTERP {
+            return Ok("dynamic");
+        }
+    }
+    Ok("static")
+}
+
+/// Debian's name of the target's architecture.
+fn deb_arch(target: &str) -> Result<&'static str> {
+    Ok(match target.split('-').next() {
+        Some("x86_64") => "amd64",
+        Some("aarch64") => "arm64",
+        _ => bail!("{target}: no Debian architecture known for this target"),
+    })
+}
+
+/// The root package's version, from its Cargo.toml (`[package]`'s first `version = "..."`).
+fn package_version(root: &Path) -> Result<String> {
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
+    manifest
+        .lines()
+        .find_map(|l| {
+            let v = l.strip_prefix("version")?.trim_start().strip_prefix('=')?;
+            Some(v.trim().trim_matches('"').to_owned())
+        })
+        .context("Cargo.toml: no version")
+}
+
+/// Pack `bin` with the man pages and completions into a .deb; its path.
+fn deb(root: &Path, bin: &Path, target: &str) -> Result<PathBuf> {
+    let arch = deb_arch(target)?;
+    let version = package_version(root)?;
+    let stage = root.join("target/dist/deb");
+    if stage.exists() {
+        std::fs::remove_dir_all(&stage)?;
+    }
+    let docs = root.join("docs");
+    let mut files: Vec<(PathBuf, PathBuf, u32)> = vec![
+        (bin.to_owned(), "usr/bin/coretool".into(), 0o755),
+        (
+            docs.join("completions/coretool.bash"),
+            "usr/share/bash-completion/completions/coretool".into(),
+            0o644,
+        ),
+        (
+            docs.join("completions/_coretool"),
+            "usr/share/zsh/vendor-completions/_coretool".into(),
+            0o644,
+        ),
+        (
+            docs.join("completions/coretool.fish"),
+            "usr/share/fish/vendor_completions.d/coretool.fish".into(),
+            0o644,
+        ),
+        (
+            root.join("LICENSE-MIT"),
+            "usr/share/doc/coretool/copyright".into(),
+            0o644,
+        ),
+    ];
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(docs.join("man"))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    pages.sort();
+    let mut installed = 0u64;
+    for (from, to, mode) in files.drain(..) {
+        let dest = stage.join(&to);
+        std::fs::create_dir_all(dest.parent().expect("a directory"))?;
+        std::fs::copy(&from, &dest).with_context(|| format!("copying {}", from.display()))?;
+        set_mode(&dest, mode)?;
+        installed += std::fs::metadata(&dest)?.len();
+    }
+    // Man pages gzipped (Debian policy 12.1), reproducibly: no name, no time stamp.
+    let man1 = stage.join("usr/share/man/man1");
+    std::fs::create_dir_all(&man1)?;
+    for page in pages.iter().filter(|p| p.extension().is_some_and(|x| x == "1")) {
+        let name = page.file_name().expect("a file name").to_string_lossy();
+        let dest = man1.join(format!("{name}.gz"));
+        let mut gz = flate2::GzBuilder::new().mtime(0).write(
+            std::fs::File::create(&dest)?,
+            flate2::Compression::best(),
+        );
+        gz.write_all(&std::fs::read(page)?)?;
+        gz.finish()?;
+        set_mode(&dest, 0o644)?;
+        installed += std::fs::metadata(&dest)?.len();
+    }
+    let control = stage.join("DEBIAN");
+    std::fs::create_dir_all(&control)?;
+    std::fs::write(
+        control.join("control"),
+        format!(
+            "Package: coretool\n\
+             Version: {version}\n\
+             Architecture: {arch}\n\
+             Maintainer: coretool developers\n\
+             Installed-Size: {}\n\
+             Section: devel\n\
+             Priority: optional\n\
+             Homepage: https://github.com/coretool-rs/coretool\n\
+             Description: make eBPF CO-RE visible\n \
+             BTF dumps, vmlinux.h, CO-RE relocation records, libbpf dry-run of\n \
+             relocations across kernels and kernel fleets, and a self-test of CO-RE\n \
+             on this kernel. One static executable: it depends on nothing.\n",
+            installed.div_ceil(1024)
+        ),
+    )?;
+    let deb = root.join(format!("target/dist/coretool_{version}_{arch}.deb"));
+    let status = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "-Zxz", "--build"])
+        .arg(&stage)
+        .arg(&deb)
+        .status()
+        .context("running dpkg-deb")?;
+    if !status.success() {
+        bail!("dpkg-deb --build {} failed", stage.display());
+    }
+    std::fs::remove_dir_all(&stage)?;
+    Ok(deb)
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("chmod {}", path.display()))
 }
