@@ -19,8 +19,10 @@
 set -euo pipefail
 shopt -s nullglob globstar
 
+# Workflow commands go to the step's stdout (fd 3), wherever stdout is redirected meanwhile.
+exec 3>&1
 die() {
-    echo "::error title=coretool::$(escape "$*")"
+    echo "::error title=coretool::$(escape "$*")" >&3
     exit 2
 }
 
@@ -66,15 +68,29 @@ echo "coretool: $coretool ($("$coretool" --version))"
 
 # --- inputs ---------------------------------------------------------------------------------
 cd "$workspace"
-objects=()
-for pattern in ${INPUT_OBJECTS:-}; do
-    matches=($pattern)
-    [ ${#matches[@]} -gt 0 ] || die "objects: nothing matches $pattern in $workspace"
-    objects+=("${matches[@]}")
-done
-[ ${#objects[@]} -gt 0 ] || die "objects: none given"
-kernels=(${INPUT_KERNELS:-})
+# Words split on whitespace (newlines too: a YAML block works), globs not yet expanded.
+set -f
+object_patterns=(${INPUT_OBJECTS:-})
+kernel_patterns=(${INPUT_KERNELS:-})
 extra=(${INPUT_ARGS:-})
+set +f
+# Each pattern's matches in the workspace (a path that exists matches itself), into
+# $expanded.
+expand() {
+    local what=$1 pattern matches
+    shift
+    expanded=()
+    for pattern in "$@"; do
+        matches=($pattern)
+        [ ${#matches[@]} -gt 0 ] || die "$what: nothing matches $pattern in $workspace"
+        expanded+=("${matches[@]}")
+    done
+}
+[ ${#object_patterns[@]} -gt 0 ] || die "objects: none given"
+expand objects "${object_patterns[@]}"
+objects=("${expanded[@]}")
+expand kernels "${kernel_patterns[@]}"
+kernels=("${expanded[@]}")
 cmd=${INPUT_COMMAND:-}
 if [ -z "$cmd" ]; then
     if [ ${#kernels[@]} -gt 0 ]; then cmd=compat; else cmd=dry-run; fi

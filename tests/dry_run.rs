@@ -38,6 +38,27 @@ fn golden(name: &str, got: &str) {
     assert_golden(&format!("golden/{name}"), got);
 }
 
+/// `--format markdown`: a row per kernel, then the relocations that keep the object from
+/// loading, with their source lines (the job summary of action.yml).
+#[test]
+fn matrix_markdown_golden() {
+    let out = coretool(&[
+        "dry-run",
+        "dryrun/dryrun_probe.bpf.o",
+        "--offline",
+        "--btf",
+        "dryrun/targets/old_kernel.o",
+        "--btf",
+        "dryrun/targets/decision_ambiguity.o",
+        "--btf",
+        "core_all_kinds.btf",
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    golden("dry-run-matrix.md", &String::from_utf8(out.stdout).unwrap());
+}
+
 #[test]
 fn matrix_offline_golden() {
     let out = coretool(&[

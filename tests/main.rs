@@ -9,6 +9,7 @@
 #[macro_use]
 mod common;
 
+mod action;
 mod bad_input;
 mod broken_pipe;
 mod btf_cli;
