@@ -424,9 +424,21 @@ fn a_drifted_document_fails() {
     wrong["types"][0]["id"] = Value::from("one");
     let mut version = doc.clone();
     version["schema"] = Value::from("coretool.btf/v2");
-    let mut missing = doc;
+    let mut missing = doc.clone();
     missing["source"].as_object_mut().unwrap().remove("endian");
+    // Another kind's keys: a STRUCT with an INT's encoding, an INT with a STRUCT's members.
+    let types = doc["types"].as_array().unwrap();
+    let at = |kind: &str| types.iter().position(|t| t["kind"] == kind).unwrap();
+    let mut struct_encoding = doc.clone();
+    struct_encoding["types"][at("STRUCT")]["encoding"] = Value::from("SIGNED");
+    let mut int_members = doc.clone();
+    int_members["types"][at("INT")]["members"] = Value::Array(Vec::new());
+    let mut int_as_ptr = doc.clone();
+    int_as_ptr["types"][at("INT")]["kind"] = Value::from("PTR");
     for (what, d) in [
+        ("STRUCT with encoding", struct_encoding),
+        ("INT with members", int_members),
+        ("INT called PTR", int_as_ptr),
         ("extra key", extra),
         ("wrong type", wrong),
         ("other version", version),

@@ -181,25 +181,72 @@ pub struct TypeJson<'a> {
     body: Body<'a>,
 }
 
-/// What [`TypeJson`]'s `Serialize` writes: `id`, `kind`, `name`, then the keys of one of the
-/// [`Body`] shapes and no others.
+/// The kinds each [`Body`] shape serializes, in the order of its variants.
+const BODY_KINDS: [&[Kind]; 11] = [
+    &[Kind::Int],
+    &[
+        Kind::Ptr,
+        Kind::Const,
+        Kind::Volatile,
+        Kind::Restrict,
+        Kind::Typedef,
+        Kind::TypeTag,
+    ],
+    &[Kind::Array],
+    &[Kind::Struct, Kind::Union],
+    &[Kind::Enum, Kind::Enum64],
+    &[Kind::Fwd],
+    &[Kind::Func, Kind::Var],
+    &[Kind::FuncProto],
+    &[Kind::Datasec],
+    &[Kind::Float],
+    &[Kind::DeclTag],
+];
+
+/// What [`TypeJson`]'s `Serialize` writes: `id`, `kind`, `name`, then the keys of the
+/// [`Body`] shape of that kind and no others. One closed object schema per shape (rather than
+/// `unevaluatedProperties` over a union, which validators treat unevenly).
 impl JsonSchema for TypeJson<'_> {
     fn schema_name() -> Cow<'static, str> {
         "TypeJson".into()
     }
     fn json_schema(g: &mut SchemaGenerator) -> Schema {
-        let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.upper_name()).collect();
+        let id = g.subschema_for::<u32>();
+        let name = g.subschema_for::<String>();
+        let mut body = Body::json_schema(g);
+        let shapes = body
+            .get_mut("anyOf")
+            .and_then(|a| a.as_array_mut())
+            .expect("Body is untagged: one schema per variant");
+        assert_eq!(
+            shapes.len(),
+            BODY_KINDS.len(),
+            "one BODY_KINDS entry per Body shape"
+        );
+        for (shape, ks) in shapes.iter_mut().zip(BODY_KINDS) {
+            let names: Vec<&str> = ks.iter().map(|k| k.upper_name()).collect();
+            let obj = shape.as_object_mut().expect("a struct variant: an object");
+            let mut props = serde_json::Map::new();
+            props.insert("id".into(), id.clone().into());
+            props.insert("kind".into(), serde_json::json!({ "enum": names }));
+            props.insert("name".into(), name.clone().into());
+            if let Some(own) = obj.remove("properties").and_then(|p| match p {
+                serde_json::Value::Object(m) => Some(m),
+                _ => None,
+            }) {
+                props.extend(own);
+            }
+            obj.insert("properties".into(), props.into());
+            let mut required = vec![serde_json::Value::from("id"), "kind".into(), "name".into()];
+            if let Some(serde_json::Value::Array(own)) = obj.remove("required") {
+                required.extend(own);
+            }
+            obj.insert("required".into(), required.into());
+            obj.insert("additionalProperties".into(), false.into());
+        }
         json_schema!({
             "description": "One BTF type, with bpftool's keys: the common ones, then the kind's own.",
-            "type": "object",
-            "properties": {
-                "id": g.subschema_for::<u32>(),
-                "kind": { "type": "string", "enum": kinds },
-                "name": g.subschema_for::<String>(),
-            },
-            "required": ["id", "kind", "name"],
-            "allOf": [g.subschema_for::<Body>()],
-            "unevaluatedProperties": false,
+            "anyOf": shapes,
         })
     }
 }
