@@ -61,12 +61,22 @@ pub fn run(args: &Args) -> Result<()> {
     let dist = root.join("target/dist");
     std::fs::create_dir_all(&dist)?;
     let out = dist.join("coretool");
-    let strip = Command::new("strip")
+    // The target's strip: `$STRIP`, else binutils' `strip` for this host's architecture and
+    // `<arch>-linux-gnu-strip` (Debian's cross binutils) for another.
+    let strip_tool = std::env::var("STRIP").unwrap_or_else(|_| {
+        let arch = args.target.split('-').next().unwrap_or_default();
+        if arch == std::env::consts::ARCH {
+            "strip".to_owned()
+        } else {
+            format!("{arch}-linux-gnu-strip")
+        }
+    });
+    let strip = Command::new(&strip_tool)
         .arg("-o")
         .arg(&out)
         .arg(&built)
         .status()
-        .context("running strip (binutils)")?;
+        .with_context(|| format!("running {strip_tool} (binutils)"))?;
     if !strip.success() {
         bail!("strip {} failed", built.display());
     }
@@ -192,13 +202,15 @@ fn deb(root: &Path, bin: &Path, target: &str) -> Result<PathBuf> {
     // Man pages gzipped (Debian policy 12.1), reproducibly: no name, no time stamp.
     let man1 = stage.join("usr/share/man/man1");
     std::fs::create_dir_all(&man1)?;
-    for page in pages.iter().filter(|p| p.extension().is_some_and(|x| x == "1")) {
+    for page in pages
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "1"))
+    {
         let name = page.file_name().expect("a file name").to_string_lossy();
         let dest = man1.join(format!("{name}.gz"));
-        let mut gz = flate2::GzBuilder::new().mtime(0).write(
-            std::fs::File::create(&dest)?,
-            flate2::Compression::best(),
-        );
+        let mut gz = flate2::GzBuilder::new()
+            .mtime(0)
+            .write(std::fs::File::create(&dest)?, flate2::Compression::best());
         gz.write_all(&std::fs::read(page)?)?;
         gz.finish()?;
         set_mode(&dest, 0o644)?;
