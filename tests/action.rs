@@ -278,3 +278,21 @@ fn action_yml_passes_every_input_the_script_reads() {
     }
     assert!(yml.contains("run: bash \"$GITHUB_ACTION_PATH/scripts/github-action.sh\""));
 }
+
+/// docs/ci.md shows what the script really writes: the golden summaries and annotations.
+#[test]
+fn docs_show_the_real_output() {
+    let doc = std::fs::read_to_string(tests_dir().join("../docs/ci.md")).unwrap();
+    for name in [
+        "dry-run.md",
+        "dry-run.annotations",
+        "compat.md",
+        "compat.annotations",
+    ] {
+        let golden = std::fs::read_to_string(tests_dir().join("golden/action").join(name)).unwrap();
+        assert!(
+            doc.contains(&golden),
+            "docs/ci.md does not show tests/golden/action/{name} as it is"
+        );
+    }
+}

@@ -30,15 +30,23 @@ fn detail(t: &TargetDoc) -> String {
     }
     let s = &t.summary;
     let mut parts = Vec::new();
-    if s.reachable_poison > 0 {
-        parts.push(format!("{} reachable poisoned", s.reachable_poison));
-    }
-    if s.errors > 0 {
-        parts.push(format!("{} relocation errors", s.errors));
-    }
     let rejected = t.load.iter().flatten().filter(|l| !l.loaded).count();
-    if rejected > 0 {
-        parts.push(format!("{rejected} programs rejected by the verifier"));
+    for (n, one, many) in [
+        (
+            s.reachable_poison,
+            "reachable poisoned instruction",
+            "reachable poisoned instructions",
+        ),
+        (s.errors, "relocation error", "relocation errors"),
+        (
+            rejected,
+            "program rejected by the verifier",
+            "programs rejected by the verifier",
+        ),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {}", if n == 1 { one } else { many }));
+        }
     }
     parts.join(", ")
 }
