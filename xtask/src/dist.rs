@@ -255,3 +255,68 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .with_context(|| format!("chmod {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 64-bit little-endian ELF header with program headers of these types.
+    fn elf(types: &[u32]) -> Vec<u8> {
+        let mut d = vec![0u8; 64];
+        d[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        d[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+        d[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+        d[0x38..0x3a].copy_from_slice(&(types.len() as u16).to_le_bytes());
+        for t in types {
+            let mut ph = vec![0u8; 56];
+            ph[..4].copy_from_slice(&t.to_le_bytes());
+            d.extend(ph);
+        }
+        d
+    }
+
+    /// `linkage` of a file holding `bytes` (a directory of its own: tests run in parallel).
+    fn linkage_of(bytes: &[u8]) -> Result<&'static str> {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("xtask-linkage-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bin");
+        std::fs::write(&path, bytes).unwrap();
+        let got = linkage(&path);
+        std::fs::remove_dir_all(&dir).ok();
+        got
+    }
+
+    #[test]
+    fn linkage_is_static_without_an_interpreter() {
+        const PT_LOAD: u32 = 1;
+        const PT_DYNAMIC: u32 = 2;
+        assert_eq!(linkage_of(&elf(&[PT_LOAD, PT_LOAD])).unwrap(), "static");
+        assert_eq!(linkage_of(&elf(&[PT_LOAD, PT_DYNAMIC])).unwrap(), "static");
+        assert_eq!(
+            linkage_of(&elf(&[PT_LOAD, 3, PT_DYNAMIC])).unwrap(),
+            "dynamic"
+        );
+        let err = linkage_of(b"#!/bin/sh\n").unwrap_err().to_string();
+        assert!(err.contains("not a 64-bit little-endian ELF file"), "{err}");
+        let mut cut = elf(&[PT_LOAD, 3]);
+        cut.truncate(64 + 56 + 2);
+        assert!(linkage_of(&cut).is_err());
+        // This test binary is linked dynamically (the default for *-linux-gnu).
+        let me = std::env::current_exe().unwrap();
+        assert_eq!(linkage(&me).unwrap(), "dynamic");
+    }
+
+    #[test]
+    fn debian_names() {
+        assert_eq!(deb_arch("x86_64-unknown-linux-gnu").unwrap(), "amd64");
+        assert_eq!(deb_arch("aarch64-unknown-linux-gnu").unwrap(), "arm64");
+        assert!(deb_arch("riscv64gc-unknown-linux-gnu").is_err());
+        let version = package_version(&crate::repo_root()).unwrap();
+        assert!(
+            version.split('.').all(|n| n.parse::<u32>().is_ok()) && version.split('.').count() == 3,
+            "{version}"
+        );
+    }
+}
