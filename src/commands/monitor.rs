@@ -247,12 +247,16 @@ pub(crate) enum MonitorLine<'a> {
     Stats(StatsJson<'a>),
 }
 
+crate::render::one_of_schema!(event_kind_schema, ["event"]);
+crate::render::one_of_schema!(stats_kind_schema, ["stats"]);
+
 /// One `monitor --json` event line; the keys after `comm` appear only for the event types that
 /// have them.
 #[derive(Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub(crate) struct EventJson<'a> {
     schema: &'static str,
+    #[schemars(schema_with = "event_kind_schema")]
     kind: &'static str,
     #[serde(rename = "type")]
     event_type: &'static str,
@@ -283,6 +287,7 @@ pub(crate) struct EventJson<'a> {
 #[schemars(deny_unknown_fields)]
 pub(crate) struct StatsJson<'a> {
     schema: &'static str,
+    #[schemars(schema_with = "stats_kind_schema")]
     kind: &'static str,
     #[serde(rename = "final")]
     last: bool,

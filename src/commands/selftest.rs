@@ -212,6 +212,7 @@ struct RelocJson<'a> {
     kind: &'static str,
     local: String,
     target: Option<String>,
+    #[schemars(schema_with = "outcome_schema")]
     outcome: &'static str,
     insn: Option<u32>,
     change: Option<String>,
@@ -221,6 +222,7 @@ struct RelocJson<'a> {
 #[schemars(deny_unknown_fields)]
 struct CheckJson<'a> {
     name: &'a str,
+    #[schemars(schema_with = "check_status_schema")]
     status: &'static str,
     expected: &'a str,
     got: &'a str,
@@ -245,6 +247,17 @@ struct SummaryJson {
     fail: usize,
     skip: usize,
 }
+
+crate::render::one_of_schema!(outcome_schema, ["patched", "poisoned", "unknown"]);
+crate::render::one_of_schema!(
+    check_status_schema,
+    [
+        coretool::selftest::checks::Status::Pass,
+        coretool::selftest::checks::Status::Fail,
+        coretool::selftest::checks::Status::Skip,
+    ]
+    .map(coretool::selftest::checks::Status::name)
+);
 
 impl<'a> RelocJson<'a> {
     fn new(f: &'a Fixup) -> Self {

@@ -20,6 +20,7 @@ pub struct Document {
     pub schema: String,
     pub object: String,
     /// `libbpf` or `offline`.
+    #[schemars(schema_with = "mode_schema")]
     pub mode: String,
     pub targets: Vec<TargetDoc>,
 }
@@ -32,6 +33,7 @@ pub struct TargetDoc {
     pub release: Option<String>,
     pub running_kernel: bool,
     /// `loads` or `fails`.
+    #[schemars(schema_with = "verdict_schema")]
     pub verdict: String,
     pub failure: Option<String>,
     pub summary: SummaryDoc,
@@ -92,6 +94,7 @@ pub struct RelocationDoc {
     pub mem_sz: Option<PairDoc<u64>>,
     pub bit_offset: Option<BitOffsetDoc>,
     /// `patched`, `same`, `absent`, `poisoned`, `error`, `not-run`.
+    #[schemars(schema_with = "status_schema")]
     pub status: String,
     pub reachable: Option<bool>,
     pub candidate: Option<CandidateDoc>,
@@ -126,6 +129,32 @@ pub struct CandidateDoc {
     pub btf: String,
     /// libbpf's spec (`bpf_core_format_spec`).
     pub spec: String,
+}
+
+/// A string that is one of `names`.
+fn one_of(names: &[&str]) -> schemars::Schema {
+    schemars::json_schema!({ "type": "string", "enum": names })
+}
+
+fn mode_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    one_of(&[Mode::Libbpf, Mode::Offline].map(Mode::name))
+}
+
+fn verdict_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    one_of(&["loads", "fails"])
+}
+
+fn status_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    use crate::reloc::Status;
+    let all = [
+        Status::Patched,
+        Status::Same,
+        Status::Absent,
+        Status::Poisoned,
+        Status::Error,
+        Status::NotRun,
+    ];
+    one_of(&all.map(Status::name))
 }
 
 /// v1 documents written before `sized_maps` existed lack it (what `#[serde(default)]` reads):

@@ -122,10 +122,22 @@ struct KernelJson<'a> {
 #[schemars(deny_unknown_fields)]
 struct CheckItemJson<'a> {
     name: &'a str,
+    #[schemars(schema_with = "status_schema")]
     status: &'static str,
     detail: &'a str,
     fix: Option<&'a str>,
 }
+
+super::one_of_schema!(
+    status_schema,
+    [
+        coretool::check::Status::Ok,
+        coretool::check::Status::Warn,
+        coretool::check::Status::Fail,
+        coretool::check::Status::Skipped,
+    ]
+    .map(coretool::check::Status::name)
+);
 
 pub fn to_json(report: &CheckReport) -> CheckJson<'_> {
     let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());

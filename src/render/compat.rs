@@ -25,6 +25,7 @@ pub struct Record<'a> {
     schema: &'static str,
     object: &'a str,
     kernel: KernelDoc<'a>,
+    #[schemars(schema_with = "verdict_schema")]
     verdict: &'static str,
     /// Why it fails or is incompatible (libbpf's reason when it stopped).
     reason: Option<&'a str>,
@@ -56,6 +57,18 @@ struct FailureDoc<'a> {
     source: Option<&'a str>,
     error: Option<&'a str>,
 }
+
+super::one_of_schema!(
+    verdict_schema,
+    [
+        Verdict::Loads,
+        Verdict::LoadsGuardedPoison,
+        Verdict::Fails,
+        Verdict::Incompatible,
+        Verdict::Unreadable,
+    ]
+    .map(Verdict::name)
+);
 
 fn endian_name(e: Endian) -> &'static str {
     match e {
