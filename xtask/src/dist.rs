@@ -181,11 +181,6 @@ fn deb(root: &Path, bin: &Path, target: &str) -> Result<PathBuf> {
             "usr/share/fish/vendor_completions.d/coretool.fish".into(),
             0o644,
         ),
-        (
-            root.join("LICENSE-MIT"),
-            "usr/share/doc/coretool/copyright".into(),
-            0o644,
-        ),
     ];
     let mut pages: Vec<PathBuf> = std::fs::read_dir(docs.join("man"))?
         .map(|e| e.map(|e| e.path()))
@@ -199,6 +194,12 @@ fn deb(root: &Path, bin: &Path, target: &str) -> Result<PathBuf> {
         set_mode(&dest, mode)?;
         installed += std::fs::metadata(&dest)?.len();
     }
+    let copyright = stage.join("usr/share/doc/coretool/copyright");
+    std::fs::create_dir_all(copyright.parent().expect("a directory"))?;
+    std::fs::write(&copyright, copyright_text(root)?)
+        .with_context(|| format!("writing {}", copyright.display()))?;
+    set_mode(&copyright, 0o644)?;
+    installed += std::fs::metadata(&copyright)?.len();
     // Man pages gzipped (Debian policy 12.1), reproducibly: no name, no time stamp.
     let man1 = stage.join("usr/share/man/man1");
     std::fs::create_dir_all(&man1)?;
@@ -248,6 +249,46 @@ fn deb(root: &Path, bin: &Path, target: &str) -> Result<PathBuf> {
     }
     std::fs::remove_dir_all(&stage)?;
     Ok(deb)
+}
+
+/// `/usr/share/doc/coretool/copyright` (Debian's machine-readable format): coretool's licence,
+/// and the C libraries the static binary carries, each with its own.
+fn copyright_text(root: &Path) -> Result<String> {
+    let mit = std::fs::read_to_string(root.join("LICENSE-MIT"))?;
+    let indented: String = mit
+        .lines()
+        .map(|l| {
+            if l.trim().is_empty() {
+                " .\n".to_owned()
+            } else {
+                format!(" {l}\n")
+            }
+        })
+        .collect();
+    Ok(format!(
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
+         Upstream-Name: coretool\n\
+         Source: https://github.com/coretool-rs/coretool\n\
+         Comment: /usr/bin/coretool is linked statically. Besides coretool's own code and its\n \
+         Rust dependencies (MIT and/or Apache-2.0 for the most part; `cargo metadata` lists\n \
+         each one's licence), it carries libbpf (LGPL-2.1 OR BSD-2-Clause, vendored by\n \
+         libbpf-sys), libelf from elfutils (GPL-2+ or LGPL-3+, Debian's libelf-dev),\n \
+         zlib (Zlib, Debian's zlib1g-dev), zstd (BSD-3-Clause or GPL-2, built by zstd-sys),\n \
+         liblzma (public domain: xz 5.2, built by lzma-sys) and the GNU C library\n \
+         (LGPL-2.1+, Debian's libc6-dev). Their full texts are in /usr/share/common-licenses/\n \
+         or in the sources named.\n\
+         \n\
+         Files: *\n\
+         Copyright: 2026 The coretool authors\n\
+         License: MIT or Apache-2.0\n\
+         \n\
+         License: MIT\n\
+         {indented}\
+         \n\
+         License: Apache-2.0\n \
+         On Debian systems, the full text of the Apache License 2.0 is in\n \
+         /usr/share/common-licenses/Apache-2.0.\n"
+    ))
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<()> {
