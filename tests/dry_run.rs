@@ -38,6 +38,57 @@ fn golden(name: &str, got: &str) {
     assert_golden(&format!("golden/{name}"), got);
 }
 
+/// `--format markdown`: a row per kernel, then the relocations that keep the object from
+/// loading, with their source lines (the job summary of action.yml).
+#[test]
+fn matrix_markdown_golden() {
+    let out = coretool(&[
+        "dry-run",
+        "dryrun/dryrun_probe.bpf.o",
+        "--offline",
+        "--btf",
+        "dryrun/targets/old_kernel.o",
+        "--btf",
+        "dryrun/targets/decision_ambiguity.o",
+        "--btf",
+        "core_all_kinds.btf",
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    golden("dry-run-matrix.md", &String::from_utf8(out.stdout).unwrap());
+}
+
+/// `--format markdown --load`: the programs the verifier rejected, with the source line.
+#[test]
+fn load_markdown_lists_rejected_programs() {
+    require_root!("--load loads programs");
+    require!(have_kernel_btf(), "no {SYSFS_VMLINUX}");
+    let out = coretool(&[
+        "dry-run",
+        "dryrun/runtime_sized.bpf.o",
+        "--load",
+        "--format",
+        "markdown",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("| :x: fails |"), "{text}");
+    assert!(
+        text.contains("1 program rejected by the verifier"),
+        "{text}"
+    );
+    assert!(
+        text.contains("### Programs the verifier rejected"),
+        "{text}"
+    );
+    let row = text
+        .lines()
+        .find(|l| l.contains("`unguarded_read`") && l.contains("runtime_sized.bpf.c:"))
+        .unwrap_or_else(|| panic!("no row for unguarded_read with its source line: {text}"));
+    assert!(!row.contains("record_start"), "{row}");
+}
+
 #[test]
 fn matrix_offline_golden() {
     let out = coretool(&[

@@ -9,6 +9,7 @@
 #[macro_use]
 mod common;
 
+mod action;
 mod bad_input;
 mod broken_pipe;
 mod btf_cli;
@@ -23,6 +24,7 @@ mod kernel_matrix;
 mod kernels;
 mod probe_object;
 mod relocs_cli;
+mod schemas;
 mod selftest_root;
 mod sources;
 mod split_btf;

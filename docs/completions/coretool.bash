@@ -211,7 +211,7 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__dry__subcmd__run)
-            opts="-v -h -V --json --verbose --btf --load --program --offline --color --help --version"
+            opts="-v -h -V --json --verbose --btf --load --program --offline --format --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -223,6 +223,10 @@ _coretool() {
                     ;;
                 --program)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json markdown" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -237,7 +241,7 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__generate)
-            opts="-h -V --color --help --version completions man"
+            opts="-h -V --color --help --version completions man schemas"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -84,6 +84,9 @@ complete -c coretool -n "__fish_coretool_using_subcommand relocs" -s h -l help -
 complete -c coretool -n "__fish_coretool_using_subcommand relocs" -s V -l version -d 'Print version'
 complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l btf -d 'Kernel BTF to relocate against (repeat for a matrix): raw BTF, an ELF with .BTF, a vmlinuz/bzImage, or a BTFHub .btf.tar.xz [default: the running kernel]' -r -F
 complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l program -d 'With --load: load only this program, as a loader that autoloads a subset does (repeat for several)' -r
+complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l format -d 'Output format (--json is `--format json`)' -r -f -a "text\t'One table per program (one kernel) or a matrix with one column per kernel'
+json\t'coretool.dry-run/v1 (docs/schemas/dry-run.json)'
+markdown\t'A GitHub job summary: one row per kernel, then the relocations that keep the object from loading, with their source lines'"
 complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -91,7 +94,7 @@ complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l json -d 'P
 complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -s v -l verbose -d 'More detail (repeat for more)'
 complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l load -d 'Also load every program into the running kernel (the verifier runs), then unload it. Only for the running kernel: with a --btf that is not its BTF, an error. Maps whose max_entries the object leaves to its loader (0) are created with 1 entry (one page for a ring buffer), and the output says so (-v also prints libbpf\'s log)'
 complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l offline -d 'Compute the relocations without a kernel (automatic without root or without bpf())'
-complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -s h -l help -d 'Print help'
+complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -s V -l version -d 'Print version'
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -l kernels -d 'Kernel sources: files, packages or directories (repeatable; several per flag)' -r -F
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -l format -d 'Output format (--json is `--format json`)' -r -f -a "text\t'Classes of kernels with the same result, then counts per architecture and distribution'

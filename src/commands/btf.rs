@@ -113,8 +113,9 @@ pub fn select<'a>(btf: &'a Btf, args: &BtfArgs) -> anyhow::Result<Vec<Type<'a>>>
 }
 
 /// `btf -o FILE --json`: what was written, and the kernel it came from.
-#[derive(serde::Serialize)]
-struct WrittenDoc<'a> {
+#[derive(serde::Serialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct WrittenDoc<'a> {
     schema: &'static str,
     output: String,
     bytes: usize,
@@ -164,7 +165,7 @@ fn write_raw(args: &BtfArgs, path: &std::path::Path, json: bool) -> anyhow::Resu
 }
 
 /// The schema of `btf -o FILE --json`.
-const WRITTEN_SCHEMA: &str = "coretool.btf-output/v1";
+pub(crate) const WRITTEN_SCHEMA: &str = "coretool.btf-output/v1";
 
 fn filtered(args: &BtfArgs) -> bool {
     !args.names.is_empty() || !args.kind.is_empty() || !args.id.is_empty() || args.layout
@@ -203,11 +204,11 @@ pub fn run(args: BtfArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         };
         if args.layout {
             let doc = btf_json::LayoutsDoc::new(&src, &types, opts);
-            btf_json::write(&mut out, &doc, args.pretty)?;
+            btf_json::write(&mut out, &btf_json::BtfJson::Layouts(doc), args.pretty)?;
         } else {
             btf_json::write(
                 &mut out,
-                &btf_json::TypesDoc::new(&src, &types),
+                &btf_json::BtfJson::Types(btf_json::TypesDoc::new(&src, &types)),
                 args.pretty,
             )?;
         }

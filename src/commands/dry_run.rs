@@ -14,7 +14,7 @@ use coretool::source::{self, read_file, BtfSource};
 use super::GlobalOpts;
 use crate::exit::{EXIT_OK, EXIT_PROBLEMS};
 use crate::output;
-use crate::render::{table, Style};
+use crate::render::{self, table, Style};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -50,6 +50,20 @@ pub struct DryRunArgs {
     /// Compute the relocations without a kernel (automatic without root or without bpf())
     #[arg(long)]
     pub offline: bool,
+    /// Output format (--json is `--format json`)
+    #[arg(long, value_enum, value_name = "FMT")]
+    pub format: Option<Format>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One table per program (one kernel) or a matrix with one column per kernel
+    Text,
+    /// coretool.dry-run/v1 (docs/schemas/dry-run.json)
+    Json,
+    /// A GitHub job summary: one row per kernel, then the relocations that keep the object
+    /// from loading, with their source lines
+    Markdown,
 }
 
 pub const AFTER_HELP: &str = "\
@@ -72,7 +86,8 @@ Exit status:
 Examples:
   coretool dry-run prog.bpf.o
   coretool dry-run prog.bpf.o --btf vmlinuz-5.10.0-46-amd64 --btf vmlinuz-6.12.117+deb12-amd64
-  coretool dry-run prog.bpf.o --load --program handle_exec";
+  coretool dry-run prog.bpf.o --load --program handle_exec
+  coretool dry-run prog.bpf.o --btf vmlinuz-5.10.0-46-amd64 --format markdown >> \"$GITHUB_STEP_SUMMARY\"";
 
 pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     // Check every input before printing anything.
@@ -139,8 +154,18 @@ pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         };
         reports.push(report);
     }
-    if g.json {
+    let format = match (args.format, g.json) {
+        (Some(f), _) => f,
+        (None, true) => Format::Json,
+        (None, false) => Format::Text,
+    };
+    if format == Format::Json {
         output::print_json(&report::Document::new(&obj, mode, &reports, g.verbose > 0))?;
+    } else if format == Format::Markdown {
+        let doc = report::Document::new(&obj, mode, &reports, false);
+        let mut out = output::stdout();
+        render::dry_run::write_markdown(&mut out, &doc, &target_labels(&reports))?;
+        out.flush()?;
     } else {
         let style = Style::new(g.color.enabled());
         let mut out = output::stdout();

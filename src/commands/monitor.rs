@@ -7,6 +7,7 @@ use anyhow::Context;
 use coretool::host;
 use coretool::libbpf::PrintGuard;
 use coretool::probe::{self, Event, EventKind, ExitStatus, Stats};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::GlobalOpts;
@@ -28,7 +29,7 @@ pub struct MonitorArgs {
     pub follow: Option<u32>,
 }
 
-const SCHEMA: &str = "coretool.monitor/v1";
+pub(crate) const SCHEMA: &str = "coretool.monitor/v1";
 
 /// The longest `--interval` or `--duration` taken: a year, far beyond any use, and far from
 /// the limits of `Duration` and `Instant`.
@@ -233,15 +234,29 @@ fn write_event(w: &mut dyn Write, e: &Event, clock: &WallClock, json: bool) -> s
         }
         EventKind::Fork => line.child_pid = Some(e.child_pid),
     }
-    serde_json::to_writer(&mut *w, &line)?;
+    serde_json::to_writer(&mut *w, &MonitorLine::Event(line))?;
     writeln!(w)
 }
 
+/// One `monitor --json` line (JSON Lines): an event or the probe's counters, serialized as the
+/// line it holds.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum MonitorLine<'a> {
+    Event(EventJson<'a>),
+    Stats(StatsJson<'a>),
+}
+
+crate::render::one_of_schema!(event_kind_schema, ["event"]);
+crate::render::one_of_schema!(stats_kind_schema, ["stats"]);
+
 /// One `monitor --json` event line; the keys after `comm` appear only for the event types that
 /// have them.
-#[derive(Serialize)]
-struct EventJson<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct EventJson<'a> {
     schema: &'static str,
+    #[schemars(schema_with = "event_kind_schema")]
     kind: &'static str,
     #[serde(rename = "type")]
     event_type: &'static str,
@@ -268,9 +283,11 @@ struct EventJson<'a> {
 }
 
 /// One `monitor --json` stats line: the probe's counters after `unix_ns`.
-#[derive(Serialize)]
-struct StatsJson<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct StatsJson<'a> {
     schema: &'static str,
+    #[schemars(schema_with = "stats_kind_schema")]
     kind: &'static str,
     #[serde(rename = "final")]
     last: bool,
@@ -295,7 +312,7 @@ fn write_stats(
             unix_ns: clock.unix_ns_u64(mono),
             counters: s,
         };
-        serde_json::to_writer(&mut *w, &line)?;
+        serde_json::to_writer(&mut *w, &MonitorLine::Stats(line))?;
         return writeln!(w);
     }
     writeln!(

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use coretool::error::InputError;
 use coretool::reloc::{CoreRelo, Object, SourceLine};
 use coretool::source::read_file;
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::GlobalOpts;
@@ -23,7 +24,7 @@ pub struct RelocsArgs {
     pub objects: Vec<PathBuf>,
 }
 
-pub const JSON_SCHEMA: &str = "coretool.relocs/v1";
+pub(crate) const JSON_SCHEMA: &str = "coretool.relocs/v1";
 
 pub fn run(args: RelocsArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     if g.json {
@@ -180,14 +181,16 @@ fn write_text(
 }
 
 /// The `coretool.relocs/v1` document.
-#[derive(Serialize)]
-struct RelocsJson<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct RelocsJson<'a> {
     schema: &'static str,
     objects: Vec<ObjectJson<'a>>,
 }
 
 /// One object; one that could not be read has only `path` and `error`.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct ObjectJson<'a> {
     path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -200,7 +203,8 @@ struct ObjectJson<'a> {
     relocations: Option<Vec<RelocJson<'a>>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct RelocJson<'a> {
     section: &'a str,
     program: &'a str,
@@ -218,7 +222,8 @@ struct RelocJson<'a> {
     line: Option<LineJson<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct LineJson<'a> {
     file: &'a str,
     line: u32,

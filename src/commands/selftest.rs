@@ -7,6 +7,7 @@ use anyhow::Context;
 use coretool::probe;
 use coretool::reloc::{Fixup, Status as ReloStatus};
 use coretool::selftest::{self, checks::Status, Report};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::GlobalOpts;
@@ -163,9 +164,13 @@ fn render_text(w: &mut dyn Write, r: &Report, st: Style, verbose: u8) -> std::io
     )
 }
 
+/// The schema name and version of `selftest --json`.
+pub(crate) const SCHEMA: &str = "coretool.selftest/v1";
+
 /// The `coretool.selftest/v1` document.
-#[derive(Serialize)]
-struct ReportJson<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub(crate) struct ReportJson<'a> {
     schema: &'static str,
     kernel: KernelJson<'a>,
     object: ObjectJson,
@@ -175,7 +180,8 @@ struct ReportJson<'a> {
     summary: SummaryJson,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct KernelJson<'a> {
     release: &'a str,
     machine: &'a str,
@@ -183,41 +189,48 @@ struct KernelJson<'a> {
     tracefs: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct BtfJson<'a> {
     path: &'a str,
     types: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct ObjectJson {
     origin: &'static str,
     size: usize,
 }
 
 /// One relocation libbpf applied; `insn` and `change` are null when the outcome has none.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct RelocJson<'a> {
     program: &'a str,
     index: usize,
     kind: &'static str,
     local: String,
     target: Option<String>,
+    #[schemars(schema_with = "outcome_schema")]
     outcome: &'static str,
     insn: Option<u32>,
     change: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct CheckJson<'a> {
     name: &'a str,
+    #[schemars(schema_with = "check_status_schema")]
     status: &'static str,
     expected: &'a str,
     got: &'a str,
 }
 
 /// Rates rounded to whole numbers, seconds to milliseconds (still JSON floats).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct StressJson {
     processes: usize,
     spawners: usize,
@@ -227,12 +240,24 @@ struct StressJson {
     processes_per_sec: f64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct SummaryJson {
     pass: usize,
     fail: usize,
     skip: usize,
 }
+
+crate::render::one_of_schema!(outcome_schema, ["patched", "poisoned", "unknown"]);
+crate::render::one_of_schema!(
+    check_status_schema,
+    [
+        coretool::selftest::checks::Status::Pass,
+        coretool::selftest::checks::Status::Fail,
+        coretool::selftest::checks::Status::Skip,
+    ]
+    .map(coretool::selftest::checks::Status::name)
+);
 
 impl<'a> RelocJson<'a> {
     fn new(f: &'a Fixup) -> Self {
@@ -258,7 +283,7 @@ impl<'a> ReportJson<'a> {
     fn new(r: &'a Report) -> Self {
         let k = &r.kernel;
         ReportJson {
-            schema: "coretool.selftest/v1",
+            schema: SCHEMA,
             kernel: KernelJson {
                 release: &k.release,
                 machine: &k.machine,

@@ -4,6 +4,7 @@
 //! and the host's documents back with the same types, so the schema is written down once. Field
 //! order is the document's key order (docs/dry-run.md).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::engine::{Mode, TargetReport};
@@ -13,22 +14,26 @@ use crate::reloc::{Fixup, Object};
 pub const SCHEMA: &str = "coretool.dry-run/v1";
 
 /// One object against one or more kernels.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Document {
     pub schema: String,
     pub object: String,
     /// `libbpf` or `offline`.
+    #[schemars(schema_with = "mode_schema")]
     pub mode: String,
     pub targets: Vec<TargetDoc>,
 }
 
 /// One kernel.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, transform = sized_maps_optional)]
 pub struct TargetDoc {
     pub source: String,
     pub release: Option<String>,
     pub running_kernel: bool,
     /// `loads` or `fails`.
+    #[schemars(schema_with = "verdict_schema")]
     pub verdict: String,
     pub failure: Option<String>,
     pub summary: SummaryDoc,
@@ -43,7 +48,8 @@ pub struct TargetDoc {
     pub log: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct SummaryDoc {
     pub relocations: usize,
     pub changed: usize,
@@ -53,7 +59,8 @@ pub struct SummaryDoc {
 }
 
 /// The verifier's verdict on one program (`--load`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct LoadDoc {
     pub program: String,
     pub loaded: bool,
@@ -64,14 +71,16 @@ pub struct LoadDoc {
 }
 
 /// A map `--load` sized for the load test.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct SizedMapDoc {
     pub name: String,
     pub max_entries: u32,
 }
 
 /// One relocation on one kernel (a [`Fixup`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RelocationDoc {
     pub program: String,
     pub section: String,
@@ -85,6 +94,7 @@ pub struct RelocationDoc {
     pub mem_sz: Option<PairDoc<u64>>,
     pub bit_offset: Option<BitOffsetDoc>,
     /// `patched`, `same`, `absent`, `poisoned`, `error`, `not-run`.
+    #[schemars(schema_with = "status_schema")]
     pub status: String,
     pub reachable: Option<bool>,
     pub candidate: Option<CandidateDoc>,
@@ -93,21 +103,24 @@ pub struct RelocationDoc {
 }
 
 /// A value in the object and on the kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct PairDoc<T> {
     pub local: T,
     pub target: T,
 }
 
 /// A field's bit offset in the object's type and in the kernel's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct BitOffsetDoc {
     pub local: u32,
     pub target: Option<u32>,
 }
 
 /// The kernel type the relocation matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct CandidateDoc {
     pub type_id: u32,
     #[serde(rename = "type")]
@@ -116,6 +129,40 @@ pub struct CandidateDoc {
     pub btf: String,
     /// libbpf's spec (`bpf_core_format_spec`).
     pub spec: String,
+}
+
+/// A string that is one of `names`.
+fn one_of(names: &[&str]) -> schemars::Schema {
+    schemars::json_schema!({ "type": "string", "enum": names })
+}
+
+fn mode_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    one_of(&[Mode::Libbpf, Mode::Offline].map(Mode::name))
+}
+
+fn verdict_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    one_of(&["loads", "fails"])
+}
+
+fn status_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    use crate::reloc::Status;
+    let all = [
+        Status::Patched,
+        Status::Same,
+        Status::Absent,
+        Status::Poisoned,
+        Status::Error,
+        Status::NotRun,
+    ];
+    one_of(&all.map(Status::name))
+}
+
+/// v1 documents written before `sized_maps` existed lack it (what `#[serde(default)]` reads):
+/// the published schema does not require it either.
+fn sized_maps_optional(schema: &mut schemars::Schema) {
+    if let Some(required) = schema.get_mut("required").and_then(|r| r.as_array_mut()) {
+        required.retain(|k| k != "sized_maps");
+    }
 }
 
 impl Document {

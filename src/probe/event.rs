@@ -210,7 +210,7 @@ impl Event {
 
 /// `struct pm_stats`, summed over CPUs. Serializes as the counters of `monitor --json`'s
 /// `stats` lines, in declaration order.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Stats {
     pub total: u64,
     pub exec: u64,

@@ -11,6 +11,7 @@ use std::io::Write;
 use coretool::btf::layout::{self, Item, Layout, Summary, CACHELINE};
 use coretool::btf::{func_linkage_str, int_encoding_str, var_linkage_str, Btf, Kind, Type};
 use coretool::source::BtfSource;
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
 use serde::Serialize;
 
@@ -38,7 +39,8 @@ fn name(btf: &Btf, off: u32) -> Cow<'_, str> {
 }
 
 /// Where the types came from.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct SourceJson {
     path: String,
     format: String,
@@ -62,7 +64,8 @@ impl SourceJson {
 }
 
 /// `{ "schema", "source", "types": [...] }`, the types serialized as they are written.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct TypesDoc<'a> {
     schema: &'static str,
     source: SourceJson,
@@ -82,6 +85,41 @@ impl<'a> TypesDoc<'a> {
     }
 }
 
+/// The `coretool.btf/v1` document: the types, or their layouts (`--layout`). Serialized as
+/// the document it holds, nothing around it.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum BtfJson<'a> {
+    Types(TypesDoc<'a>),
+    Layouts(LayoutsDoc<'a>),
+}
+
+/// The schema of a type serialized by hand as a sequence of `T`: `[T]`, inline.
+macro_rules! schema_as_seq {
+    ($($ty:ty => $item:ty),* $(,)?) => {$(
+        impl JsonSchema for $ty {
+            fn inline_schema() -> bool {
+                true
+            }
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($item).into()
+            }
+            fn json_schema(g: &mut SchemaGenerator) -> Schema {
+                g.subschema_for::<Vec<$item>>()
+            }
+        }
+    )*};
+}
+
+schema_as_seq! {
+    Types<'_> => TypeJson<'static>,
+    Layouts<'_> => LayoutJson<'static>,
+    Members<'_> => MemberJson<'static>,
+    EnumValues<'_> => EnumValueJson<'static>,
+    Params<'_> => ParamJson<'static>,
+    Secinfos<'_> => SecinfoJson,
+}
+
 struct Types<'a> {
     btf: &'a Btf,
     types: &'a [Type<'a>],
@@ -94,7 +132,8 @@ impl Serialize for Types<'_> {
 }
 
 /// `{ "schema", "source", "layouts": [...] }`, each layout computed as it is written.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct LayoutsDoc<'a> {
     schema: &'static str,
     source: SourceJson,
@@ -140,6 +179,76 @@ pub struct TypeJson<'a> {
     kind: &'static str,
     name: Cow<'a, str>,
     body: Body<'a>,
+}
+
+/// The kinds each [`Body`] shape serializes, in the order of its variants.
+const BODY_KINDS: [&[Kind]; 11] = [
+    &[Kind::Int],
+    &[
+        Kind::Ptr,
+        Kind::Const,
+        Kind::Volatile,
+        Kind::Restrict,
+        Kind::Typedef,
+        Kind::TypeTag,
+    ],
+    &[Kind::Array],
+    &[Kind::Struct, Kind::Union],
+    &[Kind::Enum, Kind::Enum64],
+    &[Kind::Fwd],
+    &[Kind::Func, Kind::Var],
+    &[Kind::FuncProto],
+    &[Kind::Datasec],
+    &[Kind::Float],
+    &[Kind::DeclTag],
+];
+
+/// What [`TypeJson`]'s `Serialize` writes: `id`, `kind`, `name`, then the keys of the
+/// [`Body`] shape of that kind and no others. One closed object schema per shape (rather than
+/// `unevaluatedProperties` over a union, which validators treat unevenly).
+impl JsonSchema for TypeJson<'_> {
+    fn schema_name() -> Cow<'static, str> {
+        "TypeJson".into()
+    }
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        let id = g.subschema_for::<u32>();
+        let name = g.subschema_for::<String>();
+        let mut body = Body::json_schema(g);
+        let shapes = body
+            .get_mut("anyOf")
+            .and_then(|a| a.as_array_mut())
+            .expect("Body is untagged: one schema per variant");
+        assert_eq!(
+            shapes.len(),
+            BODY_KINDS.len(),
+            "one BODY_KINDS entry per Body shape"
+        );
+        for (shape, ks) in shapes.iter_mut().zip(BODY_KINDS) {
+            let names: Vec<&str> = ks.iter().map(|k| k.upper_name()).collect();
+            let obj = shape.as_object_mut().expect("a struct variant: an object");
+            let mut props = serde_json::Map::new();
+            props.insert("id".into(), id.clone().into());
+            props.insert("kind".into(), serde_json::json!({ "enum": names }));
+            props.insert("name".into(), name.clone().into());
+            if let Some(own) = obj.remove("properties").and_then(|p| match p {
+                serde_json::Value::Object(m) => Some(m),
+                _ => None,
+            }) {
+                props.extend(own);
+            }
+            obj.insert("properties".into(), props.into());
+            let mut required = vec![serde_json::Value::from("id"), "kind".into(), "name".into()];
+            if let Some(serde_json::Value::Array(own)) = obj.remove("required") {
+                required.extend(own);
+            }
+            obj.insert("required".into(), required.into());
+            obj.insert("additionalProperties".into(), false.into());
+        }
+        json_schema!({
+            "description": "One BTF type, with bpftool's keys: the common ones, then the kind's own.",
+            "anyOf": shapes,
+        })
+    }
 }
 
 /// By hand rather than `#[serde(flatten)]`, which buffers every type through a map: the keys
@@ -239,6 +348,8 @@ impl Body<'_> {
     }
 }
 
+#[derive(JsonSchema)]
+#[schemars(untagged)]
 enum Body<'a> {
     Int {
         size: u32,
@@ -291,6 +402,8 @@ enum Body<'a> {
         type_id: u32,
         component_idx: Option<i32>,
     },
+    /// Never in a parsed BTF (the parser rejects unknown kinds): no shape of its own.
+    #[schemars(skip)]
     Unknown,
 }
 
@@ -350,7 +463,8 @@ impl Serialize for Secinfos<'_> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct MemberJson<'a> {
     name: Cow<'a, str>,
     type_id: u32,
@@ -363,14 +477,15 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct EnumValueJson<'a> {
     name: Cow<'a, str>,
     val: EnumVal,
 }
 
 /// An enumerator's value in the width and signedness its type declares.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(untagged)]
 enum EnumVal {
     I32(i32),
@@ -379,13 +494,15 @@ enum EnumVal {
     U64(u64),
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct ParamJson<'a> {
     name: Cow<'a, str>,
     type_id: u32,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct SecinfoJson {
     type_id: u32,
     offset: u32,
@@ -470,7 +587,8 @@ impl<'a> TypeJson<'a> {
 
 /// One struct/union layout: the summary's counters flattened (structs only), then the items
 /// in order; nested items carry their `depth`.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct LayoutJson<'a> {
     id: u32,
     kind: &'static str,
@@ -482,7 +600,8 @@ pub struct LayoutJson<'a> {
     items: Vec<ItemJson<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct SummaryJson {
     size: u32,
     cachelines: u32,
@@ -503,7 +622,7 @@ struct SummaryJson {
     last_cacheline: u32,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(tag = "item", rename_all = "snake_case")]
 enum ItemJson<'a> {
     Member {

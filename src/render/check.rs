@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use coretool::check::{Check, CheckReport, KernelInfo, Status, SCHEMA};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::Style;
@@ -95,7 +96,8 @@ pub fn write_text(w: &mut dyn Write, report: &CheckReport, style: &Style) -> io:
 }
 
 /// The `coretool.check-btf/v1` document; serialize it with `serde_json`.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct CheckJson<'a> {
     schema: &'static str,
     kernel: KernelJson<'a>,
@@ -103,7 +105,8 @@ pub struct CheckJson<'a> {
     checks: Vec<CheckItemJson<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct KernelJson<'a> {
     release: &'a str,
     arch: &'a str,
@@ -115,13 +118,26 @@ struct KernelJson<'a> {
     privileged: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct CheckItemJson<'a> {
     name: &'a str,
+    #[schemars(schema_with = "status_schema")]
     status: &'static str,
     detail: &'a str,
     fix: Option<&'a str>,
 }
+
+super::one_of_schema!(
+    status_schema,
+    [
+        coretool::check::Status::Ok,
+        coretool::check::Status::Warn,
+        coretool::check::Status::Fail,
+        coretool::check::Status::Skipped,
+    ]
+    .map(coretool::check::Status::name)
+);
 
 pub fn to_json(report: &CheckReport) -> CheckJson<'_> {
     let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());

@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use coretool::btf::Endian;
@@ -11,17 +12,20 @@ use coretool::compat::classes::{Counts, ObjectClasses};
 use coretool::compat::{ClassKey, Classes, FailedRelo, KernelId, KernelOutcome, Verdict, SCHEMA};
 use coretool::dryrun::report::{RelocationDoc, SummaryDoc};
 
+use super::markdown::{self, cell};
 use super::Style;
 
 /// How many kernels a class names before "and N more".
 const NAMES_SHOWN: usize = 8;
 
 /// One object on one kernel.
-#[derive(Serialize)]
-struct Record<'a> {
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Record<'a> {
     schema: &'static str,
     object: &'a str,
     kernel: KernelDoc<'a>,
+    #[schemars(schema_with = "verdict_schema")]
     verdict: &'static str,
     /// Why it fails or is incompatible (libbpf's reason when it stopped).
     reason: Option<&'a str>,
@@ -34,7 +38,8 @@ struct Record<'a> {
 }
 
 /// A kernel's identity in JSON (`compat`'s records, `btf -o --json`).
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct KernelDoc<'a> {
     source: &'a str,
     release: Option<&'a str>,
@@ -60,7 +65,8 @@ impl<'a> KernelDoc<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 struct FailureDoc<'a> {
     program: &'a str,
     index: usize,
@@ -68,6 +74,18 @@ struct FailureDoc<'a> {
     source: Option<&'a str>,
     error: Option<&'a str>,
 }
+
+super::one_of_schema!(
+    verdict_schema,
+    [
+        Verdict::Loads,
+        Verdict::LoadsGuardedPoison,
+        Verdict::Fails,
+        Verdict::Incompatible,
+        Verdict::Unreadable,
+    ]
+    .map(Verdict::name)
+);
 
 fn endian_name(e: Endian) -> &'static str {
     match e {
@@ -287,11 +305,6 @@ pub fn write_text(
     Ok(())
 }
 
-/// Markdown table cells: no pipes, no newlines.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
 /// A GitHub job summary: a heading, one table row per class.
 pub fn write_markdown(w: &mut impl Write, objects: &[String], classes: &Classes) -> io::Result<()> {
     writeln!(
@@ -300,8 +313,16 @@ pub fn write_markdown(w: &mut impl Write, objects: &[String], classes: &Classes)
         plural(classes.kernels, "kernel source", "kernel sources")
     )?;
     writeln!(w)?;
-    writeln!(w, "| object | kernels | verdict | detail | which |")?;
-    writeln!(w, "| --- | ---: | --- | --- | --- |")?;
+    markdown::header(
+        w,
+        &[
+            markdown::text("object"),
+            markdown::number("kernels"),
+            markdown::text("verdict"),
+            markdown::text("detail"),
+            markdown::text("which"),
+        ],
+    )?;
     for (name, c) in objects.iter().zip(&classes.objects) {
         for (key, ids) in c.sorted() {
             let icon = match key.verdict {

@@ -14,10 +14,24 @@ pub mod btf_json;
 pub mod btf_raw;
 pub mod check;
 pub mod compat;
+pub mod dry_run;
 pub mod layout;
+pub mod markdown;
 pub mod table;
 
 use owo_colors::OwoColorize;
+
+/// `#[schemars(schema_with = "...")]` for a `&'static str` field whose values are a fixed set:
+/// `one_of_schema!(fn_name, expr yielding the names)`.
+macro_rules! one_of_schema {
+    ($name:ident, $names:expr) => {
+        fn $name(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+            let names: Vec<&str> = $names.into_iter().collect();
+            schemars::json_schema!({ "type": "string", "enum": names })
+        }
+    };
+}
+pub(crate) use one_of_schema;
 
 /// A small palette: renderers call these so that colour is decided in one place (the caller
 /// passes `--color`/`NO_COLOR`'s verdict to [`Style::new`]). Painted text is

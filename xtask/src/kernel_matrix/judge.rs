@@ -37,6 +37,8 @@ pub struct Matrix {
     pub schema: &'static str,
     pub coretool: String,
     pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linkage: Option<String>,
     pub features: Features,
     pub objects: Vec<String>,
     pub kernels: Vec<Kernel>,
@@ -231,6 +233,7 @@ pub fn judge(out: &Path) -> Result<Matrix> {
         ok: kernels.iter().all(|k| k.ok),
         coretool: run.coretool,
         version: run.version,
+        linkage: run.linkage,
         features: run.features,
         objects: run.objects,
         kernels,

@@ -94,6 +94,8 @@ fn summarize(out: &Path) -> Result<bool> {
 /// The coretool under test and what it can do.
 struct Coretool {
     bin: PathBuf,
+    /// `static` or `dynamic` ([`crate::dist::linkage`]).
+    linkage: &'static str,
     features: Features,
 }
 
@@ -138,8 +140,11 @@ impl Coretool {
         if dry_run && !offline {
             log!("coretool dry-run --offline: not available in this build (no parity check)");
         }
+        let linkage = crate::dist::linkage(&bin)?;
+        log!("coretool under test: {} ({linkage})", bin.display());
         Ok(Coretool {
             bin,
+            linkage,
             features: Features {
                 check_btf,
                 selftest,
@@ -292,6 +297,7 @@ fn run(args: &Args) -> Result<bool> {
     let run = Run {
         coretool: runner.coretool.bin.display().to_string(),
         version: String::from_utf8_lossy(&version.stdout).trim().to_owned(),
+        linkage: Some(runner.coretool.linkage.to_owned()),
         features: runner.coretool.features,
         objects: runner
             .objects

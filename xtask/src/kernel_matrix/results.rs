@@ -28,6 +28,10 @@ pub struct Run {
     pub coretool: String,
     /// Its `--version`.
     pub version: String,
+    /// `static` (no program interpreter: what `cargo xtask dist` builds) or `dynamic`; absent
+    /// in results from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linkage: Option<String>,
     pub features: Features,
     /// The BPF objects given to dry-run, as paths.
     pub objects: Vec<String>,
