@@ -20,13 +20,13 @@ pub struct FailedRelo {
     pub error: Option<String>,
 }
 
-/// What kernels of one class share.
+/// What kernels of one class share: the verdict and why. How many relocations changed value
+/// or were poisoned may differ within a class (a [`Span`]): at fleet scale one line per
+/// outcome reads better than one per count, and the JSON records keep every kernel's detail.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClassKey {
     pub verdict: Verdict,
     pub relocations: usize,
-    pub changed: usize,
-    pub poisoned: usize,
     pub failures: Vec<FailedRelo>,
     /// The reason of an `Incompatible` or `Fails` verdict; for `Unreadable` the reason names
     /// the source, so each unreadable source is its own class.
@@ -59,33 +59,129 @@ impl Counts {
     }
 }
 
+/// The smallest and largest of a count over a class's kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub min: usize,
+    pub max: usize,
+}
+
+impl Span {
+    fn of(n: usize) -> Span {
+        Span { min: n, max: n }
+    }
+
+    fn add(&mut self, n: usize) {
+        self.min = self.min.min(n);
+        self.max = self.max.max(n);
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.min == self.max {
+            true => write!(f, "{}", self.min),
+            false => write!(f, "{}-{}", self.min, self.max),
+        }
+    }
+}
+
+/// The kernels of one class, and the spans of their counts.
+#[derive(Debug, Clone)]
+pub struct Class {
+    pub kernels: Vec<KernelId>,
+    /// Relocations whose value changed.
+    pub changed: Span,
+    /// Poisoned instructions.
+    pub poisoned: Span,
+}
+
 /// One object's classes.
 #[derive(Debug, Clone, Default)]
 pub struct ObjectClasses {
-    pub classes: BTreeMap<ClassKey, Vec<KernelId>>,
+    pub classes: BTreeMap<ClassKey, Class>,
     pub by_arch: BTreeMap<String, Counts>,
     /// Keyed `distro version` (or `distro`), for kernels whose source tells it.
     pub by_distro: BTreeMap<String, Counts>,
+    /// Keyed by kernel series (`5.10`, `6.12`: the release's first two numbers), for kernels
+    /// whose release is known.
+    pub by_series: BTreeMap<Series, Counts>,
     pub total: Counts,
+}
+
+/// A kernel series: major and minor version (`6.12`), ordered numerically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Series(pub u32, pub u32);
+
+impl Series {
+    /// The series a release names: `6.12.117+deb13-arm64` -> 6.12, `7.3-amd64` -> 7.3.
+    pub fn of(release: &str) -> Option<Series> {
+        let (major, rest) = release.split_once('.')?;
+        let minor: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        Some(Series(major.parse().ok()?, minor.parse().ok()?))
+    }
+}
+
+impl std::fmt::Display for Series {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+/// What every kernel of a class shares that the run's kernels do not all share: `arm64`,
+/// `5.10.x`, `debian bookworm`. Empty when nothing sets the class apart.
+pub fn common_traits(class: &[&KernelId], all: &ObjectClasses) -> Vec<String> {
+    let mut out = Vec::new();
+    let same = |f: &dyn Fn(&KernelId) -> Option<String>| -> Option<String> {
+        let first = f(class.first()?)?;
+        class
+            .iter()
+            .all(|k| f(k).as_ref() == Some(&first))
+            .then_some(first)
+    };
+    if all.by_arch.len() > 1 {
+        out.extend(same(&|k: &KernelId| k.arch.clone()));
+    }
+    if all.by_series.len() > 1 {
+        out.extend(
+            same(&|k: &KernelId| {
+                k.release
+                    .as_deref()
+                    .and_then(Series::of)
+                    .map(|s| s.to_string())
+            })
+            .map(|s| format!("{s}.x")),
+        );
+    }
+    if all.by_distro.len() > 1 {
+        out.extend(same(&|k: &KernelId| {
+            let d = k.distro.as_deref()?;
+            Some(match &k.version {
+                Some(v) => format!("{d} {v}"),
+                None => d.to_owned(),
+            })
+        }));
+    }
+    out
 }
 
 impl ObjectClasses {
     /// The classes, largest first (ties: verdict, then key), each with its kernels sorted by
     /// name.
-    pub fn sorted(&self) -> Vec<(&ClassKey, Vec<&KernelId>)> {
-        let mut v: Vec<(&ClassKey, Vec<&KernelId>)> = self
+    pub fn sorted(&self) -> Vec<(&ClassKey, &Class, Vec<&KernelId>)> {
+        let mut v: Vec<(&ClassKey, &Class, Vec<&KernelId>)> = self
             .classes
             .iter()
-            .map(|(k, ids)| {
-                let mut ids: Vec<&KernelId> = ids.iter().collect();
+            .map(|(k, class)| {
+                let mut ids: Vec<&KernelId> = class.kernels.iter().collect();
                 ids.sort_by(|a, b| (a.name(), &a.source).cmp(&(b.name(), &b.source)));
-                (k, ids)
+                (k, class, ids)
             })
             .collect();
         v.sort_by(|a, b| {
-            (a.0.verdict, std::cmp::Reverse(a.1.len()), a.0).cmp(&(
+            (a.0.verdict, std::cmp::Reverse(a.2.len()), a.0).cmp(&(
                 b.0.verdict,
-                std::cmp::Reverse(b.1.len()),
+                std::cmp::Reverse(b.2.len()),
                 b.0,
             ))
         });
@@ -117,15 +213,29 @@ impl Classes {
             let key = ClassKey {
                 verdict: o.verdict,
                 relocations: summary.map_or(0, |s| s.relocations),
-                changed: summary.map_or(0, |s| s.changed),
-                poisoned: summary.map_or(0, |s| s.poisoned),
                 failures: o.failures.clone(),
                 reason: o.reason.clone(),
             };
+            let changed = summary.map_or(0, |s| s.changed);
+            let poisoned = summary.map_or(0, |s| s.poisoned);
             let Some(c) = self.objects.get_mut(o.object) else {
                 continue;
             };
-            c.classes.entry(key).or_default().push(k.id.clone());
+            match c.classes.get_mut(&key) {
+                Some(class) => {
+                    class.kernels.push(k.id.clone());
+                    class.changed.add(changed);
+                    class.poisoned.add(poisoned);
+                }
+                None => {
+                    let class = Class {
+                        kernels: vec![k.id.clone()],
+                        changed: Span::of(changed),
+                        poisoned: Span::of(poisoned),
+                    };
+                    c.classes.insert(key, class);
+                }
+            }
             c.total.add(o.verdict);
             if o.verdict != Verdict::Unreadable {
                 let arch = k.id.arch.clone().unwrap_or_else(|| "unknown".into());
@@ -136,6 +246,9 @@ impl Classes {
                         None => d.clone(),
                     };
                     c.by_distro.entry(key).or_default().add(o.verdict);
+                }
+                if let Some(series) = k.id.release.as_deref().and_then(Series::of) {
+                    c.by_series.entry(series).or_default().add(o.verdict);
                 }
             }
         }
@@ -153,5 +266,26 @@ impl Classes {
         self.objects
             .iter()
             .all(|c| c.total.unreadable == c.total.total())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_of_releases() {
+        for (rel, want) in [
+            ("6.12.117+deb13-arm64", Some(Series(6, 12))),
+            ("7.3-amd64", Some(Series(7, 3))),
+            ("5.10.0-46-amd64", Some(Series(5, 10))),
+            ("6.1.0-0.deb11.48-amd64", Some(Series(6, 1))),
+            ("vmlinux", None),
+            ("6-amd64", None),
+            ("x.1", None),
+        ] {
+            assert_eq!(Series::of(rel), want, "{rel}");
+        }
+        assert!(Series(6, 12) > Series(6, 2));
     }
 }

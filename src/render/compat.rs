@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use coretool::btf::Endian;
-use coretool::compat::classes::{Counts, ObjectClasses};
+use coretool::compat::classes::{common_traits, Class, Counts, ObjectClasses};
 use coretool::compat::{ClassKey, Classes, FailedRelo, KernelId, KernelOutcome, Verdict, SCHEMA};
 use coretool::dryrun::report::{RelocationDoc, SummaryDoc};
 
@@ -162,18 +162,18 @@ fn failure_text(f: &FailedRelo) -> String {
 }
 
 /// What a class's kernels share, in words.
-fn class_text(k: &ClassKey) -> String {
+fn class_text(k: &ClassKey, class: &Class) -> String {
     let relocs = format!(
         "{}, {} changed",
         plural(k.relocations, "relocation", "relocations"),
-        k.changed
+        class.changed
     );
     match k.verdict {
         Verdict::Loads => format!("loads, {relocs}"),
         Verdict::LoadsGuardedPoison => {
             format!(
                 "loads (guarded poison), {relocs}, {} poisoned, all guarded",
-                k.poisoned
+                class.poisoned
             )
         }
         Verdict::Fails => {
@@ -257,8 +257,8 @@ fn write_object(w: &mut impl Write, name: &str, c: &ObjectClasses, style: Style)
         ));
     }
     writeln!(w, "{}", style.bold(&head))?;
-    for (key, ids) in c.sorted() {
-        let text = paint(style, key.verdict, &class_text(key));
+    for (key, class, ids) in c.sorted() {
+        let text = paint(style, key.verdict, &class_text(key, class));
         if key.verdict == Verdict::Unreadable {
             let reason = key.reason.as_deref().unwrap_or("could not be read");
             writeln!(
@@ -270,20 +270,40 @@ fn write_object(w: &mut impl Write, name: &str, c: &ObjectClasses, style: Style)
         } else if ids.len() == 1 {
             writeln!(w, "  1 kernel ({}): {text}", qualified(ids[0]))?;
         } else {
-            writeln!(w, "  {} kernels: {text}", ids.len())?;
+            let traits = common_traits(&ids, c);
+            let all = match traits.is_empty() {
+                true => String::new(),
+                false => format!(" (all {})", traits.join(", ")),
+            };
+            writeln!(w, "  {} kernels{all}: {text}", ids.len())?;
             writeln!(w, "    {}", style.dim(&names(&ids)))?;
         }
     }
+    // One width for the three tables' first columns.
+    let width = c
+        .by_arch
+        .keys()
+        .chain(c.by_distro.keys())
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max(12);
     if !c.by_arch.is_empty() {
         writeln!(w, "  by architecture:")?;
         for (arch, counts) in &c.by_arch {
-            writeln!(w, "    {arch:<12} {}", counts_text(counts))?;
+            writeln!(w, "    {arch:<width$} {}", counts_text(counts))?;
         }
     }
     if !c.by_distro.is_empty() {
         writeln!(w, "  by distribution:")?;
         for (d, counts) in &c.by_distro {
-            writeln!(w, "    {d:<12} {}", counts_text(counts))?;
+            writeln!(w, "    {d:<width$} {}", counts_text(counts))?;
+        }
+    }
+    if c.by_series.len() > 1 {
+        writeln!(w, "  by kernel series:")?;
+        for (s, counts) in &c.by_series {
+            writeln!(w, "    {:<width$} {}", s.to_string(), counts_text(counts))?;
         }
     }
     Ok(())
@@ -324,13 +344,13 @@ pub fn write_markdown(w: &mut impl Write, objects: &[String], classes: &Classes)
         ],
     )?;
     for (name, c) in objects.iter().zip(&classes.objects) {
-        for (key, ids) in c.sorted() {
+        for (key, class, ids) in c.sorted() {
             let icon = match key.verdict {
                 Verdict::Loads | Verdict::LoadsGuardedPoison => ":white_check_mark:",
                 Verdict::Fails => ":x:",
                 Verdict::Incompatible | Verdict::Unreadable => ":warning:",
             };
-            let text = class_text(key);
+            let text = class_text(key, class);
             let detail = text
                 .split_once(", ")
                 .or_else(|| text.split_once(": "))
