@@ -908,6 +908,21 @@ fn s390x_images_are_read_through_their_compressed_payload() {
     }
     assert_eq!(recs[0]["verdict"], "loads", "{}", recs[0]);
     assert_eq!(recs[1]["verdict"], "incompatible", "{}", recs[1]);
+    // The markdown summary keeps the whole reason in its detail column.
+    let md = compat(&[
+        "--format",
+        "markdown",
+        &fixture("core_all_kinds.bpf.o"),
+        "--kernels",
+        &image.display().to_string(),
+    ]);
+    assert!(
+        stdout(&md).contains(
+            "| :warning: incompatible | the object is little-endian, the kernel big-endian ("
+        ),
+        "{}",
+        stdout(&md)
+    );
     // An s390x image whose payloads hold no BTF says so.
     let mut nobtf = s390x_image(b"no btf here");
     std::fs::write(&image, &nobtf).unwrap();

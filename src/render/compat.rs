@@ -351,10 +351,17 @@ pub fn write_markdown(w: &mut impl Write, objects: &[String], classes: &Classes)
                 Verdict::Incompatible | Verdict::Unreadable => ":warning:",
             };
             let text = class_text(key, class);
-            let detail = text
-                .split_once(", ")
-                .or_else(|| text.split_once(": "))
-                .map_or("", |(_, d)| d);
+            // The verdict has its own column: the detail is what follows it.
+            let detail = [
+                "loads (guarded poison), ",
+                "loads, ",
+                "fails, ",
+                "incompatible: ",
+                "unreadable: ",
+            ]
+            .iter()
+            .find_map(|p| text.strip_prefix(p))
+            .unwrap_or(&text);
             let which = if key.verdict == Verdict::Unreadable {
                 ids.iter()
                     .map(|k| format!("`{}`", k.source))
