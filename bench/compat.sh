@@ -66,7 +66,7 @@ run() {
 }
 
 echo "fleet: $n kernels ($FLEET), object: probes/prebuilt/process_monitor.bpf.o, -j $JOBS, $(nproc) cores"
-awk -F'"' '{ for (i = 1; i < NF; i++) if ($i == "suite") s = $(i + 2); else if ($i == "arch") a = $(i + 2); print s "/" a }' \
+awk -F'"' '{ for (i = 1; i < NF; i++) if ($i == "suite") s = $(i + 2); else if ($i == "deb_arch") a = $(i + 2); print s "/" a }' \
     "$FLEET/manifest.jsonl" 2>/dev/null | sort | uniq -c | awk '{ printf "  %s %s", $2, $1 } END { print "" }'
 cache=$work/cache
 run "compat cold (.btf.tar.xz)" "$n" "$CT compat $OBJ --kernels $HUB -j $JOBS --cache $cache"

@@ -35,10 +35,10 @@
 #   DIR/failures.tsv                            packages that could not be fetched or read,
 #                                               with the reason (retried by --retry-failed)
 #
-# A record holds suite, arch, flavour, package, version, url, size and sha256 of the package,
-# the BTF's path and size, and what coretool read from the image: release, kernel arch, byte
-# order and the image format (containers unwrapped, e.g. "deb member ./boot/vmlinuz-... >
-# kernel image (xz) > ELF .BTF").
+# A record holds suite, deb_arch, flavour, package, version, url, size and sha256 of the
+# package, the BTF's path and size, and under "kernel" what coretool read from the image:
+# release, arch, endian, distro, version and the image format (the containers unwrapped, e.g.
+# "deb member ./boot/vmlinuz-... > kernel image (xz) > ELF .BTF").
 #
 # The run is resumable: a kernel whose record exists is not fetched again. Mirrors sometimes
 # answer 404 or a wrong size for a file their index lists (mirror sync); such a package is
@@ -73,9 +73,9 @@ die() {
 # Arguments: suite arch release package version url size sha256 coretool-json btf-bytes
 record() {
     local flavour kernel
-    flavour=$(sed -E 's/^[0-9][0-9.]*(-rc[0-9]+)?(-[0-9]+)?(\+deb[0-9]+)?-//' <<<"$3")
-    kernel=$(sed -E 's/.*"kernel":\{"source":"[^"]*",//; s/\}\}$//' <<<"$9")
-    printf '{"suite":"%s","arch":"%s","flavour":"%s","package":"%s","version":"%s","url":"%s","size":%s,"sha256":"%s","btf":"debian/%s/%s/%s.btf","btf_bytes":%s,%s}\n' \
+    flavour=$(sed -E 's/^([^-]|-[0-9])*-//' <<<"$3")
+    kernel=$(sed -E 's/.*"kernel":\{"source":"[^"]*",/{/; s/\}$//' <<<"$9")
+    printf '{"suite":"%s","deb_arch":"%s","flavour":"%s","package":"%s","version":"%s","url":"%s","size":%s,"sha256":"%s","btf":"debian/%s/%s/%s.btf","btf_bytes":%s,"kernel":%s}\n' \
         "$1" "$2" "$flavour" "$4" "$5" "$6" "${7:-null}" "$8" "$1" "$2" "$3" "${10}" "$kernel"
 }
 
