@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
-use super::members::{flatten, match_members};
-use super::model::MemberAt;
+use super::members::{diff_members, flatten, match_members};
+use super::model::{Change, MemberAt};
 use super::types::Index;
 
 /// What happened to the member on one kernel, against the kernel before it.
@@ -19,8 +19,9 @@ pub enum Event {
     /// First seen (on the first kernel: present).
     Appears,
     Unchanged,
-    /// Same name, another offset (`shift`: the members before it moved it).
-    Moved { old_bit_offset: u64 },
+    /// Another offset: `shifted` when the members before it moved it (an insertion or a
+    /// resize), else moved on its own.
+    Moved { old_bit_offset: u64, shifted: bool },
     /// Another type, size or bitfield width.
     Retyped { old_type: String },
     /// Gone, and another member in its place: followed under the new name.
@@ -98,8 +99,12 @@ pub fn history(ty: &str, member: &str, kernels: &[(String, &Index<'_>)]) -> Vec<
                             });
                         }
                         if h.bit_offset != was.bit_offset {
+                            let moved = diff_members(pm, &members).iter().any(|c| {
+                                matches!(c, Change::MemberMoved { old, .. } if old.name == was.name)
+                            });
                             events.push(Event::Moved {
                                 old_bit_offset: was.bit_offset,
+                                shifted: !moved,
                             });
                         }
                         if events.is_empty() {

@@ -121,35 +121,42 @@ pub(crate) fn match_members(old: &[MemberAt], new: &[MemberAt]) -> Matching {
             _ => old_left.push(i),
         }
     }
-    // The shift around a member: the delta of the nearest matched member after it, else
-    // before it.
-    let delta_near = |i: usize| -> Vec<i64> {
-        let after = pairs.iter().find(|(o, _)| *o > i);
-        let before = pairs.iter().rev().find(|(o, _)| *o < i);
-        [after, before]
-            .into_iter()
-            .flatten()
-            .map(|&(o, n)| new[n].bit_offset as i64 - old[o].bit_offset as i64)
-            .chain(std::iter::once(0))
-            .collect()
+    // The shift around a member: the delta of the nearest matched member after it (an
+    // insertion before it moves both), then the one before it, then none.
+    let deltas_near = |i: usize| -> [Option<i64>; 3] {
+        let delta = |&(o, n): &(usize, usize)| new[n].bit_offset as i64 - old[o].bit_offset as i64;
+        [
+            pairs.iter().find(|(o, _)| *o > i).map(delta),
+            pairs.iter().rev().find(|(o, _)| *o < i).map(delta),
+            Some(0),
+        ]
     };
     let mut renamed = Vec::new();
     for i in old_left {
         let o = &old[i];
-        let deltas = delta_near(i);
-        let cand = (0..new.len()).find(|&j| {
-            let n = &new[j];
-            !new_used[j]
-                && !old.iter().any(|m| m.name == n.name)
-                && n.bitfield_size == o.bitfield_size
-                && deltas
+        let deltas = deltas_near(i);
+        // The best candidate: a similar name first, then the place the shift predicts, then
+        // the same type; at least the place and either the type or the name must agree.
+        let best = (0..new.len())
+            .filter(|&j| {
+                let n = &new[j];
+                !new_used[j]
+                    && !old.iter().any(|m| m.name == n.name)
+                    && n.bitfield_size == o.bitfield_size
+                    // A rename keeps the nesting: `a.x` does not become `y`.
+                    && o.name.matches('.').count() == n.name.matches('.').count()
+                    && (n.ty == o.ty || similar_names(&o.name, &n.name))
+            })
+            .filter_map(|j| {
+                let n = &new[j];
+                let place = deltas
                     .iter()
-                    .any(|d| n.bit_offset as i64 == o.bit_offset as i64 + d)
-                && (n.ty == o.ty || similar_names(&o.name, &n.name))
-                // A rename keeps the nesting: `a.x` does not become `y`.
-                && o.name.matches('.').count() == n.name.matches('.').count()
-        });
-        if let Some(j) = cand {
+                    .position(|d| d.is_some_and(|d| n.bit_offset as i64 == o.bit_offset as i64 + d))?;
+                let score = (similar_names(&o.name, &n.name), 3 - place, n.ty == o.ty);
+                Some((score, j))
+            })
+            .max_by_key(|&(score, j)| (score, std::cmp::Reverse(j)));
+        if let Some((_, j)) = best {
             new_used[j] = true;
             renamed.push((i, j));
         }

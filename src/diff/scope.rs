@@ -559,6 +559,7 @@ pub fn scope(
             .collect();
         // The object already copes where it guards the item or its poison is dead code.
         let handled = !own_guards.is_empty()
+            || kinds.contains(&CoreReloKind::EnumvalValue)
             || relocations
                 .iter()
                 .any(|c| matches!(c.verdict, Verdict::PoisonedGuarded { .. }));

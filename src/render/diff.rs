@@ -355,8 +355,12 @@ fn event_text(e: &Event, step: &Step) -> String {
         Event::Absent => "absent".into(),
         Event::Appears => "appears".into(),
         Event::Unchanged => "unchanged".into(),
-        Event::Moved { old_bit_offset } => format!(
-            "moved @{} -> {}",
+        Event::Moved {
+            old_bit_offset,
+            shifted,
+        } => format!(
+            "{} @{} -> {}",
+            if *shifted { "shifted" } else { "moved" },
             off(*old_bit_offset),
             step.member.as_ref().map_or("?".into(), |m| off(m.bit_offset))
         ),
