@@ -2,7 +2,7 @@
 //! over any number of kernels: the semantic type diff of `coretool::diff`, read through the
 //! same kernel reader (and BTF cache) as `compat`, scoped to an object with the offline
 //! relocation engine's verdicts.
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -93,9 +93,19 @@ fn read_kernels(args: &DiffArgs) -> anyhow::Result<Vec<Kernel>> {
         (None, false) => Cache::default_dir().map(|d| Cache::new(d, 2 << 30)),
     };
     let mut out = Vec::new();
-    for input in compat::expand(&args.btf) {
+    // Unwrapping a vmlinuz takes seconds: say which, on a terminal only.
+    let progress = std::io::stderr().is_terminal();
+    let inputs = compat::expand(&args.btf);
+    for input in inputs {
         let input = input.map_err(|u| anyhow::anyhow!("{}", u.reason))?;
-        let k = compat::sources::read(&input, cache.as_ref()).map_err(anyhow::Error::msg)?;
+        if progress {
+            eprint!("\r\x1b[Kreading {}", input.path.display());
+        }
+        let read = compat::sources::read(&input, cache.as_ref());
+        if progress {
+            eprint!("\r\x1b[K");
+        }
+        let k = read.map_err(anyhow::Error::msg)?;
         let source = input.path.display().to_string();
         let release = k.id.release.clone().or_else(|| k.btf.named_release());
         let label = release.clone().unwrap_or_else(|| {

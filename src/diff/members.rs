@@ -37,6 +37,29 @@ fn walk(btf: &Btf, id: u32, prefix: &str, base: u64, out: &mut Vec<MemberAt>, de
     if !t.is_composite() || depth > MAX_RESOLVE_DEPTH {
         return;
     }
+    // The kernel's struct_group(): `union { struct { MEMBERS }; struct { MEMBERS } NAME; }`.
+    // The members are the parent's through the anonymous copy; the named copy repeats them,
+    // so its insides are not listed twice.
+    let anon_copies: Vec<u32> = if t.kind() == Kind::Union {
+        t.members()
+            .filter(|m| m.name_off == 0)
+            .filter_map(|m| skip_mods(btf, m.type_id).filter(|t| t.is_composite()))
+            .map(|t| t.id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let same_members = |a: u32, b: u32| {
+        let names = |id: u32| -> Option<Vec<(u32, u32, &str)>> {
+            let t = btf.type_by_id(id)?;
+            Some(
+                t.members()
+                    .map(|m| (m.bit_offset, m.bitfield_size, btf.str_at(m.name_off).unwrap_or("")))
+                    .collect(),
+            )
+        };
+        a == b || names(a) == names(b)
+    };
     for m in t.members() {
         let name = btf.str_at(m.name_off).unwrap_or("");
         let off = base + m.bit_offset as u64;
@@ -58,7 +81,9 @@ fn walk(btf: &Btf, id: u32, prefix: &str, base: u64, out: &mut Vec<MemberAt>, de
             size: btf.resolve_size(m.type_id),
         });
         if let Some(inner) = inner {
-            walk(btf, inner.id, &format!("{path}."), off, out, depth + 1);
+            if !anon_copies.iter().any(|&c| same_members(c, inner.id)) {
+                walk(btf, inner.id, &format!("{path}."), off, out, depth + 1);
+            }
         }
     }
 }
