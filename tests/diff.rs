@@ -100,7 +100,8 @@ fn an_insertion_is_reported_once_with_its_shift() {
     let o = diff(&["--btf", OLD, "--btf", NEW, "diff_task", "--json"]);
     let doc = json(&o);
     let changes = doc["diff"]["types"][0]["changes"].as_array().unwrap();
-    let of = |kind: &str| -> Vec<&Value> { changes.iter().filter(|c| c["change"] == kind).collect() };
+    let of =
+        |kind: &str| -> Vec<&Value> { changes.iter().filter(|c| c["change"] == kind).collect() };
     // `ins` is an insertion; `state` did not move, it was renamed `__state` at its shifted place.
     assert_eq!(of("member_added").len(), 1);
     assert_eq!(of("member_added")[0]["member"]["name"], "ins");
@@ -131,7 +132,10 @@ fn for_an_object_lists_what_it_reaches_with_the_verdicts_on_new() {
     let item = |what: &str, name: &str| -> &Value {
         touches
             .iter()
-            .find(|t| t["what"] == what && (t["member"] == name || t["value"] == name || t["name"] == name))
+            .find(|t| {
+                t["what"] == what
+                    && (t["member"] == name || t["value"] == name || t["name"] == name)
+            })
             .unwrap_or_else(|| panic!("no {what} {name}"))
     };
     // Renamed and read unguarded: the program fails to load on NEW.
@@ -152,27 +156,51 @@ fn for_an_object_lists_what_it_reaches_with_the_verdicts_on_new() {
     // Retyped: CO-RE relocates it (dry-run sees only the offset), the diff says why it matters.
     let flags = item("member", "flags");
     assert_eq!(flags["relocations"][0]["verdict"], "relocated");
-    assert!(flags["changes"].as_array().unwrap().iter().any(|c| c["change"] == "member_retyped"));
+    assert!(flags["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["change"] == "member_retyped"));
     assert_eq!(flags["fix"]["helper"], "bpf_core_type_matches");
     // An anonymous union's member, by its place in the named parent.
-    assert!(item("member", "word")["changes"].as_array().unwrap().iter().any(|c| c["change"] == "member_retyped"));
+    assert!(item("member", "word")["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["change"] == "member_retyped"));
     // Enumerators, types and the fentry target.
-    assert_eq!(item("enum_value", "BLUE")["relocations"][0]["new"]["value"], 20);
-    assert_eq!(item("enum_value", "GREEN")["relocations"][0]["verdict"], "absent");
-    assert_eq!(item("type", "diff_gone")["changes"][0]["change"], "type_removed");
+    assert_eq!(
+        item("enum_value", "BLUE")["relocations"][0]["new"]["value"],
+        20
+    );
+    assert_eq!(
+        item("enum_value", "GREEN")["relocations"][0]["verdict"],
+        "absent"
+    );
+    assert_eq!(
+        item("type", "diff_gone")["changes"][0]["change"],
+        "type_removed"
+    );
     let func = item("func", "diff_target");
     assert_eq!(func["programs"][0], "on_target");
     assert_eq!(func["changes"].as_array().unwrap().len(), 3);
     // An untouched change (mode's width) is not listed; an unchanged member is, as unchanged.
     assert!(!touches.iter().any(|t| t["member"] == "mode"));
-    assert!(item("member", "a")["changes"].as_array().unwrap().is_empty());
+    assert!(item("member", "a")["changes"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
 fn nothing_changed_exits_0() {
     let o = diff(&["--btf", OLD, "--btf", OLD]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(stdout(&o).starts_with("diff_old.bpf.o -> diff_old.bpf.o: 0 of "), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with("diff_old.bpf.o -> diff_old.bpf.o: 0 of "),
+        "{}",
+        stdout(&o)
+    );
     let o = diff(&["--btf", OLD, "--btf", OLD, "--for", OLD]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     // Only an item the object does not reach changed: still 0 for the object.
@@ -193,7 +221,14 @@ fn bad_input_is_one_line_and_exit_2() {
     assert_bad_input(&o, "missing.btf");
     let o = diff(&["--btf", OLD, "--btf", NEW, "--for", "not_bpf.o"]);
     assert_bad_input(&o, "not_bpf.o");
-    let o = diff(&["--btf", OLD, "--btf", "corrupt_ext_magic.bpf.o", "--btf", NEW]);
+    let o = diff(&[
+        "--btf",
+        OLD,
+        "--btf",
+        "corrupt_ext_magic.bpf.o",
+        "--btf",
+        NEW,
+    ]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("exactly two"), "{}", stderr(&o));
     let o = diff(&["--btf", OLD, "--btf", NEW, "no_such_type"]);
@@ -221,7 +256,16 @@ fn kernel(release_prefix: &str) -> Option<String> {
 fn dry_run_changes(obj: &str, old: &str, new: &str) -> Vec<(String, u64)> {
     let o = common::bin()
         .current_dir(fixtures())
-        .args(["dry-run", "--offline", "--json", obj, "--btf", old, "--btf", new])
+        .args([
+            "dry-run",
+            "--offline",
+            "--json",
+            obj,
+            "--btf",
+            old,
+            "--btf",
+            new,
+        ])
         .output()
         .unwrap();
     let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -234,7 +278,10 @@ fn dry_run_changes(obj: &str, old: &str, new: &str) -> Vec<(String, u64)> {
     for (a, b) in o_relos.iter().zip(n_relos) {
         assert_eq!(a["index"], b["index"]);
         if a["target"] != b["target"] || a["status"] != b["status"] {
-            out.push((b["section"].as_str().unwrap().to_owned(), b["index"].as_u64().unwrap()));
+            out.push((
+                b["section"].as_str().unwrap().to_owned(),
+                b["index"].as_u64().unwrap(),
+            ));
         }
     }
     out
@@ -253,15 +300,16 @@ fn for_lists_exactly_what_dry_run_shows_changed_on_debian_kernels() {
         assert_eq!(code(&o), 1, "{obj}: {}", stderr(&o));
         let doc = json(&o);
         let touches = doc["objects"][0]["touches"].as_array().unwrap();
-        let changed: Vec<&Value> = touches
-            .iter()
-            .filter(|t| {
-                !t["changes"].as_array().unwrap().is_empty()
-                    || t["relocations"].as_array().unwrap().iter().any(|r| {
-                        r["through"] != true && r["old"]["status"] != r["new"]["status"]
-                    })
-            })
-            .collect();
+        let changed: Vec<&Value> =
+            touches
+                .iter()
+                .filter(|t| {
+                    !t["changes"].as_array().unwrap().is_empty()
+                        || t["relocations"].as_array().unwrap().iter().any(|r| {
+                            r["through"] != true && r["old"]["status"] != r["new"]["status"]
+                        })
+                })
+                .collect();
         let listed = |section: &str, index: u64| {
             changed.iter().any(|t| {
                 t["relocations"].as_array().unwrap().iter().any(|r| {
@@ -270,7 +318,10 @@ fn for_lists_exactly_what_dry_run_shows_changed_on_debian_kernels() {
             })
         };
         for (section, index) in dry_run_changes(obj, &old, &new) {
-            assert!(listed(&section, index), "{obj}: {section} #{index} not listed");
+            assert!(
+                listed(&section, index),
+                "{obj}: {section} #{index} not listed"
+            );
         }
         // No offset noise: every changed item says what changed in it, or its relocation's
         // fate changed.
@@ -278,7 +329,11 @@ fn for_lists_exactly_what_dry_run_shows_changed_on_debian_kernels() {
             let changes = t["changes"].as_array().unwrap();
             assert!(
                 changes.iter().any(|c| c["change"] != "shifted")
-                    || t["relocations"].as_array().unwrap().iter().any(|r| r["old"]["status"] != r["new"]["status"]),
+                    || t["relocations"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|r| r["old"]["status"] != r["new"]["status"]),
                 "{obj}: {t}"
             );
         }
@@ -321,7 +376,10 @@ fn history_tells_the_state_story_over_the_kernel_cache() {
             .unwrap_or_else(|| panic!("no {release} line:\n{text}"))
             .to_owned()
     };
-    assert!(line("5.10").contains("appears  state volatile long int @16 (8 bytes)"), "{text}");
+    assert!(
+        line("5.10").contains("appears  state volatile long int @16 (8 bytes)"),
+        "{text}"
+    );
     assert!(
         line("6.1.").contains(
             "probably renamed state -> __state, retyped volatile long int -> unsigned int, \
@@ -329,5 +387,8 @@ fn history_tells_the_state_story_over_the_kernel_cache() {
         ),
         "{text}"
     );
-    assert!(line("6.12").contains("unchanged  __state unsigned int @24"), "{text}");
+    assert!(
+        line("6.12").contains("unchanged  __state unsigned int @24"),
+        "{text}"
+    );
 }

@@ -123,7 +123,9 @@ fn read_kernels(args: &DiffArgs) -> anyhow::Result<Vec<Kernel>> {
     if out.is_empty() {
         bail!(
             "{}: no kernel found there",
-            args.btf.first().map_or(String::new(), |p| p.display().to_string())
+            args.btf
+                .first()
+                .map_or(String::new(), |p| p.display().to_string())
         );
     }
     Ok(out)
@@ -204,14 +206,7 @@ pub fn run(args: DiffArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             Ok(r.result.fixups)
         };
         let (of, nf) = (relocate(old_k)?, relocate(new_k)?);
-        let mut s = diff::scope(
-            obj,
-            &old,
-            &new,
-            &of,
-            &nf,
-            &diff::attach_targets(obj),
-        );
+        let mut s = diff::scope(obj, &old, &new, &of, &nf, &diff::attach_targets(obj));
         if !args.types.is_empty() {
             s.touches.retain(|t| {
                 let owner = match &t.touched {
@@ -254,7 +249,9 @@ fn exit(changed: bool) -> ExitCode {
 }
 
 fn history(args: &DiffArgs, what: &str, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
-    let Some((ty, member)) = what.split_once('.').filter(|(t, m)| !t.is_empty() && !m.is_empty())
+    let Some((ty, member)) = what
+        .split_once('.')
+        .filter(|(t, m)| !t.is_empty() && !m.is_empty())
     else {
         bail!("--history {what}: expected TYPE.MEMBER, as in task_struct.state");
     };

@@ -159,7 +159,10 @@ mod tests {
     fn declarations_put_the_name_where_c_wants_it() {
         assert_eq!(decl(&m("volatile long", 0), "state"), "volatile long state");
         assert_eq!(decl(&m("char[16]", 0), "comm"), "char comm[16]");
-        assert_eq!(decl(&m("struct task_struct *", 0), "p"), "struct task_struct *p");
+        assert_eq!(
+            decl(&m("struct task_struct *", 0), "p"),
+            "struct task_struct *p"
+        );
         assert_eq!(decl(&m("void (*)(int)", 0), "fn"), "void (*fn)(int)");
         assert_eq!(decl(&m("unsigned int", 3), "f"), "unsigned int f:3");
     }

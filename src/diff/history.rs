@@ -21,11 +21,18 @@ pub enum Event {
     Unchanged,
     /// Another offset: `shifted` when the members before it moved it (an insertion or a
     /// resize), else moved on its own.
-    Moved { old_bit_offset: u64, shifted: bool },
+    Moved {
+        old_bit_offset: u64,
+        shifted: bool,
+    },
     /// Another type, size or bitfield width.
-    Retyped { old_type: String },
+    Retyped {
+        old_type: String,
+    },
     /// Gone, and another member in its place: followed under the new name.
-    Renamed { old_name: String },
+    Renamed {
+        old_name: String,
+    },
     Disappears,
 }
 
@@ -60,7 +67,7 @@ pub fn history(ty: &str, member: &str, kernels: &[(String, &Index<'_>)]) -> Vec<
             prev = Some((Vec::new(), None));
             continue;
         };
-        let members = flatten(idx.btf, t.id);
+        let members = flatten(idx, t.id);
         let mut events = Vec::new();
         let mut here = members.iter().find(|m| m.name == name).cloned();
         match &prev {
@@ -147,6 +154,9 @@ mod tests {
     fn releases_sort_numerically() {
         let mut r = vec!["6.12.117+deb12-amd64", "5.10.0-46-amd64", "6.1.0-57-amd64"];
         r.sort_by_key(|r| release_key(r));
-        assert_eq!(r, ["5.10.0-46-amd64", "6.1.0-57-amd64", "6.12.117+deb12-amd64"]);
+        assert_eq!(
+            r,
+            ["5.10.0-46-amd64", "6.1.0-57-amd64", "6.12.117+deb12-amd64"]
+        );
     }
 }

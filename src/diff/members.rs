@@ -11,12 +11,13 @@
 use std::collections::HashMap;
 
 use super::model::{Change, MemberAt};
-use crate::btf::{cdecl, Btf, Kind, MAX_RESOLVE_DEPTH};
+use super::types::Index;
+use crate::btf::{Btf, Kind, MAX_RESOLVE_DEPTH};
 
 /// The members of composite `id`, anonymous containers flattened, in declaration order.
-pub fn flatten(btf: &Btf, id: u32) -> Vec<MemberAt> {
+pub fn flatten(idx: &Index<'_>, id: u32) -> Vec<MemberAt> {
     let mut out = Vec::new();
-    walk(btf, id, "", 0, &mut out, 0);
+    walk(idx, id, "", 0, &mut out, 0);
     out
 }
 
@@ -32,7 +33,8 @@ pub(crate) fn skip_mods(btf: &Btf, mut id: u32) -> Option<crate::btf::Type<'_>> 
     None
 }
 
-fn walk(btf: &Btf, id: u32, prefix: &str, base: u64, out: &mut Vec<MemberAt>, depth: usize) {
+fn walk(idx: &Index<'_>, id: u32, prefix: &str, base: u64, out: &mut Vec<MemberAt>, depth: usize) {
+    let btf = idx.btf;
     let Some(t) = btf.type_by_id(id) else { return };
     if !t.is_composite() || depth > MAX_RESOLVE_DEPTH {
         return;
@@ -54,7 +56,13 @@ fn walk(btf: &Btf, id: u32, prefix: &str, base: u64, out: &mut Vec<MemberAt>, de
             let t = btf.type_by_id(id)?;
             Some(
                 t.members()
-                    .map(|m| (m.bit_offset, m.bitfield_size, btf.str_at(m.name_off).unwrap_or("")))
+                    .map(|m| {
+                        (
+                            m.bit_offset,
+                            m.bitfield_size,
+                            btf.str_at(m.name_off).unwrap_or(""),
+                        )
+                    })
                     .collect(),
             )
         };
@@ -68,7 +76,7 @@ fn walk(btf: &Btf, id: u32, prefix: &str, base: u64, out: &mut Vec<MemberAt>, de
             // An anonymous struct/union: its members belong to the parent, as in C. An
             // unnamed bitfield is padding.
             if let Some(inner) = inner {
-                walk(btf, inner.id, prefix, off, out, depth + 1);
+                walk(idx, inner.id, prefix, off, out, depth + 1);
             }
             continue;
         }
@@ -77,12 +85,12 @@ fn walk(btf: &Btf, id: u32, prefix: &str, base: u64, out: &mut Vec<MemberAt>, de
             name: path.clone(),
             bit_offset: off,
             bitfield_size: m.bitfield_size,
-            ty: cdecl::type_name(btf, m.type_id),
+            ty: idx.type_name(m.type_id),
             size: btf.resolve_size(m.type_id),
         });
         if let Some(inner) = inner {
             if !anon_copies.iter().any(|&c| same_members(c, inner.id)) {
-                walk(btf, inner.id, &format!("{path}."), off, out, depth + 1);
+                walk(idx, inner.id, &format!("{path}."), off, out, depth + 1);
             }
         }
     }
@@ -114,7 +122,13 @@ fn longest_non_decreasing(v: &[u64]) -> Vec<usize> {
 
 /// `volatile long state` -> `unsigned int __state`: the names agree once underscores go.
 fn similar_names(a: &str, b: &str) -> bool {
-    let leaf = |s: &str| s.rsplit('.').next().unwrap_or(s).trim_matches('_').to_owned();
+    let leaf = |s: &str| {
+        s.rsplit('.')
+            .next()
+            .unwrap_or(s)
+            .trim_matches('_')
+            .to_owned()
+    };
     let (a, b) = (leaf(a), leaf(b));
     !a.is_empty() && !b.is_empty() && (a.contains(&b) || b.contains(&a))
 }
@@ -174,9 +188,9 @@ pub(crate) fn match_members(old: &[MemberAt], new: &[MemberAt]) -> Matching {
             })
             .filter_map(|j| {
                 let n = &new[j];
-                let place = deltas
-                    .iter()
-                    .position(|d| d.is_some_and(|d| n.bit_offset as i64 == o.bit_offset as i64 + d))?;
+                let place = deltas.iter().position(|d| {
+                    d.is_some_and(|d| n.bit_offset as i64 == o.bit_offset as i64 + d)
+                })?;
                 let score = (similar_names(&o.name, &n.name), 3 - place, n.ty == o.ty);
                 Some((score, j))
             })
@@ -322,42 +336,57 @@ mod tests {
     #[test]
     fn an_insertion_is_one_shift_not_one_move_per_member() {
         let old = [
-            m("a", 0, "int", 4),
-            m("b", 4, "int", 4),
-            m("c", 8, "long", 8),
-            m("d", 16, "long", 8),
-        ];
-        let new = [
-            m("a", 0, "int", 4),
-            m("x", 4, "int", 4),
-            m("b", 8, "int", 4),
+            m("a", 0, "long", 8),
+            m("b", 8, "long", 8),
             m("c", 16, "long", 8),
             m("d", 24, "long", 8),
+        ];
+        let new = [
+            m("a", 0, "long", 8),
+            m("x", 8, "long", 8),
+            m("b", 16, "long", 8),
+            m("c", 24, "long", 8),
+            m("d", 32, "long", 8),
         ];
         let c = diff_members(&old, &new);
         assert_eq!(c.len(), 2, "{c:#?}");
         assert!(matches!(&c[0], Change::MemberAdded { member } if member.name == "x"));
         assert!(
-            matches!(&c[1], Change::Shifted { from, by_bits: 32, count: 3 } if from == "b"),
+            matches!(&c[1], Change::Shifted { from, by_bits: 64, count: 3 } if from == "b"),
             "{c:#?}"
         );
     }
 
     #[test]
     fn a_swap_is_a_move_and_a_rename_is_found_by_offset() {
-        let old = [m("a", 0, "int", 4), m("b", 4, "int", 4), m("s", 8, "long", 8)];
-        let new = [m("b", 0, "int", 4), m("a", 4, "int", 4), m("__s", 8, "int", 4)];
+        let old = [
+            m("a", 0, "int", 4),
+            m("b", 4, "int", 4),
+            m("s", 8, "long", 8),
+        ];
+        let new = [
+            m("b", 0, "int", 4),
+            m("a", 4, "int", 4),
+            m("__s", 8, "int", 4),
+        ];
         let c = diff_members(&old, &new);
-        assert!(c.iter().any(|c| matches!(c, Change::MemberMoved { old, .. } if old.name == "a" || old.name == "b")));
+        assert!(c.iter().any(
+            |c| matches!(c, Change::MemberMoved { old, .. } if old.name == "a" || old.name == "b")
+        ));
         assert!(c.iter().any(
             |c| matches!(c, Change::MemberRenamed { old, new, retyped: true } if old.name == "s" && new.name == "__s")
         ));
-        assert!(!c.iter().any(|c| matches!(c, Change::MemberAdded { .. } | Change::MemberRemoved { .. })));
+        assert!(!c
+            .iter()
+            .any(|c| matches!(c, Change::MemberAdded { .. } | Change::MemberRemoved { .. })));
     }
 
     #[test]
     fn longest_run_ignores_the_outlier() {
-        assert_eq!(longest_non_decreasing(&[0, 8, 100, 16, 24]), vec![0, 1, 3, 4]);
+        assert_eq!(
+            longest_non_decreasing(&[0, 8, 100, 16, 24]),
+            vec![0, 1, 3, 4]
+        );
         assert!(longest_non_decreasing(&[]).is_empty());
     }
 }

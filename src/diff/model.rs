@@ -71,10 +71,20 @@ pub enum Change {
     /// The type is only in NEW.
     TypeAdded,
     /// `struct` became `union`, `enum` became `enum64`.
-    KindChanged { old: String, new: String },
-    SizeChanged { old: u64, new: u64 },
-    MemberAdded { member: MemberAt },
-    MemberRemoved { member: MemberAt },
+    KindChanged {
+        old: String,
+        new: String,
+    },
+    SizeChanged {
+        old: u64,
+        new: u64,
+    },
+    MemberAdded {
+        member: MemberAt,
+    },
+    MemberRemoved {
+        member: MemberAt,
+    },
     /// A member gone and another in its place (same shifted offset and width, and the same
     /// type or a name containing the old one): probably a rename.
     MemberRenamed {
@@ -84,7 +94,10 @@ pub enum Change {
         retyped: bool,
     },
     /// A member whose offset change is not explained by the shift of the members around it.
-    MemberMoved { old: MemberAt, new: MemberAt },
+    MemberMoved {
+        old: MemberAt,
+        new: MemberAt,
+    },
     /// Every member from `from` on (in NEW's order, `count` of them) moved by `by_bits`: the
     /// consequence of insertions, removals or resizes before it. Reported once.
     Shifted {
@@ -93,22 +106,43 @@ pub enum Change {
         count: usize,
     },
     /// A member kept its name but its type, its size or its bitfield width changed.
-    MemberRetyped { old: MemberAt, new: MemberAt },
+    MemberRetyped {
+        old: MemberAt,
+        new: MemberAt,
+    },
     /// A touched member that only shifted (reported by `--for`, where the offset matters).
-    MemberShifted { old: MemberAt, new: MemberAt },
-    EnumValueAdded { name: String, value: String },
-    EnumValueRemoved { name: String, value: String },
+    MemberShifted {
+        old: MemberAt,
+        new: MemberAt,
+    },
+    EnumValueAdded {
+        name: String,
+        value: String,
+    },
+    EnumValueRemoved {
+        name: String,
+        value: String,
+    },
     EnumValueRenumbered {
         name: String,
         old: String,
         new: String,
     },
     /// A typedef names another type.
-    TargetChanged { old: String, new: String },
+    TargetChanged {
+        old: String,
+        new: String,
+    },
     /// A function's return type.
-    ReturnChanged { old: String, new: String },
+    ReturnChanged {
+        old: String,
+        new: String,
+    },
     /// A function's parameter count.
-    ParamCountChanged { old: usize, new: usize },
+    ParamCountChanged {
+        old: usize,
+        new: usize,
+    },
     /// One parameter's type (`index` from 0); `name` is NEW's name when it has one.
     ParamRetyped {
         index: usize,

@@ -113,7 +113,9 @@ impl Side {
         Side {
             status: f.status.name().to_owned(),
             value: f.target,
-            reachable: (f.status == Status::Poisoned).then_some(f.reachable).flatten(),
+            reachable: (f.status == Status::Poisoned)
+                .then_some(f.reachable)
+                .flatten(),
         }
     }
 }
@@ -189,11 +191,7 @@ pub struct Touch {
 impl Touch {
     /// Something about the item differs between OLD and NEW.
     pub fn changed(&self) -> bool {
-        !self.changes.is_empty()
-            || self
-                .relocations
-                .iter()
-                .any(|c| !c.through && c.differs())
+        !self.changes.is_empty() || self.relocations.iter().any(|c| !c.through && c.differs())
     }
 }
 
@@ -300,8 +298,8 @@ pub fn touched_by(btf: &Btf, r: &CoreRelo) -> Vec<Touched> {
                     member: format!("{prefix}{name}"),
                 });
             }
-            let inner_anon = skip_mods(btf, m.type_id)
-                .is_some_and(|t| t.is_composite() && t.name_off() == 0);
+            let inner_anon =
+                skip_mods(btf, m.type_id).is_some_and(|t| t.is_composite() && t.name_off() == 0);
             if inner_anon {
                 prefix = format!("{prefix}{name}.");
             } else {
@@ -369,7 +367,7 @@ fn changes_of(
                     new.composite(parent).is_some(),
                 );
             };
-            let (of, nf) = (flatten(old.btf, o.id), flatten(new.btf, n.id));
+            let (of, nf) = (flatten(old, o.id), flatten(new, n.id));
             let mine = |m: &str| m == member;
             let mut out: Vec<Change> = diff_members(&of, &nf)
                 .into_iter()
@@ -384,9 +382,9 @@ fn changes_of(
                     _ => false,
                 })
                 .collect();
-            let moved = out.iter().any(|c| {
-                matches!(c, Change::MemberMoved { .. } | Change::MemberRenamed { .. })
-            });
+            let moved = out
+                .iter()
+                .any(|c| matches!(c, Change::MemberMoved { .. } | Change::MemberRenamed { .. }));
             let (om, nm) = (
                 of.iter().find(|m| mine(&m.name)),
                 nf.iter().find(|m| mine(&m.name)),
@@ -438,7 +436,10 @@ fn changes_of(
                 .collect()
         }
         Touched::Func { name } => {
-            let (o, n) = (old.get(TypeClass::Func, name), new.get(TypeClass::Func, name));
+            let (o, n) = (
+                old.get(TypeClass::Func, name),
+                new.get(TypeClass::Func, name),
+            );
             match (o, n) {
                 (Some(o), Some(n)) => diff_type(old, &o, new, &n),
                 (o, n) => presence(o.is_some(), n.is_some()),

@@ -2,7 +2,8 @@
 //! member ([`super::members`]), enums value by value, typedefs by target, functions by
 //! prototype (what an fentry or kprobe program reads).
 
-use std::collections::{BTreeMap, HashMap};
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use super::members::{diff_members, flatten, skip_mods};
 use super::model::{Change, Diff, TypeClass, TypeDiff, TypeRef};
@@ -12,7 +13,12 @@ use crate::btf::{cdecl, Btf, Kind, Type};
 /// declarations are not definitions).
 pub struct Index<'a> {
     pub btf: &'a Btf,
-    by_key: HashMap<(TypeClass, &'a str), u32>,
+    /// `(class, name, id)`, sorted, one per class and name: looked up by binary search, and
+    /// two indexes are merged in one pass for a whole-BTF diff.
+    sorted: Vec<(TypeClass, &'a str, u32)>,
+    /// C names of types already spelled: most members share a few types (a whole kernel's
+    /// diff spells ~10^6 member and parameter types, of ~10^4 distinct ones).
+    names: RefCell<HashMap<u32, String>>,
 }
 
 /// The class a BTF kind is matched in.
@@ -28,23 +34,42 @@ pub fn class_of(kind: Kind) -> Option<TypeClass> {
 
 impl<'a> Index<'a> {
     pub fn new(btf: &'a Btf) -> Index<'a> {
-        let mut by_key = HashMap::new();
+        let mut sorted = Vec::new();
         for t in btf.types() {
             let Some(class) = class_of(t.kind()) else {
                 continue;
             };
             let name = btf.str_at(t.name_off()).unwrap_or("");
             if !name.is_empty() {
-                by_key.entry((class, name)).or_insert(t.id);
+                sorted.push((class, name, t.id));
             }
         }
-        Index { btf, by_key }
+        sorted.sort_unstable();
+        // The first definition of each name (the lowest id) stays.
+        sorted.dedup_by(|b, a| a.0 == b.0 && a.1 == b.1);
+        Index {
+            btf,
+            sorted,
+            names: RefCell::default(),
+        }
+    }
+
+    /// `cdecl::type_name`, remembered.
+    pub fn type_name(&self, id: u32) -> String {
+        if let Some(n) = self.names.borrow().get(&id) {
+            return n.clone();
+        }
+        let n = cdecl::type_name(self.btf, id);
+        self.names.borrow_mut().insert(id, n.clone());
+        n
     }
 
     pub fn get(&self, class: TypeClass, name: &str) -> Option<Type<'a>> {
-        self.by_key
-            .get(&(class, name))
-            .and_then(|&id| self.btf.type_by_id(id))
+        let i = self
+            .sorted
+            .binary_search_by(|&(c, n, _)| (c, n).cmp(&(class, name)))
+            .ok()?;
+        self.btf.type_by_id(self.sorted[i].2)
     }
 
     /// Every class under which `name` is defined.
@@ -56,12 +81,8 @@ impl<'a> Index<'a> {
             TypeClass::Func,
         ]
         .into_iter()
-        .filter(|c| self.by_key.contains_key(&(*c, name)))
+        .filter(|c| self.get(*c, name).is_some())
         .collect()
-    }
-
-    fn keys(&self) -> impl Iterator<Item = (TypeClass, &'a str)> + '_ {
-        self.by_key.keys().copied()
     }
 
     /// The composite a name stands for: a struct/union, else a typedef of an anonymous one
@@ -100,7 +121,7 @@ pub fn diff_type(old: &Index<'_>, o: &Type<'_>, new: &Index<'_>, n: &Type<'_>) -
                     new: n.size().into(),
                 });
             }
-            out.extend(diff_members(&flatten(ob, o.id), &flatten(nb, n.id)));
+            out.extend(diff_members(&flatten(old, o.id), &flatten(new, n.id)));
         }
         Some(TypeClass::Enum) => {
             if o.size() != n.size() {
@@ -112,10 +133,7 @@ pub fn diff_type(old: &Index<'_>, o: &Type<'_>, new: &Index<'_>, n: &Type<'_>) -
             out.extend(diff_enum(ob, o, nb, n));
         }
         Some(TypeClass::Typedef) => {
-            let (ot, nt) = (
-                cdecl::type_name(ob, o.type_id()),
-                cdecl::type_name(nb, n.type_id()),
-            );
+            let (ot, nt) = (old.type_name(o.type_id()), new.type_name(n.type_id()));
             if ot != nt {
                 out.push(Change::TargetChanged { old: ot, new: nt });
             }
@@ -135,10 +153,10 @@ pub fn diff_type(old: &Index<'_>, o: &Type<'_>, new: &Index<'_>, n: &Type<'_>) -
                         });
                     }
                 }
-                out.extend(diff_members(&flatten(ob, oa), &flatten(nb, na)));
+                out.extend(diff_members(&flatten(old, oa), &flatten(new, na)));
             }
         }
-        Some(TypeClass::Func) => out.extend(diff_proto(ob, o.type_id(), nb, n.type_id())),
+        Some(TypeClass::Func) => out.extend(diff_proto(old, o.type_id(), new, n.type_id())),
         None => {}
     }
     out
@@ -186,15 +204,13 @@ fn diff_enum(ob: &Btf, o: &Type<'_>, nb: &Btf, n: &Type<'_>) -> Vec<Change> {
 }
 
 /// A function prototype's changes: return type, parameter count, each parameter's type.
-pub(crate) fn diff_proto(ob: &Btf, op: u32, nb: &Btf, np: u32) -> Vec<Change> {
+pub(crate) fn diff_proto(old: &Index<'_>, op: u32, new: &Index<'_>, np: u32) -> Vec<Change> {
+    let (ob, nb) = (old.btf, new.btf);
     let (Some(o), Some(n)) = (ob.type_by_id(op), nb.type_by_id(np)) else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    let (or, nr) = (
-        cdecl::type_name(ob, o.type_id()),
-        cdecl::type_name(nb, n.type_id()),
-    );
+    let (or, nr) = (old.type_name(o.type_id()), new.type_name(n.type_id()));
     if or != nr {
         out.push(Change::ReturnChanged { old: or, new: nr });
     }
@@ -206,7 +222,7 @@ pub(crate) fn diff_proto(ob: &Btf, op: u32, nb: &Btf, np: u32) -> Vec<Change> {
         });
     }
     for (i, (p, q)) in opar.iter().zip(&npar).enumerate() {
-        let (pt, qt) = (cdecl::type_name(ob, p.type_id), cdecl::type_name(nb, q.type_id));
+        let (pt, qt) = (old.type_name(p.type_id), new.type_name(q.type_id));
         if pt != qt {
             let name = nb.str_at(q.name_off).unwrap_or("");
             let name = if name.is_empty() {
@@ -238,27 +254,67 @@ pub enum Selection {
 /// The diff of OLD and NEW over `selection`. A name defined on neither side is left out (the
 /// caller checks names first with [`Index::classes_of`]).
 pub fn diff(old: &Index<'_>, new: &Index<'_>, selection: &Selection) -> Diff {
-    let mut keys: BTreeMap<(TypeClass, String), ()> = BTreeMap::new();
+    // The (class, name) pairs to compare, with each side's id, in order.
+    let mut pairs: Vec<(TypeClass, &str, Option<u32>, Option<u32>)> = Vec::new();
     match selection {
         Selection::All => {
-            for (c, n) in old.keys().chain(new.keys()) {
-                keys.insert((c, n.to_owned()), ());
+            let (mut i, mut j) = (0, 0);
+            let (a, b) = (&old.sorted, &new.sorted);
+            while i < a.len() || j < b.len() {
+                let ord = match (a.get(i), b.get(j)) {
+                    (Some(x), Some(y)) => (x.0, x.1).cmp(&(y.0, y.1)),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    _ => std::cmp::Ordering::Greater,
+                };
+                match ord {
+                    std::cmp::Ordering::Less => {
+                        pairs.push((a[i].0, a[i].1, Some(a[i].2), None));
+                        i += 1;
+                    }
+                    std::cmp::Ordering::Greater => {
+                        pairs.push((b[j].0, b[j].1, None, Some(b[j].2)));
+                        j += 1;
+                    }
+                    std::cmp::Ordering::Equal => {
+                        pairs.push((a[i].0, a[i].1, Some(a[i].2), Some(b[j].2)));
+                        i += 1;
+                        j += 1;
+                    }
+                }
             }
         }
         Selection::Names(names) => {
-            for name in names {
-                for c in old.classes_of(name).into_iter().chain(new.classes_of(name)) {
-                    keys.insert((c, name.clone()), ());
-                }
+            let mut keys: Vec<(TypeClass, &str)> = names
+                .iter()
+                .flat_map(|n| {
+                    old.classes_of(n)
+                        .into_iter()
+                        .chain(new.classes_of(n))
+                        .map(move |c| (c, n.as_str()))
+                })
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            for (c, n) in keys {
+                pairs.push((
+                    c,
+                    n,
+                    old.get(c, n).map(|t| t.id),
+                    new.get(c, n).map(|t| t.id),
+                ));
             }
         }
     }
     let mut out = Diff {
-        compared: keys.len(),
+        compared: pairs.len(),
         ..Diff::default()
     };
-    for (class, name) in keys.into_keys() {
-        let td = match (old.get(class, &name), new.get(class, &name)) {
+    for (class, _, o, n) in pairs {
+        let (o, n) = (
+            o.and_then(|id| old.btf.type_by_id(id)),
+            n.and_then(|id| new.btf.type_by_id(id)),
+        );
+        let td = match (o, n) {
             (Some(o), Some(n)) => {
                 let changes = diff_type(old, &o, new, &n);
                 if changes.is_empty() {

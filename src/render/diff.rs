@@ -59,7 +59,11 @@ fn off(bits: u64) -> String {
 
 fn signed_bytes(bits: i64) -> String {
     if bits % 8 == 0 {
-        format!("{:+} byte{}", bits / 8, if bits.abs() == 8 { "" } else { "s" })
+        format!(
+            "{:+} byte{}",
+            bits / 8,
+            if bits.abs() == 8 { "" } else { "s" }
+        )
     } else {
         format!("{bits:+} bits")
     }
@@ -362,7 +366,9 @@ fn event_text(e: &Event, step: &Step) -> String {
             "{} @{} -> {}",
             if *shifted { "shifted" } else { "moved" },
             off(*old_bit_offset),
-            step.member.as_ref().map_or("?".into(), |m| off(m.bit_offset))
+            step.member
+                .as_ref()
+                .map_or("?".into(), |m| off(m.bit_offset))
         ),
         Event::Retyped { old_type } => format!(
             "retyped {old_type} -> {}",
