@@ -459,6 +459,10 @@ fn changes_of(
     }
 }
 
+/// What reaches one item: relocations (each with "the item is only on its chain") and the
+/// programs that attach to it.
+type Reached<'o> = (Vec<(&'o CoreRelo, bool)>, Vec<String>);
+
 /// The diff of OLD and NEW limited to what `obj` reaches. `old_fixups` and `new_fixups` are
 /// the object's relocations on each (`dryrun::engine::run`, offline); `requirements` the
 /// attach targets and any other requirement.
@@ -474,7 +478,7 @@ pub fn scope(
     let old_by: HashMap<_, &Fixup> = old_fixups.iter().map(|f| (key(f), f)).collect();
     let new_by: HashMap<_, &Fixup> = new_fixups.iter().map(|f| (key(f), f)).collect();
     let relos: Vec<&CoreRelo> = obj.relocations().collect();
-    let mut items: BTreeMap<Touched, (Vec<(&CoreRelo, bool)>, Vec<String>)> = BTreeMap::new();
+    let mut items: BTreeMap<Touched, Reached<'_>> = BTreeMap::new();
     let mut existence: Vec<(&CoreRelo, Touched)> = Vec::new();
     for r in &relos {
         let ts = touched_by(&obj.btf, r);
