@@ -392,3 +392,28 @@ fn history_tells_the_state_story_over_the_kernel_cache() {
         "{text}"
     );
 }
+
+/// docs/diff.md shows real output: its examples on the synthetic pair are what the command
+/// prints.
+#[test]
+fn the_docs_show_what_the_command_prints() {
+    let doc = std::fs::read_to_string(common::tests_dir().join("../docs/diff.md")).unwrap();
+    for args in [
+        &[
+            "--btf",
+            OLD,
+            "--btf",
+            NEW,
+            "diff_task",
+            "diff_color",
+            "diff_target",
+        ][..],
+        &["--btf", OLD, "--btf", NEW, "--for", OLD][..],
+    ] {
+        let out = stdout(&diff(args));
+        assert!(
+            doc.contains(&out),
+            "docs/diff.md lacks the output of diff {args:?}:\n{out}"
+        );
+    }
+}
