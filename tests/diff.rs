@@ -213,6 +213,27 @@ fn history_follows_a_rename_across_the_pair() {
     let o = diff(&["--history", "diff_task.state", "--btf", OLD, "--btf", NEW]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert_golden("golden/diff/pair-history.txt", &stdout(&o));
+    let o = diff(&[
+        "--history",
+        "diff_task.state",
+        "--btf",
+        OLD,
+        "--btf",
+        NEW,
+        "--json",
+    ]);
+    let doc = json(&o);
+    assert_eq!(doc["schema"], "coretool.diff/v1");
+    let steps = doc["history"]["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["events"][0]["event"], "appears");
+    assert_eq!(steps[1]["events"][0]["event"], "renamed");
+    assert_eq!(steps[1]["events"][0]["old_name"], "state");
+    assert_eq!(steps[1]["events"][1]["event"], "moved");
+    assert_eq!(steps[1]["events"][1]["shifted"], true);
+    assert_eq!(steps[1]["member"]["name"], "__state");
+    // An untouched member: nothing happened, exit 0.
+    let o = diff(&["--history", "diff_task.a", "--btf", OLD, "--btf", NEW]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
 }
 
 #[test]

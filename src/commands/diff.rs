@@ -95,7 +95,18 @@ fn read_kernels(args: &DiffArgs) -> anyhow::Result<Vec<Kernel>> {
     let mut out = Vec::new();
     // Unwrapping a vmlinuz takes seconds: say which, on a terminal only.
     let progress = std::io::stderr().is_terminal();
-    let inputs = compat::expand(&args.btf);
+    let mut inputs = Vec::new();
+    for src in &args.btf {
+        let found = compat::expand(std::slice::from_ref(src));
+        if found.is_empty() {
+            bail!(
+                "{}: a directory with no kernel in it (no *.btf, vmlinuz-*, vmlinux-*, \
+                 linux-image-*.deb...)",
+                src.display()
+            );
+        }
+        inputs.extend(found);
+    }
     for input in inputs {
         let input = input.map_err(|u| anyhow::anyhow!("{}", u.reason))?;
         if progress {

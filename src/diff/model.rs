@@ -152,13 +152,6 @@ pub enum Change {
     },
 }
 
-impl Change {
-    /// Whether the change is only a consequence of others (a shift).
-    pub fn is_shift(&self) -> bool {
-        matches!(self, Change::Shifted { .. } | Change::MemberShifted { .. })
-    }
-}
-
 /// Every change in one named type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TypeDiff {
