@@ -127,6 +127,7 @@ fn for_an_object_lists_what_it_reaches_with_the_verdicts_on_new() {
     assert_golden("golden/diff/pair-for.txt", &stdout(&o));
 
     let o = diff(&["--btf", OLD, "--btf", NEW, "--for", OLD, "--json"]);
+    assert_golden("golden/diff/pair-for.json", &stdout(&o));
     let doc = json(&o);
     let touches = doc["objects"][0]["touches"].as_array().unwrap();
     let item = |what: &str, name: &str| -> &Value {
