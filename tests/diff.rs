@@ -98,6 +98,9 @@ fn the_pair_diff_reports_every_change_class() {
 #[test]
 fn an_insertion_is_reported_once_with_its_shift() {
     let o = diff(&["--btf", OLD, "--btf", NEW, "diff_task", "--json"]);
+    // A C spelling names the same type.
+    let spelled = diff(&["--btf", OLD, "--btf", NEW, "struct diff_task", "--json"]);
+    assert_eq!(o.stdout, spelled.stdout);
     let doc = json(&o);
     let changes = doc["diff"]["types"][0]["changes"].as_array().unwrap();
     let of =

@@ -142,7 +142,15 @@ fn read_kernels(args: &DiffArgs) -> anyhow::Result<Vec<Kernel>> {
     Ok(out)
 }
 
-pub fn run(args: DiffArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: DiffArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
+    // `struct task_struct` names `task_struct` (every class is looked up anyway).
+    for t in &mut args.types {
+        if let Some((kw, name)) = t.split_once(' ') {
+            if ["struct", "union", "enum", "typedef", "func"].contains(&kw) {
+                *t = name.trim().to_owned();
+            }
+        }
+    }
     // Every input is read and checked before anything is printed.
     let objects: Vec<Object> = args
         .objects

@@ -281,6 +281,20 @@ fn write_fix(out: &mut impl Write, style: Style, f: &Fix) -> io::Result<()> {
 fn write_touch(out: &mut impl Write, style: Style, t: &Touch) -> io::Result<()> {
     writeln!(out, "{}", style.bold(&t.touched.text()))?;
     for c in &t.changes {
+        // A member's parent type that only one kernel has.
+        if let (
+            coretool::diff::Touched::Member { parent, .. },
+            Change::TypeAdded | Change::TypeRemoved,
+        ) = (&t.touched, c)
+        {
+            let (m, text) = change_line(c);
+            writeln!(
+                out,
+                "  {}",
+                paint(style, m, &format!("{m} {parent}: {text}"))
+            )?;
+            continue;
+        }
         write_change(out, style, "  ", c)?;
     }
     if !t.programs.is_empty() {
