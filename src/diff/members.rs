@@ -8,16 +8,23 @@
 //! changes is one [`Change::Shifted`] ("everything from `stack` on moved by +8 bytes"), and a
 //! member whose own delta is the delta of its run is not reported at all.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::model::{Change, MemberAt};
 use super::types::Index;
 use crate::btf::{Btf, Kind, MAX_RESOLVE_DEPTH};
 
-/// The members of composite `id`, anonymous containers flattened, in declaration order.
+/// Members one flattening visits at most: anonymous structs that hold the same anonymous
+/// struct twice, 30 deep, would otherwise make 2^30 of them out of 60 types of hostile BTF. A
+/// real kernel's largest struct has a few hundred.
+pub(crate) const MAX_FLAT_MEMBERS: usize = 1 << 16;
+
+/// The members of composite `id`, anonymous containers flattened, in declaration order (at
+/// most [`MAX_FLAT_MEMBERS`] visited).
 pub fn flatten(idx: &Index<'_>, id: u32) -> Vec<MemberAt> {
     let mut out = Vec::new();
-    walk(idx, id, "", 0, &mut out, 0);
+    let mut budget = MAX_FLAT_MEMBERS;
+    walk(idx, id, "", 0, &mut out, 0, &mut budget);
     out
 }
 
@@ -33,7 +40,15 @@ pub(crate) fn skip_mods(btf: &Btf, mut id: u32) -> Option<crate::btf::Type<'_>> 
     None
 }
 
-fn walk(idx: &Index<'_>, id: u32, prefix: &str, base: u64, out: &mut Vec<MemberAt>, depth: usize) {
+fn walk(
+    idx: &Index<'_>,
+    id: u32,
+    prefix: &str,
+    base: u64,
+    out: &mut Vec<MemberAt>,
+    depth: usize,
+    budget: &mut usize,
+) {
     let btf = idx.btf;
     let Some(t) = btf.type_by_id(id) else { return };
     if !t.is_composite() || depth > MAX_RESOLVE_DEPTH {
@@ -69,6 +84,10 @@ fn walk(idx: &Index<'_>, id: u32, prefix: &str, base: u64, out: &mut Vec<MemberA
         a == b || names(a) == names(b)
     };
     for m in t.members() {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
         let name = btf.str_at(m.name_off).unwrap_or("");
         let off = base + m.bit_offset as u64;
         let inner = skip_mods(btf, m.type_id).filter(|t| t.is_composite() && t.name_off() == 0);
@@ -76,7 +95,7 @@ fn walk(idx: &Index<'_>, id: u32, prefix: &str, base: u64, out: &mut Vec<MemberA
             // An anonymous struct/union: its members belong to the parent, as in C. An
             // unnamed bitfield is padding.
             if let Some(inner) = inner {
-                walk(idx, inner.id, prefix, off, out, depth + 1);
+                walk(idx, inner.id, prefix, off, out, depth + 1, budget);
             }
             continue;
         }
@@ -90,7 +109,15 @@ fn walk(idx: &Index<'_>, id: u32, prefix: &str, base: u64, out: &mut Vec<MemberA
         });
         if let Some(inner) = inner {
             if !anon_copies.iter().any(|&c| same_members(c, inner.id)) {
-                walk(idx, inner.id, &format!("{path}."), off, out, depth + 1);
+                walk(
+                    idx,
+                    inner.id,
+                    &format!("{path}."),
+                    off,
+                    out,
+                    depth + 1,
+                    budget,
+                );
             }
         }
     }
@@ -142,59 +169,89 @@ pub(crate) struct Matching {
     pub renamed: Vec<(usize, usize)>,
 }
 
-/// Match members by name, then the leftovers by probable rename.
+/// Match members by name (the k-th of a name in OLD with the k-th in NEW: hostile BTF may
+/// repeat names), then the leftovers by probable rename. Linear but for the sort of pairs.
 pub(crate) fn match_members(old: &[MemberAt], new: &[MemberAt]) -> Matching {
-    let mut by_name: HashMap<&str, usize> = HashMap::with_capacity(new.len());
+    let mut by_name: HashMap<&str, std::collections::VecDeque<usize>> =
+        HashMap::with_capacity(new.len());
     for (i, m) in new.iter().enumerate() {
-        by_name.entry(m.name.as_str()).or_insert(i);
+        by_name.entry(m.name.as_str()).or_default().push_back(i);
     }
+    let old_names: HashSet<&str> = old.iter().map(|m| m.name.as_str()).collect();
     let mut pairs: Vec<(usize, usize)> = Vec::new();
     let mut new_used = vec![false; new.len()];
     let mut old_left = Vec::new();
     for (i, m) in old.iter().enumerate() {
-        match by_name.get(m.name.as_str()) {
-            Some(&j) if !new_used[j] => {
+        match by_name.get_mut(m.name.as_str()).and_then(|q| q.pop_front()) {
+            Some(j) => {
                 new_used[j] = true;
                 pairs.push((i, j));
             }
-            _ => old_left.push(i),
+            None => old_left.push(i),
         }
     }
-    // The shift around a member: the delta of the nearest matched member after it (an
-    // insertion before it moves both), then the one before it, then none.
-    let deltas_near = |i: usize| -> [Option<i64>; 3] {
-        let delta = |&(o, n): &(usize, usize)| new[n].bit_offset as i64 - old[o].bit_offset as i64;
-        [
-            pairs.iter().find(|(o, _)| *o > i).map(delta),
-            pairs.iter().rev().find(|(o, _)| *o < i).map(delta),
-            Some(0),
-        ]
-    };
+    // The shift around each old member: the delta of the nearest matched member after it (an
+    // insertion before it moves both), then of the one before it, then none.
+    let delta = |(o, n): (usize, usize)| new[n].bit_offset as i64 - old[o].bit_offset as i64;
+    let mut before: Vec<Option<i64>> = vec![None; old.len()];
+    let mut after: Vec<Option<i64>> = vec![None; old.len()];
+    let mut last = None;
+    let mut p = pairs.iter().peekable();
+    for (i, slot) in before.iter_mut().enumerate() {
+        *slot = last;
+        if let Some(&&(o, n)) = p.peek() {
+            if o == i {
+                last = Some(delta((o, n)));
+                p.next();
+            }
+        }
+    }
+    let mut next = None;
+    let mut p = pairs.iter().rev().peekable();
+    for i in (0..old.len()).rev() {
+        after[i] = next;
+        if let Some(&&(o, n)) = p.peek() {
+            if o == i {
+                next = Some(delta((o, n)));
+                p.next();
+            }
+        }
+    }
+    // Unmatched NEW members that no OLD member is named like, by offset.
+    let mut free_at: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (j, n) in new.iter().enumerate() {
+        if !new_used[j] && !old_names.contains(n.name.as_str()) {
+            free_at.entry(n.bit_offset).or_default().push(j);
+        }
+    }
     let mut renamed = Vec::new();
     for i in old_left {
         let o = &old[i];
-        let deltas = deltas_near(i);
+        let deltas = [after[i], before[i], Some(0)];
         // The best candidate: a similar name first, then the place the shift predicts, then
         // the same type; at least the place and either the type or the name must agree.
-        let best = (0..new.len())
-            .filter(|&j| {
+        let mut best: Option<((bool, usize, bool), usize)> = None;
+        for (place, d) in deltas.iter().enumerate() {
+            let Some(d) = d else { continue };
+            let Ok(at) = u64::try_from(o.bit_offset as i64 + d) else {
+                continue;
+            };
+            for &j in free_at.get(&at).into_iter().flatten() {
                 let n = &new[j];
-                !new_used[j]
-                    && !old.iter().any(|m| m.name == n.name)
+                let fits = !new_used[j]
                     && n.bitfield_size == o.bitfield_size
                     // A rename keeps the nesting: `a.x` does not become `y`.
                     && o.name.matches('.').count() == n.name.matches('.').count()
-                    && (n.ty == o.ty || similar_names(&o.name, &n.name))
-            })
-            .filter_map(|j| {
-                let n = &new[j];
-                let place = deltas.iter().position(|d| {
-                    d.is_some_and(|d| n.bit_offset as i64 == o.bit_offset as i64 + d)
-                })?;
+                    && (n.ty == o.ty || similar_names(&o.name, &n.name));
+                if !fits {
+                    continue;
+                }
                 let score = (similar_names(&o.name, &n.name), 3 - place, n.ty == o.ty);
-                Some((score, j))
-            })
-            .max_by_key(|&(score, j)| (score, std::cmp::Reverse(j)));
+                if best.is_none_or(|(s, bj)| score > s || score == s && j < bj) {
+                    best = Some((score, j));
+                }
+            }
+        }
         if let Some((_, j)) = best {
             new_used[j] = true;
             renamed.push((i, j));
@@ -219,14 +276,21 @@ pub fn diff_members(old: &[MemberAt], new: &[MemberAt]) -> Vec<Change> {
         matched_old[o] = true;
         matched_new[n] = true;
     }
+    // Where a removed member would be in NEW: after the member matched just before it.
+    let mut place = vec![0u64; old.len()];
+    let mut p = m.pairs.iter().peekable();
+    let mut at = 0;
+    for (i, slot) in place.iter_mut().enumerate() {
+        *slot = at;
+        if let Some(&&(o, n)) = p.peek() {
+            if o == i {
+                at = new[n].bit_offset;
+                p.next();
+            }
+        }
+    }
     for (i, mem) in old.iter().enumerate().filter(|(i, _)| !matched_old[*i]) {
-        // Placed where it would be in NEW: after the member matched just before it.
-        let at = m
-            .pairs
-            .iter()
-            .rev()
-            .find(|(o, _)| *o < i)
-            .map_or(0, |&(_, n)| new[n].bit_offset);
+        let at = place[i];
         keyed.push((
             (at, 1),
             Change::MemberRemoved {
@@ -260,6 +324,7 @@ pub fn diff_members(old: &[MemberAt], new: &[MemberAt]) -> Vec<Change> {
         in_kept[k] = true;
     }
     // Runs of equal delta along the kept members; a run at delta 0 is no news.
+    // (first pair, delta, members in the run)
     let mut runs: Vec<(usize, i64, usize)> = Vec::new();
     let mut cur: i64 = 0;
     for &k in &kept {
@@ -271,17 +336,11 @@ pub fn diff_members(old: &[MemberAt], new: &[MemberAt]) -> Vec<Change> {
             }
             cur = d;
         }
-    }
-    // Count each run's members (kept pairs from its start while the delta holds).
-    for r in runs.iter_mut() {
-        let pos = kept.iter().position(|&k| k == r.0).unwrap_or(0);
-        r.2 = kept[pos..]
-            .iter()
-            .take_while(|&&k| {
-                let (o, n) = m.pairs[k];
-                new[n].bit_offset as i64 - old[o].bit_offset as i64 == r.1
-            })
-            .count();
+        if d != 0 {
+            if let Some(r) = runs.last_mut() {
+                r.2 += 1;
+            }
+        }
     }
     for (start, delta, count) in runs {
         let (_, n) = m.pairs[start];
@@ -294,7 +353,10 @@ pub fn diff_members(old: &[MemberAt], new: &[MemberAt]) -> Vec<Change> {
             },
         ));
     }
-    let renamed: Vec<usize> = m.renamed.iter().map(|&(o, _)| o).collect();
+    let mut renamed = vec![false; old.len()];
+    for &(o, _) in &m.renamed {
+        renamed[o] = true;
+    }
     for (k, &(o, n)) in m.pairs.iter().enumerate() {
         if !in_kept[k] && old[o].bit_offset != new[n].bit_offset {
             keyed.push((
@@ -305,7 +367,7 @@ pub fn diff_members(old: &[MemberAt], new: &[MemberAt]) -> Vec<Change> {
                 },
             ));
         }
-        if !renamed.contains(&o) && retyped(&old[o], &new[n]) {
+        if !renamed[o] && retyped(&old[o], &new[n]) {
             keyed.push((
                 (new[n].bit_offset, 5),
                 Change::MemberRetyped {
@@ -379,6 +441,39 @@ mod tests {
         assert!(!c
             .iter()
             .any(|c| matches!(c, Change::MemberAdded { .. } | Change::MemberRemoved { .. })));
+    }
+
+    /// Hostile BTF: `top` holds two anonymous structs, each of which holds the same two, 30
+    /// deep: 2^31 members if walked in full.
+    #[test]
+    fn a_fan_out_of_anonymous_structs_is_bounded() {
+        let strs = b"\0int\0a\0top\0";
+        let mut words: Vec<u32> = vec![1, 1 << 24, 4, 32];
+        // [2] struct { int a; int a; } then [k] struct { [k-1]; [k-1]; } anonymous.
+        words.extend([0, (4 << 24) | 2, 8, 5, 1, 0, 5, 1, 32]);
+        let depth = 30;
+        for k in 3..3 + depth {
+            words.extend([0, (4 << 24) | 2, 8, 0, k - 1, 0, 0, k - 1, 0]);
+        }
+        words.extend([7, (4 << 24) | 2, 8, 0, 2 + depth, 0, 0, 2 + depth, 0]);
+        let mut blob = Vec::new();
+        blob.extend([0x9f, 0xeb, 1, 0]);
+        let len = words.len() as u32 * 4;
+        for v in [24, 0, len, len, strs.len() as u32] {
+            blob.extend(v.to_le_bytes());
+        }
+        for w in &words {
+            blob.extend(w.to_le_bytes());
+        }
+        blob.extend(strs);
+        let btf = Btf::parse(&blob).unwrap();
+        let idx = Index::new(&btf);
+        let top = idx.composite("top").unwrap();
+        let start = std::time::Instant::now();
+        let flat = flatten(&idx, top.id);
+        assert!(flat.len() <= MAX_FLAT_MEMBERS, "{}", flat.len());
+        assert!(start.elapsed().as_secs() < 5);
+        assert!(diff_members(&flat, &flat).is_empty());
     }
 
     #[test]
