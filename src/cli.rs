@@ -47,6 +47,9 @@ pub enum Command {
     /// Show libbpf's CO-RE fixups for an object, per field, against one or many kernels
     #[command(after_help = commands::dry_run::AFTER_HELP)]
     DryRun(commands::dry_run::DryRunArgs),
+    /// What changed between two kernels' types, limited to what an object reaches
+    #[command(after_help = commands::diff::AFTER_HELP)]
+    Diff(commands::diff::DiffArgs),
     /// Relocate objects against every kernel of a fleet: a verdict per object and kernel
     #[command(after_help = commands::compat::AFTER_HELP, long_about = commands::compat::LONG_ABOUT)]
     Compat(commands::compat::CompatArgs),

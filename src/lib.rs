@@ -7,6 +7,7 @@
 pub mod btf;
 pub mod check;
 pub mod compat;
+pub mod diff;
 pub mod dryrun;
 pub mod elf;
 pub mod error;

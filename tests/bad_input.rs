@@ -94,6 +94,26 @@ fn readers_in(dir: &std::path::Path) -> Vec<Reader> {
             false,
             &["core_all_kinds.btf"],
         ),
+        // diff reads kernels as compat does (never the user's BTF cache here).
+        r(
+            &["diff", "--no-cache", "--btf", &btf, "--btf", "{}"],
+            false,
+            &["core_all_kinds.btf"],
+        ),
+        r(
+            &[
+                "diff",
+                "--no-cache",
+                "--btf",
+                &btf,
+                "--btf",
+                &btf,
+                "--for",
+                "{}",
+            ],
+            false,
+            &["core_all_kinds.bpf.o"],
+        ),
     ]
 }
 

@@ -70,6 +70,16 @@ fn offline_commands_exit_0_on_a_broken_pipe() {
         ],
         &["check-btf", "--btf", "core_all_kinds.btf"],
         &["--json", "check-btf", "--btf", "core_all_kinds.btf"],
+        &[
+            "diff",
+            "--no-cache",
+            "--btf",
+            "diff/diff_old.bpf.o",
+            "--btf",
+            "diff/diff_new.bpf.o",
+            "--for",
+            "diff/diff_old.bpf.o",
+        ],
     ] {
         assert_quiet_exit(args);
     }

@@ -16,6 +16,7 @@ mod btf_cli;
 mod check_btf;
 mod check_btf_fixtures;
 mod compat;
+mod diff;
 mod dry_run;
 mod fuzz_regressions;
 mod generated;

@@ -270,6 +270,8 @@ fn every_command_output_validates() {
     let ambiguous = fixture("dryrun/targets/offset_ambiguity.o");
     let not_bpf = fixture("not_bpf.o");
     let big_endian = fixture("core_all_kinds.bpfeb.o");
+    let diff_old = fixture("diff/diff_old.bpf.o");
+    let diff_new = fixture("diff/diff_new.bpf.o");
     let written = tempfile::tempdir().unwrap();
     let written = written.path().join("out.btf").display().to_string();
     let mut seen = Vec::new();
@@ -338,6 +340,29 @@ fn every_command_output_validates() {
             vec!["--json", "btf", "--btf", &big_endian, "-o", &written],
             &[0],
         ),
+        (
+            vec!["--json", "diff", "--btf", &diff_old, "--btf", &diff_new],
+            &[1],
+        ),
+        (
+            vec![
+                "--json", "diff", "--btf", &diff_old, "--btf", &diff_new, "--for", &diff_old,
+            ],
+            &[0, 1],
+        ),
+        (
+            vec![
+                "--json",
+                "diff",
+                "--history",
+                "diff_task.state",
+                "--btf",
+                &diff_old,
+                "--btf",
+                &diff_new,
+            ],
+            &[0, 1],
+        ),
     ];
     for (args, codes) in &runs {
         seen.extend(check_command(&schemas, args, codes));
@@ -349,6 +374,7 @@ fn every_command_output_validates() {
         "coretool.compat/v1",
         "coretool.check-btf/v1",
         "coretool.btf-output/v1",
+        "coretool.diff/v1",
     ] {
         assert!(seen.iter().any(|s| s == id), "no output of {id} checked");
     }

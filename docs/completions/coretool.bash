@@ -25,6 +25,9 @@ _coretool() {
             coretool,compat)
                 cmd="coretool__subcmd__compat"
                 ;;
+            coretool,diff)
+                cmd="coretool__subcmd__diff"
+                ;;
             coretool,dry-run)
                 cmd="coretool__subcmd__dry__subcmd__run"
                 ;;
@@ -55,6 +58,9 @@ _coretool() {
             coretool__subcmd__help,compat)
                 cmd="coretool__subcmd__help__subcmd__compat"
                 ;;
+            coretool__subcmd__help,diff)
+                cmd="coretool__subcmd__help__subcmd__diff"
+                ;;
             coretool__subcmd__help,dry-run)
                 cmd="coretool__subcmd__help__subcmd__dry__subcmd__run"
                 ;;
@@ -83,7 +89,7 @@ _coretool() {
 
     case "${cmd}" in
         coretool)
-            opts="-v -h -V --json --color --verbose --help --version check-btf btf vmlinux relocs dry-run compat selftest monitor generate help"
+            opts="-v -h -V --json --color --verbose --help --version check-btf btf vmlinux relocs dry-run diff compat selftest monitor generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -210,6 +216,40 @@ _coretool() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        coretool__subcmd__diff)
+            opts="-h -V --json --btf --for --history --as-given --cache --no-cache --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --btf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --history)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         coretool__subcmd__dry__subcmd__run)
             opts="-v -h -V --json --verbose --btf --load --program --offline --format --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -259,7 +299,7 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__help)
-            opts="check-btf btf vmlinux relocs dry-run compat selftest monitor generate help"
+            opts="check-btf btf vmlinux relocs dry-run diff compat selftest monitor generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -301,6 +341,20 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__help__subcmd__compat)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coretool__subcmd__help__subcmd__diff)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -40,6 +40,7 @@ pub(crate) const SCHEMAS: &[SchemaEntry] = &[
     entry::<super::monitor::MonitorLine>(super::monitor::SCHEMA),
     entry::<compat::Record>(coretool::compat::SCHEMA),
     entry::<super::btf::WrittenDoc>(super::btf::WRITTEN_SCHEMA),
+    entry::<crate::render::diff::Document>(crate::render::diff::SCHEMA),
 ];
 
 impl SchemaEntry {

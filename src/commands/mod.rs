@@ -4,6 +4,7 @@
 pub mod btf;
 pub mod check_btf;
 pub mod compat;
+pub mod diff;
 pub mod dry_run;
 pub mod generate;
 pub mod monitor;

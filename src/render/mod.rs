@@ -14,6 +14,7 @@ pub mod btf_json;
 pub mod btf_raw;
 pub mod check;
 pub mod compat;
+pub mod diff;
 pub mod dry_run;
 pub mod layout;
 pub mod markdown;

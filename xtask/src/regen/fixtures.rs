@@ -151,6 +151,22 @@ pub fn run(args: &Args) -> Result<()> {
         &["-DTARGET"],
     )?;
 
+    // `coretool diff`'s OLD/NEW pair (tests/fixtures/diff/).
+    t.bpf_cc(
+        &dir,
+        "bpfel",
+        "diff/diff_pair.bpf.c",
+        "diff/diff_old.bpf.o",
+        &[],
+    )?;
+    t.bpf_cc(
+        &dir,
+        "bpfel",
+        "diff/diff_pair.bpf.c",
+        "diff/diff_new.bpf.o",
+        &["-DNEW"],
+    )?;
+
     // A .BTF.ext damaged three ways.
     let all_kinds = fs::read(dir.join("core_all_kinds.bpf.o"))?;
     for (name, how) in [
