@@ -1117,3 +1117,46 @@ fn walk_btf(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// An object built for x86 (the bundled probe reads `pt_regs.di` through `PT_REGS_PARM1`) is
+/// `incompatible` with the CI fleet's arm64, ppc64le and riscv64 kernels, saying why, and loads
+/// on the amd64 ones; the s390x kernel is the other byte order.
+#[test]
+fn an_object_built_for_another_architecture_is_incompatible() {
+    let fleet = common::fleet_ci().join("debian");
+    require!(
+        walk_btf(&fleet).len() >= 7,
+        "no CI fleet in {} (run scripts/fetch-fleet.sh --subset ci --dest {})",
+        fleet.display(),
+        common::fleet_ci().display()
+    );
+    let probe =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("probes/prebuilt/process_monitor.bpf.o");
+    let out = compat(&[
+        "--json",
+        &probe.display().to_string(),
+        "--kernels",
+        &fleet.display().to_string(),
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    for r in records(&out) {
+        let arch = r["kernel"]["arch"].as_str().unwrap().to_owned();
+        let reason = r["reason"].as_str().unwrap_or_default();
+        match arch.as_str() {
+            "x86_64" => assert_eq!(r["verdict"], "loads-guarded-poison", "{r}"),
+            "s390x" => assert!(reason.contains("the kernel big-endian"), "{r}"),
+            other => {
+                assert_eq!(r["verdict"], "incompatible", "{r}");
+                assert_eq!(
+                    reason,
+                    format!(
+                        "the object is built for x86_64 (relocation #0 struct pt_regs.di at \
+                         process_monitor.bpf.c:254), the kernel is {other}"
+                    )
+                );
+                // The failing relocation is still named.
+                assert_eq!(r["failures"][0]["accessor"], "struct pt_regs.di", "{r}");
+            }
+        }
+    }
+}

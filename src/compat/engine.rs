@@ -15,7 +15,7 @@ use crate::reloc::{cands, Object, Status};
 
 use super::cache::Cache;
 use super::classes::FailedRelo;
-use super::identity::KernelId;
+use super::identity::{btf_arch, KernelId};
 use super::sources::{self, CacheUse, KernelInput, Unlisted};
 
 /// The verdict on one object on one kernel.
@@ -27,8 +27,8 @@ pub enum Verdict {
     LoadsGuardedPoison,
     /// A relocation error or a reachable poisoned instruction.
     Fails,
-    /// The object cannot run on this kernel at all (its byte order is the other one); the
-    /// relocations are still computed.
+    /// The object cannot run on this kernel at all (its byte order is the other one, or it was
+    /// built for another architecture); the relocations are still computed.
     Incompatible,
     /// The kernel source could not be read (the reason is given).
     Unreadable,
@@ -103,6 +103,10 @@ pub fn run(
     wanted.sort_unstable();
     wanted.dedup();
     let wanted = &wanted;
+    // The architecture each object was built for, where its BTF tells (a complete
+    // `struct pt_regs`, whose members differ between architectures).
+    let arches: Vec<Option<&'static str>> = objects.iter().map(|o| btf_arch(&o.btf)).collect();
+    let arches = &arches;
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<KernelOutcome>(jobs);
     std::thread::scope(|scope| {
@@ -115,7 +119,7 @@ pub fn run(
                 let Some(input) = inputs.get(seq) else {
                     break;
                 };
-                let outcome = one_kernel(objects, wanted, seq, input, cache);
+                let outcome = one_kernel(objects, arches, wanted, seq, input, cache);
                 if tx.send(outcome).is_err() {
                     break;
                 }
@@ -136,6 +140,7 @@ pub fn run(
 /// Read one kernel and relocate every object against it.
 fn one_kernel(
     objects: &[Object],
+    arches: &[Option<&'static str>],
     wanted: &[Vec<u8>],
     seq: usize,
     input: &Result<KernelInput, Unlisted>,
@@ -177,7 +182,7 @@ fn one_kernel(
     let outcomes = objects
         .iter()
         .enumerate()
-        .map(|(i, obj)| judge(i, obj, &kernel, prepared.as_ref()))
+        .map(|(i, obj)| judge(i, obj, arches[i], &kernel, prepared.as_ref()))
         .collect();
     KernelOutcome {
         seq,
@@ -198,6 +203,7 @@ fn endian_name(e: Endian) -> &'static str {
 fn judge(
     object: usize,
     obj: &Object,
+    obj_arch: Option<&str>,
     kernel: &sources::Kernel,
     prepared: Result<&OfflineKernel<'_>, &String>,
 ) -> ObjectOutcome {
@@ -243,6 +249,8 @@ fn judge(
             false => Verdict::Loads,
         };
         (v, None)
+    } else if let Some(why) = other_architecture(obj_arch, kernel.id.arch.as_deref(), &failures) {
+        (Verdict::Incompatible, Some(why))
     } else {
         let reason = report
             .result
@@ -258,6 +266,31 @@ fn judge(
         failures,
         reason,
     }
+}
+
+/// Why an object that fails on a kernel cannot run there at all: it was built for another
+/// architecture (its own BTF's `struct pt_regs` is that architecture's) and what fails is its
+/// reads of `struct pt_regs`, which each architecture lays out its own way. `None` when the
+/// object's architecture is unknown, is the kernel's, or something else fails too.
+fn other_architecture(
+    obj_arch: Option<&str>,
+    kernel_arch: Option<&str>,
+    failures: &[FailedRelo],
+) -> Option<String> {
+    let (built, kernel) = (obj_arch?, kernel_arch?);
+    let regs = |f: &FailedRelo| f.accessor.starts_with("struct pt_regs");
+    if built == kernel || failures.is_empty() || !failures.iter().all(regs) {
+        return None;
+    }
+    let first = &failures[0];
+    let at = first
+        .source
+        .as_deref()
+        .map_or(String::new(), |s| format!(" at {s}"));
+    Some(format!(
+        "the object is built for {built} (relocation #{} {}{at}), the kernel is {kernel}",
+        first.index, first.accessor
+    ))
 }
 
 /// The relocations that keep the object from loading: errors, then reachable poison.
