@@ -10,6 +10,7 @@
 //! - [`dump`]: libbpf's C type printer (`btf_dump`), for vmlinux.h.
 //! - [`probe`]: libbpf's version and feature probes, and whether libbpf accepts a BTF.
 pub mod btf;
+pub mod btf_write;
 pub mod dump;
 pub mod object;
 pub mod print;
