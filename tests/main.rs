@@ -12,6 +12,7 @@ mod common;
 mod bad_input;
 mod broken_pipe;
 mod btf_cli;
+mod btfgen;
 mod check_btf;
 mod check_btf_fixtures;
 mod compat;

@@ -10,10 +10,11 @@
 //! minimization renumbers: type ids, and member indices in the raw accessor (`0:86` becomes
 //! `0:2` when the members before it are dropped). Whether relocation as a whole stopped must
 //! agree too. The value of a `type_id_target` relocation is a type id, so it is compared
-//! through the renumbering: the minimized value must be the new id of the full value's type.
+//! through the renumbering: the minimized value must be the new id of the full value's type
+//! (and whether the id "changed", patched or same, is not compared for that kind).
 
 use crate::dryrun::TargetReport;
-use crate::reloc::{CoreReloKind, Fixup, Patch, Spec, SpecDetail};
+use crate::reloc::{CoreReloKind, Fixup, Patch, Spec, SpecDetail, Status};
 
 /// One relocation whose result differs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,8 +63,14 @@ fn fields(f: &Fixup, renumber: &dyn Fn(u64) -> u64) -> [(&'static str, String); 
         },
         (_, p) => p,
     });
+    // Whether a type id "changed" depends on the numbering: patched and same are one status
+    // for `type_id_target`.
+    let status = match (f.kind, f.status) {
+        (CoreReloKind::TypeIdTarget, Status::Same | Status::Patched) => "resolved",
+        (_, s) => s.name(),
+    };
     [
-        ("status", f.status.name().to_owned()),
+        ("status", status.to_owned()),
         ("local value", format!("{:?}", f.local)),
         ("target value", format!("{:?}", ids(f.target))),
         ("patch", format!("{patch:?}")),

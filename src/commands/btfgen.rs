@@ -169,6 +169,18 @@ pub fn run(args: BtfgenArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         return Err(e);
     }
     rows.sort_by_key(|r| r.result.seq);
+    let proof_failed = rows
+        .iter()
+        .any(|r| matches!(r.result.outcome, Outcome::ProofFailed { .. }));
+    let none_read = rows
+        .iter()
+        .all(|r| matches!(r.result.outcome, Outcome::Error { .. }));
+    if total == 0 || none_read {
+        // Dropping the bundle removes its temporary file: FILE is left as it was.
+        drop(bundle);
+        eprintln!("coretool: btfgen: no kernel could be read from the --kernels sources");
+        return Ok(ExitCode::from(EXIT_ERROR));
+    }
     let stats = match bundle {
         Some(b) => {
             let mut index = Vec::new();
@@ -180,27 +192,19 @@ pub fn run(args: BtfgenArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     };
     let summary = Summary::of(&rows, stats);
     if g.json {
-        output::write_json(&mut out, &summary)?;
+        // JSON Lines: the summary is one line too.
+        serde_json::to_writer(&mut out, &summary)?;
+        out.write_all(b"\n")?;
     } else {
         let style = Style::new(g.color.enabled());
         render::write_text(&mut out, &names, &rows, &summary, style)?;
     }
     out.flush()?;
-    let proof_failed = rows
-        .iter()
-        .any(|r| matches!(r.result.outcome, Outcome::ProofFailed { .. }));
-    let none_read = rows
-        .iter()
-        .all(|r| matches!(r.result.outcome, Outcome::Error { .. }));
     if proof_failed {
         eprintln!(
             "coretool: btfgen: a minimized BTF does not relocate the objects as the full BTF \
              does (see above); its output was not written"
         );
-        return Ok(ExitCode::from(EXIT_ERROR));
-    }
-    if total == 0 || none_read {
-        eprintln!("coretool: btfgen: no kernel could be read from the --kernels sources");
         return Ok(ExitCode::from(EXIT_ERROR));
     }
     Ok(ExitCode::from(if summary.not_written == 0 {
