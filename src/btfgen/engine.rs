@@ -157,20 +157,15 @@ fn one_kernel(
 /// Relocate against the full BTF, judge each object, and, when all load, minimize and prove.
 pub fn minimize_kernel(objects: &[Object], kernel: &Kernel) -> (Vec<ObjectResult>, Outcome) {
     let full = &kernel.btf;
-    let relocate = |obj: &Object, btf: &source::BtfSource| -> Result<TargetReport, String> {
-        let target = Target {
-            btf,
-            default_kernel: false,
-        };
-        engine::run(obj, &target, Mode::Offline, false)
-            .map_err(|e| format!("{}: {e}", kernel.id.source))
-    };
     let mut reports = Vec::new();
     let mut results = Vec::new();
     for (i, obj) in objects.iter().enumerate() {
         let report = match relocate(obj, full) {
             Ok(r) => r,
-            Err(reason) => return (results, Outcome::Error { reason }),
+            Err(why) => {
+                let reason = format!("{}: {why}", kernel.id.source);
+                return (results, Outcome::Error { reason });
+            }
         };
         results.push(judge(i, obj, full.btf.endian(), &report));
         reports.push(report);
@@ -187,30 +182,42 @@ pub fn minimize_kernel(objects: &[Object], kernel: &Kernel) -> (Vec<ObjectResult
             }
         }
     }
-    let btf = match write::minimize(&full.btf, &marks) {
-        Ok(b) => b,
-        Err(e) => {
-            let reason = format!("{}: {e}", kernel.id.source);
-            return (results, Outcome::Error { reason });
-        }
+    match minimize_and_prove(objects, &reports, &marks, full) {
+        Ok(outcome) => (results, outcome),
+        Err(why) => (
+            results,
+            Outcome::Error {
+                reason: format!("{}: {why}", kernel.id.source),
+            },
+        ),
+    }
+}
+
+/// Relocate `obj` against `btf` offline, as a `--btf` target.
+fn relocate(obj: &Object, btf: &source::BtfSource) -> Result<TargetReport, String> {
+    let target = Target {
+        btf,
+        default_kernel: false,
     };
-    let name = Path::new(&kernel.id.source).with_extension("min.btf");
-    let min = match source::from_bytes_limited(&name, btf.clone(), u64::MAX) {
-        Ok(m) => m,
-        Err(e) => {
-            let reason = format!("the minimized BTF does not parse back: {e}");
-            return (results, Outcome::Error { reason });
-        }
-    };
+    engine::run(obj, &target, Mode::Offline, false).map_err(|e| e.to_string())
+}
+
+/// Write `marks` of `full` as a new BTF, relocate every object against it, and compare with
+/// `reports` (the same objects against `full`).
+pub(crate) fn minimize_and_prove(
+    objects: &[Object],
+    reports: &[TargetReport],
+    marks: &Marks,
+    full: &source::BtfSource,
+) -> Result<Outcome, String> {
+    let btf = write::minimize(&full.btf, marks).map_err(|e| e.to_string())?;
+    let name = full.path.with_extension("min.btf");
+    let min = source::from_bytes_limited(&name, btf.clone(), u64::MAX)
+        .map_err(|e| format!("the minimized BTF does not parse back: {e}"))?;
     let mut mismatches = Vec::new();
-    for (i, (obj, report)) in objects.iter().zip(&reports).enumerate() {
-        let again = match relocate(obj, &min) {
-            Ok(r) => r,
-            Err(reason) => {
-                let reason = format!("relocating against the minimized BTF: {reason}");
-                return (results, Outcome::Error { reason });
-            }
-        };
+    for (i, (obj, report)) in objects.iter().zip(reports).enumerate() {
+        let again = relocate(obj, &min)
+            .map_err(|e| format!("relocating against the minimized BTF: {e}"))?;
         let renumber = |v: u64| u32::try_from(v).map_or(u64::MAX, |id| marks.new_id(id) as u64);
         let diff = proof::compare(report, &again, &renumber);
         if !diff.is_empty() {
@@ -218,15 +225,14 @@ pub fn minimize_kernel(objects: &[Object], kernel: &Kernel) -> (Vec<ObjectResult
         }
     }
     if !mismatches.is_empty() {
-        return (results, Outcome::ProofFailed { mismatches });
+        return Ok(Outcome::ProofFailed { mismatches });
     }
-    let outcome = Outcome::Minimized {
+    Ok(Outcome::Minimized {
         full_size: full.btf.raw_size(),
         types_kept: marks.types.len() as u32,
         types_total: full.btf.type_count().saturating_sub(1),
         btf,
-    };
-    (results, outcome)
+    })
 }
 
 /// Whether the object loads on this kernel, and if not, why.
@@ -266,5 +272,64 @@ fn judge(object: usize, obj: &Object, kernel_endian: Endian, r: &TargetReport) -
         relocations: r.result.fixups.len(),
         loads: problems.is_empty() && r.loads(),
         problems,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name)
+    }
+
+    fn setup() -> (Vec<Object>, source::BtfSource, Vec<TargetReport>, Marks) {
+        let path = fixture("core_all_kinds.bpf.o");
+        let obj = Object::parse(&path, std::fs::read(&path).unwrap()).unwrap();
+        let full = source::load(Some(&fixture("core_all_kinds.btf")), None).unwrap();
+        let report = relocate(&obj, &full).unwrap();
+        let mut marks = Marks::new();
+        for f in &report.result.fixups {
+            marks.record(&full.btf, f).unwrap();
+        }
+        (vec![obj], full, vec![report], marks)
+    }
+
+    #[test]
+    fn the_marks_relocate_every_object_as_the_full_btf() {
+        let (objects, full, reports, marks) = setup();
+        let out = minimize_and_prove(&objects, &reports, &marks, &full).unwrap();
+        assert!(matches!(out, Outcome::Minimized { .. }), "{out:?}");
+    }
+
+    /// The proof fails when the minimized BTF lacks what a relocation needs: a member
+    /// dropped makes its field relocation poisoned (or find another member) there.
+    #[test]
+    fn a_missing_member_fails_the_proof() {
+        let (objects, full, reports, mut marks) = setup();
+        let member = *marks.members.iter().min().unwrap();
+        marks.members.remove(&member);
+        let out = minimize_and_prove(&objects, &reports, &marks, &full).unwrap();
+        let Outcome::ProofFailed { mismatches } = out else {
+            panic!("the proof passed without member {member:?}: {out:?}");
+        };
+        assert!(!mismatches[0].1.is_empty());
+    }
+
+    /// An enum whose enumerators are all dropped is a different enum: caught as well.
+    #[test]
+    fn a_missing_type_fails_the_proof() {
+        let (objects, full, reports, mut marks) = setup();
+        let enum_id = *marks
+            .types
+            .iter()
+            .find(|&&id| full.btf.type_by_id(id).unwrap().is_any_enum())
+            .unwrap();
+        marks.types.remove(&enum_id);
+        let out = minimize_and_prove(&objects, &reports, &marks, &full).unwrap();
+        assert!(matches!(out, Outcome::ProofFailed { .. }), "{out:?}");
     }
 }
