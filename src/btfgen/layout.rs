@@ -1,7 +1,9 @@
 //! Where a kernel's minimized BTF goes under the output directory: the input's layout.
 //!
-//! BTFHub's `distro/version/arch/<release>.btf` when the source tells all three (a BTFHub
-//! archive path, a Debian package with its version), else `arch/<release>.btf`, else
+//! A BTF file or BTFHub archive found in a `--kernels` directory keeps its place: the same
+//! directories under the output directory (BTFHub's `distro/version/arch/`), named
+//! `<release>.btf`. Any other kernel goes to `distro/version/arch/<release>.btf` when its source
+//! tells all three (a Debian package with its version), else `arch/<release>.btf`, else
 //! `<release>.btf`, else the source's file name with `.btf`.
 
 use std::path::{Path, PathBuf};
@@ -34,7 +36,32 @@ pub fn file_name(id: &KernelId) -> String {
     format!("{}.btf", component(&stem))
 }
 
-/// The path, relative to the output directory.
+/// The path, relative to the output directory, of a kernel found under `roots` (the
+/// `--kernels` sources).
+pub fn output_path(id: &KernelId, roots: &[PathBuf]) -> PathBuf {
+    let src = Path::new(&id.source);
+    let hub_file = src
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".btf") || n.ends_with(".btf.tar.xz"));
+    let under = roots
+        .iter()
+        .filter(|r| r.is_dir())
+        .find_map(|r| src.parent()?.strip_prefix(r).ok());
+    match under {
+        Some(dir) if hub_file => {
+            let mut p: PathBuf = dir
+                .iter()
+                .map(|c| component(&c.to_string_lossy()))
+                .collect();
+            p.push(file_name(id));
+            p
+        }
+        _ => relative_path(id),
+    }
+}
+
+/// The path, relative to the output directory, from the kernel's identity alone.
 pub fn relative_path(id: &KernelId) -> PathBuf {
     let mut p = PathBuf::new();
     match (&id.distro, &id.version, &id.arch) {
@@ -80,5 +107,18 @@ mod tests {
             ..KernelId::default()
         };
         assert_eq!(relative_path(&evil), Path::new("_/.._.._etc.btf"));
+        // A raw BTF in a BTFHub tree keeps its directories.
+        let dir = std::env::temp_dir();
+        let raw = KernelId {
+            source: dir.join("debian/3/x86_64/6.1.0-1.btf").display().to_string(),
+            release: Some("6.1.0-1".into()),
+            arch: Some("x86_64".into()),
+            ..KernelId::default()
+        };
+        assert_eq!(
+            output_path(&raw, &[dir.clone()]),
+            Path::new("debian/3/x86_64/6.1.0-1.btf")
+        );
+        assert_eq!(output_path(&raw, &[]), Path::new("x86_64/6.1.0-1.btf"));
     }
 }

@@ -231,7 +231,7 @@ fn place(
     };
     let id = &row.result.id;
     if let Some(dir) = &args.output {
-        let mut rel = layout::relative_path(id);
+        let mut rel = layout::output_path(id, &args.kernels);
         let compress = match args.compress {
             Compress::Never => false,
             Compress::Always => true,
