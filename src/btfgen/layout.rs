@@ -110,13 +110,16 @@ mod tests {
         // A raw BTF in a BTFHub tree keeps its directories.
         let dir = std::env::temp_dir();
         let raw = KernelId {
-            source: dir.join("debian/3/x86_64/6.1.0-1.btf").display().to_string(),
+            source: dir
+                .join("debian/3/x86_64/6.1.0-1.btf")
+                .display()
+                .to_string(),
             release: Some("6.1.0-1".into()),
             arch: Some("x86_64".into()),
             ..KernelId::default()
         };
         assert_eq!(
-            output_path(&raw, &[dir.clone()]),
+            output_path(&raw, std::slice::from_ref(&dir)),
             Path::new("debian/3/x86_64/6.1.0-1.btf")
         );
         assert_eq!(output_path(&raw, &[]), Path::new("x86_64/6.1.0-1.btf"));
