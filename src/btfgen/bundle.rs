@@ -20,6 +20,7 @@ use crate::compat::KernelId;
 use crate::error::InputError;
 
 use super::layout;
+use super::modules::ModuleBtf;
 
 /// One kernel in the index.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -32,6 +33,9 @@ pub struct IndexEntry {
     pub source: String,
     /// The archive member holding its BTF (shared by kernels with identical outputs).
     pub member: String,
+    /// The modules' parts (split BTF on `member`): module name -> member.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub modules: std::collections::BTreeMap<String, String>,
 }
 
 /// Sizes, for the report.
@@ -100,8 +104,40 @@ impl Bundle {
         })
     }
 
-    /// Add one kernel's output; an output identical to one already stored is not stored again.
-    pub fn add(&mut self, id: &KernelId, btf: &[u8]) -> Result<(), InputError> {
+    /// Add one kernel's output (and its modules' parts); an output identical to one already
+    /// stored is not stored again.
+    pub fn add(
+        &mut self,
+        id: &KernelId,
+        btf: &[u8],
+        modules: &[ModuleBtf],
+    ) -> Result<(), InputError> {
+        let member = self.store(&layout::file_name(id), btf)?;
+        let base = layout::file_name(id);
+        let stem = base.trim_end_matches(".btf").to_owned();
+        let mut mods = std::collections::BTreeMap::new();
+        for m in modules {
+            let name = format!("{stem}/{}.btf", m.name);
+            mods.insert(m.name.clone(), self.store(&name, &m.raw)?);
+        }
+        self.stats.kernels += 1;
+        self.stats.raw_total += btf.len() as u64;
+        self.stats.raw_total += modules.iter().map(|m| m.raw.len() as u64).sum::<u64>();
+        self.index.push(IndexEntry {
+            release: id.release.clone(),
+            arch: id.arch.clone(),
+            distro: id.distro.clone(),
+            version: id.version.clone(),
+            source: id.source.clone(),
+            member,
+            modules: mods,
+        });
+        Ok(())
+    }
+
+    /// Store `btf` as `btf/<name>` (suffixed when the name is taken by other bytes), or find
+    /// the member that already holds the same bytes.
+    fn store(&mut self, name: &str, btf: &[u8]) -> Result<String, InputError> {
         let mut h = DefaultHasher::new();
         btf.hash(&mut h);
         let key = h.finish();
@@ -110,10 +146,10 @@ impl Bundle {
             .get(&key)
             .and_then(|v| v.iter().find(|(_, b)| b == btf))
             .map(|(m, _)| m.clone());
-        let member = match same {
+        Ok(match same {
             Some(m) => m,
             None => {
-                let base = layout::file_name(id);
+                let base = name.to_owned();
                 let n = self.names.entry(base.clone()).or_insert(0);
                 *n += 1;
                 let member = match *n {
@@ -131,18 +167,7 @@ impl Bundle {
                 self.stats.members += 1;
                 member
             }
-        };
-        self.stats.kernels += 1;
-        self.stats.raw_total += btf.len() as u64;
-        self.index.push(IndexEntry {
-            release: id.release.clone(),
-            arch: id.arch.clone(),
-            distro: id.distro.clone(),
-            version: id.version.clone(),
-            source: id.source.clone(),
-            member,
-        });
-        Ok(())
+        })
     }
 
     /// The index so far, in the order kernels were added.

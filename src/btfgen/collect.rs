@@ -46,6 +46,26 @@ impl Marks {
         Self::default()
     }
 
+    /// Move the marks below `first` (a split BTF's base types, reached from its own) into
+    /// `base`'s marks.
+    pub fn split_off_base(&mut self, first: u32, base: &mut Marks) {
+        let below: Vec<u32> = self.types.range(..first).copied().collect();
+        for id in below {
+            self.types.remove(&id);
+            base.types.insert(id);
+        }
+        let members: Vec<(u32, u32)> = self
+            .members
+            .iter()
+            .filter(|(s, _)| *s < first)
+            .copied()
+            .collect();
+        for m in members {
+            self.members.remove(&m);
+            base.members.insert(m);
+        }
+    }
+
     /// The id type `old` of the source gets in the minimized BTF (the kept types are
     /// renumbered 1..n in their source order), 0 when it is not kept.
     pub fn new_id(&self, old: u32) -> u32 {

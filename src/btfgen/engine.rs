@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use crate::btf::Endian;
+use crate::btf::{Btf, Endian};
 use crate::compat::sources::{self, CacheUse, Kernel, KernelInput, Unlisted};
 use crate::compat::{Cache, KernelId};
 use crate::dryrun::engine::{self, Mode, Target, TargetReport};
@@ -21,6 +21,7 @@ use crate::reloc::{Object, Status};
 use crate::source;
 
 use super::collect::Marks;
+use super::modules::{self, ModuleBtf};
 use super::proof::{self, Mismatch};
 use super::write;
 
@@ -43,6 +44,8 @@ pub enum Outcome {
     /// Minimized and proven: `btf` relocates every object exactly as the full BTF does.
     Minimized {
         btf: Vec<u8>,
+        /// The modules' parts, split BTF on `btf`, for the modules a relocation matched in.
+        modules: Vec<ModuleBtf>,
         /// Size of the full raw BTF.
         full_size: usize,
         types_kept: u32,
@@ -154,43 +157,132 @@ fn one_kernel(
     }
 }
 
-/// Relocate against the full BTF, judge each object, and, when all load, minimize and prove.
+/// The module BTFs of one kernel, read on the first need.
+struct Modules {
+    files: Vec<std::path::PathBuf>,
+    read: Option<Vec<ModuleBtf>>,
+}
+
+impl Modules {
+    fn get(&mut self) -> &[ModuleBtf] {
+        // A module that cannot be read or has no BTF is left out, as a module libbpf cannot
+        // load would be.
+        self.read.get_or_insert_with(|| {
+            self.files
+                .iter()
+                .filter_map(|f| modules::read(f).ok().flatten())
+                .collect()
+        })
+    }
+}
+
+/// Relocate against the full BTF (and its modules where vmlinux has no candidate), judge
+/// each object, and, when all load, minimize and prove.
 pub fn minimize_kernel(objects: &[Object], kernel: &Kernel) -> (Vec<ObjectResult>, Outcome) {
     let full = &kernel.btf;
+    let fail = |why: String| Outcome::Error {
+        reason: format!("{}: {why}", kernel.id.source),
+    };
+    let mut mods = Modules {
+        files: modules::find(Path::new(&kernel.id.source), kernel.id.release.as_deref()),
+        read: None,
+    };
     let mut reports = Vec::new();
     let mut results = Vec::new();
     for (i, obj) in objects.iter().enumerate() {
-        let report = match relocate(obj, full) {
+        let mut report = match relocate(obj, full) {
             Ok(r) => r,
-            Err(why) => {
-                let reason = format!("{}: {why}", kernel.id.source);
-                return (results, Outcome::Error { reason });
-            }
+            Err(why) => return (results, fail(why)),
         };
+        if !mods.files.is_empty() && modules::needs_modules(obj, &full.btf) {
+            report = match modules::relocate(obj, full, mods.get(), &report) {
+                Ok(r) => r,
+                Err(why) => return (results, fail(why)),
+            };
+        }
         results.push(judge(i, obj, full.btf.endian(), &report));
         reports.push(report);
     }
     if results.iter().any(|r| !r.loads) {
         return (results, Outcome::ObjectsFail);
     }
-    let mut marks = Marks::new();
-    for report in &reports {
-        for f in &report.result.fixups {
-            if let Err(e) = marks.record(&full.btf, f) {
-                let reason = format!("{}: {e}", kernel.id.source);
-                return (results, Outcome::Error { reason });
-            }
+    let used: Vec<ModuleBtf> = match reports.iter().any(modules::uses_modules) {
+        true => mods.get().to_vec(),
+        false => Vec::new(),
+    };
+    match mark(&reports, full, &used)
+        .and_then(|marks| minimize_and_prove(objects, &reports, &marks, full))
+    {
+        Ok(outcome) => (results, outcome),
+        Err(why) => (results, fail(why)),
+    }
+}
+
+/// The marks of vmlinux and of each module a relocation matched in.
+pub(crate) struct KernelMarks {
+    pub vmlinux: Marks,
+    /// Per module: its BTF (split on vmlinux), its raw bytes' name, its marks.
+    pub modules: Vec<(String, Btf, Marks)>,
+}
+
+impl KernelMarks {
+    /// A full-BTF type id's minimized id, in vmlinux or the named module.
+    fn new_id(&self, btf: &str, id: u64) -> u64 {
+        let Ok(id) = u32::try_from(id) else {
+            return u64::MAX;
+        };
+        match self.modules.iter().find(|(n, ..)| n == btf) {
+            Some((_, b, m)) if id >= b.first_id() => match m.new_id(id) {
+                0 => 0,
+                n => (self.vmlinux.types.len() as u32 + n) as u64,
+            },
+            _ => self.vmlinux.new_id(id) as u64,
         }
     }
-    match minimize_and_prove(objects, &reports, &marks, full) {
-        Ok(outcome) => (results, outcome),
-        Err(why) => (
-            results,
-            Outcome::Error {
-                reason: format!("{}: {why}", kernel.id.source),
-            },
-        ),
+}
+
+fn mark(
+    reports: &[TargetReport],
+    full: &source::BtfSource,
+    used: &[ModuleBtf],
+) -> Result<KernelMarks, String> {
+    let mut marks = KernelMarks {
+        vmlinux: Marks::new(),
+        modules: Vec::new(),
+    };
+    for f in reports.iter().flat_map(|r| &r.result.fixups) {
+        let in_btf = f.resolved.as_ref().map_or("vmlinux", |r| r.btf.as_str());
+        if in_btf == "vmlinux" {
+            marks
+                .vmlinux
+                .record(&full.btf, f)
+                .map_err(|e| e.to_string())?;
+            continue;
+        }
+        if !marks.modules.iter().any(|(n, ..)| n == in_btf) {
+            let m = used
+                .iter()
+                .find(|m| m.name == in_btf)
+                .ok_or_else(|| format!("no module {in_btf}"))?;
+            let base = Btf::parse(full.btf.raw_bytes()).map_err(|e| e.to_string())?;
+            let btf =
+                Btf::parse_split(&m.raw, base).map_err(|e| format!("module {in_btf}: {e}"))?;
+            marks.modules.push((m.name.clone(), btf, Marks::new()));
+        }
+        let (_, btf, m) = marks
+            .modules
+            .iter_mut()
+            .find(|(n, ..)| n == in_btf)
+            .expect("just added");
+        m.record(btf, f).map_err(|e| e.to_string())?;
     }
+    let KernelMarks { vmlinux, modules } = &mut marks;
+    for (_, btf, m) in modules.iter_mut() {
+        m.split_off_base(btf.first_id(), vmlinux);
+    }
+    // (The walk through a module's split BTF already followed its references into vmlinux:
+    // what those vmlinux types need is among what moved.)
+    Ok(marks)
 }
 
 /// Relocate `obj` against `btf` offline, as a `--btf` target.
@@ -202,23 +294,41 @@ fn relocate(obj: &Object, btf: &source::BtfSource) -> Result<TargetReport, Strin
     engine::run(obj, &target, Mode::Offline, false).map_err(|e| e.to_string())
 }
 
-/// Write `marks` of `full` as a new BTF, relocate every object against it, and compare with
-/// `reports` (the same objects against `full`).
+/// Write the marks of `full` (and its modules) as new BTF, relocate every object against it,
+/// and compare with `reports` (the same objects against `full`).
 pub(crate) fn minimize_and_prove(
     objects: &[Object],
     reports: &[TargetReport],
-    marks: &Marks,
+    marks: &KernelMarks,
     full: &source::BtfSource,
 ) -> Result<Outcome, String> {
-    let btf = write::minimize(&full.btf, marks).map_err(|e| e.to_string())?;
+    let btf = write::minimize(&full.btf, &marks.vmlinux).map_err(|e| e.to_string())?;
     let name = full.path.with_extension("min.btf");
     let min = source::from_bytes_limited(&name, btf.clone(), u64::MAX)
         .map_err(|e| format!("the minimized BTF does not parse back: {e}"))?;
+    let mut min_modules = Vec::new();
+    if !marks.modules.is_empty() {
+        let base = std::rc::Rc::new(
+            crate::libbpf::LibbpfBtf::new(&btf).map_err(|e| format!("the minimized BTF: {e}"))?,
+        );
+        for (name, mbtf, m) in &marks.modules {
+            let raw = write::minimize_split(mbtf, m, &marks.vmlinux, std::rc::Rc::clone(&base))
+                .map_err(|e| format!("module {name}: {e}"))?;
+            min_modules.push(ModuleBtf {
+                name: name.clone(),
+                raw,
+            });
+        }
+    }
     let mut mismatches = Vec::new();
     for (i, (obj, report)) in objects.iter().zip(reports).enumerate() {
-        let again = relocate(obj, &min)
+        let mut again = relocate(obj, &min)
             .map_err(|e| format!("relocating against the minimized BTF: {e}"))?;
-        let renumber = |v: u64| u32::try_from(v).map_or(u64::MAX, |id| marks.new_id(id) as u64);
+        if modules::uses_modules(report) {
+            again = modules::relocate(obj, &min, &min_modules, &again)
+                .map_err(|e| format!("relocating against the minimized BTF: {e}"))?;
+        }
+        let renumber = |btf: &str, v: u64| marks.new_id(btf, v);
         let diff = proof::compare(report, &again, &renumber);
         if !diff.is_empty() {
             mismatches.push((i, diff));
@@ -227,11 +337,18 @@ pub(crate) fn minimize_and_prove(
     if !mismatches.is_empty() {
         return Ok(Outcome::ProofFailed { mismatches });
     }
+    let kept = marks.vmlinux.types.len()
+        + marks
+            .modules
+            .iter()
+            .map(|(_, _, m)| m.types.len())
+            .sum::<usize>();
     Ok(Outcome::Minimized {
         full_size: full.btf.raw_size(),
-        types_kept: marks.types.len() as u32,
+        types_kept: kept as u32,
         types_total: full.btf.type_count().saturating_sub(1),
         btf,
+        modules: min_modules,
     })
 }
 
@@ -286,15 +403,17 @@ mod tests {
             .join(name)
     }
 
-    fn setup() -> (Vec<Object>, source::BtfSource, Vec<TargetReport>, Marks) {
+    fn setup() -> (
+        Vec<Object>,
+        source::BtfSource,
+        Vec<TargetReport>,
+        KernelMarks,
+    ) {
         let path = fixture("core_all_kinds.bpf.o");
         let obj = Object::parse(&path, std::fs::read(&path).unwrap()).unwrap();
         let full = source::load(Some(&fixture("core_all_kinds.btf")), None).unwrap();
         let report = relocate(&obj, &full).unwrap();
-        let mut marks = Marks::new();
-        for f in &report.result.fixups {
-            marks.record(&full.btf, f).unwrap();
-        }
+        let marks = mark(std::slice::from_ref(&report), &full, &[]).unwrap();
         (vec![obj], full, vec![report], marks)
     }
 
@@ -310,8 +429,8 @@ mod tests {
     #[test]
     fn a_missing_member_fails_the_proof() {
         let (objects, full, reports, mut marks) = setup();
-        let member = *marks.members.iter().min().unwrap();
-        marks.members.remove(&member);
+        let member = *marks.vmlinux.members.iter().min().unwrap();
+        marks.vmlinux.members.remove(&member);
         let out = minimize_and_prove(&objects, &reports, &marks, &full).unwrap();
         let Outcome::ProofFailed { mismatches } = out else {
             panic!("the proof passed without member {member:?}: {out:?}");
@@ -324,11 +443,12 @@ mod tests {
     fn a_missing_type_fails_the_proof() {
         let (objects, full, reports, mut marks) = setup();
         let enum_id = *marks
+            .vmlinux
             .types
             .iter()
             .find(|&&id| full.btf.type_by_id(id).unwrap().is_any_enum())
             .unwrap();
-        marks.types.remove(&enum_id);
+        marks.vmlinux.types.remove(&enum_id);
         let out = minimize_and_prove(&objects, &reports, &marks, &full).unwrap();
         assert!(matches!(out, Outcome::ProofFailed { .. }), "{out:?}");
     }

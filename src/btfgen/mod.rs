@@ -15,6 +15,7 @@ pub mod bundle;
 pub mod collect;
 pub mod engine;
 pub mod layout;
+pub mod modules;
 pub mod proof;
 pub mod write;
 

@@ -47,7 +47,9 @@ fn spec_key(s: &Spec) -> String {
     )
 }
 
-fn fields(f: &Fixup, renumber: &dyn Fn(u64) -> u64) -> [(&'static str, String); 8] {
+fn fields(f: &Fixup, renumber: &dyn Fn(&str, u64) -> u64) -> [(&'static str, String); 8] {
+    let btf = f.resolved.as_ref().map_or("vmlinux", |r| r.btf.as_str());
+    let renumber = |v: u64| renumber(btf, v);
     let ids = |v: Option<u64>| match f.kind {
         CoreReloKind::TypeIdTarget => v.map(renumber),
         _ => v,
@@ -87,14 +89,14 @@ fn fields(f: &Fixup, renumber: &dyn Fn(u64) -> u64) -> [(&'static str, String); 
     ]
 }
 
-/// Every difference between the two results of one object; `renumber` maps a full BTF type
-/// id to its id in the minimized BTF (0 when it was not kept).
+/// Every difference between the two results of one object; `renumber` maps a type id of the
+/// full BTF named (`vmlinux` or a module) to its id in the minimized one (0 when not kept).
 pub fn compare(
     full: &TargetReport,
     minimized: &TargetReport,
-    renumber: &dyn Fn(u64) -> u64,
+    renumber: &dyn Fn(&str, u64) -> u64,
 ) -> Vec<Mismatch> {
-    let same = |v: u64| v;
+    let same = |_: &str, v: u64| v;
     let mut out = Vec::new();
     let (a, b) = (&full.result, &minimized.result);
     if a.failure.is_some() != b.failure.is_some() {

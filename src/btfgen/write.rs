@@ -25,6 +25,43 @@ pub fn minimize(btf: &Btf, marks: &Marks) -> Result<Vec<u8>, WriteError> {
         .collect();
     let map = |old: u32| new_id.get(&old).copied().unwrap_or(0);
     let mut w = BtfWriter::new(btf.endian())?;
+    add_types(&mut w, btf, marks, &map)?;
+    w.raw_bytes()
+}
+
+/// Write the marks of a module's split BTF `module` as split BTF on `min_base` (the minimized
+/// vmlinux, whose marks are `base`): module types get the ids after the minimized base's,
+/// references to vmlinux types take their minimized ids.
+pub fn minimize_split(
+    module: &Btf,
+    marks: &Marks,
+    base: &Marks,
+    min_base: std::rc::Rc<crate::libbpf::LibbpfBtf>,
+) -> Result<Vec<u8>, WriteError> {
+    let first = module.first_id();
+    let base_kept = base.types.len() as u32;
+    let new_id: HashMap<u32, u32> = marks
+        .types
+        .iter()
+        .enumerate()
+        .map(|(i, &old)| (old, base_kept + i as u32 + 1))
+        .collect();
+    let map = |old: u32| match old < first {
+        true => base.new_id(old),
+        false => new_id.get(&old).copied().unwrap_or(0),
+    };
+    let mut w = BtfWriter::new_split(min_base, module.endian())?;
+    add_types(&mut w, module, marks, &map)?;
+    w.raw_bytes()
+}
+
+/// Add every marked type of `btf`, in id order, with references through `map`.
+fn add_types(
+    w: &mut BtfWriter,
+    btf: &Btf,
+    marks: &Marks,
+    map: &dyn Fn(u32) -> u32,
+) -> Result<(), WriteError> {
     for &old in &marks.types {
         let t = btf
             .type_by_id(old)
@@ -95,5 +132,5 @@ pub fn minimize(btf: &Btf, marks: &Marks) -> Result<Vec<u8>, WriteError> {
         };
         debug_assert_eq!(id, map(old));
     }
-    w.raw_bytes()
+    Ok(())
 }

@@ -224,9 +224,10 @@ fn place(
     let mut row = Row {
         result: k,
         written: None,
+        written_modules: Vec::new(),
         not_written: None,
     };
-    let Outcome::Minimized { btf, .. } = &row.result.outcome else {
+    let Outcome::Minimized { btf, modules, .. } = &row.result.outcome else {
         return Ok(row);
     };
     let id = &row.result.id;
@@ -257,11 +258,24 @@ fn place(
             false => btf.clone(),
         };
         output::write_atomic(&path, |w| Ok(w.write_all(&bytes)?))?;
+        // The modules' parts: split BTF on it, in a directory named like it.
+        let file = layout::file_name(id);
+        let stem = file.strip_suffix(".btf").unwrap_or(&file);
+        let mdir = rel.with_file_name(stem);
+        for m in modules {
+            let mrel = mdir.join(format!("{}.btf", m.name));
+            let mpath = dir.join(&mrel);
+            if let Some(parent) = mpath.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| InputError::io(parent, e))?;
+            }
+            output::write_atomic(&mpath, |w| Ok(w.write_all(&m.raw)?))?;
+            row.written_modules.push(mrel.display().to_string());
+        }
         written.insert(rel.clone(), id.source.clone());
         row.written = Some(rel.display().to_string());
     }
     if let Some(b) = bundle {
-        b.add(id, btf)?;
+        b.add(id, btf, modules)?;
     }
     Ok(row)
 }

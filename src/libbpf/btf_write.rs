@@ -27,6 +27,8 @@ pub struct WriteError {
 /// A BTF being written (`struct btf *` from `btf__new_empty`), freed on drop.
 pub struct BtfWriter {
     ptr: NonNull<libbpf_sys::btf>,
+    /// Split BTF points into its base, which is freed after it.
+    _base: Option<std::rc::Rc<super::LibbpfBtf>>,
 }
 
 fn cstr(s: &str) -> Result<CString, WriteError> {
@@ -51,15 +53,39 @@ impl BtfWriter {
             what: "create an empty BTF".into(),
             cause: io::Error::last_os_error(),
         })?;
-        let w = BtfWriter { ptr };
+        let w = BtfWriter { ptr, _base: None };
+        w.set_endian(endian)?;
+        Ok(w)
+    }
+
+    /// `btf__new_empty_split`: split BTF on `base` (a module's on vmlinux's); its ids continue
+    /// the base's, and references below them are to base types.
+    pub fn new_split(
+        base: std::rc::Rc<super::LibbpfBtf>,
+        endian: Endian,
+    ) -> Result<Self, WriteError> {
+        // SAFETY: `base` is a live `struct btf`, kept alive in `_base` as long as the split BTF.
+        let ptr = unsafe { libbpf_sys::btf__new_empty_split(base.as_ptr()) };
+        let ptr = NonNull::new(ptr).ok_or_else(|| WriteError {
+            what: "create an empty split BTF".into(),
+            cause: io::Error::last_os_error(),
+        })?;
+        let w = BtfWriter {
+            ptr,
+            _base: Some(base),
+        };
+        w.set_endian(endian)?;
+        Ok(w)
+    }
+
+    fn set_endian(&self, endian: Endian) -> Result<(), WriteError> {
         let e = match endian {
             Endian::Little => libbpf_sys::BTF_LITTLE_ENDIAN,
             Endian::Big => libbpf_sys::BTF_BIG_ENDIAN,
         };
-        // SAFETY: `ptr` is the live BTF owned by `w`.
-        let ret = unsafe { libbpf_sys::btf__set_endianness(w.ptr.as_ptr(), e) };
-        w.check(ret, || "set the byte order".into())?;
-        Ok(w)
+        // SAFETY: `ptr` is the live BTF owned by `self`.
+        let ret = unsafe { libbpf_sys::btf__set_endianness(self.ptr.as_ptr(), e) };
+        self.check(ret, || "set the byte order".into()).map(drop)
     }
 
     fn check(&self, ret: c_int, what: impl FnOnce() -> String) -> Result<u32, WriteError> {
@@ -334,7 +360,8 @@ impl BtfWriter {
         unsafe { libbpf_sys::btf__type_cnt(self.p()) }
     }
 
-    /// `btf__raw_data`: the finished blob (header, types, strings), in the byte order asked.
+    /// `btf__raw_data`: the finished blob (header, types, strings), in the byte order asked;
+    /// for split BTF, its own types and strings only.
     pub fn raw_bytes(&self) -> Result<Vec<u8>, WriteError> {
         let mut size: u32 = 0;
         // SAFETY: live BTF; libbpf returns a pointer to `size` bytes it owns (valid until the

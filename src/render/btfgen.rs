@@ -16,6 +16,8 @@ pub struct Row {
     pub result: KernelResult,
     /// Where the output went (relative to -o DIR), when it was written.
     pub written: Option<String>,
+    /// Where the modules' parts went (relative to -o DIR).
+    pub written_modules: Vec<String>,
     /// Why a minimized output was not written after all (a name collision).
     pub not_written: Option<String>,
 }
@@ -41,6 +43,8 @@ struct Record<'a> {
     status: &'static str,
     /// The output's path under -o DIR (absent when nothing was written there).
     output: Option<&'a str>,
+    /// The modules' parts (split BTF on the output), for modules a relocation matched in.
+    modules: Vec<ModuleDoc<'a>>,
     size: Option<usize>,
     full_size: Option<usize>,
     types_kept: Option<u32>,
@@ -58,6 +62,13 @@ struct KernelDoc<'a> {
     arch: Option<&'a str>,
     distro: Option<&'a str>,
     version: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ModuleDoc<'a> {
+    name: &'a str,
+    size: usize,
+    output: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -109,9 +120,15 @@ impl Summary {
         };
         for r in rows {
             match &r.result.outcome {
-                Outcome::Minimized { btf, full_size, .. } if r.not_written.is_none() => {
+                Outcome::Minimized {
+                    btf,
+                    full_size,
+                    modules,
+                    ..
+                } if r.not_written.is_none() => {
                     s.minimized += 1;
                     s.output_bytes += btf.len() as u64;
+                    s.output_bytes += modules.iter().map(|m| m.raw.len() as u64).sum::<u64>();
                     s.full_bytes += *full_size as u64;
                     s.relocations_proven += r
                         .result
@@ -136,6 +153,7 @@ pub fn write_record(w: &mut impl Write, names: &[String], row: &Row) -> io::Resu
             full_size,
             types_kept,
             types_total,
+            ..
         } => (
             Some(btf.len()),
             Some(*full_size),
@@ -177,6 +195,18 @@ pub fn write_record(w: &mut impl Write, names: &[String], row: &Row) -> io::Resu
         },
         status: row.status(),
         output: row.written.as_deref(),
+        modules: match &k.outcome {
+            Outcome::Minimized { modules, .. } => modules
+                .iter()
+                .enumerate()
+                .map(|(i, m)| ModuleDoc {
+                    name: &m.name,
+                    size: m.raw.len(),
+                    output: row.written_modules.get(i).map(String::as_str),
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
         size,
         full_size,
         types_kept: kept,
@@ -230,19 +260,21 @@ pub fn write_text(
                 full_size,
                 types_kept,
                 types_total,
+                ..
             } => (
                 format!("{types_kept}/{types_total}"),
                 format!("{} of {}", size(btf.len() as u64), size(*full_size as u64)),
             ),
             _ => (String::from("-"), String::from("-")),
         };
-        t.add_row(vec![
-            name.clone(),
-            status,
-            types,
-            sz,
-            r.written.clone().unwrap_or_else(|| "-".into()),
-        ]);
+        let mut output = r.written.clone().unwrap_or_else(|| "-".into());
+        if let Outcome::Minimized { modules, .. } = &k.outcome {
+            if !modules.is_empty() {
+                let names: Vec<&str> = modules.iter().map(|m| m.name.as_str()).collect();
+                output.push_str(&format!(" + modules: {}", names.join(", ")));
+            }
+        }
+        t.add_row(vec![name.clone(), status, types, sz, output]);
         for o in &k.objects {
             for p in &o.problems {
                 notes.push(format!("{name}: {}: {p}", names[o.object]));
