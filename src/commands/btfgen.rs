@@ -36,7 +36,11 @@ architecture, BTFHub .btf.tar.xz, Debian .debs, directories), through the same B
 parallel, one kernel per worker, each released before the next: memory does not grow with \
 the number of kernels. Outputs go under -o DIR in the input's layout \
 (distro/version/arch/<release>.btf when the source tells them, else arch/<release>.btf), \
-and/or into one --bundle archive with an index, identical outputs stored once.";
+and/or into one --bundle archive with an index, identical outputs stored once.\n\n\
+Module BTF: for an unpacked kernel package (ROOT/boot/vmlinuz-REL with ROOT/lib/modules/REL/) \
+or a vmlinux with module files (*.ko, *.ko.xz, *.ko.zst, *.ko.gz) beside it, a relocation whose \
+type vmlinux lacks is resolved in the modules' split BTF, as libbpf does when they are loaded, \
+and the output keeps that module's part: <release>/<module>.btf, split BTF on <release>.btf.";
 
 pub const AFTER_HELP: &str = "\
 Exit status:
