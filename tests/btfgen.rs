@@ -595,3 +595,54 @@ fn a_module_candidate_keeps_the_modules_part() {
         stderr(&o)
     );
 }
+
+/// Two kernels whose outputs would have the same path: the first is written, the second is
+/// reported `not-written` (exit 1), never overwritten; `--compress always` writes BTFHub's
+/// `.btf.tar.xz`, which holds `<release>.btf`.
+#[test]
+fn an_output_path_is_written_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for d in ["a", "b"] {
+        std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        std::fs::copy(
+            fixtures().join("core_all_kinds.btf"),
+            dir.path().join(d).join("7.0.1.btf"),
+        )
+        .unwrap();
+    }
+    let (a, b) = (
+        dir.path().join("a/7.0.1.btf"),
+        dir.path().join("b/7.0.1.btf"),
+    );
+    let out = dir.path().join("out");
+    let obj = fixture("core_all_kinds.bpf.o");
+    let o = btfgen(&[
+        &obj,
+        "--kernels",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--compress",
+        "always",
+        "--json",
+        "-j",
+        "1",
+    ]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let statuses: Vec<String> = records(&o)
+        .iter()
+        .filter(|r| r["record"] == "kernel")
+        .map(|r| r["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(statuses, ["minimized", "not-written"]);
+    let written = files(&out);
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert!(written[0].ends_with("7.0.1.btf.tar.xz"), "{written:?}");
+    let list = Command::new("tar")
+        .arg("tJf")
+        .arg(out.join(&written[0]))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&list), "7.0.1.btf\n");
+}
