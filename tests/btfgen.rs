@@ -646,3 +646,54 @@ fn an_output_path_is_written_once() {
         .unwrap();
     assert_eq!(stdout(&list), "7.0.1.btf\n");
 }
+
+/// SIGINT stops the run between kernels: exit 2, one line saying so, no bundle and no
+/// temporary file left, and what was written is whole.
+#[test]
+fn sigint_leaves_no_half_made_bundle() {
+    let kernels = cached_kernels();
+    require!(!kernels.is_empty(), "{}", no_cached_kernels());
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("b.tar.xz");
+    let out = dir.path().join("out");
+    // The module object makes each kernel take seconds (its modules are read).
+    let mut cmd = common::bin();
+    cmd.args([
+        "btfgen",
+        "--no-cache",
+        "-j",
+        "1",
+        &fixture("btfgen/module_reloc.bpf.o"),
+    ])
+    .arg("--kernels")
+    .args(kernels.iter().map(|k| &k.vmlinuz))
+    .arg("--bundle")
+    .arg(&bundle)
+    .arg("-o")
+    .arg(&out)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("interrupted by SIGINT"),
+        "{}",
+        stderr(&o)
+    );
+    // Only finished outputs: a vmlinux part parses on its own, a module part on its base.
+    let left = files(dir.path());
+    assert!(
+        left.iter()
+            .all(|f| f.starts_with("out/") && f.ends_with(".btf")),
+        "{left:?}"
+    );
+    for f in left.iter().filter(|f| f.matches('/').count() == 2) {
+        Btf::parse(&std::fs::read(dir.path().join(f)).unwrap()).unwrap();
+    }
+}

@@ -141,7 +141,13 @@ pub fn run(args: BtfgenArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         jobs,
         cache: cache.clone(),
     };
+    // SIGINT/SIGTERM stop the run between kernels: the outputs written so far are whole files,
+    // the bundle's temporary file is removed, FILE is left as it was.
+    coretool::probe::stop_on_signals().context("installing the SIGINT/SIGTERM handlers")?;
     btfgen::run(&objects, &inputs, opts, |k: KernelResult| {
+        if coretool::probe::stop_requested().is_some() {
+            return false;
+        }
         let row = match place(&args, &mut written, bundle.as_mut(), k) {
             Ok(row) => row,
             Err(e) => {
@@ -171,6 +177,19 @@ pub fn run(args: BtfgenArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     if let Some(e) = fatal {
         // The bundle's temporary file goes with it; FILE is left as it was.
         return Err(e);
+    }
+    if let Some(sig) = coretool::probe::stop_requested() {
+        drop(bundle);
+        let name = match sig {
+            libc::SIGINT => "SIGINT",
+            _ => "SIGTERM",
+        };
+        eprintln!(
+            "coretool: btfgen: interrupted by {name} after {} of {total} kernels (their outputs \
+             are written; no bundle)",
+            rows.len()
+        );
+        return Ok(ExitCode::from(EXIT_ERROR));
     }
     rows.sort_by_key(|r| r.result.seq);
     let proof_failed = rows
