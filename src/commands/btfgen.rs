@@ -34,9 +34,11 @@ and gets no output: a minimized BTF there would only move the failure to load ti
 Kernel sources are read as `coretool compat` reads them (raw BTF, vmlinux, images of any \
 architecture, BTFHub .btf.tar.xz, Debian .debs, directories), through the same BTF cache, in \
 parallel, one kernel per worker, each released before the next: memory does not grow with \
-the number of kernels. Outputs go under -o DIR in the input's layout \
-(distro/version/arch/<release>.btf when the source tells them, else arch/<release>.btf), \
-and/or into one --bundle archive with an index, identical outputs stored once.\n\n\
+the number of kernels. Outputs go under -o DIR in the input's layout (a .btf or .btf.tar.xz \
+found in a --kernels directory keeps its directories, BTFHub's distro/version/arch/; other \
+kernels go to distro/version/arch/<release>.btf when the source tells them, else \
+arch/<release>.btf), and/or into one --bundle archive with an index, identical outputs stored \
+once. With -v, the BTF cache's figures follow the run on stderr.\n\n\
 Module BTF: for an unpacked kernel package (ROOT/boot/vmlinuz-REL with ROOT/lib/modules/REL/) \
 or a vmlinux with module files (*.ko, *.ko.xz, *.ko.zst, *.ko.gz) beside it, a relocation whose \
 type vmlinux lacks is resolved in the modules' split BTF, as libbpf does when they are loaded, \
@@ -137,6 +139,7 @@ pub fn run(args: BtfgenArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let mut rows: Vec<Row> = Vec::new();
     let mut written: HashMap<PathBuf, String> = HashMap::new();
     let mut fatal: Option<anyhow::Error> = None;
+    let (mut hits, mut stored) = (0usize, 0usize);
     let opts = Options {
         jobs,
         cache: cache.clone(),
@@ -162,6 +165,11 @@ pub fn run(args: BtfgenArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 return false;
             }
         }
+        match row.result.cache {
+            compat::CacheUse::Hit => hits += 1,
+            compat::CacheUse::Stored => stored += 1,
+            compat::CacheUse::None => {}
+        }
         rows.push(row);
         if progress {
             eprint!("\r\x1b[Kbtfgen: {}/{total} kernels", rows.len());
@@ -172,7 +180,14 @@ pub fn run(args: BtfgenArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         eprint!("\r\x1b[K");
     }
     if let Some(cache) = &cache {
-        cache.trim();
+        let trimmed = cache.trim();
+        if g.verbose > 0 {
+            eprintln!(
+                "coretool: btfgen: BTF cache {}: {hits} read from the cache, {stored} extracted \
+                 and stored, {trimmed} trimmed",
+                cache.dir().display()
+            );
+        }
     }
     if let Some(e) = fatal {
         // The bundle's temporary file goes with it; FILE is left as it was.
