@@ -376,3 +376,38 @@ pub fn uses_modules(r: &TargetReport) -> bool {
         .iter()
         .any(|f| f.resolved.as_ref().is_some_and(|m| m.btf != "vmlinux"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_names_and_trees() {
+        assert_eq!(module_name(Path::new("a/ext4.ko")).as_deref(), Some("ext4"));
+        assert_eq!(
+            module_name(Path::new("nf-conntrack.ko.xz")).as_deref(),
+            Some("nf_conntrack")
+        );
+        assert_eq!(module_name(Path::new("x.ko.zst")).as_deref(), Some("x"));
+        assert_eq!(module_name(Path::new("vmlinux")), None);
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("boot")).unwrap();
+        std::fs::create_dir_all(root.join("lib/modules/6.1.0-1/kernel/fs")).unwrap();
+        std::fs::write(root.join("boot/vmlinuz-6.1.0-1"), b"").unwrap();
+        std::fs::write(root.join("lib/modules/6.1.0-1/kernel/fs/ext4.ko.xz"), b"").unwrap();
+        std::fs::write(root.join("lib/modules/6.1.0-1/modules.dep"), b"").unwrap();
+        let found = find(&root.join("boot/vmlinuz-6.1.0-1"), None);
+        assert_eq!(
+            found,
+            [root.join("lib/modules/6.1.0-1/kernel/fs/ext4.ko.xz")]
+        );
+        // A vmlinux: the modules beside it.
+        std::fs::write(root.join("lib/modules/6.1.0-1/vmlinux"), b"").unwrap();
+        assert_eq!(find(&root.join("lib/modules/6.1.0-1/vmlinux"), None), found);
+        // A module that is not an ELF is refused with its name; an empty tree finds nothing.
+        let err = read(&root.join("lib/modules/6.1.0-1/modules.dep")).unwrap_err();
+        assert!(err.contains("modules.dep"), "{err}");
+        assert!(find(&root.join("elsewhere/vmlinuz-6.1.0-1"), None).is_empty());
+    }
+}

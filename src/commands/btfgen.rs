@@ -212,7 +212,7 @@ pub fn run(args: BtfgenArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         .any(|r| matches!(r.result.outcome, Outcome::ProofFailed { .. }));
     let none_read = rows
         .iter()
-        .all(|r| matches!(r.result.outcome, Outcome::Error { .. }));
+        .all(|r| matches!(r.result.outcome, Outcome::Error { .. }) && r.result.objects.is_empty());
     if total == 0 || none_read {
         // Dropping the bundle removes its temporary file: FILE is left as it was.
         drop(bundle);

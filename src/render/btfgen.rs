@@ -23,14 +23,16 @@ pub struct Row {
 }
 
 impl Row {
-    /// `minimized`, `objects-fail`, `proof-failed`, `unreadable` or `not-written`.
+    /// `minimized`, `objects-fail`, `proof-failed`, `unreadable` (the source), `error` (read,
+    /// but it could not be relocated or minimized) or `not-written`.
     pub fn status(&self) -> &'static str {
         match &self.result.outcome {
             Outcome::Minimized { .. } if self.not_written.is_some() => "not-written",
             Outcome::Minimized { .. } => "minimized",
             Outcome::ObjectsFail => "objects-fail",
             Outcome::ProofFailed { .. } => "proof-failed",
-            Outcome::Error { .. } => "unreadable",
+            Outcome::Error { .. } if self.result.objects.is_empty() => "unreadable",
+            Outcome::Error { .. } => "error",
         }
     }
 }
