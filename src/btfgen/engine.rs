@@ -157,18 +157,19 @@ fn one_kernel(
     }
 }
 
-/// The module BTFs of one kernel, read on the first need.
-struct Modules {
-    files: Vec<std::path::PathBuf>,
+/// The module BTFs of one kernel, looked for and read on the first need.
+struct Modules<'k> {
+    kernel: &'k KernelId,
     read: Option<Vec<ModuleBtf>>,
 }
 
-impl Modules {
+impl Modules<'_> {
     fn get(&mut self) -> &[ModuleBtf] {
         // A module that cannot be read or has no BTF is left out, as a module libbpf cannot
         // load would be.
+        let k = self.kernel;
         self.read.get_or_insert_with(|| {
-            self.files
+            modules::find(Path::new(&k.source), k.release.as_deref())
                 .iter()
                 .filter_map(|f| modules::read(f).ok().flatten())
                 .collect()
@@ -184,9 +185,12 @@ pub fn minimize_kernel(objects: &[Object], kernel: &Kernel) -> (Vec<ObjectResult
         reason: format!("{}: {why}", kernel.id.source),
     };
     let mut mods = Modules {
-        files: modules::find(Path::new(&kernel.id.source), kernel.id.release.as_deref()),
+        kernel: &kernel.id,
         read: None,
     };
+    // Only a kernel with a module tree is asked whether an object needs it.
+    let module_tree =
+        !modules::roots(Path::new(&kernel.id.source), kernel.id.release.as_deref()).is_empty();
     let mut reports = Vec::new();
     let mut results = Vec::new();
     for (i, obj) in objects.iter().enumerate() {
@@ -194,7 +198,7 @@ pub fn minimize_kernel(objects: &[Object], kernel: &Kernel) -> (Vec<ObjectResult
             Ok(r) => r,
             Err(why) => return (results, fail(why)),
         };
-        if !mods.files.is_empty() && modules::needs_modules(obj, &full.btf) {
+        if module_tree && modules::needs_modules(obj, &full.btf) && !mods.get().is_empty() {
             report = match modules::relocate(obj, full, mods.get(), &report) {
                 Ok(r) => r,
                 Err(why) => return (results, fail(why)),

@@ -39,8 +39,8 @@ pub struct ModuleBtf {
     pub raw: Vec<u8>,
 }
 
-/// The module files of the kernel read from `source` (none when it has no module tree).
-pub fn find(source: &Path, release: Option<&str>) -> Vec<PathBuf> {
+/// Where the modules of the kernel read from `source` would be (the directories that exist).
+pub fn roots(source: &Path, release: Option<&str>) -> Vec<PathBuf> {
     let name = source.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let dir = source.parent().unwrap_or(Path::new("."));
     let mut roots = Vec::new();
@@ -54,9 +54,15 @@ pub fn find(source: &Path, release: Option<&str>) -> Vec<PathBuf> {
     if name == "vmlinux" || name.starts_with("vmlinux-") {
         roots.push(dir.to_path_buf());
     }
+    roots.retain(|r| r.is_dir());
+    roots
+}
+
+/// The module files of the kernel read from `source` (none when it has no module tree).
+pub fn find(source: &Path, release: Option<&str>) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for r in roots.iter().filter(|r| r.is_dir()) {
-        walk(r, &mut out);
+    for r in roots(source, release) {
+        walk(&r, &mut out);
     }
     out.sort();
     out.dedup();
