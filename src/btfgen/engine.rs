@@ -2,7 +2,7 @@
 //!
 //! The same pattern as compat's streaming engine ([`crate::compat::engine`]): kernels come
 //! from [`crate::compat::sources`] (through the BTF cache), a worker takes the next kernel,
-//! relocates every object against it with the offline engine ([`dryrun::engine::run`]), and
+//! relocates every object against it with the offline engine ([`crate::dryrun::engine::run`]), and
 //! hands a typed result to the caller's thread through a bounded channel. Here the worker also
 //! keeps the kernel's BTF until it has minimized it and relocated every object again against
 //! the minimized BTF ([`super::proof`]): the kernel is dropped before the worker takes the
