@@ -53,6 +53,9 @@ pub enum Command {
     /// Relocate objects against every kernel of a fleet: a verdict per object and kernel
     #[command(after_help = commands::compat::AFTER_HELP, long_about = commands::compat::LONG_ABOUT)]
     Compat(commands::compat::CompatArgs),
+    /// Minimal BTF per kernel for a set of objects, proven to relocate them as the full BTF
+    #[command(after_help = commands::btfgen::AFTER_HELP, long_about = commands::btfgen::LONG_ABOUT)]
+    Btfgen(commands::btfgen::BtfgenArgs),
     /// Prove CO-RE works here: load the bundled probe, run known processes, check every event
     #[command(after_help = SELFTEST_HELP)]
     Selftest(commands::selftest::SelftestArgs),

@@ -5,6 +5,7 @@
 //! (`src/main.rs` with its private `cli`, `commands` and `render` modules) parses the command
 //! line and renders what the library computed as text or JSON.
 pub mod btf;
+pub mod btfgen;
 pub mod check;
 pub mod compat;
 pub mod diff;

@@ -49,6 +49,10 @@ fn main() -> ExitCode {
             let g = top.resolve(args.json, args.verbose);
             commands::compat::run(args, &g)
         }
+        Command::Btfgen(args) => {
+            let g = top.resolve(args.json, args.verbose);
+            commands::btfgen::run(args, &g)
+        }
         Command::Selftest(args) => {
             let g = top.resolve(args.json, args.verbose);
             commands::selftest::run(args, &g)

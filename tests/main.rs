@@ -13,6 +13,7 @@ mod action;
 mod bad_input;
 mod broken_pipe;
 mod btf_cli;
+mod btfgen;
 mod check_btf;
 mod check_btf_fixtures;
 mod compat;

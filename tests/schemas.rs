@@ -270,6 +270,8 @@ fn every_command_output_validates() {
     let ambiguous = fixture("dryrun/targets/offset_ambiguity.o");
     let not_bpf = fixture("not_bpf.o");
     let big_endian = fixture("core_all_kinds.bpfeb.o");
+    let btfgen_out = tempfile::tempdir().unwrap();
+    let btfgen_dir = btfgen_out.path().join("out").display().to_string();
     let diff_old = fixture("diff/diff_old.bpf.o");
     let diff_new = fixture("diff/diff_new.bpf.o");
     let written = tempfile::tempdir().unwrap();
@@ -346,6 +348,19 @@ fn every_command_output_validates() {
         ),
         (
             vec![
+                "--json",
+                "btfgen",
+                "--no-cache",
+                &obj,
+                "--kernels",
+                &btf,
+                "-o",
+                &btfgen_dir,
+            ],
+            &[0],
+        ),
+        (
+            vec![
                 "--json", "diff", "--btf", &diff_old, "--btf", &diff_new, "--for", &diff_old,
             ],
             &[0, 1],
@@ -375,6 +390,7 @@ fn every_command_output_validates() {
         "coretool.check-btf/v1",
         "coretool.btf-output/v1",
         "coretool.diff/v1",
+        "coretool.btfgen/v1",
     ] {
         assert!(seen.iter().any(|s| s == id), "no output of {id} checked");
     }

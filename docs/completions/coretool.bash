@@ -19,6 +19,9 @@ _coretool() {
             coretool,btf)
                 cmd="coretool__subcmd__btf"
                 ;;
+            coretool,btfgen)
+                cmd="coretool__subcmd__btfgen"
+                ;;
             coretool,check-btf)
                 cmd="coretool__subcmd__check__subcmd__btf"
                 ;;
@@ -51,6 +54,9 @@ _coretool() {
                 ;;
             coretool__subcmd__help,btf)
                 cmd="coretool__subcmd__help__subcmd__btf"
+                ;;
+            coretool__subcmd__help,btfgen)
+                cmd="coretool__subcmd__help__subcmd__btfgen"
                 ;;
             coretool__subcmd__help,check-btf)
                 cmd="coretool__subcmd__help__subcmd__check__subcmd__btf"
@@ -89,7 +95,7 @@ _coretool() {
 
     case "${cmd}" in
         coretool)
-            opts="-v -h -V --json --color --verbose --help --version check-btf btf vmlinux relocs dry-run diff compat selftest monitor generate help"
+            opts="-v -h -V --json --color --verbose --help --version check-btf btf vmlinux relocs dry-run diff compat btfgen selftest monitor generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -134,6 +140,56 @@ _coretool() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coretool__subcmd__btfgen)
+            opts="-v -o -j -h -V --json --verbose --kernels --output --bundle --compress --jobs --cache --no-cache --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --kernels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compress)
+                    COMPREPLY=($(compgen -W "never like-input always" -- "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -299,7 +355,7 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__help)
-            opts="check-btf btf vmlinux relocs dry-run diff compat selftest monitor generate help"
+            opts="check-btf btf vmlinux relocs dry-run diff compat btfgen selftest monitor generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -313,6 +369,20 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__help__subcmd__btf)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coretool__subcmd__help__subcmd__btfgen)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

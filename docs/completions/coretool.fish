@@ -38,6 +38,7 @@ complete -c coretool -n "__fish_coretool_needs_command" -f -a "relocs" -d 'List 
 complete -c coretool -n "__fish_coretool_needs_command" -f -a "dry-run" -d 'Show libbpf\'s CO-RE fixups for an object, per field, against one or many kernels'
 complete -c coretool -n "__fish_coretool_needs_command" -f -a "diff" -d 'What changed between two kernels\' types, limited to what an object reaches'
 complete -c coretool -n "__fish_coretool_needs_command" -f -a "compat" -d 'Relocate objects against every kernel of a fleet: a verdict per object and kernel'
+complete -c coretool -n "__fish_coretool_needs_command" -f -a "btfgen" -d 'Minimal BTF per kernel for a set of objects, proven to relocate them as the full BTF'
 complete -c coretool -n "__fish_coretool_needs_command" -f -a "selftest" -d 'Prove CO-RE works here: load the bundled probe, run known processes, check every event'
 complete -c coretool -n "__fish_coretool_needs_command" -f -a "monitor" -d 'Live process monitor (exec, fork, exit) built on the bundled CO-RE probe'
 complete -c coretool -n "__fish_coretool_needs_command" -f -a "generate" -d 'Write shell completions or man pages generated from this command line (for packagers)'
@@ -124,6 +125,22 @@ complete -c coretool -n "__fish_coretool_using_subcommand compat" -s v -l verbos
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -l no-cache -d 'Neither read nor write the BTF cache'
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -s V -l version -d 'Print version'
+complete -c coretool -n "__fish_coretool_using_subcommand btfgen" -l kernels -d 'Kernel sources: files, packages or directories (repeatable; several per flag)' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand btfgen" -s o -l output -d 'Write each kernel\'s minimized BTF under DIR (created if missing)' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand btfgen" -l bundle -d 'Also (or instead) write every output into one .tar.xz with an index.json' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand btfgen" -l compress -d 'Compression of the files under DIR' -r -f -a "never\t'Raw BTF files (<release>.btf)'
+like-input\t'<release>.btf.tar.xz (as BTFHub ships them) for kernels read from a .btf.tar.xz'
+always\t'<release>.btf.tar.xz for every kernel'"
+complete -c coretool -n "__fish_coretool_using_subcommand btfgen" -s j -l jobs -d 'Worker threads [default: the available cores]' -r
+complete -c coretool -n "__fish_coretool_using_subcommand btfgen" -l cache -d 'BTF cache directory [default: $XDG_CACHE_HOME/coretool/btf, else ~/.cache/coretool/btf]' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand btfgen" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c coretool -n "__fish_coretool_using_subcommand btfgen" -l json -d 'Print machine-readable JSON (docs/<command>.md gives the schema)'
+complete -c coretool -n "__fish_coretool_using_subcommand btfgen" -s v -l verbose -d 'More detail (repeat for more)'
+complete -c coretool -n "__fish_coretool_using_subcommand btfgen" -l no-cache -d 'Neither read nor write the BTF cache'
+complete -c coretool -n "__fish_coretool_using_subcommand btfgen" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c coretool -n "__fish_coretool_using_subcommand btfgen" -s V -l version -d 'Print version'
 complete -c coretool -n "__fish_coretool_using_subcommand selftest" -l stress -d 'Also spawn N short-lived processes as fast as possible and account for every fork, exec and exit of them' -r
 complete -c coretool -n "__fish_coretool_using_subcommand selftest" -l emit-object -d 'Write the embedded BPF object to FILE (atomically) and exit, without running the test; `coretool relocs FILE` and `coretool dry-run FILE` read it' -r -F
 complete -c coretool -n "__fish_coretool_using_subcommand selftest" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
@@ -147,14 +164,15 @@ always\t''
 never\t''"
 complete -c coretool -n "__fish_coretool_using_subcommand generate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coretool -n "__fish_coretool_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat selftest monitor generate help" -f -a "check-btf" -d 'Is this kernel ready for CO-RE? A checklist of findings, each with its fix'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat selftest monitor generate help" -f -a "btf" -d 'Dump BTF types: bpftool\'s raw format, struct layouts, or JSON'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat selftest monitor generate help" -f -a "vmlinux" -d 'Write a vmlinux.h (bpftool\'s sorted C dump with kfuncs), or a minimal one for a .bpf.o'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat selftest monitor generate help" -f -a "relocs" -d 'List every CO-RE relocation record of BPF objects, decoded, with source lines'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat selftest monitor generate help" -f -a "dry-run" -d 'Show libbpf\'s CO-RE fixups for an object, per field, against one or many kernels'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat selftest monitor generate help" -f -a "diff" -d 'What changed between two kernels\' types, limited to what an object reaches'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat selftest monitor generate help" -f -a "compat" -d 'Relocate objects against every kernel of a fleet: a verdict per object and kernel'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat selftest monitor generate help" -f -a "selftest" -d 'Prove CO-RE works here: load the bundled probe, run known processes, check every event'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat selftest monitor generate help" -f -a "monitor" -d 'Live process monitor (exec, fork, exit) built on the bundled CO-RE probe'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat selftest monitor generate help" -f -a "generate" -d 'Write shell completions or man pages generated from this command line (for packagers)'
-complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat selftest monitor generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat btfgen selftest monitor generate help" -f -a "check-btf" -d 'Is this kernel ready for CO-RE? A checklist of findings, each with its fix'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat btfgen selftest monitor generate help" -f -a "btf" -d 'Dump BTF types: bpftool\'s raw format, struct layouts, or JSON'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat btfgen selftest monitor generate help" -f -a "vmlinux" -d 'Write a vmlinux.h (bpftool\'s sorted C dump with kfuncs), or a minimal one for a .bpf.o'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat btfgen selftest monitor generate help" -f -a "relocs" -d 'List every CO-RE relocation record of BPF objects, decoded, with source lines'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat btfgen selftest monitor generate help" -f -a "dry-run" -d 'Show libbpf\'s CO-RE fixups for an object, per field, against one or many kernels'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat btfgen selftest monitor generate help" -f -a "diff" -d 'What changed between two kernels\' types, limited to what an object reaches'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat btfgen selftest monitor generate help" -f -a "compat" -d 'Relocate objects against every kernel of a fleet: a verdict per object and kernel'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat btfgen selftest monitor generate help" -f -a "btfgen" -d 'Minimal BTF per kernel for a set of objects, proven to relocate them as the full BTF'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat btfgen selftest monitor generate help" -f -a "selftest" -d 'Prove CO-RE works here: load the bundled probe, run known processes, check every event'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat btfgen selftest monitor generate help" -f -a "monitor" -d 'Live process monitor (exec, fork, exit) built on the bundled CO-RE probe'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat btfgen selftest monitor generate help" -f -a "generate" -d 'Write shell completions or man pages generated from this command line (for packagers)'
+complete -c coretool -n "__fish_coretool_using_subcommand help; and not __fish_seen_subcommand_from check-btf btf vmlinux relocs dry-run diff compat btfgen selftest monitor generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -41,6 +41,7 @@ pub(crate) const SCHEMAS: &[SchemaEntry] = &[
     entry::<compat::Record>(coretool::compat::SCHEMA),
     entry::<super::btf::WrittenDoc>(super::btf::WRITTEN_SCHEMA),
     entry::<crate::render::diff::Document>(crate::render::diff::SCHEMA),
+    entry::<crate::render::btfgen::BtfgenJson>(coretool::btfgen::SCHEMA),
 ];
 
 impl SchemaEntry {

@@ -2,6 +2,7 @@
 //! This module also holds the option groups several commands share (flattened into their
 //! `Args`): [`GlobalOpts`], [`BtfSourceArgs`], and the [`ColorChoice`] behind `--color`.
 pub mod btf;
+pub mod btfgen;
 pub mod check_btf;
 pub mod compat;
 pub mod diff;

@@ -12,6 +12,7 @@
 
 pub mod btf_json;
 pub mod btf_raw;
+pub mod btfgen;
 pub mod check;
 pub mod compat;
 pub mod diff;
