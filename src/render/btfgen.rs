@@ -98,7 +98,7 @@ struct MismatchDoc<'a> {
 #[derive(Serialize, JsonSchema)]
 #[serde(untagged)]
 pub(crate) enum BtfgenJson<'a> {
-    Kernel(Record<'a>),
+    Kernel(&'a Record<'a>),
     Summary(&'a Summary),
 }
 
@@ -236,7 +236,7 @@ pub fn write_record(w: &mut impl Write, names: &[String], row: &Row) -> io::Resu
         mismatches,
         error,
     };
-    serde_json::to_writer(&mut *w, &BtfgenJson::Kernel(rec))?;
+    serde_json::to_writer(&mut *w, &BtfgenJson::Kernel(&rec))?;
     w.write_all(b"\n")
 }
 
