@@ -47,6 +47,9 @@ pub enum Command {
     /// Show libbpf's CO-RE fixups for an object, per field, against one or many kernels
     #[command(after_help = commands::dry_run::AFTER_HELP)]
     DryRun(commands::dry_run::DryRunArgs),
+    /// Will it load? Everything an object needs from a kernel, checked against its BTF
+    #[command(after_help = commands::requires::AFTER_HELP, long_about = commands::requires::LONG_ABOUT)]
+    Requires(commands::requires::RequiresArgs),
     /// Relocate objects against every kernel of a fleet: a verdict per object and kernel
     #[command(after_help = commands::compat::AFTER_HELP, long_about = commands::compat::LONG_ABOUT)]
     Compat(commands::compat::CompatArgs),

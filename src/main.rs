@@ -41,6 +41,10 @@ fn main() -> ExitCode {
             let g = top.resolve(args.json, args.verbose);
             commands::dry_run::run(args, &g)
         }
+        Command::Requires(args) => {
+            let g = top.resolve(args.json, args.verbose);
+            commands::requires::run(args, &g)
+        }
         Command::Compat(args) => {
             let g = top.resolve(args.json, args.verbose);
             commands::compat::run(args, &g)

@@ -15,6 +15,7 @@ pub mod btf_raw;
 pub mod check;
 pub mod compat;
 pub mod layout;
+pub mod requires;
 pub mod table;
 
 use owo_colors::OwoColorize;

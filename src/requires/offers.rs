@@ -1,0 +1,219 @@
+//! What a kernel offers a BPF object, read from its BTF (and, where the source carries them,
+//! its build config and its symbol table): the enumerators of `enum bpf_func_id`,
+//! `bpf_prog_type`, `bpf_map_type` and `bpf_attach_type`, its FUNC records (fentry and kprobe
+//! targets, kfuncs) with their argument counts, `bpf_kfunc` decl tags, `btf_trace_*`
+//! typedefs (raw tracepoints), VARs (typed ksyms), the BTF kinds it uses.
+//!
+//! What it trusts: the kernel's own BTF describes the kernel it came with, backports
+//! included; that is why nothing here consults a version table.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use crate::btf::{Btf, Kind};
+use crate::check::config::KernelConfig;
+
+/// A kernel config and the file it came from.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    pub path: PathBuf,
+    pub config: KernelConfig,
+}
+
+/// A kernel's symbol table (`System.map`, `/proc/kallsyms`): every symbol name.
+#[derive(Debug, Clone)]
+pub struct SymbolTable {
+    pub path: PathBuf,
+    pub names: HashSet<String>,
+}
+
+impl SymbolTable {
+    /// Parse `ADDRESS TYPE NAME [MODULE]` lines.
+    pub fn parse(path: &Path, text: &str) -> SymbolTable {
+        let names = text
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(2))
+            .map(str::to_owned)
+            .collect();
+        SymbolTable {
+            path: path.to_path_buf(),
+            names,
+        }
+    }
+}
+
+/// Everything one kernel offers.
+#[derive(Debug, Clone, Default)]
+pub struct KernelOffers {
+    /// How the kernel is named in reports (its release, else its source).
+    pub name: String,
+    /// `enum bpf_func_id`: value → `bpf_xxx`.
+    pub helpers: BTreeMap<u32, String>,
+    /// `enum bpf_prog_type` enumerator names.
+    pub prog_types: HashSet<String>,
+    /// `enum bpf_attach_type` enumerator names.
+    pub attach_types: HashSet<String>,
+    /// `enum bpf_map_type`: value → enumerator name.
+    pub map_types: BTreeMap<u32, String>,
+    /// FUNC records: name → number of arguments.
+    pub funcs: HashMap<String, u32>,
+    /// Functions tagged `bpf_kfunc` (`None`: this BTF has no such decl tags at all).
+    pub kfuncs: Option<HashSet<String>>,
+    /// `btf_trace_NAME` typedefs: `NAME` → arguments of the tracepoint (the leading
+    /// `void *__data` not counted).
+    pub raw_tracepoints: HashMap<String, u32>,
+    /// VAR records (typed `__ksym` variables).
+    pub vars: HashSet<String>,
+    /// STRUCT names (`bpf_struct_ops_*`).
+    pub structs: HashSet<String>,
+    /// Every enumerator of every enum (flags such as `BPF_F_MMAPABLE`).
+    pub enumerators: HashSet<String>,
+    /// The BTF kinds its BTF uses.
+    pub kinds: BTreeSet<Kind>,
+    pub config: Option<ConfigFile>,
+    pub symbols: Option<SymbolTable>,
+}
+
+fn proto_args(btf: &Btf, proto_id: u32) -> Option<u32> {
+    let p = btf.skip_mods_and_typedefs(proto_id)?;
+    (p.kind() == Kind::FuncProto).then(|| {
+        let params: Vec<_> = p.params().collect();
+        // A trailing `...` is a parameter with type 0.
+        let varargs = params.last().is_some_and(|l| l.type_id == 0);
+        params.len() as u32 - u32::from(varargs)
+    })
+}
+
+impl KernelOffers {
+    /// Read what `btf` offers (a kernel's vmlinux BTF; module BTF is not consulted).
+    pub fn from_btf(name: &str, btf: &Btf) -> KernelOffers {
+        let mut o = KernelOffers {
+            name: name.to_owned(),
+            ..KernelOffers::default()
+        };
+        let mut tagged: HashSet<u32> = HashSet::new();
+        let mut any_tag = false;
+        for t in btf.types() {
+            let kind = t.kind();
+            o.kinds.insert(kind);
+            let tname = btf.name_of(&t);
+            match kind {
+                Kind::Enum | Kind::Enum64 => {
+                    let target = match tname {
+                        "bpf_func_id" => 1,
+                        "bpf_prog_type" => 2,
+                        "bpf_attach_type" => 3,
+                        "bpf_map_type" => 4,
+                        _ => 0,
+                    };
+                    for v in t.enum_values() {
+                        let Some(n) = btf.str_at(v.name_off) else { continue };
+                        o.enumerators.insert(n.to_owned());
+                        match target {
+                            1 => {
+                                if let Some(h) = n.strip_prefix("BPF_FUNC_") {
+                                    if h != "unspec" {
+                                        o.helpers.insert(v.raw as u32, format!("bpf_{h}"));
+                                    }
+                                }
+                            }
+                            2 => {
+                                o.prog_types.insert(n.to_owned());
+                            }
+                            3 => {
+                                o.attach_types.insert(n.to_owned());
+                            }
+                            4 => {
+                                o.map_types.entry(v.raw as u32).or_insert(n.to_owned());
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                Kind::Func => {
+                    if let Some(n) = proto_args(btf, t.type_id()) {
+                        o.funcs.entry(tname.to_owned()).or_insert(n);
+                    }
+                }
+                Kind::Typedef => {
+                    if let Some(tp) = tname.strip_prefix("btf_trace_") {
+                        let args = btf
+                            .skip_mods_and_typedefs(t.type_id())
+                            .filter(|p| p.kind() == Kind::Ptr)
+                            .and_then(|p| proto_args(btf, p.type_id()));
+                        if let Some(n) = args {
+                            o.raw_tracepoints.insert(tp.to_owned(), n.saturating_sub(1));
+                        }
+                    }
+                }
+                Kind::Var => {
+                    o.vars.insert(tname.to_owned());
+                }
+                Kind::Struct => {
+                    if tname.starts_with("bpf_struct_ops_") {
+                        o.structs.insert(tname.to_owned());
+                    }
+                }
+                Kind::DeclTag if tname == "bpf_kfunc" => {
+                    any_tag = true;
+                    tagged.insert(t.type_id());
+                }
+                _ => {}
+            }
+        }
+        // `enum bpf_prog_type` and friends also live as enumerators; the enumerators set
+        // keeps flags only.
+        if any_tag {
+            o.kfuncs = Some(
+                tagged
+                    .into_iter()
+                    .filter_map(|id| btf.type_by_id(id))
+                    .map(|t| btf.name_of(&t).to_owned())
+                    .collect(),
+            );
+        }
+        o
+    }
+
+    pub fn with_config(mut self, config: Option<ConfigFile>) -> Self {
+        self.config = config;
+        self
+    }
+
+    pub fn with_symbols(mut self, symbols: Option<SymbolTable>) -> Self {
+        self.symbols = symbols;
+        self
+    }
+}
+
+/// The config and symbol table that come with a kernel source on disk: `config-REL` and
+/// `System.map-REL` next to `vmlinuz-REL` (a Debian `/boot`, or an unpacked package), or,
+/// for the running kernel (`/sys/kernel/btf/vmlinux`), `/proc/config.gz` or
+/// `/boot/config-$(uname -r)` and `/proc/kallsyms`.
+pub fn companions(source: &Path, release: Option<&str>) -> (Option<ConfigFile>, Option<SymbolTable>) {
+    let mut configs = Vec::new();
+    let mut maps = Vec::new();
+    if source.starts_with("/sys/kernel/btf") {
+        configs.push(PathBuf::from(crate::check::config::PROC_CONFIG_GZ));
+        if let Some(r) = release {
+            configs.push(PathBuf::from(format!("/boot/config-{r}")));
+        }
+        maps.push(PathBuf::from("/proc/kallsyms"));
+    } else if let (Some(dir), Some(r)) = (source.parent(), release) {
+        configs.push(dir.join(format!("config-{r}")));
+        maps.push(dir.join(format!("System.map-{r}")));
+    }
+    let config = configs.into_iter().find_map(|p| {
+        crate::check::config::read_config(&p)
+            .ok()
+            .map(|config| ConfigFile { path: p, config })
+    });
+    let symbols = maps.into_iter().find_map(|p| {
+        let text = std::fs::read_to_string(&p).ok()?;
+        let t = SymbolTable::parse(&p, &text);
+        // kallsyms read without privilege shows zero addresses but real names; an empty
+        // table tells nothing.
+        (!t.names.is_empty()).then_some(t)
+    });
+    (config, symbols)
+}
