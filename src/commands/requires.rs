@@ -81,6 +81,7 @@ pub fn run(args: RequiresArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         true => vec![PathBuf::from("/sys/kernel/btf/vmlinux")],
         false => args.btf.clone(),
     };
+    let needs_kfuncs = objects.iter().any(|(_, n)| n.uses_kfuncs());
     let cache = match args.no_cache {
         true => None,
         false => Cache::default_dir().map(|d| Cache::new(d, 2 << 30)),
@@ -90,9 +91,12 @@ pub fn run(args: RequiresArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         let input = input.map_err(|u| anyhow::anyhow!("{}", u.reason))?;
         let k = compat::sources::read(&input, cache.as_ref()).map_err(|e| anyhow::anyhow!(e))?;
         let (config, symbols) = requires::companions(&input.path, k.id.release.as_deref());
-        let offers = KernelOffers::from_btf(&k.id.name(), &k.btf.btf)
+        let mut offers = KernelOffers::from_btf(&k.id.name(), &k.btf.btf)
             .with_config(config)
             .with_symbols(symbols);
+        if offers.kfuncs.is_none() && needs_kfuncs {
+            offers.btf_ids_kfuncs = requires::offers::btf_ids_kfuncs(&input.path, &k.btf.btf);
+        }
         kernels.push(Kernel { id: k.id, offers });
     }
     if kernels.is_empty() {

@@ -389,7 +389,14 @@ fn check_program(
         } else {
             (
                 Status::Missing,
-                format!("no {enumerator} ({h}) in enum bpf_func_id{}", last(&offers.helpers)),
+                format!(
+                    "no {enumerator} ({h}) in enum bpf_func_id{}",
+                    last(&offers
+                        .helpers
+                        .iter()
+                        .map(|(k, v)| (*k, format!("BPF_FUNC_{}", v.trim_start_matches("bpf_"))))
+                        .collect())
+                ),
             )
         };
         reqs.push(req(ReqKind::Helper, name, st, Stage::Load, ev));
@@ -468,27 +475,32 @@ fn extern_req(e: &Extern, offers: &KernelOffers) -> Requirement {
     };
     match &e.kind {
         ExternKind::Kfunc => {
-            let (st, ev) = match (offers.funcs.contains_key(&e.name), &offers.kfuncs) {
+            let (set, from) = match (&offers.kfuncs, &offers.btf_ids_kfuncs) {
+                (Some(s), _) => (Some(s), "tagged bpf_kfunc"),
+                (None, Some(s)) => (Some(s), "in a BTF_SET8 of the vmlinux's .BTF_ids"),
+                (None, None) => (None, ""),
+            };
+            let (st, ev) = match (offers.funcs.contains_key(&e.name), set) {
                 (false, _) if e.weak => weak_ok(&format!("no FUNC {} in the kernel's BTF", e.name)),
                 (false, _) => (
                     Status::Missing,
                     format!("no FUNC {} in the kernel's BTF: libbpf cannot resolve the kfunc", e.name),
                 ),
                 (true, Some(set)) if set.contains(&e.name) => {
-                    (Status::Ok, format!("FUNC {} tagged bpf_kfunc", e.name))
+                    (Status::Ok, format!("FUNC {} {from}", e.name))
                 }
-                (true, Some(_)) if e.weak => weak_ok(&format!("FUNC {} is not tagged bpf_kfunc", e.name)),
+                (true, Some(_)) if e.weak => weak_ok(&format!("FUNC {} is not a kfunc", e.name)),
                 (true, Some(_)) => (
                     Status::Missing,
                     format!(
-                        "FUNC {} exists but is not tagged bpf_kfunc: the verifier refuses the call",
+                        "FUNC {} exists but is not a kfunc (not {from}): the verifier refuses the call",
                         e.name
                     ),
                 ),
                 (true, None) => (
                     Status::Unknown,
                     format!(
-                        "FUNC {} exists, but this BTF has no bpf_kfunc decl tags to tell whether it is a kfunc",
+                        "FUNC {} exists, but this BTF has no bpf_kfunc decl tags and no vmlinux .BTF_ids came with it to tell whether it is a kfunc",
                         e.name
                     ),
                 ),

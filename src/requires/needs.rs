@@ -209,6 +209,15 @@ pub fn needs(obj: &Object) -> Result<ObjectNeeds, NeedsError> {
     })
 }
 
+impl ObjectNeeds {
+    /// Whether some program calls a kfunc.
+    pub fn uses_kfuncs(&self) -> bool {
+        self.programs
+            .iter()
+            .any(|p| p.externs.iter().any(|e| e.kind == ExternKind::Kfunc))
+    }
+}
+
 /// `enum bpf_func_id`'s enumerators, value → `bpf_xxx` (the helper's C name).
 pub(crate) fn helper_names(btf: &Btf) -> BTreeMap<u32, String> {
     let mut out = BTreeMap::new();

@@ -59,6 +59,9 @@ pub struct KernelOffers {
     pub funcs: HashMap<String, u32>,
     /// Functions tagged `bpf_kfunc` (`None`: this BTF has no such decl tags at all).
     pub kfuncs: Option<HashSet<String>>,
+    /// Kfuncs found in the vmlinux's `.BTF_ids` sets, when the source is an image or ELF and
+    /// its BTF has no decl tags.
+    pub btf_ids_kfuncs: Option<HashSet<String>>,
     /// `btf_trace_NAME` typedefs: `NAME` → arguments of the tracepoint (the leading
     /// `void *__data` not counted).
     pub raw_tracepoints: HashMap<String, u32>,
@@ -211,9 +214,65 @@ pub fn companions(source: &Path, release: Option<&str>) -> (Option<ConfigFile>, 
     let symbols = maps.into_iter().find_map(|p| {
         let text = std::fs::read_to_string(&p).ok()?;
         let t = SymbolTable::parse(&p, &text);
-        // kallsyms read without privilege shows zero addresses but real names; an empty
-        // table tells nothing.
-        (!t.names.is_empty()).then_some(t)
+        // kallsyms read without privilege shows zero addresses but real names. An empty table
+        // tells nothing, and neither does Debian's placeholder System.map (one line: "The real
+        // System.map is in the linux-image-<version>-dbg package").
+        (t.names.len() > 1000).then_some(t)
     });
     (config, symbols)
+}
+
+/// Kfuncs named by the `BTF_SET8`s of a vmlinux's `.BTF_ids` section (`struct btf_id_set8`:
+/// `u32 cnt, u32 flags`, then `cnt` pairs of `u32 id, u32 kfunc flags`), for kernels whose BTF
+/// carries no `bpf_kfunc` decl tags. The section has no symbols once the image is stripped, so
+/// sets are recognised by their shape: a header whose flags are 0 or `BTF_SET8_KFUNCS`,
+/// followed by `cnt` pairs that each name a FUNC of `btf` with small KF_* flags.
+pub fn kfuncs_from_btf_ids(section: &[u8], btf: &Btf) -> HashSet<String> {
+    let endian = btf.endian();
+    let word = |o: usize| -> Option<u32> {
+        let b = section.get(o..o + 4)?;
+        Some(endian.u32([b[0], b[1], b[2], b[3]]))
+    };
+    let is_func = |id: u32| btf.type_by_id(id).is_some_and(|t| t.kind() == Kind::Func);
+    let mut out = HashSet::new();
+    let mut off = 0;
+    while off + 16 <= section.len() {
+        let (Some(cnt), Some(flags)) = (word(off), word(off + 4)) else { break };
+        let cnt = cnt as usize;
+        let fits = (1..=4096).contains(&cnt) && flags <= 1 && off + 8 + cnt * 8 <= section.len();
+        let set = fits
+            && (0..cnt).all(|i| {
+                let p = off + 8 + i * 8;
+                word(p).is_some_and(is_func) && word(p + 4).is_some_and(|f| f < 1 << 16)
+            });
+        if set {
+            for i in 0..cnt {
+                if let Some(t) = word(off + 8 + i * 8).and_then(|id| btf.type_by_id(id)) {
+                    out.insert(btf.name_of(&t).to_owned());
+                }
+            }
+            off += 8 + cnt * 8;
+        } else {
+            off += 4;
+        }
+    }
+    out
+}
+
+/// The kfuncs of the vmlinux a kernel source on disk holds (a vmlinux, a vmlinuz, a Debian
+/// package), from its `.BTF_ids`; `None` when the source holds no vmlinux ELF with that section.
+/// Reads (and decompresses) the source again: call it only when an object needs kfuncs and
+/// the BTF has no decl tags.
+pub fn btf_ids_kfuncs(source: &Path, btf: &Btf) -> Option<HashSet<String>> {
+    if source.starts_with("/sys/kernel/btf") {
+        return None;
+    }
+    let data = std::fs::read(source).ok()?;
+    let data = if crate::compat::deb::is_ar(&data) {
+        crate::compat::deb::read_kernel(&data, 1 << 30).ok()?.image
+    } else {
+        data
+    };
+    let section = crate::source::kernel_elf_section(source, data, ".BTF_ids")?;
+    Some(kfuncs_from_btf_ids(&section, btf))
 }
