@@ -19,6 +19,7 @@ fn help_lists_only_the_options_a_command_has() {
         ("relocs", true, true),
         ("dry-run", true, true),
         ("compat", true, true),
+        ("requires", true, true),
         ("selftest", true, true),
         ("monitor", true, false),
     ] {

@@ -23,6 +23,7 @@ mod kernel_matrix;
 mod kernels;
 mod probe_object;
 mod relocs_cli;
+mod requires;
 mod selftest_root;
 mod sources;
 mod split_btf;

@@ -296,6 +296,7 @@ pub fn check_needs(needs: &ObjectNeeds, offers: &KernelOffers, names: &Names) ->
 fn map_req(t: u32, name: &str, offers: &KernelOffers) -> Requirement {
     let tname = map_type_name(offers, t);
     let (status, evidence) = match offers.map_types.get(&t) {
+        _ if offers.map_types.is_empty() => no_enum("bpf_map_type"),
         Some(n) => (Status::Ok, format!("{n} = {t} in enum bpf_map_type")),
         None => (
             Status::Missing,
@@ -306,6 +307,15 @@ fn map_req(t: u32, name: &str, offers: &KernelOffers) -> Requirement {
         ),
     };
     req(ReqKind::Map, format!("{name}: {tname}"), status, Stage::Load, evidence)
+}
+
+/// A BTF without one of the BPF enums is no vmlinux BTF (a module's, a program's): it cannot
+/// say what the kernel has.
+fn no_enum(name: &str) -> (Status, String) {
+    (
+        Status::Unknown,
+        format!("the BTF has no enum {name} (not a vmlinux BTF?): it cannot tell"),
+    )
 }
 
 fn last(m: &BTreeMap<u32, String>) -> String {
@@ -351,7 +361,9 @@ fn check_program(
             format!("libbpf knows no SEC(\"{sec}\"): it cannot tell the program type"),
         )),
         Some(def) => {
-            let (st, ev) = if offers.prog_types.contains(def.prog_type) {
+            let (st, ev) = if offers.prog_types.is_empty() {
+                no_enum("bpf_prog_type")
+            } else if offers.prog_types.contains(def.prog_type) {
                 (Status::Ok, format!("{} in enum bpf_prog_type", def.prog_type))
             } else {
                 (Status::Missing, format!("no {} in enum bpf_prog_type", def.prog_type))
@@ -362,7 +374,9 @@ fn check_program(
                     AttachUse::Load => Stage::Load,
                     _ => Stage::Attach,
                 };
-                let (st, ev) = if offers.attach_types.contains(at) {
+                let (st, ev) = if offers.attach_types.is_empty() {
+                    no_enum("bpf_attach_type")
+                } else if offers.attach_types.contains(at) {
                     (Status::Ok, format!("{at} in enum bpf_attach_type"))
                 } else {
                     (Status::Missing, format!("no {at} in enum bpf_attach_type"))
@@ -382,15 +396,18 @@ fn check_program(
             .unwrap_or_else(|| format!("helper #{h}"));
         let enumerator = match name.strip_prefix("bpf_") {
             Some(n) => format!("BPF_FUNC_{n}"),
-            None => format!("helper #{h}"),
+            None => format!("value {h}"),
         };
-        let (st, ev) = if offers.helpers.contains_key(&h) {
+        let (st, ev) = if offers.helpers.is_empty() {
+            no_enum("bpf_func_id")
+        } else if offers.helpers.contains_key(&h) {
             (Status::Ok, format!("{enumerator} = {h} in enum bpf_func_id"))
         } else {
             (
                 Status::Missing,
                 format!(
-                    "no {enumerator} ({h}) in enum bpf_func_id{}",
+                    "no {enumerator}{} in enum bpf_func_id{}",
+                    if enumerator.starts_with("value") { String::new() } else { format!(" ({h})") },
                     last(&offers
                         .helpers
                         .iter()
