@@ -73,7 +73,9 @@ fn missing(r: &Value) -> Vec<(String, String, String)> {
 
 #[test]
 fn tables_on_debian_kernels_match_the_golden_files() {
-    let Some(kernels) = debian_kernels() else { return };
+    let Some(kernels) = debian_kernels() else {
+        return;
+    };
     for obj in ["needs_newer.bpf.o", "needs_gone.bpf.o"] {
         let mut args = vec![obj, "--btf"];
         args.extend(kernels.iter().map(String::as_str));
@@ -88,7 +90,9 @@ fn tables_on_debian_kernels_match_the_golden_files() {
 /// on 6.12 (kfuncs found in .BTF_ids: its BTF has no decl tags) every program loads.
 #[test]
 fn each_program_names_what_5_10_lacks() {
-    let Some(kernels) = debian_kernels() else { return };
+    let Some(kernels) = debian_kernels() else {
+        return;
+    };
     let k510 = kernels.iter().find(|k| k.contains("5.10."));
     let k612 = kernels.iter().find(|k| k.contains("6.12."));
     require!(let (Some(k510), Some(k612)) = (k510, k612), "Debian 5.10 and 6.12 are not both cached");
@@ -105,10 +109,38 @@ fn each_program_names_what_5_10_lacks() {
         .to_owned();
     let expect = [
         ("baseline", None),
-        ("helper_newer", Some(("helper", "bpf_ktime_get_coarse_ns", "no BPF_FUNC_ktime_get_coarse_ns (160) in enum bpf_func_id"))),
-        ("kfunc_newer", Some(("kfunc", "bpf_rcu_read_lock", "no FUNC bpf_rcu_read_lock in the kernel's BTF"))),
-        ("map_newer", Some(("map", "seen: BPF_MAP_TYPE_BLOOM_FILTER", "no BPF_MAP_TYPE_BLOOM_FILTER (30) in enum bpf_map_type"))),
-        ("attach_newer", Some(("attach_target", "contention_begin", "no btf_trace_contention_begin in the kernel's BTF"))),
+        (
+            "helper_newer",
+            Some((
+                "helper",
+                "bpf_get_current_task_btf",
+                "no BPF_FUNC_get_current_task_btf (158) in enum bpf_func_id",
+            )),
+        ),
+        (
+            "kfunc_newer",
+            Some((
+                "kfunc",
+                "bpf_rcu_read_lock",
+                "no FUNC bpf_rcu_read_lock in the kernel's BTF",
+            )),
+        ),
+        (
+            "map_newer",
+            Some((
+                "map",
+                "seen: BPF_MAP_TYPE_BLOOM_FILTER",
+                "no BPF_MAP_TYPE_BLOOM_FILTER (30) in enum bpf_map_type",
+            )),
+        ),
+        (
+            "attach_newer",
+            Some((
+                "attach_target",
+                "contention_begin",
+                "no btf_trace_contention_begin in the kernel's BTF",
+            )),
+        ),
     ];
     for (prog, why) in expect {
         let r = record(&recs, &on510, prog);
@@ -130,10 +162,17 @@ fn each_program_names_what_5_10_lacks() {
         }
         assert_eq!(r["object_verdict"], "loads-without");
     }
-    for r in recs.iter().filter(|r| r["kernel"]["source"].as_str() == Some(k612.as_str())) {
+    for r in recs
+        .iter()
+        .filter(|r| r["kernel"]["source"].as_str() == Some(k612.as_str()))
+    {
         assert_eq!(r["verdict"], "loads", "{r}");
     }
-    let kfunc = record(&recs, recs[9]["kernel"]["name"].as_str().unwrap(), "kfunc_newer");
+    let kfunc = record(
+        &recs,
+        recs[9]["kernel"]["name"].as_str().unwrap(),
+        "kfunc_newer",
+    );
     let ev: Vec<&str> = kfunc["requirements"]
         .as_array()
         .unwrap()
@@ -148,17 +187,34 @@ fn each_program_names_what_5_10_lacks() {
 /// is `loads` only when every requirement is ok (unknown never counts as ok).
 #[test]
 fn every_requirement_carries_evidence_and_unknown_is_never_ok() {
-    let Some(kernels) = debian_kernels() else { return };
-    let mut args = vec!["needs_newer.bpf.o", "needs_gone.bpf.o", "../core_all_kinds.bpf.o", "--json", "--btf"];
+    let Some(kernels) = debian_kernels() else {
+        return;
+    };
+    let mut args = vec![
+        "needs_newer.bpf.o",
+        "needs_gone.bpf.o",
+        "../core_all_kinds.bpf.o",
+        "--json",
+        "--btf",
+    ];
     args.extend(kernels.iter().map(String::as_str));
     let o = requires(&args);
     let recs = records(&o);
     assert_eq!(recs.len(), (5 + 4 + 4) * kernels.len());
     for r in &recs {
         let reqs = r["requirements"].as_array().unwrap();
-        for q in reqs.iter().chain(r["object_requirements"].as_array().unwrap()) {
-            assert!(["ok", "missing", "unknown"].contains(&q["status"].as_str().unwrap()), "{q}");
-            assert!(["load", "attach"].contains(&q["stage"].as_str().unwrap()), "{q}");
+        for q in reqs
+            .iter()
+            .chain(r["object_requirements"].as_array().unwrap())
+        {
+            assert!(
+                ["ok", "missing", "unknown"].contains(&q["status"].as_str().unwrap()),
+                "{q}"
+            );
+            assert!(
+                ["load", "attach"].contains(&q["stage"].as_str().unwrap()),
+                "{q}"
+            );
             assert!(q["evidence"].as_str().is_some_and(|e| e.len() > 10), "{q}");
             assert!(!q["name"].as_str().unwrap().is_empty(), "{q}");
         }
@@ -188,7 +244,9 @@ fn a_btf_without_the_bpf_enums_offers_nothing() {
 
 #[test]
 fn an_object_that_loads_everywhere_exits_0() {
-    let Some(kernels) = debian_kernels() else { return };
+    let Some(kernels) = debian_kernels() else {
+        return;
+    };
     let mut args = vec!["../core_all_kinds.bpf.o", "--btf"];
     args.extend(kernels.iter().map(String::as_str));
     let o = requires(&args);
@@ -202,11 +260,116 @@ fn the_running_kernel_is_the_default() {
     let o = requires(&["../core_all_kinds.bpf.o", "--json"]);
     let recs = records(&o);
     assert_eq!(recs.len(), 4);
-    assert!(recs.iter().all(|r| r["kernel"]["source"] == common::SYSFS_VMLINUX));
+    assert!(recs
+        .iter()
+        .all(|r| r["kernel"]["source"] == common::SYSFS_VMLINUX));
 }
 
 #[test]
 fn a_missing_kernel_source_is_one_line_naming_it() {
     let o = requires(&["needs_newer.bpf.o", "--btf", "/nonexistent/vmlinuz"]);
     common::assert_bad_input(&o, "/nonexistent/vmlinuz");
+}
+
+/// The kernel's programs and maps with names the objects of the live test use (other
+/// processes on the machine may load their own meanwhile), as `kind name` lines.
+fn ours_in_kernel(names: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for what in ["prog", "map"] {
+        let o = std::process::Command::new("bpftool")
+            .args(["-j", what, "show"])
+            .output()
+            .expect("run bpftool");
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Array(vec![]));
+        for e in v.as_array().into_iter().flatten() {
+            let name = e["name"].as_str().unwrap_or_default();
+            // The kernel keeps 15 bytes of a name.
+            if !name.is_empty() && names.iter().any(|n| n.starts_with(name)) {
+                found.push(format!("{what} {name}"));
+            }
+        }
+    }
+    found
+}
+
+/// `--live` on the running kernel: each program loaded (and attached where its section names
+/// a kernel target) on its own; every prediction that is not `unknown` equals what happened,
+/// and no program, map or link is left in the kernel.
+#[test]
+fn live_results_equal_the_predictions_and_leave_nothing_behind() {
+    require_root!("--live loads BPF programs: needs root");
+    require_tools!("bpftool");
+    let _k = common::kernel_exclusive();
+    let o = requires(&[
+        "needs_newer.bpf.o",
+        "needs_gone.bpf.o",
+        "../core_all_kinds.bpf.o",
+        "../dryrun/unguarded.bpf.o",
+        "../dryrun/static_prog.bpf.o",
+        "../dryrun/subprog.bpf.o",
+        "--live",
+        "--json",
+    ]);
+    let recs = records(&o);
+    let mut names: Vec<String> = recs
+        .iter()
+        .map(|r| r["program"].as_str().unwrap().to_owned())
+        .collect();
+    names.extend(
+        [
+            "seen", "needs_ne", "needs_go", "core_all", "unguard", "subprog",
+        ]
+        .map(String::from),
+    );
+    // A closed program is freed by the kernel a moment later (RCU): give it a second.
+    let mut left = ours_in_kernel(&names);
+    for _ in 0..20 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = ours_in_kernel(&names);
+    }
+    assert!(left.is_empty(), "left in the kernel: {left:?}");
+    assert_eq!(recs.len(), 5 + 4 + 4 + 1 + 1 + 1, "{}", common::stderr(&o));
+    for r in &recs {
+        let live = &r["live"];
+        assert!(live.is_object(), "{r}");
+        assert_ne!(
+            live["agrees"],
+            Value::Bool(false),
+            "prediction != live: {r}"
+        );
+        if r["verdict"] != "unknown" {
+            assert_eq!(live["agrees"], Value::Bool(true), "{r}");
+        }
+    }
+    // Failures on every kernel: the object libbpf refuses, the unguarded relocation, the read
+    // past the tracepoint's arguments.
+    for (prog, kind) in [
+        ("static_fn", "open"),
+        ("unguarded", "core"),
+        ("ctx_too_far", "ctx_args"),
+    ] {
+        let r = recs.iter().find(|r| r["program"] == prog).unwrap();
+        assert_eq!(r["live"]["fails_at"], "load", "{r}");
+        assert!(missing(r).iter().any(|(k, _, _)| k == kind), "{r}");
+    }
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn live_refuses_another_kernel() {
+    let o = requires(&[
+        "needs_newer.bpf.o",
+        "--live",
+        "--btf",
+        "../core_all_kinds.btf",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        common::stderr(&o).contains("--live"),
+        "{}",
+        common::stderr(&o)
+    );
 }

@@ -7,10 +7,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use coretool::compat::{self, Cache, KernelId};
+use coretool::dryrun::engine::{self, Mode, Target};
 use coretool::error::InputError;
+use coretool::libbpf::object::{load_attach_each, ObjectFile};
 use coretool::reloc::Object;
 use coretool::requires::{self, KernelOffers, Names, ObjectNeeds};
-use coretool::source::read_file;
+use coretool::source::{read_file, BtfSource};
 
 use super::GlobalOpts;
 use crate::exit::{EXIT_OK, EXIT_PROBLEMS};
@@ -18,7 +20,8 @@ use crate::output;
 use crate::render::requires as render;
 use crate::render::Style;
 
-pub const LONG_ABOUT: &str = "Read what every program of each OBJ needs from a kernel, from the ELF \
+pub const LONG_ABOUT: &str =
+    "Read what every program of each OBJ needs from a kernel, from the ELF \
 alone: its program type and expected attach type as libbpf derives them from the SEC() name, its \
 attach target (a function, tracepoint, LSM hook, iterator), the helpers it calls, the kfuncs, \
 __ksym and __kconfig externs it uses, the maps (and their types) and global data it references, \
@@ -61,27 +64,38 @@ pub struct RequiresArgs {
     /// Neither read nor write the BTF cache (see `coretool compat --help`)
     #[arg(long)]
     pub no_cache: bool,
+    /// Also load (and attach, where the section names a kernel target) each program on its own
+    /// on the running kernel, with only the maps it uses, and compare with the prediction;
+    /// everything is unloaded again. Needs root (or CAP_BPF and CAP_PERFMON); no --btf
+    #[arg(long, conflicts_with = "btf")]
+    pub live: bool,
 }
 
 struct Kernel {
     id: KernelId,
+    btf: BtfSource,
     offers: KernelOffers,
 }
 
 pub fn run(args: RequiresArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     // Every input is checked before any output.
-    let mut objects: Vec<(String, ObjectNeeds)> = Vec::new();
+    if args.live {
+        coretool::host::privilege()
+            .require_tracing()
+            .map_err(anyhow::Error::from)?;
+    }
+    let mut objects: Vec<(String, ObjectNeeds, Object)> = Vec::new();
     for p in &args.objects {
         let data = read_file(p)?;
         let obj = Object::parse(p, data).map_err(|e| InputError::invalid(p, e.to_string()))?;
         let needs = requires::needs(&obj).map_err(|e| InputError::invalid(p, e.to_string()))?;
-        objects.push((p.display().to_string(), needs));
+        objects.push((p.display().to_string(), needs, obj));
     }
     let sources = match args.btf.is_empty() {
         true => vec![PathBuf::from("/sys/kernel/btf/vmlinux")],
         false => args.btf.clone(),
     };
-    let needs_kfuncs = objects.iter().any(|(_, n)| n.uses_kfuncs());
+    let needs_kfuncs = objects.iter().any(|(_, n, _)| n.uses_kfuncs());
     let cache = match args.no_cache {
         true => None,
         false => Cache::default_dir().map(|d| Cache::new(d, 2 << 30)),
@@ -97,7 +111,11 @@ pub fn run(args: RequiresArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         if offers.kfuncs.is_none() && needs_kfuncs {
             offers.btf_ids_kfuncs = requires::offers::btf_ids_kfuncs(&input.path, &k.btf.btf);
         }
-        kernels.push(Kernel { id: k.id, offers });
+        kernels.push(Kernel {
+            id: k.id,
+            btf: k.btf,
+            offers,
+        });
     }
     if kernels.is_empty() {
         anyhow::bail!(
@@ -110,7 +128,7 @@ pub fn run(args: RequiresArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         );
     }
     let mut names = Names::default();
-    for (_, n) in &objects {
+    for (_, n, _) in &objects {
         names.learn(&n.helper_names);
     }
     for k in &kernels {
@@ -120,21 +138,49 @@ pub fn run(args: RequiresArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let mut out = output::stdout();
     let mut fails = false;
     let mut first = true;
-    for (name, needs) in &objects {
+    let mut disagree = false;
+    for (name, needs, obj) in &objects {
+        let live = match args.live {
+            false => None,
+            true => {
+                let file = ObjectFile {
+                    path: &obj.path,
+                    data: &obj.data,
+                };
+                Some(load_attach_each(file, &requires::live::programs(needs))?)
+            }
+        };
         for k in &kernels {
-            let r = requires::check_needs(needs, &k.offers, &names);
+            // The CO-RE half: libbpf's open and its relocation calculator, offline.
+            let target = Target {
+                btf: &k.btf,
+                default_kernel: false,
+            };
+            let report = engine::run(obj, &target, Mode::Offline, false)
+                .map_err(|e| anyhow::anyhow!("{name} on {}: {e}", k.id.name()))?;
+            let core = requires::core::requirements(needs, &report);
+            let r = requires::check_needs_with(needs, &k.offers, &names, &core);
             fails |= r.any_fails();
+            if let Some(l) = &live {
+                disagree |= r.programs.iter().any(|p| {
+                    l.iter()
+                        .find(|o| o.program == p.name)
+                        .is_some_and(|o| requires::live::agrees(p, o) == Some(false))
+                });
+            }
             if g.json {
-                render::write_records(&mut out, name, &k.id, &r)?;
+                render::write_records(&mut out, name, &k.id, &r, live.as_deref())?;
             } else {
                 if !first {
                     writeln!(out)?;
                 }
                 first = false;
-                render::write_text(&mut out, name, &k.id.name(), &r, g.verbose > 0, style)?;
+                let l = live.as_deref();
+                render::write_text(&mut out, name, &k.id.name(), &r, l, g.verbose > 0, style)?;
             }
         }
     }
+    fails |= disagree;
     out.flush()?;
     Ok(ExitCode::from(if fails { EXIT_PROBLEMS } else { EXIT_OK }))
 }

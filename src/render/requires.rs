@@ -7,7 +7,8 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use coretool::compat::KernelId;
-use coretool::requires::{ObjectRequirements, ObjectVerdict, Requirement, Status, Verdict};
+use coretool::libbpf::object::LiveOutcome;
+use coretool::requires::{live, ObjectRequirements, ObjectVerdict, Requirement, Status, Verdict};
 
 use super::{table, Style};
 
@@ -31,6 +32,20 @@ struct Record<'a> {
     requirements: Vec<ReqDoc<'a>>,
     /// What the object as a whole needs (every map, the BTF kinds): the same on each record.
     object_requirements: Vec<ReqDoc<'a>>,
+    /// With `--live`: what happened on the running kernel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<LiveDoc<'a>>,
+}
+
+#[derive(Serialize)]
+struct LiveDoc<'a> {
+    verdict: &'static str,
+    fails_at: Option<&'static str>,
+    load_error: Option<&'a str>,
+    attach_attempted: bool,
+    attach_error: Option<&'a str>,
+    /// The prediction equals the live result (null: the prediction was `unknown`).
+    agrees: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -60,14 +75,28 @@ fn req_doc(r: &Requirement) -> ReqDoc<'_> {
     }
 }
 
-/// One JSON line per program of `object` on kernel `id`.
+/// One JSON line per program of `object` on kernel `id` (with `live`, what happened to each
+/// program on the running kernel).
 pub fn write_records(
     w: &mut impl Write,
     object: &str,
     id: &KernelId,
     r: &ObjectRequirements,
+    live: Option<&[LiveOutcome]>,
 ) -> io::Result<()> {
     for p in &r.programs {
+        let outcome = live.and_then(|l| l.iter().find(|o| o.program == p.name));
+        let live = outcome.map(|o| {
+            let (v, stage) = live::live_verdict(o);
+            LiveDoc {
+                verdict: v.name(),
+                fails_at: stage.map(|s| s.name()),
+                load_error: o.load_error.as_deref(),
+                attach_attempted: o.attach_error.is_some(),
+                attach_error: o.attach_error.as_ref().and_then(|e| e.as_deref()),
+                agrees: live::agrees(p, o),
+            }
+        });
         let rec = Record {
             schema: SCHEMA,
             object,
@@ -88,6 +117,7 @@ pub fn write_records(
             object_verdict: r.verdict.name(),
             requirements: p.requirements.iter().map(req_doc).collect(),
             object_requirements: r.object.iter().map(req_doc).collect(),
+            live,
         };
         serde_json::to_writer(&mut *w, &rec)?;
         w.write_all(b"\n")?;
@@ -149,6 +179,7 @@ pub fn write_text(
     object: &str,
     kernel: &str,
     r: &ObjectRequirements,
+    live: Option<&[LiveOutcome]>,
     verbose: bool,
     style: Style,
 ) -> io::Result<()> {
@@ -159,7 +190,11 @@ pub fn write_text(
         style.bold(kernel),
         object_line(r)
     )?;
-    let mut t = table::new(&["PROGRAM", "SECTION", "TYPE", "VERDICT", "MISSING / UNKNOWN"]);
+    let mut header = vec!["PROGRAM", "SECTION", "TYPE", "VERDICT", "MISSING / UNKNOWN"];
+    if live.is_some() {
+        header.push("LIVE");
+    }
+    let mut t = table::new(&header);
     for p in &r.programs {
         let bad = p
             .requirements
@@ -174,7 +209,7 @@ pub fn write_text(
             true => p.name.clone(),
             false => format!("{} (not autoloaded)", p.name),
         };
-        t.add_row(vec![
+        let mut row = vec![
             name,
             p.section.clone(),
             p.prog_type
@@ -182,7 +217,14 @@ pub fn write_text(
                 .unwrap_or_else(|| "?".into()),
             verdict,
             bad.to_string(),
-        ]);
+        ];
+        if let Some(l) = live {
+            row.push(match l.iter().find(|o| o.program == p.name) {
+                None => "-".into(),
+                Some(o) => live_text(p, o, style),
+            });
+        }
+        t.add_row(row);
     }
     table::align_right(&mut t, &[4]);
     for line in table::render(&t).lines() {
@@ -206,6 +248,18 @@ pub fn write_text(
             )?;
         }
     }
+    for (p, o) in r.programs.iter().filter_map(|p| {
+        live.and_then(|l| l.iter().find(|o| o.program == p.name))
+            .map(|o| (p, o))
+    }) {
+        if let Some(e) = o
+            .load_error
+            .as_deref()
+            .or(o.attach_error.as_ref().and_then(|e| e.as_deref()))
+        {
+            writeln!(w, "  {}: live: {e}", p.name)?;
+        }
+    }
     for q in r
         .object
         .iter()
@@ -221,4 +275,18 @@ pub fn write_text(
         )?;
     }
     Ok(())
+}
+
+/// `loads, as predicted` / `fails (attach), predicted loads` / `loads, predicted unknown`.
+fn live_text(p: &coretool::requires::ProgramVerdict, o: &LiveOutcome, style: Style) -> String {
+    let (v, stage) = live::live_verdict(o);
+    let got = match stage {
+        Some(s) => format!("{} ({})", v.name(), s.name()),
+        None => v.name().to_owned(),
+    };
+    match live::agrees(p, o) {
+        Some(true) => style.ok(&format!("{got}, as predicted")),
+        Some(false) => style.fail(&format!("{got}, predicted {}", p.verdict.name())),
+        None => style.warn(&format!("{got}, predicted unknown")),
+    }
 }

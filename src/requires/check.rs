@@ -57,6 +57,10 @@ pub enum ReqKind {
     GlobalData,
     License,
     BtfKind,
+    /// libbpf's open of the object (`bpf_object__open`): it refuses some objects outright.
+    Open,
+    /// The program's CO-RE relocations, computed offline by libbpf's calculator.
+    Core,
 }
 
 impl ReqKind {
@@ -75,6 +79,8 @@ impl ReqKind {
             ReqKind::GlobalData => "global_data",
             ReqKind::License => "license",
             ReqKind::BtfKind => "btf_kind",
+            ReqKind::Open => "open",
+            ReqKind::Core => "core",
         }
     }
 }
@@ -219,15 +225,23 @@ const MAP_TYPES: &[&str] = &[
 ];
 
 fn map_type_name(offers: &KernelOffers, t: u32) -> String {
-    offers.map_types.get(&t).cloned().unwrap_or_else(|| {
-        match MAP_TYPES.get(t as usize) {
+    offers
+        .map_types
+        .get(&t)
+        .cloned()
+        .unwrap_or_else(|| match MAP_TYPES.get(t as usize) {
             Some(n) => format!("BPF_MAP_TYPE_{n}"),
             None => format!("map type {t}"),
-        }
-    })
+        })
 }
 
-fn req(kind: ReqKind, name: impl Into<String>, status: Status, stage: Stage, evidence: String) -> Requirement {
+fn req(
+    kind: ReqKind,
+    name: impl Into<String>,
+    status: Status,
+    stage: Stage,
+    evidence: String,
+) -> Requirement {
     Requirement {
         kind,
         name: name.into(),
@@ -241,12 +255,32 @@ fn req(kind: ReqKind, name: impl Into<String>, status: Status, stage: Stage, evi
 fn gpl_compatible(l: &str) -> bool {
     matches!(
         l,
-        "GPL" | "GPL v2" | "GPL and additional rights" | "Dual BSD/GPL" | "Dual MIT/GPL" | "Dual MPL/GPL"
+        "GPL"
+            | "GPL v2"
+            | "GPL and additional rights"
+            | "Dual BSD/GPL"
+            | "Dual MIT/GPL"
+            | "Dual MPL/GPL"
     )
 }
 
 /// Check `needs` against `offers`.
-pub fn check_needs(needs: &ObjectNeeds, offers: &KernelOffers, names: &Names) -> ObjectRequirements {
+pub fn check_needs(
+    needs: &ObjectNeeds,
+    offers: &KernelOffers,
+    names: &Names,
+) -> ObjectRequirements {
+    check_needs_with(needs, offers, names, &BTreeMap::new())
+}
+
+/// [`check_needs`], with more requirements per program (by program name) weighed into the
+/// verdicts: the CO-RE half ([`super::core::requirements`]).
+pub fn check_needs_with(
+    needs: &ObjectNeeds,
+    offers: &KernelOffers,
+    names: &Names,
+    extra: &BTreeMap<String, Vec<Requirement>>,
+) -> ObjectRequirements {
     let mut object = Vec::new();
     let mut missing_maps = Vec::new();
     let mut map_reqs = BTreeMap::new();
@@ -264,7 +298,7 @@ pub fn check_needs(needs: &ObjectNeeds, offers: &KernelOffers, names: &Names) ->
     let programs: Vec<ProgramVerdict> = needs
         .programs
         .iter()
-        .map(|p| check_program(p, needs, offers, names, &map_reqs))
+        .map(|p| check_program(p, needs, offers, names, &map_reqs, extra.get(&p.name)))
         .collect();
     let auto: Vec<&ProgramVerdict> = programs.iter().filter(|p| p.autoload).collect();
     let failing: Vec<String> = auto
@@ -302,11 +336,23 @@ fn map_req(t: u32, name: &str, offers: &KernelOffers) -> Requirement {
             Status::Missing,
             format!(
                 "no {tname} ({t}) in enum bpf_map_type{}",
-                last(&offers.map_types.iter().map(|(k, v)| (*k, v.clone())).collect())
+                last(
+                    &offers
+                        .map_types
+                        .iter()
+                        .map(|(k, v)| (*k, v.clone()))
+                        .collect()
+                )
             ),
         ),
     };
-    req(ReqKind::Map, format!("{name}: {tname}"), status, Stage::Load, evidence)
+    req(
+        ReqKind::Map,
+        format!("{name}: {tname}"),
+        status,
+        Stage::Load,
+        evidence,
+    )
 }
 
 /// A BTF without one of the BPF enums is no vmlinux BTF (a module's, a program's): it cannot
@@ -331,12 +377,24 @@ fn btf_kind_req(k: Kind, offers: &KernelOffers) -> Requirement {
         format!("the kernel's BTF uses {name}")
     } else {
         match k {
-            Kind::Var | Kind::Datasec => "libbpf sanitizes it (VAR → INT, DATASEC → STRUCT) for a kernel without it".into(),
-            Kind::Func | Kind::FuncProto => "libbpf sanitizes it (FUNC → TYPEDEF, FUNC_PROTO → ENUM) for a kernel without it".into(),
-            Kind::Float => "libbpf sanitizes it (FLOAT → STRUCT of the same size) for a kernel without it".into(),
+            Kind::Var | Kind::Datasec => {
+                "libbpf sanitizes it (VAR → INT, DATASEC → STRUCT) for a kernel without it".into()
+            }
+            Kind::Func | Kind::FuncProto => {
+                "libbpf sanitizes it (FUNC → TYPEDEF, FUNC_PROTO → ENUM) for a kernel without it"
+                    .into()
+            }
+            Kind::Float => {
+                "libbpf sanitizes it (FLOAT → STRUCT of the same size) for a kernel without it"
+                    .into()
+            }
             Kind::DeclTag => "libbpf sanitizes it (DECL_TAG → INT) for a kernel without it".into(),
-            Kind::TypeTag => "libbpf sanitizes it (TYPE_TAG → CONST) for a kernel without it".into(),
-            Kind::Enum64 => "libbpf sanitizes it (ENUM64 → UNION or ENUM) for a kernel without it".into(),
+            Kind::TypeTag => {
+                "libbpf sanitizes it (TYPE_TAG → CONST) for a kernel without it".into()
+            }
+            Kind::Enum64 => {
+                "libbpf sanitizes it (ENUM64 → UNION or ENUM) for a kernel without it".into()
+            }
             _ => format!("{name} is one of the kinds every BTF-capable kernel reads"),
         }
     };
@@ -349,6 +407,7 @@ fn check_program(
     offers: &KernelOffers,
     names: &Names,
     map_reqs: &BTreeMap<String, Requirement>,
+    extra: Option<&Vec<Requirement>>,
 ) -> ProgramVerdict {
     let mut reqs = Vec::new();
     let sec = p.section.strip_prefix('?').unwrap_or(&p.section);
@@ -364,9 +423,15 @@ fn check_program(
             let (st, ev) = if offers.prog_types.is_empty() {
                 no_enum("bpf_prog_type")
             } else if offers.prog_types.contains(def.prog_type) {
-                (Status::Ok, format!("{} in enum bpf_prog_type", def.prog_type))
+                (
+                    Status::Ok,
+                    format!("{} in enum bpf_prog_type", def.prog_type),
+                )
             } else {
-                (Status::Missing, format!("no {} in enum bpf_prog_type", def.prog_type))
+                (
+                    Status::Missing,
+                    format!("no {} in enum bpf_prog_type", def.prog_type),
+                )
             };
             reqs.push(req(ReqKind::ProgType, def.prog_type, st, Stage::Load, ev));
             if let Some(at) = def.attach_type {
@@ -401,18 +466,30 @@ fn check_program(
         let (st, ev) = if offers.helpers.is_empty() {
             no_enum("bpf_func_id")
         } else if offers.helpers.contains_key(&h) {
-            (Status::Ok, format!("{enumerator} = {h} in enum bpf_func_id"))
+            (
+                Status::Ok,
+                format!("{enumerator} = {h} in enum bpf_func_id"),
+            )
         } else {
             (
                 Status::Missing,
                 format!(
                     "no {enumerator}{} in enum bpf_func_id{}",
-                    if enumerator.starts_with("value") { String::new() } else { format!(" ({h})") },
-                    last(&offers
-                        .helpers
-                        .iter()
-                        .map(|(k, v)| (*k, format!("BPF_FUNC_{}", v.trim_start_matches("bpf_"))))
-                        .collect())
+                    if enumerator.starts_with("value") {
+                        String::new()
+                    } else {
+                        format!(" ({h})")
+                    },
+                    last(
+                        &offers
+                            .helpers
+                            .iter()
+                            .map(|(k, v)| (
+                                *k,
+                                format!("BPF_FUNC_{}", v.trim_start_matches("bpf_"))
+                            ))
+                            .collect()
+                    )
                 ),
             )
         };
@@ -428,11 +505,15 @@ fn check_program(
     }
     for d in &p.global_data {
         let (st, ev) = if offers.enumerators.contains("BPF_F_MMAPABLE") {
-            (Status::Ok, "BPF_F_MMAPABLE in the kernel's BTF: global data maps (5.5+)".to_owned())
+            (
+                Status::Ok,
+                "BPF_F_MMAPABLE in the kernel's BTF: global data maps (5.5+)".to_owned(),
+            )
         } else {
             (
                 Status::Unknown,
-                "no BPF_F_MMAPABLE in the kernel's BTF: global data (5.2+) cannot be told from BTF".to_owned(),
+                "no BPF_F_MMAPABLE in the kernel's BTF: global data (5.2+) cannot be told from BTF"
+                    .to_owned(),
             )
         };
         reqs.push(req(ReqKind::GlobalData, d, st, Stage::Load, ev));
@@ -448,7 +529,10 @@ fn check_program(
         other => {
             let l = other.clone().unwrap_or_else(|| "(none)".into());
             let (st, ev) = if p.helpers.is_empty() && p.externs.is_empty() {
-                (Status::Ok, "not GPL-compatible, and the program calls no helper or kfunc".to_owned())
+                (
+                    Status::Ok,
+                    "not GPL-compatible, and the program calls no helper or kfunc".to_owned(),
+                )
             } else {
                 (
                     Status::Unknown,
@@ -458,6 +542,7 @@ fn check_program(
             reqs.push(req(ReqKind::License, l, st, Stage::Load, ev));
         }
     }
+    reqs.extend(extra.into_iter().flatten().cloned());
     let fails_at = reqs
         .iter()
         .filter(|r| r.status == Status::Missing)
@@ -530,7 +615,13 @@ fn extern_req(e: &Extern, offers: &KernelOffers) -> Requirement {
             } else if e.weak {
                 weak_ok(&format!("no VAR {} in the kernel's BTF", e.name))
             } else {
-                (Status::Missing, format!("no VAR {} in the kernel's BTF: libbpf cannot resolve the typed ksym", e.name))
+                (
+                    Status::Missing,
+                    format!(
+                        "no VAR {} in the kernel's BTF: libbpf cannot resolve the typed ksym",
+                        e.name
+                    ),
+                )
             };
             req(ReqKind::Ksym, &e.name, st, Stage::Load, ev)
         }
@@ -543,7 +634,7 @@ fn extern_req(e: &Extern, offers: &KernelOffers) -> Requirement {
                 Some(s) => (Status::Missing, format!("no {} in {}", e.name, s.path.display())),
                 None => (
                     Status::Unknown,
-                    format!("an untyped ksym is resolved from kallsyms, and no symbol table comes with this kernel"),
+                    "an untyped ksym is resolved from kallsyms, and no symbol table comes with this kernel".to_owned(),
                 ),
             };
             req(ReqKind::Ksym, &e.name, st, Stage::Load, ev)
@@ -552,7 +643,10 @@ fn extern_req(e: &Extern, offers: &KernelOffers) -> Requirement {
             let (st, ev) = if e.name.starts_with("LINUX_") {
                 (Status::Ok, "provided by libbpf itself".to_owned())
             } else if e.weak {
-                (Status::Ok, "__weak: 0 when the kernel's config does not set it".to_owned())
+                (
+                    Status::Ok,
+                    "__weak: 0 when the kernel's config does not set it".to_owned(),
+                )
             } else {
                 match &offers.config {
                     Some(c) => match c.config.get(&e.name) {
@@ -630,7 +724,13 @@ fn target_reqs(
             };
             match offers.funcs.get(&func) {
                 Some(&n) => {
-                    push(reqs, t, Status::Ok, Stage::Load, format!("FUNC {func} ({n} arguments) in the kernel's BTF"));
+                    push(
+                        reqs,
+                        t,
+                        Status::Ok,
+                        Stage::Load,
+                        format!("FUNC {func} ({n} arguments) in the kernel's BTF"),
+                    );
                     ctx_req(p, n, &func, kind, reqs);
                 }
                 None => push(
@@ -638,7 +738,9 @@ fn target_reqs(
                     t,
                     Status::Missing,
                     Stage::Load,
-                    format!("no FUNC {func} in the kernel's BTF: libbpf cannot find the attach target"),
+                    format!(
+                        "no FUNC {func} in the kernel's BTF: libbpf cannot find the attach target"
+                    ),
                 ),
             }
         }
@@ -649,7 +751,13 @@ fn target_reqs(
             };
             match offers.raw_tracepoints.get(t) {
                 Some(&n) => {
-                    push(reqs, t, Status::Ok, Stage::Load, format!("typedef btf_trace_{t} ({n} arguments) in the kernel's BTF"));
+                    push(
+                        reqs,
+                        t,
+                        Status::Ok,
+                        Stage::Load,
+                        format!("typedef btf_trace_{t} ({n} arguments) in the kernel's BTF"),
+                    );
                     ctx_req(p, n, &format!("btf_trace_{t}"), kind, reqs);
                 }
                 None => push(
@@ -657,7 +765,9 @@ fn target_reqs(
                     t,
                     Status::Missing,
                     Stage::Load,
-                    format!("no btf_trace_{t} in the kernel's BTF: libbpf cannot find the tracepoint"),
+                    format!(
+                        "no btf_trace_{t} in the kernel's BTF: libbpf cannot find the tracepoint"
+                    ),
                 ),
             }
         }
@@ -667,9 +777,17 @@ fn target_reqs(
                 return;
             };
             let (st, ev) = if offers.raw_tracepoints.contains_key(t) {
-                (Status::Ok, format!("typedef btf_trace_{t} in the kernel's BTF"))
+                (
+                    Status::Ok,
+                    format!("typedef btf_trace_{t} in the kernel's BTF"),
+                )
             } else {
-                (Status::Missing, format!("no btf_trace_{t} in the kernel's BTF: no such raw tracepoint in vmlinux"))
+                (
+                    Status::Missing,
+                    format!(
+                        "no btf_trace_{t} in the kernel's BTF: no such raw tracepoint in vmlinux"
+                    ),
+                )
             };
             push(reqs, t, st, Stage::Attach, ev);
         }
@@ -697,7 +815,10 @@ fn target_reqs(
                     (None, _) => (Status::Missing, format!("no syscall wrapper for {sc} (__x64_sys_{sc}, __se_sys_{sc}...) in the kernel's BTF or symbols")),
                 }
             } else if offers.raw_tracepoints.contains_key(event) {
-                (Status::Ok, format!("typedef btf_trace_{event} in the kernel's BTF"))
+                (
+                    Status::Ok,
+                    format!("typedef btf_trace_{event} in the kernel's BTF"),
+                )
             } else {
                 (
                     Status::Missing,
@@ -717,6 +838,19 @@ fn target_reqs(
                 _ => vec![func.to_owned()],
             };
             let wild = func.contains('*') || func.contains('?');
+            if let Some(c) = offers
+                .config
+                .as_ref()
+                .filter(|c| !c.config.enabled("CONFIG_KPROBES"))
+            {
+                let ev = format!(
+                    "{} in {}: no kprobes on this kernel",
+                    c.config.describe("CONFIG_KPROBES"),
+                    c.path.display()
+                );
+                push(reqs, t, Status::Missing, Stage::Attach, ev);
+                return;
+            }
             let (st, ev) = match &offers.symbols {
                 Some(s) => {
                     let hit = if wild {
@@ -743,10 +877,15 @@ fn target_reqs(
         }
         TargetKind::StructOps => {
             let _ = needs;
-            let (st, ev) = if offers.prog_types.contains("BPF_PROG_TYPE_STRUCT_OPS") && !offers.structs.is_empty() {
+            let (st, ev) = if offers.prog_types.contains("BPF_PROG_TYPE_STRUCT_OPS")
+                && !offers.structs.is_empty()
+            {
                 (Status::Unknown, "which struct_ops type a member belongs to is in the .struct_ops map, resolved at load".to_owned())
             } else {
-                (Status::Missing, "no bpf_struct_ops_* types in the kernel's BTF".to_owned())
+                (
+                    Status::Missing,
+                    "no bpf_struct_ops_* types in the kernel's BTF".to_owned(),
+                )
             };
             push(reqs, target.unwrap_or(&p.name), st, Stage::Load, ev);
         }
@@ -758,7 +897,13 @@ fn target_reqs(
                 Some(c) => (Status::Missing, format!("{} in {}", c.config.describe("CONFIG_UPROBE_EVENTS"), c.path.display())),
                 None => (Status::Unknown, "uprobes need CONFIG_UPROBE_EVENTS, and no kernel config comes with this kernel".to_owned()),
             };
-            push(reqs, target.unwrap_or("(user space)"), st, Stage::Attach, ev);
+            push(
+                reqs,
+                target.unwrap_or("(user space)"),
+                st,
+                Stage::Attach,
+                ev,
+            );
         }
         TargetKind::Program => push(
             reqs,
@@ -772,14 +917,29 @@ fn target_reqs(
 
 /// A read of context argument N past the target's arguments (the return value counts as
 /// one more for fexit, fmod_ret and lsm) is refused by the verifier.
-fn ctx_req(p: &ProgramNeeds, nargs: u32, what: &str, kind: TargetKind, reqs: &mut Vec<Requirement>) {
+fn ctx_req(
+    p: &ProgramNeeds,
+    nargs: u32,
+    what: &str,
+    kind: TargetKind,
+    reqs: &mut Vec<Requirement>,
+) {
     let Some(r) = p.ctx_read else { return };
-    let with_ret = matches!(p.def.and_then(|d| d.attach_type), Some("BPF_TRACE_FEXIT" | "BPF_MODIFY_RETURN" | "BPF_LSM_MAC" | "BPF_LSM_CGROUP"));
+    let with_ret = matches!(
+        p.def.and_then(|d| d.attach_type),
+        Some("BPF_TRACE_FEXIT" | "BPF_MODIFY_RETURN" | "BPF_LSM_MAC" | "BPF_LSM_CGROUP")
+    );
     let _ = kind;
     let limit = nargs + u32::from(with_ret);
     let name = format!("ctx[{}]", r.arg);
     let (st, ev) = if r.arg < limit {
-        (Status::Ok, format!("reads context argument {} (insn {}); {what} has {nargs}", r.arg, r.insn))
+        (
+            Status::Ok,
+            format!(
+                "reads context argument {} (insn {}); {what} has {nargs}",
+                r.arg, r.insn
+            ),
+        )
     } else {
         (
             Status::Missing,

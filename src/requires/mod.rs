@@ -8,20 +8,25 @@
 //!
 //! `compat` and `dry-run` call [`check`] for the non-CO-RE half of their verdicts.
 pub mod check;
+pub mod core;
+pub mod live;
 pub mod needs;
 pub mod offers;
 pub mod sections;
 
 pub use check::{
-    check_needs, Names, ObjectRequirements, ObjectVerdict, ProgramVerdict, ReqKind, Requirement,
-    Stage, Status, Verdict,
+    check_needs, check_needs_with, Names, ObjectRequirements, ObjectVerdict, ProgramVerdict,
+    ReqKind, Requirement, Stage, Status, Verdict,
 };
 pub use needs::{needs, NeedsError, ObjectNeeds, ProgramNeeds};
 pub use offers::{companions, ConfigFile, KernelOffers, SymbolTable};
 
 /// Everything `obj` needs, checked against `offers`, with helper names from the object and
 /// the kernel.
-pub fn check(obj: &crate::reloc::Object, offers: &KernelOffers) -> Result<ObjectRequirements, NeedsError> {
+pub fn check(
+    obj: &crate::reloc::Object,
+    offers: &KernelOffers,
+) -> Result<ObjectRequirements, NeedsError> {
     let n = needs(obj)?;
     let mut names = Names::default();
     names.learn(&n.helper_names);

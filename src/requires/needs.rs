@@ -87,6 +87,8 @@ pub struct ProgramNeeds {
     /// Global data sections it references (`.rodata`, `.bss`, `.data.x`).
     pub global_data: BTreeSet<String>,
     pub ctx_read: Option<CtxRead>,
+    /// The functions it is made of: its own and every subprogram it reaches.
+    pub functions: BTreeSet<String>,
 }
 
 /// What the object needs.
@@ -137,7 +139,10 @@ pub fn needs(obj: &Object) -> Result<ObjectNeeds, NeedsError> {
     for s in file.sections() {
         if s.kind() == SectionKind::Text {
             if let (Ok(name), Ok(data)) = (s.name(), s.data()) {
-                code.insert(name.to_owned(), crate::reloc::insn::decode_all(data, obj.endian));
+                code.insert(
+                    name.to_owned(),
+                    crate::reloc::insn::decode_all(data, obj.endian),
+                );
             }
         }
     }
@@ -222,7 +227,9 @@ impl ObjectNeeds {
 pub(crate) fn helper_names(btf: &Btf) -> BTreeMap<u32, String> {
     let mut out = BTreeMap::new();
     for &id in btf.ids_by_name("bpf_func_id") {
-        let Some(t) = btf.type_by_id(id) else { continue };
+        let Some(t) = btf.type_by_id(id) else {
+            continue;
+        };
         for v in t.enum_values() {
             if let Some(n) = btf.str_at(v.name_off) {
                 if let Some(h) = n.strip_prefix("BPF_FUNC_") {
@@ -248,13 +255,17 @@ fn externs_in_btf(btf: &Btf) -> HashMap<String, ExternKind> {
             continue;
         }
         for si in t.secinfos() {
-            let Some(v) = btf.type_by_id(si.type_id) else { continue };
+            let Some(v) = btf.type_by_id(si.type_id) else {
+                continue;
+            };
             let name = btf.name_of(&v).to_owned();
             let kind = match (sec, v.kind()) {
                 (".kconfig", _) => ExternKind::Kconfig,
                 (_, Kind::Func) => ExternKind::Kfunc,
                 _ => ExternKind::Ksym {
-                    typed: btf.skip_mods_and_typedefs(v.type_id()).is_some_and(|t| t.id != 0),
+                    typed: btf
+                        .skip_mods_and_typedefs(v.type_id())
+                        .is_some_and(|t| t.id != 0),
                 },
             };
             out.insert(name, kind);
@@ -272,7 +283,9 @@ fn uint_member(btf: &Btf, def: &crate::btf::Type<'_>, name: &str) -> Option<u32>
     if p.kind() != Kind::Ptr {
         return None;
     }
-    btf.skip_mods_and_typedefs(p.type_id())?.array().map(|a| a.nelems)
+    btf.skip_mods_and_typedefs(p.type_id())?
+        .array()
+        .map(|a| a.nelems)
 }
 
 fn map_need(btf: &Btf, name: String, def: &crate::btf::Type<'_>, out: &mut Vec<MapNeed>) {
@@ -294,7 +307,10 @@ fn map_need(btf: &Btf, name: String, def: &crate::btf::Type<'_>, out: &mut Vec<M
         .and_then(|p| btf.skip_mods_and_typedefs(p.type_id()))
         .filter(|s| s.kind() == Kind::Struct);
     if let Some(inner) = inner {
-        if inner.members().any(|m| btf.str_at(m.name_off) == Some("type")) {
+        if inner
+            .members()
+            .any(|m| btf.str_at(m.name_off) == Some("type"))
+        {
             map_need(btf, format!("{name}.inner"), &inner, out);
         }
     }
@@ -307,8 +323,12 @@ fn maps_in_btf(btf: &Btf) -> Vec<MapNeed> {
             continue;
         }
         for si in t.secinfos() {
-            let Some(v) = btf.type_by_id(si.type_id) else { continue };
-            let Some(def) = btf.skip_mods_and_typedefs(v.type_id()) else { continue };
+            let Some(v) = btf.type_by_id(si.type_id) else {
+                continue;
+            };
+            let Some(def) = btf.skip_mods_and_typedefs(v.type_id()) else {
+                continue;
+            };
             if def.kind() == Kind::Struct {
                 map_need(btf, btf.name_of(&v).to_owned(), &def, &mut out);
             }
@@ -350,6 +370,7 @@ fn program_needs(
         maps: BTreeSet::new(),
         global_data: BTreeSet::new(),
         ctx_read: None,
+        functions: BTreeSet::new(),
     };
     if def.is_some_and(|d| {
         matches!(
@@ -368,7 +389,12 @@ fn program_needs(
         if !seen.insert((section.clone(), start)) {
             continue;
         }
-        let Some(insns) = code.get(&section) else { continue };
+        let Some(insns) = code.get(&section) else {
+            continue;
+        };
+        if let Some(f) = func_at(funcs, &section, start) {
+            p.functions.insert(f.name.clone());
+        }
         let (first, last) = ((start / 8) as usize, (end / 8) as usize);
         let callee = |sec: &str, off: u64, todo: &mut Vec<(String, u64, u64)>| {
             if let Some(f) = func_at(funcs, sec, off) {
@@ -379,7 +405,9 @@ fn program_needs(
         while i < last.min(insns.len()) {
             let insn = insns[i];
             let off = i as u64 * 8;
-            let reloc = relocs.get(&(section.clone(), off)).and_then(|s| syms.get(s));
+            let reloc = relocs
+                .get(&(section.clone(), off))
+                .and_then(|s| syms.get(s));
             match (insn.code, reloc) {
                 (CALL, None) if insn.src == 0 => {
                     p.helpers.insert(insn.imm as u32);

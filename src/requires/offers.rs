@@ -110,7 +110,9 @@ impl KernelOffers {
                         _ => 0,
                     };
                     for v in t.enum_values() {
-                        let Some(n) = btf.str_at(v.name_off) else { continue };
+                        let Some(n) = btf.str_at(v.name_off) else {
+                            continue;
+                        };
                         o.enumerators.insert(n.to_owned());
                         match target {
                             1 => {
@@ -152,10 +154,8 @@ impl KernelOffers {
                 Kind::Var => {
                     o.vars.insert(tname.to_owned());
                 }
-                Kind::Struct => {
-                    if tname.starts_with("bpf_struct_ops_") {
-                        o.structs.insert(tname.to_owned());
-                    }
+                Kind::Struct if tname.starts_with("bpf_struct_ops_") => {
+                    o.structs.insert(tname.to_owned());
                 }
                 Kind::DeclTag if tname == "bpf_kfunc" => {
                     any_tag = true;
@@ -193,7 +193,10 @@ impl KernelOffers {
 /// `System.map-REL` next to `vmlinuz-REL` (a Debian `/boot`, or an unpacked package), or,
 /// for the running kernel (`/sys/kernel/btf/vmlinux`), `/proc/config.gz` or
 /// `/boot/config-$(uname -r)` and `/proc/kallsyms`.
-pub fn companions(source: &Path, release: Option<&str>) -> (Option<ConfigFile>, Option<SymbolTable>) {
+pub fn companions(
+    source: &Path,
+    release: Option<&str>,
+) -> (Option<ConfigFile>, Option<SymbolTable>) {
     let mut configs = Vec::new();
     let mut maps = Vec::new();
     if source.starts_with("/sys/kernel/btf") {
@@ -237,7 +240,9 @@ pub fn kfuncs_from_btf_ids(section: &[u8], btf: &Btf) -> HashSet<String> {
     let mut out = HashSet::new();
     let mut off = 0;
     while off + 16 <= section.len() {
-        let (Some(cnt), Some(flags)) = (word(off), word(off + 4)) else { break };
+        let (Some(cnt), Some(flags)) = (word(off), word(off + 4)) else {
+            break;
+        };
         let cnt = cnt as usize;
         let fits = (1..=4096).contains(&cnt) && flags <= 1 && off + 8 + cnt * 8 <= section.len();
         let set = fits

@@ -113,7 +113,8 @@ const SOCK_ADDR: &str = "BPF_PROG_TYPE_CGROUP_SOCK_ADDR";
 const SOCK: &str = "BPF_PROG_TYPE_CGROUP_SOCK";
 const XDP: &str = "BPF_PROG_TYPE_XDP";
 
-/// libbpf 1.7's section definitions, in its order.
+/// libbpf 1.7's section definitions, in its order (one row per line, as libbpf writes them).
+#[rustfmt::skip]
 pub static SECTION_DEFS: &[SecDef] = &[
     d("socket", "BPF_PROG_TYPE_SOCKET_FILTER", None, A::None, T::None),
     d("sk_reuseport/migrate", "BPF_PROG_TYPE_SK_REUSEPORT", Some("BPF_SK_REUSEPORT_SELECT_OR_MIGRATE"), A::Load, T::None),
@@ -237,13 +238,22 @@ mod tests {
     fn prefixes_match_as_libbpf_does() {
         assert_eq!(lookup("kprobe/do_unlinkat").unwrap().prefix, "kprobe+");
         assert_eq!(lookup("kprobe").unwrap().prefix, "kprobe+");
-        assert_eq!(lookup("kprobe.multi/vfs_*").unwrap().prefix, "kprobe.multi+");
+        assert_eq!(
+            lookup("kprobe.multi/vfs_*").unwrap().prefix,
+            "kprobe.multi+"
+        );
         assert!(lookup("kprobex").is_none());
         assert_eq!(lookup("xdp").unwrap().attach_use, AttachUse::Attach);
         assert!(lookup("xdp/foo").is_none(), "xdp takes no target");
-        assert_eq!(lookup("?fentry/f").unwrap().target_of("fentry/f"), Some("f"));
-        assert_eq!(lookup("tp/sched/sched_switch").unwrap().target, TargetKind::Tracepoint);
-        assert_eq!(lookup("fentry.s/f").unwrap().sleepable, true);
+        assert_eq!(
+            lookup("?fentry/f").unwrap().target_of("fentry/f"),
+            Some("f")
+        );
+        assert_eq!(
+            lookup("tp/sched/sched_switch").unwrap().target,
+            TargetKind::Tracepoint
+        );
+        assert!(lookup("fentry.s/f").unwrap().sleepable);
         assert_eq!(
             lookup("cgroup/sock_release").unwrap().attach_type,
             Some("BPF_CGROUP_INET_SOCK_RELEASE")
