@@ -108,6 +108,10 @@ pub fn run(args: RequiresArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         let mut offers = KernelOffers::from_btf(&k.id.name(), &k.btf.btf)
             .with_config(config)
             .with_symbols(symbols);
+        if input.path.starts_with("/sys/kernel/btf") {
+            let may_load = coretool::host::privilege().can_trace();
+            offers.live = Some(requires::offers::probe_running(&k.btf.btf, may_load));
+        }
         if offers.kfuncs.is_none() && needs_kfuncs {
             offers.btf_ids_kfuncs = requires::offers::btf_ids_kfuncs(&input.path, &k.btf.btf);
         }

@@ -367,6 +367,17 @@ fn errno_text(errno: i32) -> String {
     std::io::Error::from_raw_os_error(errno).to_string()
 }
 
+/// Give a stack trace map whose value size the object leaves to the loader (0, as
+/// libbpf-tools' `offcputime` does: it sets `perf_max_stack_depth * 8` at run time) the
+/// kernel's default depth, 127 frames.
+fn size_stack_traces(open: &mut OpenObject) {
+    for mut map in open.maps_mut() {
+        if map.map_type() == libbpf_rs::MapType::StackTrace && map.value_size() == 0 {
+            let _ = map.set_value_size(127 * 8);
+        }
+    }
+}
+
 /// One program to load on its own for `requires --live`.
 #[derive(Debug, Clone)]
 pub struct LiveProgram {
@@ -416,6 +427,7 @@ pub fn load_attach_each(
             Err(e) => return Err(e),
         };
         size_maps(&mut open);
+        size_stack_traces(&mut open);
         let mut found = false;
         for mut prog in open.progs_mut() {
             let this = prog.name().to_string_lossy() == p.name.as_str();

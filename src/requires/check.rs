@@ -57,6 +57,8 @@ pub enum ReqKind {
     GlobalData,
     License,
     BtfKind,
+    /// BPF trampolines (fentry, fexit, fmod_ret, LSM) working on the running kernel.
+    Trampoline,
     /// libbpf's open of the object (`bpf_object__open`): it refuses some objects outright.
     Open,
     /// The program's CO-RE relocations, computed offline by libbpf's calculator.
@@ -80,6 +82,7 @@ impl ReqKind {
             ReqKind::License => "license",
             ReqKind::BtfKind => "btf_kind",
             ReqKind::Open => "open",
+            ReqKind::Trampoline => "trampoline",
             ReqKind::Core => "core",
         }
     }
@@ -713,6 +716,9 @@ fn target_reqs(
     match kind {
         TargetKind::None => {}
         TargetKind::BtfFunc | TargetKind::Lsm | TargetKind::Iter => {
+            if kind != TargetKind::Iter {
+                trampoline_req(offers, reqs);
+            }
             let Some(t) = target else {
                 push(reqs, "(run time)", Status::Unknown, Stage::Load, runtime);
                 return;
@@ -913,6 +919,31 @@ fn target_reqs(
             "the target is another BPF program, given at load time".to_owned(),
         ),
     }
+}
+
+/// fentry, fexit, fmod_ret and LSM programs run from BPF trampolines: whether those work is
+/// known only from a live probe of the running kernel (no requirement for other kernels).
+fn trampoline_req(offers: &KernelOffers, reqs: &mut Vec<Requirement>) {
+    use super::offers::Trampolines;
+    let Some(live) = &offers.live else { return };
+    let (st, ev) = match &live.trampolines {
+        Trampolines::Work { func } => (
+            Status::Ok,
+            format!("live probe: a trivial fentry program on {func} loads here"),
+        ),
+        Trampolines::Refused { func, why } => (
+            Status::Missing,
+            format!("live probe: a trivial fentry program on {func} does not load here ({why}): BPF trampolines do not work on this machine"),
+        ),
+        Trampolines::Unprobed { why } => (Status::Unknown, format!("live probe not run: {why}")),
+    };
+    reqs.push(req(
+        ReqKind::Trampoline,
+        "BPF trampoline",
+        st,
+        Stage::Load,
+        ev,
+    ));
 }
 
 /// A read of context argument N past the target's arguments (the return value counts as

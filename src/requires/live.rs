@@ -5,7 +5,7 @@
 //! `BPF_PROG_LOAD`) or `fails` at `attach`. When no attach was attempted (the section has no
 //! kernel target libbpf can auto-attach to), only the load stage is compared.
 
-use super::check::{ProgramVerdict, Stage, Verdict};
+use super::check::{ProgramVerdict, Stage, Status, Verdict};
 use super::needs::ObjectNeeds;
 use super::sections::TargetKind;
 use crate::libbpf::object::{LiveOutcome, LiveProgram};
@@ -47,16 +47,27 @@ pub fn live_verdict(o: &LiveOutcome) -> (Verdict, Option<Stage>) {
 }
 
 /// Whether the prediction `p` agrees with the live outcome `o`; `None` when the prediction was
-/// `unknown` (nothing to agree with).
+/// `unknown` (nothing to agree with). Without an attach, attach-stage requirements cannot show
+/// live, so only the load-stage ones make the prediction.
 pub fn agrees(p: &ProgramVerdict, o: &LiveOutcome) -> Option<bool> {
-    if p.verdict == Verdict::Unknown {
-        return None;
-    }
     let attached = o.attach_error.is_some();
-    let predicted = match (p.verdict, p.fails_at) {
-        // Without an attach, an attach-stage failure cannot show: the load is what is compared.
-        (Verdict::Fails, Some(Stage::Attach)) if !attached => (Verdict::Loads, None),
-        (v, s) => (v, s),
+    let counted = p
+        .requirements
+        .iter()
+        .filter(|r| attached || r.stage == Stage::Load);
+    let mut fails_at: Option<Stage> = None;
+    let mut unknown = false;
+    for r in counted {
+        match r.status {
+            Status::Missing => fails_at = Some(fails_at.map_or(r.stage, |s| s.min(r.stage))),
+            Status::Unknown => unknown = true,
+            Status::Ok => {}
+        }
+    }
+    let predicted = match (fails_at, unknown) {
+        (Some(s), _) => (Verdict::Fails, Some(s)),
+        (None, true) => return None,
+        (None, false) => (Verdict::Loads, None),
     };
     Some(predicted == live_verdict(o))
 }

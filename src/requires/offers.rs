@@ -75,6 +75,57 @@ pub struct KernelOffers {
     pub kinds: BTreeSet<Kind>,
     pub config: Option<ConfigFile>,
     pub symbols: Option<SymbolTable>,
+    /// For the running kernel: what tiny live probes found where BTF cannot tell.
+    pub live: Option<LiveFacts>,
+}
+
+/// What live probes on the running kernel found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trampolines {
+    /// A trivial fentry program on FUNC `func` loaded.
+    Work { func: String },
+    /// It did not (the errno, in words).
+    Refused { func: String, why: String },
+    /// The probe could not run (no privilege, no FUNC to probe with).
+    Unprobed { why: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveFacts {
+    /// Can fentry/fexit/fmod_ret/LSM programs (BPF trampolines) load here at all?
+    pub trampolines: Trampolines,
+}
+
+/// Probe the running kernel (whose BTF is `btf`): load a trivial fentry program on a kernel
+/// function every kernel with BPF has (`bpf_fentry_test1`, libbpf's own probe target; else
+/// `vfs_read`), then close it. Needs the privilege to load tracing programs (`may_load`).
+pub fn probe_running(btf: &Btf, may_load: bool) -> LiveFacts {
+    let func = ["bpf_fentry_test1", "vfs_read"].into_iter().find_map(|f| {
+        btf.ids_by_name(f)
+            .iter()
+            .find(|&&id| btf.type_by_id(id).is_some_and(|t| t.kind() == Kind::Func))
+            .map(|&id| (f, id))
+    });
+    let trampolines = match (func, may_load) {
+        (_, false) => Trampolines::Unprobed {
+            why: "probing needs root (or CAP_BPF and CAP_PERFMON)".into(),
+        },
+        (None, true) => Trampolines::Unprobed {
+            why: "neither FUNC bpf_fentry_test1 nor vfs_read in the BTF to probe with".into(),
+        },
+        (Some((f, id)), true) => match crate::libbpf::probe::probe_fentry(id) {
+            crate::libbpf::probe::ProbeOutcome::Supported => Trampolines::Work { func: f.into() },
+            crate::libbpf::probe::ProbeOutcome::Unsupported => Trampolines::Refused {
+                func: f.into(),
+                why: "the kernel does not support it".into(),
+            },
+            crate::libbpf::probe::ProbeOutcome::Error(e) => Trampolines::Refused {
+                func: f.into(),
+                why: e.to_string(),
+            },
+        },
+    };
+    LiveFacts { trampolines }
 }
 
 fn proto_args(btf: &Btf, proto_id: u32) -> Option<u32> {

@@ -13,6 +13,7 @@
 //! means building libbpf (vendored), which coretool's own build has done already.
 
 mod coretool_json;
+mod corpus;
 mod dist;
 mod kernel_matrix;
 mod regen;
@@ -44,6 +45,8 @@ enum Cmd {
     RegenFixtures(regen::fixtures::Args),
     /// Build coretool as one static executable, target/dist/coretool (docs/install.md)
     Dist(dist::Args),
+    /// Extract the BPF objects embedded in Debian's libbpf-tools, for the kernel matrix
+    Corpus(corpus::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Cmd::RegenProbe(args) => regen::probe::run(&args),
         Cmd::RegenFixtures(args) => regen::fixtures::run(&args),
         Cmd::Dist(args) => dist::run(&args),
+        Cmd::Corpus(args) => corpus::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
