@@ -17,6 +17,16 @@ pub enum Status {
 }
 
 impl Status {
+    /// The value `name` spells (as JSON records carry it).
+    pub fn from_name(name: &str) -> Option<Status> {
+        match name {
+            "ok" => Some(Status::Ok),
+            "missing" => Some(Status::Missing),
+            "unknown" => Some(Status::Unknown),
+            _ => None,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Status::Ok => "ok",
@@ -34,6 +44,15 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// The value `name` spells (as JSON records carry it).
+    pub fn from_name(name: &str) -> Option<Stage> {
+        match name {
+            "load" => Some(Stage::Load),
+            "attach" => Some(Stage::Attach),
+            _ => None,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Stage::Load => "load",
@@ -106,6 +125,16 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The value `name` spells (as JSON records carry it).
+    pub fn from_name(name: &str) -> Option<Verdict> {
+        match name {
+            "loads" => Some(Verdict::Loads),
+            "fails" => Some(Verdict::Fails),
+            "unknown" => Some(Verdict::Unknown),
+            _ => None,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Verdict::Loads => "loads",

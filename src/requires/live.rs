@@ -47,19 +47,30 @@ pub fn live_verdict(o: &LiveOutcome) -> (Verdict, Option<Stage>) {
 }
 
 /// Whether the prediction `p` agrees with the live outcome `o`; `None` when the prediction was
-/// `unknown` (nothing to agree with). Without an attach, attach-stage requirements cannot show
-/// live, so only the load-stage ones make the prediction.
+/// `unknown` (nothing to agree with).
 pub fn agrees(p: &ProgramVerdict, o: &LiveOutcome) -> Option<bool> {
-    let attached = o.attach_error.is_some();
-    let counted = p
-        .requirements
-        .iter()
-        .filter(|r| attached || r.stage == Stage::Load);
+    let reqs: Vec<(Status, Stage)> = p.requirements.iter().map(|r| (r.status, r.stage)).collect();
+    agrees_with(&reqs, live_verdict(o), o.attach_error.is_some())
+}
+
+/// [`agrees`] on the parts, as a results file states them (the kernel matrix compares a
+/// prediction made on the host with a live run inside the kernel): each requirement's status
+/// and stage, the live verdict and the stage it failed at, whether an attach was attempted.
+/// Without an attach, attach-stage requirements cannot show live, so only the load-stage ones
+/// make the prediction.
+pub fn agrees_with(
+    requirements: &[(Status, Stage)],
+    live: (Verdict, Option<Stage>),
+    attached: bool,
+) -> Option<bool> {
     let mut fails_at: Option<Stage> = None;
     let mut unknown = false;
-    for r in counted {
-        match r.status {
-            Status::Missing => fails_at = Some(fails_at.map_or(r.stage, |s| s.min(r.stage))),
+    for &(status, stage) in requirements
+        .iter()
+        .filter(|(_, stage)| attached || *stage == Stage::Load)
+    {
+        match status {
+            Status::Missing => fails_at = Some(fails_at.map_or(stage, |s| s.min(stage))),
             Status::Unknown => unknown = true,
             Status::Ok => {}
         }
@@ -69,5 +80,40 @@ pub fn agrees(p: &ProgramVerdict, o: &LiveOutcome) -> Option<bool> {
         (None, true) => return None,
         (None, false) => (Verdict::Loads, None),
     };
-    Some(predicted == live_verdict(o))
+    Some(predicted == live)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attach_stage_needs_count_only_when_attached() {
+        use Stage::*;
+        use Status::*;
+        let reqs = [(Ok, Load), (Missing, Attach)];
+        assert_eq!(
+            agrees_with(&reqs, (Verdict::Loads, None), false),
+            Some(true)
+        );
+        assert_eq!(
+            agrees_with(&reqs, (Verdict::Loads, None), true),
+            Some(false)
+        );
+        assert_eq!(
+            agrees_with(&reqs, (Verdict::Fails, Some(Attach)), true),
+            Some(true)
+        );
+        let unknown = [(Unknown, Load), (Missing, Attach)];
+        assert_eq!(agrees_with(&unknown, (Verdict::Loads, None), false), None);
+        assert_eq!(
+            agrees_with(&unknown, (Verdict::Fails, Some(Attach)), true),
+            Some(true)
+        );
+        let load = [(Missing, Load), (Missing, Attach)];
+        assert_eq!(
+            agrees_with(&load, (Verdict::Fails, Some(Attach)), true),
+            Some(false)
+        );
+    }
 }

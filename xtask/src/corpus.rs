@@ -14,7 +14,7 @@ use std::process::Command;
 use anyhow::{bail, ensure, Context, Result};
 
 /// Extract the BPF objects embedded in Debian's libbpf-tools.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Default, clap::Args)]
 pub struct Args {
     /// Where the objects go [default: target/corpus/libbpf-tools]
     #[arg(long, value_name = "DIR")]
