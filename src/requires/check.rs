@@ -530,6 +530,12 @@ fn check_program(
     for e in &p.externs {
         reqs.push(extern_req(e, offers));
     }
+    // Externs other programs use: libbpf resolves them before loading this one too.
+    for e in needs.externs.iter().filter(|e| !p.externs.contains(*e)) {
+        if let Some(r) = unresolved_elsewhere(e, offers) {
+            reqs.push(r);
+        }
+    }
     for m in &p.maps {
         if let Some(r) = map_reqs.get(m) {
             reqs.push(r.clone());
@@ -600,6 +606,27 @@ fn check_program(
     }
 }
 
+/// An extern of the object that this program does not use, when libbpf cannot resolve it on
+/// this kernel (non-weak, absent): the whole object's load fails there.
+fn unresolved_elsewhere(e: &Extern, offers: &KernelOffers) -> Option<Requirement> {
+    if e.weak {
+        return None;
+    }
+    let r = extern_req(e, offers);
+    // Only existence matters for resolving: a FUNC that exists resolves, kfunc or not.
+    let resolves = match &e.kind {
+        ExternKind::Kfunc => offers.funcs.contains_key(&e.name),
+        _ => r.status != Status::Missing,
+    };
+    (!resolves).then(|| Requirement {
+        evidence: format!(
+            "used by another program of the object, and libbpf resolves every extern before loading any program: {}",
+            r.evidence
+        ),
+        ..r
+    })
+}
+
 fn extern_req(e: &Extern, offers: &KernelOffers) -> Requirement {
     let weak_ok = |what: &str| {
         (
@@ -615,7 +642,13 @@ fn extern_req(e: &Extern, offers: &KernelOffers) -> Requirement {
                 (None, None) => (None, ""),
             };
             let (st, ev) = match (offers.funcs.contains_key(&e.name), set) {
-                (false, _) if e.weak => weak_ok(&format!("no FUNC {} in the kernel's BTF", e.name)),
+                (false, _) if e.weak => (
+                    Status::Unknown,
+                    format!(
+                        "no FUNC {} in the kernel's BTF; it is __weak, so libbpf resolves it to 0, and the call fails to verify unless a bpf_ksym_exists() check makes it dead code",
+                        e.name
+                    ),
+                ),
                 (false, _) => (
                     Status::Missing,
                     format!("no FUNC {} in the kernel's BTF: libbpf cannot resolve the kfunc", e.name),
@@ -811,20 +844,19 @@ fn target_reqs(
                 push(reqs, "(run time)", Status::Unknown, Stage::Attach, runtime);
                 return;
             };
-            let (st, ev) = if offers.raw_tracepoints.contains_key(t) {
-                (
-                    Status::Ok,
-                    format!("typedef btf_trace_{t} in the kernel's BTF"),
-                )
-            } else {
-                (
-                    Status::Missing,
-                    format!(
+            match offers.raw_tracepoints.get(t) {
+                Some(&n) => {
+                    let ev = format!("typedef btf_trace_{t} ({n} arguments) in the kernel's BTF");
+                    push(reqs, t, Status::Ok, Stage::Attach, ev);
+                    ctx_req(p, n, &format!("btf_trace_{t}"), kind, reqs);
+                }
+                None => {
+                    let ev = format!(
                         "no btf_trace_{t} in the kernel's BTF: no such raw tracepoint in vmlinux"
-                    ),
-                )
-            };
-            push(reqs, t, st, Stage::Attach, ev);
+                    );
+                    push(reqs, t, Status::Missing, Stage::Attach, ev);
+                }
+            }
         }
         TargetKind::Tracepoint => {
             let Some(t) = target else {
@@ -976,7 +1008,8 @@ fn trampoline_req(offers: &KernelOffers, reqs: &mut Vec<Requirement>) {
 }
 
 /// A read of context argument N past the target's arguments (the return value counts as
-/// one more for fexit, fmod_ret and lsm) is refused by the verifier.
+/// one more for fexit, fmod_ret and lsm) is refused: by the verifier at load for BTF-typed
+/// programs, by `BPF_RAW_TRACEPOINT_OPEN` at attach for raw tracepoints.
 fn ctx_req(
     p: &ProgramNeeds,
     nargs: u32,
@@ -989,8 +1022,35 @@ fn ctx_req(
         p.def.and_then(|d| d.attach_type),
         Some("BPF_TRACE_FEXIT" | "BPF_MODIFY_RETURN" | "BPF_LSM_MAC" | "BPF_LSM_CGROUP")
     );
-    let _ = kind;
+    let stage = match kind {
+        TargetKind::RawTracepoint => Stage::Attach,
+        _ => Stage::Load,
+    };
     let limit = nargs + u32::from(with_ret);
+    if let Some(at) = r.computed {
+        reqs.push(req(
+            ReqKind::CtxArgs,
+            "ctx[?]",
+            Status::Unknown,
+            stage,
+            format!(
+                "adds a computed offset to the context pointer (insn {at}): which of {what}'s {nargs} arguments it reads is decided by values known only at load"
+            ),
+        ));
+        return;
+    }
+    if let Some((arg, at)) = r.guarded.filter(|(a, _)| *a >= limit && r.arg < limit) {
+        reqs.push(req(
+            ReqKind::CtxArgs,
+            format!("ctx[{arg}]"),
+            Status::Unknown,
+            stage,
+            format!(
+                "reads context argument {arg} (insn {at}) past {what}'s {nargs}, after loading a __kconfig or .rodata value: the verifier knows that value at load and may prune the read as dead code"
+            ),
+        ));
+        return;
+    }
     let name = format!("ctx[{}]", r.arg);
     let (st, ev) = if r.arg < limit {
         (
@@ -1001,15 +1061,23 @@ fn ctx_req(
             ),
         )
     } else {
+        let by = match stage {
+            Stage::Attach => "the kernel refuses the attach",
+            Stage::Load => "the verifier refuses the access",
+        };
         (
             Status::Missing,
             format!(
-                "reads context argument {} (insn {}), but {what} has {nargs}{}: the verifier refuses the access",
+                "reads context argument {} (insn {}), but {what} has {nargs}{}: {by}",
                 r.arg,
                 r.insn,
-                if with_ret { " plus the return value" } else { "" }
+                if with_ret {
+                    " plus the return value"
+                } else {
+                    ""
+                }
             ),
         )
     };
-    reqs.push(req(ReqKind::CtxArgs, name, st, Stage::Load, ev));
+    reqs.push(req(ReqKind::CtxArgs, name, st, stage, ev));
 }

@@ -66,6 +66,16 @@ pub struct CtxRead {
     pub arg: u32,
     /// Instruction index within the program's section.
     pub insn: u32,
+    /// An instruction that adds a register to the context pointer: which argument it reads
+    /// is computed at run time (libbpf-tools pick `ctx[0]` or `ctx[1]` by
+    /// `LINUX_KERNEL_VERSION`, a branch the verifier prunes), so the deepest read cannot be
+    /// told offline.
+    pub computed: Option<u32>,
+    /// The deepest read that comes after the code loaded a `__kconfig` or `.rodata` value
+    /// (libbpf-tools branch on `LINUX_KERNEL_VERSION`, or on a `const volatile` flag their
+    /// loader sets, to pick the argument): the verifier knows that value and prunes the branch
+    /// not taken, so a read past the arguments there may be dead code.
+    pub guarded: Option<(u32, u32)>,
 }
 
 /// What one program needs.
@@ -81,6 +91,7 @@ pub struct ProgramNeeds {
     pub target: Option<String>,
     /// Helper ids (`call` with `src_reg` 0).
     pub helpers: BTreeSet<u32>,
+    /// The kfuncs, ksyms and Kconfig values it uses.
     pub externs: BTreeSet<Extern>,
     /// Names of the `.maps` maps it references.
     pub maps: BTreeSet<String>,
@@ -98,6 +109,9 @@ pub struct ObjectNeeds {
     /// Every BTF kind the object's own BTF carries, in kind order.
     pub btf_kinds: Vec<Kind>,
     pub maps: Vec<MapNeed>,
+    /// Every extern of the object: libbpf resolves them all before it loads any program
+    /// (`bpf_object__resolve_externs`), so one it cannot find fails every program.
+    pub externs: Vec<Extern>,
     pub programs: Vec<ProgramNeeds>,
     /// Helper names from the object's own `enum bpf_func_id`, when it carries one.
     pub helper_names: BTreeMap<u32, String>,
@@ -192,11 +206,29 @@ pub fn needs(obj: &Object) -> Result<ObjectNeeds, NeedsError> {
     }
     let ext = externs_in_btf(&obj.btf);
     let maps = maps_in_btf(&obj.btf);
-    let programs = funcs
+    let programs: Vec<ProgramNeeds> = funcs
         .iter()
         .filter(|f| f.section != ".text")
         .map(|f| program_needs(f, &funcs, &code, &relocs, &syms, &ext))
         .collect();
+    // libbpf resolves every extern of the object before loading any program
+    // (`bpf_object__resolve_externs`): one it cannot find fails them all, whichever uses it.
+    let undefined: HashMap<&str, bool> = syms
+        .values()
+        .filter(|s| s.undefined && !s.name.is_empty())
+        .map(|s| (s.name.as_str(), s.weak))
+        .collect();
+    let mut all: Vec<Extern> = ext
+        .iter()
+        .filter_map(|(name, kind)| {
+            undefined.get(name.as_str()).map(|&weak| Extern {
+                kind: kind.clone(),
+                name: name.clone(),
+                weak,
+            })
+        })
+        .collect();
+    all.sort();
     let license = file
         .section_by_name("license")
         .and_then(|s| s.data().ok())
@@ -209,17 +241,16 @@ pub fn needs(obj: &Object) -> Result<ObjectNeeds, NeedsError> {
         license,
         btf_kinds: kinds.into_iter().collect(),
         maps,
+        externs: all,
         programs,
         helper_names: helper_names(&obj.btf),
     })
 }
 
 impl ObjectNeeds {
-    /// Whether some program calls a kfunc.
+    /// Whether the object has kfunc externs.
     pub fn uses_kfuncs(&self) -> bool {
-        self.programs
-            .iter()
-            .any(|p| p.externs.iter().any(|e| e.kind == ExternKind::Kfunc))
+        self.externs.iter().any(|e| e.kind == ExternKind::Kfunc)
     }
 }
 
@@ -375,12 +406,22 @@ fn program_needs(
     if def.is_some_and(|d| {
         matches!(
             d.target,
-            TargetKind::BtfFunc | TargetKind::Lsm | TargetKind::BtfTracepoint
+            TargetKind::BtfFunc
+                | TargetKind::Lsm
+                | TargetKind::BtfTracepoint
+                | TargetKind::RawTracepoint
         )
     }) {
-        if let Some(insns) = code.get(&main.section) {
-            p.ctx_read = ctx_read(insns, main.start, main.end);
-        }
+        let graph = Graph {
+            ext,
+            funcs,
+            code,
+            relocs,
+            syms,
+        };
+        let mut scan = CtxScan::default();
+        graph.ctx_scan(main, 1 << 1, false, 0, &mut scan);
+        p.ctx_read = scan.result();
     }
     // Walk the call graph from the program's own function.
     let mut seen: BTreeSet<(String, u64)> = BTreeSet::new();
@@ -455,43 +496,138 @@ fn program_needs(
     p
 }
 
-/// The deepest `ctx + off` load of a program whose context is its target's arguments, found by
-/// following the context pointer through register copies in a straight scan (a copy through
-/// the stack is lost: the answer may miss a read, never invent one).
-fn ctx_read(insns: &[Insn], start: u64, end: u64) -> Option<CtxRead> {
-    const LDX_MEM: u8 = 0x61 & 0xe7; // BPF_LDX | BPF_MEM, any size
-    let mut ctx: u16 = 1 << 1;
-    let mut best: Option<CtxRead> = None;
-    let (first, last) = ((start / 8) as usize, ((end / 8) as usize).min(insns.len()));
-    let mut i = first;
-    while i < last {
-        let insn = insns[i];
-        let dst = 1u16 << (insn.dst & 0xf);
-        let class = insn.class();
-        if insn.code & 0xe7 == LDX_MEM {
-            if ctx & (1 << (insn.src & 0xf)) != 0 && insn.off >= 0 {
-                let arg = insn.off as u32 / 8;
-                if best.is_none_or(|b| arg > b.arg) {
-                    best = Some(CtxRead {
-                        arg,
-                        insn: i as u32,
-                    });
-                }
+/// The code of an object, for following calls.
+struct Graph<'a> {
+    ext: &'a HashMap<String, ExternKind>,
+    funcs: &'a [Func],
+    code: &'a HashMap<String, Vec<Insn>>,
+    relocs: &'a HashMap<(String, u64), usize>,
+    syms: &'a HashMap<usize, Sym>,
+}
+
+/// What a context scan found so far.
+#[derive(Default)]
+struct CtxScan {
+    best: Option<CtxRead>,
+    guarded: Option<(u32, u32)>,
+    computed: Option<u32>,
+    seen: BTreeSet<(String, u64, u16)>,
+}
+
+impl CtxScan {
+    fn result(&self) -> Option<CtxRead> {
+        if self.best.is_none() && self.computed.is_none() && self.guarded.is_none() {
+            return None;
+        }
+        let base = self.best.unwrap_or(CtxRead {
+            arg: 0,
+            insn: self.computed.or(self.guarded.map(|g| g.1)).unwrap_or(0),
+            computed: None,
+            guarded: None,
+        });
+        Some(CtxRead {
+            computed: self.computed,
+            guarded: self.guarded,
+            ..base
+        })
+    }
+}
+
+/// Calls deeper than this are not followed (the verifier's own limit is 8 frames).
+const MAX_CALL_DEPTH: usize = 8;
+
+impl Graph<'_> {
+    /// The function a call at byte `off` of `section` goes to: by its relocation (libbpf:
+    /// `sub_insn = sym.st_value / 8 + insn.imm + 1`), else relative to the call.
+    fn callee(&self, section: &str, off: u64, insn: &Insn) -> Option<&Func> {
+        let target = match self
+            .relocs
+            .get(&(section.to_owned(), off))
+            .and_then(|s| self.syms.get(s))
+        {
+            Some(s) if s.undefined => return None,
+            Some(s) => {
+                let sec = s.section.as_deref()?;
+                let t = s.value as i64 + (insn.imm as i64 + 1) * 8;
+                return func_at(self.funcs, sec, t.max(0) as u64);
             }
-            ctx &= !dst;
-        } else if insn.code == 0xbf {
-            // mov64 dst, src
-            if ctx & (1 << (insn.src & 0xf)) != 0 {
-                ctx |= dst;
-            } else {
+            None if insn.src == PSEUDO_CALL => off as i64 + (insn.imm as i64 + 1) * 8,
+            None => return None,
+        };
+        func_at(self.funcs, section, target.max(0) as u64)
+    }
+
+    /// The deepest `ctx + off` load of function `f`, whose
+    /// registers `ctx` (a bit per register) hold the context pointer on entry, following the
+    /// pointer through register copies and into the subprograms it is passed to, in a straight
+    /// scan (a copy through the stack is lost: the answer may miss a read, never invent one).
+    fn ctx_scan(&self, f: &Func, mut ctx: u16, mut kconfig: bool, depth: usize, out: &mut CtxScan) {
+        const LDX_MEM: u8 = 0x61 & 0xe7; // BPF_LDX | BPF_MEM, any size
+        let (section, start, end) = (f.section.as_str(), f.start, f.end);
+        if depth > MAX_CALL_DEPTH || !out.seen.insert((section.to_owned(), start, ctx)) {
+            return;
+        }
+        let Some(insns) = self.code.get(section) else {
+            return;
+        };
+        let (first, last) = ((start / 8) as usize, ((end / 8) as usize).min(insns.len()));
+        let mut i = first;
+        while i < last {
+            let insn = insns[i];
+            let dst = 1u16 << (insn.dst & 0xf);
+            if insn.code == LDDW && !kconfig {
+                let sym = self
+                    .relocs
+                    .get(&(section.to_owned(), i as u64 * 8))
+                    .and_then(|s| self.syms.get(s));
+                // A `__kconfig` extern, or `.rodata` (`const volatile` values the loader sets
+                // before load): the verifier knows them, so branches on them are pruned.
+                kconfig = sym.is_some_and(|s| {
+                    s.section
+                        .as_deref()
+                        .is_some_and(|n| n == ".kconfig" || n.starts_with(".rodata"))
+                        || (s.undefined && self.ext.get(&s.name) == Some(&ExternKind::Kconfig))
+                });
+            }
+            if insn.code & 0xe7 == LDX_MEM {
+                if ctx & (1 << (insn.src & 0xf)) != 0 && insn.off >= 0 {
+                    let arg = insn.off as u32 / 8;
+                    if kconfig {
+                        if out.guarded.is_none_or(|(a, _)| arg > a) {
+                            out.guarded = Some((arg, i as u32));
+                        }
+                    } else if out.best.is_none_or(|b| arg > b.arg) {
+                        out.best = Some(CtxRead {
+                            arg,
+                            insn: i as u32,
+                            computed: None,
+                            guarded: None,
+                        });
+                    }
+                }
+                ctx &= !dst;
+            } else if insn.code == 0x0f && ctx & dst != 0 {
+                // add64 dst, src: the context pointer moved by a register's value.
+                out.computed.get_or_insert(i as u32);
+            } else if insn.code == 0xbf {
+                // mov64 dst, src
+                if ctx & (1 << (insn.src & 0xf)) != 0 {
+                    ctx |= dst;
+                } else {
+                    ctx &= !dst;
+                }
+            } else if insn.code == CALL {
+                let args = ctx & 0b11_1110;
+                if args != 0 {
+                    if let Some(callee) = self.callee(section, i as u64 * 8, &insn) {
+                        self.ctx_scan(callee, args, kconfig, depth + 1, out);
+                    }
+                }
+                ctx &= !0b11_1111;
+            } else if matches!(insn.class(), 0x00 | 0x04 | 0x07) {
                 ctx &= !dst;
             }
-        } else if insn.code == CALL {
-            ctx &= !0b11_1111;
-        } else if matches!(class, 0x00 | 0x04 | 0x07) {
-            ctx &= !dst;
+            i += if insn.code == LDDW { 2 } else { 1 };
         }
-        i += if insn.code == LDDW { 2 } else { 1 };
     }
-    best
 }

@@ -332,3 +332,65 @@ pub fn btf_ids_kfuncs(source: &Path, btf: &Btf) -> Option<HashSet<String>> {
     let section = crate::source::kernel_elf_section(source, data, ".BTF_ids")?;
     Some(kfuncs_from_btf_ids(&section, btf))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A BTF: [1] INT, [2] FUNC_PROTO void(void), [3] FUNC f1, [4] FUNC f2.
+    fn btf() -> Btf {
+        let mut strings = b"\0int\0f1\0f2\0".to_vec();
+        strings.resize(12, 0);
+        let types = words(&[
+            1,
+            1 << 24,
+            4,
+            (1 << 24) | 32, // [1] INT int, 32 bits
+            0,
+            13 << 24,
+            0, // [2] FUNC_PROTO
+            5,
+            12 << 24,
+            2, // [3] FUNC f1
+            8,
+            12 << 24,
+            2, // [4] FUNC f2
+        ]);
+        let mut raw = Vec::new();
+        raw.extend_from_slice(&0xeb9fu16.to_le_bytes());
+        raw.extend_from_slice(&[1, 0]);
+        let len = types.len() as u32;
+        raw.extend_from_slice(&words(&[24, 0, len, len, strings.len() as u32]));
+        raw.extend_from_slice(&types);
+        raw.extend_from_slice(&strings);
+        Btf::parse(&raw).expect("test BTF")
+    }
+
+    fn words(w: &[u32]) -> Vec<u8> {
+        w.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    /// A BTF_SET8 of FUNCs is found among other `.BTF_ids` contents; a set naming a non-FUNC,
+    /// or plain id lists, are not taken for kfunc sets.
+    #[test]
+    fn kfunc_sets_are_found_by_shape() {
+        let btf = btf();
+        // A BTF_ID_LIST (ids 3, 4), a set8 naming an INT, then a kfunc set8 (flags 1) of 3, 4.
+        let section = words(&[3, 4, 1, 0, 1, 0, 2, 1, 3, 0x11, 4, 0]);
+        let found = kfuncs_from_btf_ids(&section, &btf);
+        let mut names: Vec<_> = found.into_iter().collect();
+        names.sort();
+        assert_eq!(names, ["f1", "f2"]);
+        assert!(kfuncs_from_btf_ids(&words(&[1, 0, 1, 0]), &btf).is_empty());
+    }
+
+    #[test]
+    fn symbol_tables_keep_names() {
+        let t = SymbolTable::parse(
+            Path::new("System.map"),
+            "ffffffff81000000 T _stext\nffffffff81001000 t do_unlinkat\n0000 T modfn [mod]\n",
+        );
+        assert!(t.names.contains("do_unlinkat") && t.names.contains("modfn"));
+        assert_eq!(t.names.len(), 3);
+    }
+}

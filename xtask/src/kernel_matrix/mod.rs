@@ -554,14 +554,14 @@ impl Runner {
         )?;
         if self.coretool.features.requires {
             // The prediction, made here from the kernel's BTF (and the config next to it).
+            // The objects first: --btf takes every argument after it.
             let mut args: Vec<&std::ffi::OsStr> = vec![
                 "--json".as_ref(),
                 "requires".as_ref(),
                 "--no-cache".as_ref(),
-                "--btf".as_ref(),
-                btf.as_os_str(),
             ];
             args.extend(self.requires_objects.iter().map(|o| o.as_os_str()));
+            args.extend(["--btf".as_ref(), btf.as_os_str()]);
             step("requires", &args)?;
         }
         if !self.coretool.features.offline {
