@@ -6,8 +6,12 @@
 #
 #   OUTDIR    where results go (the guest's read-write directory)
 #   CORETOOL  the coretool binary (the host's, seen through the guest's 9p root)
-#   STEPS     comma-separated steps this coretool build has: check-btf, btf, selftest, dry-run
+#   STEPS     comma-separated steps this coretool build has: check-btf, btf, selftest, dry-run,
+#             requires
 #   OBJECT    BPF objects for `coretool dry-run` (libbpf against this kernel's own BTF)
+#
+# The `requires` step loads (and attaches) every program of the objects listed in
+# OUTDIR/requires.objects (one path a line) on its own: `coretool requires --live`.
 #
 # First writes `uptime` (seconds since this kernel booted) and `release` (uname -r); then, per
 # step NAME, `NAME.json` (stdout), `NAME.stderr`, `NAME.rc` (exit status) and `NAME.seconds`;
@@ -44,6 +48,11 @@ if has dry-run; then
     for obj in "$@"; do
         step "dry-run.$(basename "$obj")" "$coretool" --json dry-run "$obj"
     done
+fi
+
+if has requires && [[ -f $out/requires.objects ]]; then
+    mapfile -t robjs <"$out/requires.objects"
+    step requires "$coretool" --json requires --live --no-cache "${robjs[@]}"
 fi
 
 echo ok >"$out/done"

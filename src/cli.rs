@@ -50,6 +50,9 @@ pub enum Command {
     /// What changed between two kernels' types, limited to what an object reaches
     #[command(after_help = commands::diff::AFTER_HELP)]
     Diff(commands::diff::DiffArgs),
+    /// Will it load? Everything an object needs from a kernel, checked against its BTF
+    #[command(after_help = commands::requires::AFTER_HELP, long_about = commands::requires::LONG_ABOUT)]
+    Requires(commands::requires::RequiresArgs),
     /// Relocate objects against every kernel of a fleet: a verdict per object and kernel
     #[command(after_help = commands::compat::AFTER_HELP, long_about = commands::compat::LONG_ABOUT)]
     Compat(commands::compat::CompatArgs),

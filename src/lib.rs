@@ -17,6 +17,7 @@ pub mod kernel_btf;
 pub mod libbpf;
 pub mod probe;
 pub mod reloc;
+pub mod requires;
 pub mod selftest;
 pub mod source;
 pub mod vmlinux;

@@ -45,6 +45,10 @@ fn main() -> ExitCode {
             let g = top.resolve(args.json, none);
             commands::diff::run(args, &g)
         }
+        Command::Requires(args) => {
+            let g = top.resolve(args.json, args.verbose);
+            commands::requires::run(args, &g)
+        }
         Command::Compat(args) => {
             let g = top.resolve(args.json, args.verbose);
             commands::compat::run(args, &g)

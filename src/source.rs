@@ -541,6 +541,28 @@ fn s390_payload(
     ))
 }
 
+/// Section `name` of the kernel ELF a source holds: a vmlinux itself, or the vmlinux a bzImage
+/// or a compressed stream wraps (for `.BTF_ids`, which raw BTF does not carry). `None` when the
+/// source holds no ELF (raw BTF, an archive, an arm64 `Image`) or the ELF lacks the section.
+pub fn kernel_elf_section(path: &Path, mut data: Vec<u8>, name: &str) -> Option<Vec<u8>> {
+    for _ in 0..MAX_NESTING {
+        if is_elf(&data) {
+            let elf = ElfInfo::parse(&data).ok()?;
+            return elf.section(name).map(<[u8]>::to_vec);
+        }
+        let inner = if let Some(image) = kernel_image_payload(&data) {
+            let (compression, payload) = image.ok()?;
+            decompress(path, compression, payload, MAX_DECOMPRESSED).ok()?
+        } else if let Some(format) = compression_of(&data) {
+            decompress(path, format, &data, MAX_DECOMPRESSED).ok()?
+        } else {
+            return None;
+        };
+        data = inner;
+    }
+    None
+}
+
 fn compression_of(data: &[u8]) -> Option<Compression> {
     if data.starts_with(&[0x1f, 0x8b]) {
         Some(Compression::Gzip)

@@ -114,6 +114,16 @@ fn readers_in(dir: &std::path::Path) -> Vec<Reader> {
             false,
             &["core_all_kinds.bpf.o"],
         ),
+        r(
+            &["requires", "{}", "--no-cache", "--btf", &btf],
+            false,
+            &["core_all_kinds.bpf.o"],
+        ),
+        r(
+            &["requires", &obj, "--no-cache", "--btf", "{}"],
+            false,
+            &["core_all_kinds.btf"],
+        ),
     ]
 }
 

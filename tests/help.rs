@@ -20,6 +20,7 @@ fn help_lists_only_the_options_a_command_has() {
         ("dry-run", true, true),
         ("compat", true, true),
         ("diff", true, false),
+        ("requires", true, true),
         ("selftest", true, true),
         ("monitor", true, false),
     ] {

@@ -26,6 +26,7 @@ mod kernel_matrix;
 mod kernels;
 mod probe_object;
 mod relocs_cli;
+mod requires;
 mod schemas;
 mod selftest_root;
 mod sources;

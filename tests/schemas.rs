@@ -347,6 +347,10 @@ fn every_command_output_validates() {
             &[1],
         ),
         (
+            vec!["--json", "requires", "--no-cache", &obj, "--btf", &btf],
+            &[0, 1],
+        ),
+        (
             vec![
                 "--json",
                 "btfgen",
@@ -391,6 +395,7 @@ fn every_command_output_validates() {
         "coretool.btf-output/v1",
         "coretool.diff/v1",
         "coretool.btfgen/v1",
+        "coretool.requires/v1",
     ] {
         assert!(seen.iter().any(|s| s == id), "no output of {id} checked");
     }

@@ -46,6 +46,9 @@ _coretool() {
             coretool,relocs)
                 cmd="coretool__subcmd__relocs"
                 ;;
+            coretool,requires)
+                cmd="coretool__subcmd__requires"
+                ;;
             coretool,selftest)
                 cmd="coretool__subcmd__selftest"
                 ;;
@@ -82,6 +85,9 @@ _coretool() {
             coretool__subcmd__help,relocs)
                 cmd="coretool__subcmd__help__subcmd__relocs"
                 ;;
+            coretool__subcmd__help,requires)
+                cmd="coretool__subcmd__help__subcmd__requires"
+                ;;
             coretool__subcmd__help,selftest)
                 cmd="coretool__subcmd__help__subcmd__selftest"
                 ;;
@@ -95,7 +101,7 @@ _coretool() {
 
     case "${cmd}" in
         coretool)
-            opts="-v -h -V --json --color --verbose --help --version check-btf btf vmlinux relocs dry-run diff compat btfgen selftest monitor generate help"
+            opts="-v -h -V --json --color --verbose --help --version check-btf btf vmlinux relocs dry-run diff requires compat btfgen selftest monitor generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -355,7 +361,7 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__help)
-            opts="check-btf btf vmlinux relocs dry-run diff compat btfgen selftest monitor generate help"
+            opts="check-btf btf vmlinux relocs dry-run diff requires compat btfgen selftest monitor generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -508,6 +514,20 @@ _coretool() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        coretool__subcmd__help__subcmd__requires)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         coretool__subcmd__help__subcmd__selftest)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -573,6 +593,28 @@ _coretool() {
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        coretool__subcmd__requires)
+            opts="-v -h -V --json --verbose --btf --no-cache --live --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --btf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

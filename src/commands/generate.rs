@@ -42,6 +42,7 @@ pub(crate) const SCHEMAS: &[SchemaEntry] = &[
     entry::<super::btf::WrittenDoc>(super::btf::WRITTEN_SCHEMA),
     entry::<crate::render::diff::Document>(crate::render::diff::SCHEMA),
     entry::<crate::render::btfgen::BtfgenJson>(coretool::btfgen::SCHEMA),
+    entry::<crate::render::requires::Record>(crate::render::requires::SCHEMA),
 ];
 
 impl SchemaEntry {

@@ -10,6 +10,7 @@ pub mod dry_run;
 pub mod generate;
 pub mod monitor;
 pub mod relocs;
+pub mod requires;
 pub mod selftest;
 pub mod vmlinux;
 

@@ -366,3 +366,127 @@ pub fn load_each(
 fn errno_text(errno: i32) -> String {
     std::io::Error::from_raw_os_error(errno).to_string()
 }
+
+/// Give a stack trace map whose value size the object leaves to the loader (0, as
+/// libbpf-tools' `offcputime` does: it sets `perf_max_stack_depth * 8` at run time) the
+/// kernel's default depth, 127 frames.
+fn size_stack_traces(open: &mut OpenObject) {
+    for mut map in open.maps_mut() {
+        if map.map_type() == libbpf_rs::MapType::StackTrace && map.value_size() == 0 {
+            let _ = map.set_value_size(127 * 8);
+        }
+    }
+}
+
+/// One program to load on its own for `requires --live`.
+#[derive(Debug, Clone)]
+pub struct LiveProgram {
+    pub name: String,
+    /// The `.maps` maps it references: the others are not created for its load
+    /// (`bpf_map__set_autocreate(false)`), as a loader that keeps only this program would do.
+    pub maps: Vec<String>,
+    /// Whether to attach it after loading (libbpf's auto-attach for its section).
+    pub attach: bool,
+}
+
+/// What happened to one program: loaded or not, attached or not.
+#[derive(Debug, Clone)]
+pub struct LiveOutcome {
+    pub program: String,
+    /// `None` when the kernel accepted the program; else libbpf's last warning and error.
+    pub load_error: Option<String>,
+    /// `None` when no attach was attempted (not asked, or the load failed); `Some(None)` when
+    /// it attached, `Some(Some(err))` when the attach failed.
+    pub attach_error: Option<Option<String>>,
+    /// libbpf's log of the load and attach.
+    pub log: String,
+}
+
+/// Load each program of `obj` on its own on the running kernel, with only the maps it uses
+/// (zero-sized ones sized for the test), attach it if asked, then detach, unload and close:
+/// every link, program and map goes with the object, so nothing stays in the kernel.
+pub fn load_attach_each(
+    obj: ObjectFile<'_>,
+    programs: &[LiveProgram],
+) -> Result<Vec<LiveOutcome>, LiveError> {
+    let mut out = Vec::new();
+    for p in programs {
+        let capture = PrintGuard::capture();
+        let mut open = match open(obj, None, &capture) {
+            Ok(o) => o,
+            // libbpf refuses the object: no program of it loads.
+            Err(LiveError::Open { cause, .. }) => {
+                out.push(LiveOutcome {
+                    program: p.name.clone(),
+                    load_error: Some(cause),
+                    attach_error: None,
+                    log: capture.take(),
+                });
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        size_maps(&mut open);
+        size_stack_traces(&mut open);
+        let mut found = false;
+        for mut prog in open.progs_mut() {
+            let this = prog.name().to_string_lossy() == p.name.as_str();
+            found |= this;
+            prog.set_autoload(this);
+        }
+        if !found {
+            return Err(LiveError::NoSuchProgram {
+                path: obj.path.to_path_buf(),
+                name: p.name.clone(),
+                programs: String::new(),
+            });
+        }
+        for mut map in open.maps_mut() {
+            let name = map.name().to_string_lossy().into_owned();
+            // Internal maps (.rodata, .bss, .kconfig...) have a dot in their libbpf name.
+            if !name.contains('.') && !p.maps.contains(&name) {
+                let _ = map.set_autocreate(false);
+            }
+        }
+        let (load_error, attach_error) = match open.load() {
+            Err(e) => {
+                let (warned, _) = warnings(&capture);
+                let why = match warned.last() {
+                    Some(w) => format!("{w} ({e})"),
+                    None => e.to_string(),
+                };
+                (Some(why), None)
+            }
+            Ok(loaded) => {
+                let attach = p.attach.then(|| {
+                    let prog = loaded
+                        .progs_mut()
+                        .find(|q| q.name().to_string_lossy() == p.name.as_str());
+                    match prog.map(|q| q.attach()) {
+                        Some(Ok(link)) => {
+                            drop(link);
+                            None
+                        }
+                        Some(Err(e)) => {
+                            let (warned, _) = warnings(&capture);
+                            Some(match warned.last() {
+                                Some(w) => format!("{w} ({e})"),
+                                None => e.to_string(),
+                            })
+                        }
+                        None => Some("libbpf lost the program after loading it".to_owned()),
+                    }
+                });
+                drop(loaded);
+                (None, attach)
+            }
+        };
+        out.push(LiveOutcome {
+            program: p.name.clone(),
+            load_error,
+            attach_error,
+            log: capture.take(),
+        });
+    }
+    Ok(out)
+}

@@ -190,18 +190,31 @@ pub(crate) fn probe_helper(prog_type: ProgType, helper: Helper) -> ProbeOutcome 
     })
 }
 
+/// A BPF trampoline (`SEC("fentry/FUNC")`): load `r0 = 0; exit` as `BPF_PROG_TYPE_TRACING` /
+/// `BPF_TRACE_FENTRY` on the kernel function whose BTF id (in `/sys/kernel/btf/vmlinux`) is
+/// `btf_id`. Whether fentry, fexit and LSM programs can load here at all is not in BTF: a
+/// kernel without ftrace direct calls, or a machine that forbids ftrace, refuses them.
+pub fn probe_fentry(btf_id: u32) -> ProbeOutcome {
+    probe_tracing(libbpf_sys::BPF_TRACE_FENTRY, btf_id)
+}
+
 /// A BTF-enabled tracepoint (`SEC("tp_btf/NAME")`): load `r0 = 0; exit` as
 /// `BPF_PROG_TYPE_TRACING` / `BPF_TRACE_RAW_TP` attached to the kernel BTF type
 /// `btf_trace_NAME` (id `btf_id` in `/sys/kernel/btf/vmlinux`), as libbpf does for `tp_btf`
 /// programs (`libbpf_prepare_prog_load` + `find_attach_btf_id`). Loading is enough: the
 /// verifier resolves the target and checks the context; nothing is attached.
 pub fn probe_tp_btf(btf_id: u32) -> ProbeOutcome {
+    probe_tracing(libbpf_sys::BPF_TRACE_RAW_TP, btf_id)
+}
+
+/// Load a trivial `BPF_PROG_TYPE_TRACING` program of `attach_type` on BTF id `btf_id`.
+fn probe_tracing(attach_type: libbpf_sys::bpf_attach_type, btf_id: u32) -> ProbeOutcome {
     let _quiet = PrintGuard::silence();
     // BPF_MOV64_IMM(BPF_REG_0, 0); BPF_EXIT_INSN(), encoded as struct bpf_insn (8 bytes each).
     const INSNS: [[u8; 8]; 2] = [[0xb7, 0, 0, 0, 0, 0, 0, 0], [0x95, 0, 0, 0, 0, 0, 0, 0]];
     let opts = libbpf_sys::bpf_prog_load_opts {
         sz: std::mem::size_of::<libbpf_sys::bpf_prog_load_opts>() as _,
-        expected_attach_type: libbpf_sys::BPF_TRACE_RAW_TP,
+        expected_attach_type: attach_type,
         attach_btf_id: btf_id,
         ..Default::default()
     };

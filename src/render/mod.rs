@@ -19,6 +19,7 @@ pub mod diff;
 pub mod dry_run;
 pub mod layout;
 pub mod markdown;
+pub mod requires;
 pub mod table;
 
 use owo_colors::OwoColorize;

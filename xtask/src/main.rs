@@ -15,6 +15,7 @@
 
 mod compat_parity;
 mod coretool_json;
+mod corpus;
 mod dist;
 mod kernel_matrix;
 mod regen;
@@ -49,6 +50,8 @@ enum Cmd {
     /// Check `compat`'s relocations against libbpf's own engine on every kernel of a corpus
     /// (docs/compat.md); needs root
     CompatParity(compat_parity::Args),
+    /// Extract the BPF objects embedded in Debian's libbpf-tools, for the kernel matrix
+    Corpus(corpus::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Cmd::RegenFixtures(args) => regen::fixtures::run(&args),
         Cmd::Dist(args) => dist::run(&args),
         Cmd::CompatParity(args) => compat_parity::run(&args),
+        Cmd::Corpus(args) => corpus::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

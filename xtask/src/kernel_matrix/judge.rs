@@ -56,6 +56,9 @@ pub struct Kernel {
     pub check_btf: Step<CheckBtfVerdict>,
     pub selftest: Step<SelftestVerdict>,
     pub dry_run: Step<Vec<ObjectVerdict>>,
+    /// `requires`: the host's offline prediction against the live load in the kernel.
+    #[serde(skip_serializing_if = "Step::is_unavailable")]
+    pub requires: Step<RequiresVerdict>,
     pub btf_parity: BtfParity,
     /// One line per problem.
     pub failures: Vec<String>,
@@ -78,6 +81,173 @@ pub enum Step<T> {
     /// It left no exit status.
     NotRun,
     Ran(T),
+}
+
+impl<T> Step<T> {
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Step::Unavailable)
+    }
+}
+
+/// `requires` on one kernel: each program's prediction (made on the host from the kernel's
+/// BTF) against what happened when the kernel loaded (and attached) it.
+#[derive(Debug, Serialize)]
+pub struct RequiresVerdict {
+    /// Exit statuses: the host's prediction, the kernel's live run.
+    pub host_exit: Option<i64>,
+    pub live_exit: Option<i64>,
+    /// Programs compared (object x program).
+    pub programs: usize,
+    pub agree: usize,
+    pub disagree: usize,
+    /// Predicted `unknown`: nothing to compare.
+    pub unknown: usize,
+    /// Programs in one run and not the other.
+    pub unmatched: usize,
+    /// Live results that failed: (loaded, failed at load, failed at attach).
+    pub live_loads: usize,
+    pub live_fails: usize,
+    /// One line per disagreement: the object, the program, both answers.
+    pub disagreements: Vec<String>,
+    /// Why a run left no usable output.
+    pub errors: Vec<String>,
+}
+
+/// A `coretool.requires/v1` record, as far as the matrix reads it.
+#[derive(Debug, serde::Deserialize)]
+struct RequiresRecord {
+    object: String,
+    program: String,
+    verdict: String,
+    fails_at: Option<String>,
+    requirements: Vec<RequirementRecord>,
+    live: Option<LiveRecord>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct RequirementRecord {
+    kind: String,
+    name: String,
+    status: String,
+    stage: String,
+    evidence: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct LiveRecord {
+    verdict: String,
+    fails_at: Option<String>,
+    load_error: Option<String>,
+    attach_attempted: bool,
+    attach_error: Option<String>,
+}
+
+/// The records of a `requires --json` run, keyed by (object file name, program).
+fn requires_records(
+    files: &StepFiles,
+) -> Result<BTreeMap<(String, String), RequiresRecord>, String> {
+    let text = files.text("json").ok_or("no output")?;
+    let mut out = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let r: RequiresRecord = serde_json::from_str(line)
+            .map_err(|e| format!("line {}: not a coretool.requires/v1 record: {e}", n + 1))?;
+        out.insert(
+            (results::file_name(&r.object).to_owned(), r.program.clone()),
+            r,
+        );
+    }
+    Ok(out)
+}
+
+fn judge_requires(host: &StepFiles, guest: &StepFiles) -> Result<RequiresVerdict> {
+    use coretool::requires::{live, Stage, Status, Verdict};
+    let mut v = RequiresVerdict {
+        host_exit: host.exit()?,
+        live_exit: guest.exit()?,
+        programs: 0,
+        agree: 0,
+        disagree: 0,
+        unknown: 0,
+        unmatched: 0,
+        live_loads: 0,
+        live_fails: 0,
+        disagreements: Vec::new(),
+        errors: Vec::new(),
+    };
+    let predicted = requires_records(host).map_err(|e| format!("host prediction: {e}"));
+    let lived = requires_records(guest).map_err(|e| format!("live run: {e}"));
+    let (predicted, lived) = match (predicted, lived) {
+        (Ok(p), Ok(l)) => (p, l),
+        (p, l) => {
+            v.errors.extend(p.err());
+            v.errors.extend(l.err());
+            return Ok(v);
+        }
+    };
+    for (key, p) in &predicted {
+        let Some(l) = lived.get(key).and_then(|r| r.live.as_ref()) else {
+            v.unmatched += 1;
+            continue;
+        };
+        v.programs += 1;
+        let lv = (
+            Verdict::from_name(&l.verdict).unwrap_or(Verdict::Unknown),
+            l.fails_at.as_deref().and_then(Stage::from_name),
+        );
+        match lv.0 {
+            Verdict::Loads => v.live_loads += 1,
+            _ => v.live_fails += 1,
+        }
+        let reqs: Vec<(Status, Stage)> = p
+            .requirements
+            .iter()
+            .map(|r| {
+                (
+                    Status::from_name(&r.status).unwrap_or(Status::Unknown),
+                    Stage::from_name(&r.stage).unwrap_or(Stage::Load),
+                )
+            })
+            .collect();
+        match live::agrees_with(&reqs, lv, l.attach_attempted) {
+            None => v.unknown += 1,
+            Some(true) => v.agree += 1,
+            Some(false) => {
+                v.disagree += 1;
+                let missing: Vec<String> = p
+                    .requirements
+                    .iter()
+                    .filter(|r| r.status != "ok")
+                    .map(|r| format!("{} {} {}: {}", r.status, r.kind, r.name, r.evidence))
+                    .collect();
+                let live_why = l
+                    .load_error
+                    .as_deref()
+                    .or(l.attach_error.as_deref())
+                    .unwrap_or("");
+                v.disagreements.push(format!(
+                    "{} {}: predicted {}{} [{}], live {}{}{}",
+                    key.0,
+                    key.1,
+                    p.verdict,
+                    p.fails_at
+                        .as_deref()
+                        .map_or(String::new(), |s| format!(" at {s}")),
+                    missing.join("; "),
+                    l.verdict,
+                    l.fails_at
+                        .as_deref()
+                        .map_or(String::new(), |s| format!(" at {s}")),
+                    if live_why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {live_why}")
+                    },
+                ));
+            }
+        }
+    }
+    v.unmatched += lived.keys().filter(|k| !predicted.contains_key(*k)).count();
+    Ok(v)
 }
 
 impl<T: Serialize> Serialize for Step<T> {
@@ -315,6 +485,19 @@ fn judge_kernel(dir: &Path, features: Features, objects: &[&str]) -> Result<Kern
         Step::Ran(verdicts)
     };
 
+    let requires = if !features.requires {
+        Step::Unavailable
+    } else {
+        let (h, g) = (
+            StepFiles::new(&host, "requires"),
+            StepFiles::new(&guest, "requires"),
+        );
+        match g.exit()? {
+            None => Step::NotRun,
+            Some(_) => Step::Ran(judge_requires(&h, &g)?),
+        }
+    };
+
     let host_btf = StepFiles::new(&host, "btf");
     let guest_btf = StepFiles::new(&guest, "btf");
     let (h, g): (Option<Btf>, Option<Btf>) = (host_btf.output(), guest_btf.output());
@@ -335,6 +518,7 @@ fn judge_kernel(dir: &Path, features: Features, objects: &[&str]) -> Result<Kern
         check_btf,
         selftest,
         dry_run,
+        requires,
         btf_parity,
         failures: Vec::new(),
         ok: false,
@@ -552,6 +736,24 @@ fn failures(k: &Kernel, features: Features) -> Vec<String> {
                 }
             }
         }
+    }
+    match &k.requires {
+        Step::NotRun => f.push("requires --live did not run".to_owned()),
+        Step::Ran(r) => {
+            for e in &r.errors {
+                f.push(format!("requires: {e}"));
+            }
+            if r.unmatched > 0 {
+                f.push(format!(
+                    "requires: {} programs in only one of the prediction and the live run",
+                    r.unmatched
+                ));
+            }
+            for d in &r.disagreements {
+                f.push(format!("requires: {d}"));
+            }
+        }
+        Step::Unavailable => {}
     }
     let b = &k.btf_parity;
     if !b.equal {

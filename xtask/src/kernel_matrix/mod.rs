@@ -47,6 +47,18 @@ pub struct Args {
     /// selftest` (--emit-object) and tests/fixtures/core_all_kinds.bpf.o]
     #[arg(long = "object", value_name = "FILE")]
     objects: Vec<PathBuf>,
+    /// BPF objects for the `requires` check (repeatable): each program loaded live in each
+    /// kernel, compared with the offline prediction made on the host [default: the objects of
+    /// tests/fixtures/requires and tests/fixtures/dryrun, core_all_kinds.bpf.o, and the corpus]
+    #[arg(long = "requires-object", value_name = "FILE")]
+    requires_objects: Vec<PathBuf>,
+    /// Directory of the third-party corpus for `requires` [default: target/corpus/libbpf-tools,
+    /// made by `cargo xtask corpus` (Debian's libbpf-tools) when missing]
+    #[arg(long, value_name = "DIR")]
+    corpus: Option<PathBuf>,
+    /// Leave the third-party corpus out of the `requires` check
+    #[arg(long, conflicts_with = "corpus")]
+    no_corpus: bool,
     /// Time limit per VM, seconds
     #[arg(long, value_name = "SEC", default_value_t = 900)]
     timeout: u64,
@@ -57,7 +69,7 @@ pub struct Args {
     #[arg(long)]
     verbose: bool,
     /// Run nothing: judge the results already in DIR again (no root needed)
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["kernels", "out", "coretool", "objects", "kvm", "verbose"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["kernels", "out", "coretool", "objects", "requires_objects", "corpus", "no_corpus", "kvm", "verbose"])]
     summarize: Option<PathBuf>,
 }
 
@@ -121,6 +133,11 @@ impl Coretool {
             bin.display()
         );
         let check_btf = Self::has(&bin, "check-btf");
+        let requires = Self::has(&bin, "requires")
+            && Command::new(&bin)
+                .args(["help", "requires"])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--live"));
         let selftest = Self::has(&bin, "selftest");
         let dry_run = Self::has(&bin, "dry-run");
         let offline = dry_run
@@ -132,6 +149,7 @@ impl Coretool {
             (check_btf, "coretool check-btf"),
             (selftest, "coretool selftest"),
             (dry_run, "coretool dry-run"),
+            (requires, "coretool requires --live"),
         ] {
             if !has {
                 log!("{what}: not available in this build");
@@ -150,6 +168,7 @@ impl Coretool {
                 selftest,
                 dry_run,
                 offline,
+                requires,
             },
         })
     }
@@ -162,6 +181,7 @@ impl Coretool {
             (f.check_btf, "check-btf"),
             (f.selftest, "selftest"),
             (f.dry_run, "dry-run"),
+            (f.requires, "requires"),
         ] {
             if has {
                 steps.push(step);
@@ -177,6 +197,8 @@ struct Runner {
     out: PathBuf,
     coretool: Coretool,
     objects: Vec<PathBuf>,
+    /// Objects for the `requires` check.
+    requires_objects: Vec<PathBuf>,
     timeout: u64,
     kvm: bool,
     verbose: bool,
@@ -279,11 +301,17 @@ fn run(args: &Args) -> Result<bool> {
         names.push(name);
     }
 
+    let requires_objects = if coretool.features.requires {
+        requires_objects(&root, args)?
+    } else {
+        Vec::new()
+    };
     let runner = Runner {
         root,
         out,
         coretool,
         objects,
+        requires_objects,
         timeout: args.timeout,
         kvm: args.kvm,
         verbose: args.verbose,
@@ -309,6 +337,51 @@ fn run(args: &Args) -> Result<bool> {
     };
     results::write_json(&runner.out.join("run.json"), &run)?;
     summarize(&runner.out)
+}
+
+/// The objects of the `requires` check: those given, else the test fixtures and the corpus
+/// (extracted from Debian's libbpf-tools first when it is not there yet).
+fn requires_objects(root: &Path, args: &Args) -> Result<Vec<PathBuf>> {
+    let mut objects = args.requires_objects.clone();
+    if objects.is_empty() {
+        for dir in ["tests/fixtures/requires", "tests/fixtures/dryrun"] {
+            objects.extend(bpf_objects_in(&root.join(dir))?);
+        }
+        objects.push(root.join("tests/fixtures/core_all_kinds.bpf.o"));
+        if !args.no_corpus {
+            let corpus = match &args.corpus {
+                Some(c) => c.clone(),
+                None => {
+                    let c = root.join("target/corpus/libbpf-tools");
+                    if !c.is_dir() {
+                        log!("extracting the requires corpus (cargo xtask corpus)");
+                        crate::corpus::run(&crate::corpus::Args::default())?;
+                    }
+                    c
+                }
+            };
+            let found = bpf_objects_in(&corpus)?;
+            ensure!(!found.is_empty(), "{}: no *.bpf.o in it", corpus.display());
+            objects.extend(found);
+        }
+    }
+    let mut canonical = Vec::new();
+    for o in objects {
+        canonical.push(fs::canonicalize(&o).with_context(|| format!("{}", o.display()))?);
+    }
+    Ok(canonical)
+}
+
+/// The `*.bpf.o` files of `dir`, sorted.
+fn bpf_objects_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+        .with_context(|| format!("{}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".bpf.o"))
+        .collect();
+    found.sort();
+    Ok(found)
 }
 
 /// virtme-ng's command.
@@ -404,6 +477,14 @@ impl Runner {
             btf: btf.display().to_string(),
         };
         results::write_json(&dir.join("info.json"), &info)?;
+        if self.coretool.features.requires {
+            let list: String = self
+                .requires_objects
+                .iter()
+                .map(|o| format!("{}\n", o.display()))
+                .collect();
+            fs::write(dir.join("guest/requires.objects"), list)?;
+        }
         self.offline_runs(&dir, &btf)?;
         let boot = match mode {
             Mode::Host => {
@@ -477,6 +558,18 @@ impl Runner {
                 "task_struct".as_ref(),
             ],
         )?;
+        if self.coretool.features.requires {
+            // The prediction, made here from the kernel's BTF (and the config next to it).
+            // The objects first: --btf takes every argument after it.
+            let mut args: Vec<&std::ffi::OsStr> = vec![
+                "--json".as_ref(),
+                "requires".as_ref(),
+                "--no-cache".as_ref(),
+            ];
+            args.extend(self.requires_objects.iter().map(|o| o.as_os_str()));
+            args.extend(["--btf".as_ref(), btf.as_os_str()]);
+            step("requires", &args)?;
+        }
         if !self.coretool.features.offline {
             return Ok(());
         }

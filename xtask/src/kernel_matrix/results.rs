@@ -49,6 +49,9 @@ pub struct Features {
     pub dry_run: bool,
     /// `dry-run --offline`, and with it the parity check.
     pub offline: bool,
+    /// `requires --live`: the offline prediction against a live load of every program.
+    #[serde(default)]
+    pub requires: bool,
 }
 
 /// How a kernel ran.
@@ -132,6 +135,11 @@ impl StepFiles {
 
     fn path(&self, ext: &str) -> PathBuf {
         self.dir.join(format!("{}.{ext}", self.name))
+    }
+
+    /// The step's output file (`ext`) as text, when it exists.
+    pub fn text(&self, ext: &str) -> Option<String> {
+        fs::read_to_string(self.path(ext)).ok()
     }
 
     /// The step's JSON output: None when it is missing, empty, not JSON, `null`, or not of

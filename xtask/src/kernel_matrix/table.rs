@@ -14,6 +14,11 @@ whose value that kernel changed / poisoned (dry-run in it); parity: relocations 
 dry-run --offline on the host; task_struct: size and state field, vmlinuz = sysfs BTF
 ";
 
+const REQUIRES_LEGEND: &str = "\
+requires: programs whose live load (and attach) in that kernel gave what `coretool requires`
+predicted on the host from its BTF, of those compared (unknown: predicted unknown)
+";
+
 /// The whole summary: table, legend, `matrix: PATH` and, if any kernel failed, `FAILED:` with
 /// one line per failure.
 pub fn render(m: &Matrix, matrix_path: &Path) -> String {
@@ -23,6 +28,9 @@ pub fn render(m: &Matrix, matrix_path: &Path) -> String {
         text.push('\n');
     }
     text.push_str(LEGEND);
+    if m.features.requires {
+        text.push_str(REQUIRES_LEGEND);
+    }
     let _ = writeln!(text, "matrix: {}", matrix_path.display());
     let failed: Vec<String> = m
         .kernels
@@ -58,7 +66,11 @@ fn rows(m: &Matrix) -> Vec<Vec<String>> {
             .iter()
             .map(|o| format!("{} chg/poison", o.strip_suffix(".bpf.o").unwrap_or(o))),
     );
-    header.extend(["parity", "task_struct", "result"].map(String::from));
+    header.push("parity".to_owned());
+    if m.features.requires {
+        header.push("requires: predicted == live".to_owned());
+    }
+    header.extend(["task_struct", "result"].map(String::from));
 
     let mut rows = vec![header];
     for k in &m.kernels {
@@ -132,6 +144,22 @@ fn rows(m: &Matrix) -> Vec<Vec<String>> {
             }
             _ => "n/a".to_owned(),
         });
+        if m.features.requires {
+            row.push(match &k.requires {
+                Step::Ran(r) if r.errors.is_empty() => {
+                    let mut cell = format!("{}/{}", r.agree, r.programs);
+                    if r.unknown > 0 {
+                        let _ = write!(cell, " ({} unknown)", r.unknown);
+                    }
+                    if r.disagree > 0 || r.unmatched > 0 {
+                        let _ = write!(cell, " DIFF {}", r.disagree + r.unmatched);
+                    }
+                    cell
+                }
+                Step::Ran(_) => "FAIL".to_owned(),
+                _ => "-".to_owned(),
+            });
+        }
         let b = &k.btf_parity;
         row.push(match &b.vmlinuz {
             None => "-".to_owned(),

@@ -1,0 +1,383 @@
+//! `coretool requires`: what each program needs, checked against kernels' BTF. The fixtures
+//! in tests/fixtures/requires are built so that each program of `needs_newer` needs one thing
+//! Linux 5.10 lacks (a helper, a kfunc, a map type, an attach point) and `needs_gone` needs
+//! attach points Linux 6.18 no longer has, plus a context read past its tracepoint's
+//! arguments. Golden tables on Debian's 5.10, 6.1 and 6.12; the JSON Lines schema; every
+//! missing and unknown requirement carries its evidence; exit codes; a kernel whose BTF lacks
+//! the BPF enums altogether.
+
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::common::{self, assert_golden, cached_kernels, fixtures, no_cached_kernels, stdout};
+
+/// `coretool requires ARGS` run in tests/fixtures/requires (objects named relatively, so
+/// output does not depend on the checkout's path), never touching the user's BTF cache.
+fn requires(args: &[&str]) -> Output {
+    common::bin()
+        .current_dir(fixtures().join("requires"))
+        .arg("requires")
+        .arg("--no-cache")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run coretool requires")
+}
+
+fn records(o: &Output) -> Vec<Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The cached Debian kernels' vmlinuz paths (5.10, 6.1, 6.12), or skip.
+fn debian_kernels() -> Option<Vec<String>> {
+    let kernels = cached_kernels();
+    if kernels.is_empty() {
+        common::skip(this_test!(), &no_cached_kernels());
+        return None;
+    }
+    Some(
+        kernels
+            .iter()
+            .map(|k| k.vmlinuz.display().to_string())
+            .collect(),
+    )
+}
+
+fn record<'a>(recs: &'a [Value], kernel: &str, program: &str) -> &'a Value {
+    recs.iter()
+        .find(|r| {
+            r["kernel"]["name"].as_str() == Some(kernel) && r["program"].as_str() == Some(program)
+        })
+        .unwrap_or_else(|| panic!("no record for {program} on {kernel}"))
+}
+
+fn missing(r: &Value) -> Vec<(String, String, String)> {
+    r["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["status"] == "missing")
+        .map(|q| {
+            (
+                q["kind"].as_str().unwrap().to_owned(),
+                q["name"].as_str().unwrap().to_owned(),
+                q["evidence"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn tables_on_debian_kernels_match_the_golden_files() {
+    let Some(kernels) = debian_kernels() else {
+        return;
+    };
+    for obj in ["needs_newer.bpf.o", "needs_gone.bpf.o"] {
+        let mut args = vec![obj, "--btf"];
+        args.extend(kernels.iter().map(String::as_str));
+        let o = requires(&args);
+        assert_eq!(o.status.code(), Some(1), "{obj}: {}", common::stderr(&o));
+        let golden = format!("golden/requires/{}.txt", obj.trim_end_matches(".bpf.o"));
+        assert_golden(&golden, &stdout(&o));
+    }
+}
+
+/// Each program of needs_newer fails on 5.10 for its own reason, named with evidence (and
+/// `baseline` for the kfuncs another program calls: libbpf resolves every extern first); on
+/// 6.12 (kfuncs found in .BTF_ids: its BTF has no decl tags) every program loads.
+#[test]
+fn each_program_names_what_5_10_lacks() {
+    let Some(kernels) = debian_kernels() else {
+        return;
+    };
+    let k510 = kernels.iter().find(|k| k.contains("5.10."));
+    let k612 = kernels.iter().find(|k| k.contains("6.12."));
+    require!(let (Some(k510), Some(k612)) = (k510, k612), "Debian 5.10 and 6.12 are not both cached");
+    let o = requires(&["needs_newer.bpf.o", "--json", "--btf", k510, k612]);
+    assert_eq!(o.status.code(), Some(1));
+    let recs = records(&o);
+    assert_eq!(recs.len(), 10, "5 programs x 2 kernels");
+    let on510 = recs
+        .iter()
+        .find(|r| r["kernel"]["source"].as_str() == Some(k510.as_str()))
+        .unwrap()["kernel"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let expect = [
+        (
+            "baseline",
+            Some((
+                "kfunc",
+                "bpf_rcu_read_lock",
+                "used by another program of the object",
+            )),
+        ),
+        (
+            "helper_newer",
+            Some((
+                "helper",
+                "bpf_get_current_task_btf",
+                "no BPF_FUNC_get_current_task_btf (158) in enum bpf_func_id",
+            )),
+        ),
+        (
+            "kfunc_newer",
+            Some((
+                "kfunc",
+                "bpf_rcu_read_lock",
+                "no FUNC bpf_rcu_read_lock in the kernel's BTF",
+            )),
+        ),
+        (
+            "map_newer",
+            Some((
+                "map",
+                "seen: BPF_MAP_TYPE_BLOOM_FILTER",
+                "no BPF_MAP_TYPE_BLOOM_FILTER (30) in enum bpf_map_type",
+            )),
+        ),
+        (
+            "attach_newer",
+            Some((
+                "attach_target",
+                "contention_begin",
+                "no btf_trace_contention_begin in the kernel's BTF",
+            )),
+        ),
+    ];
+    for (prog, why) in expect {
+        let r = record(&recs, &on510, prog);
+        assert_eq!(r["schema"], "coretool.requires/v1");
+        assert_eq!(r["object"], "needs_newer.bpf.o");
+        let m = missing(r);
+        match why {
+            None => {
+                assert_eq!(r["verdict"], "loads", "{prog}: {m:?}");
+                assert!(m.is_empty());
+            }
+            Some((kind, name, evidence)) => {
+                assert_eq!(r["verdict"], "fails", "{prog}");
+                assert_eq!(r["fails_at"], "load", "{prog}");
+                let hit = m.iter().find(|(k, n, _)| k == kind && n == name);
+                let (_, _, ev) = hit.unwrap_or_else(|| panic!("{prog}: {m:?}"));
+                assert!(ev.starts_with(evidence), "{prog}: {ev}");
+            }
+        }
+        assert_eq!(r["object_verdict"], "fails");
+    }
+    for r in recs
+        .iter()
+        .filter(|r| r["kernel"]["source"].as_str() == Some(k612.as_str()))
+    {
+        assert_eq!(r["verdict"], "loads", "{r}");
+    }
+    let kfunc = record(
+        &recs,
+        recs[9]["kernel"]["name"].as_str().unwrap(),
+        "kfunc_newer",
+    );
+    let ev: Vec<&str> = kfunc["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["kind"] == "kfunc")
+        .map(|q| q["evidence"].as_str().unwrap())
+        .collect();
+    assert!(ev.iter().all(|e| e.contains(".BTF_ids")), "{ev:?}");
+}
+
+/// Every requirement on every kernel: a known kind, status and stage, and evidence; a program
+/// is `loads` only when every requirement is ok (unknown never counts as ok).
+#[test]
+fn every_requirement_carries_evidence_and_unknown_is_never_ok() {
+    let Some(kernels) = debian_kernels() else {
+        return;
+    };
+    let mut args = vec![
+        "needs_newer.bpf.o",
+        "needs_gone.bpf.o",
+        "../core_all_kinds.bpf.o",
+        "--json",
+        "--btf",
+    ];
+    args.extend(kernels.iter().map(String::as_str));
+    let o = requires(&args);
+    let recs = records(&o);
+    assert_eq!(recs.len(), (5 + 4 + 4) * kernels.len());
+    for r in &recs {
+        let reqs = r["requirements"].as_array().unwrap();
+        for q in reqs
+            .iter()
+            .chain(r["object_requirements"].as_array().unwrap())
+        {
+            assert!(
+                ["ok", "missing", "unknown"].contains(&q["status"].as_str().unwrap()),
+                "{q}"
+            );
+            assert!(
+                ["load", "attach"].contains(&q["stage"].as_str().unwrap()),
+                "{q}"
+            );
+            assert!(q["evidence"].as_str().is_some_and(|e| e.len() > 10), "{q}");
+            assert!(!q["name"].as_str().unwrap().is_empty(), "{q}");
+        }
+        let all_ok = reqs.iter().all(|q| q["status"] == "ok");
+        let any_missing = reqs.iter().any(|q| q["status"] == "missing");
+        let want = if any_missing {
+            "fails"
+        } else if all_ok {
+            "loads"
+        } else {
+            "unknown"
+        };
+        assert_eq!(r["verdict"], want, "{r}");
+        assert_eq!(r["fails_at"].is_null(), !any_missing, "{r}");
+    }
+}
+
+/// A "kernel" whose BTF has none of the BPF enums (a BPF object's own BTF): program types,
+/// helpers and map types are unknown (the evidence says which enum is absent), never ok; the
+/// attach targets it lacks are missing. Runs anywhere: no cached kernel needed.
+#[test]
+fn a_btf_without_the_bpf_enums_offers_nothing() {
+    let o = requires(&["needs_newer.bpf.o", "--btf", "../core_all_kinds.btf"]);
+    assert_eq!(o.status.code(), Some(1), "{}", common::stderr(&o));
+    assert_golden("golden/requires/no-enums.txt", &stdout(&o));
+}
+
+#[test]
+fn an_object_that_loads_everywhere_exits_0() {
+    let Some(kernels) = debian_kernels() else {
+        return;
+    };
+    let mut args = vec!["../core_all_kinds.bpf.o", "--btf"];
+    args.extend(kernels.iter().map(String::as_str));
+    let o = requires(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains(": loads (4 of 4 programs load, 0 fail, 0 unknown)"));
+}
+
+#[test]
+fn the_running_kernel_is_the_default() {
+    require!(common::have_kernel_btf(), "no {}", common::SYSFS_VMLINUX);
+    let o = requires(&["../core_all_kinds.bpf.o", "--json"]);
+    let recs = records(&o);
+    assert_eq!(recs.len(), 4);
+    assert!(recs
+        .iter()
+        .all(|r| r["kernel"]["source"] == common::SYSFS_VMLINUX));
+}
+
+#[test]
+fn a_missing_kernel_source_is_one_line_naming_it() {
+    let o = requires(&["needs_newer.bpf.o", "--btf", "/nonexistent/vmlinuz"]);
+    common::assert_bad_input(&o, "/nonexistent/vmlinuz");
+}
+
+/// The kernel's programs and maps with names the objects of the live test use (other
+/// processes on the machine may load their own meanwhile), as `kind name` lines.
+fn ours_in_kernel(names: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for what in ["prog", "map"] {
+        let o = std::process::Command::new("bpftool")
+            .args(["-j", what, "show"])
+            .output()
+            .expect("run bpftool");
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Array(vec![]));
+        for e in v.as_array().into_iter().flatten() {
+            let name = e["name"].as_str().unwrap_or_default();
+            // The kernel keeps 15 bytes of a name.
+            if !name.is_empty() && names.iter().any(|n| n.starts_with(name)) {
+                found.push(format!("{what} {name}"));
+            }
+        }
+    }
+    found
+}
+
+/// `--live` on the running kernel: each program loaded (and attached where its section names
+/// a kernel target) on its own; every prediction that is not `unknown` equals what happened,
+/// and no program, map or link is left in the kernel.
+#[test]
+fn live_results_equal_the_predictions_and_leave_nothing_behind() {
+    require_root!("--live loads BPF programs: needs root");
+    require_tools!("bpftool");
+    let _k = common::kernel_exclusive();
+    let o = requires(&[
+        "needs_newer.bpf.o",
+        "needs_gone.bpf.o",
+        "../core_all_kinds.bpf.o",
+        "../dryrun/unguarded.bpf.o",
+        "../dryrun/static_prog.bpf.o",
+        "../dryrun/subprog.bpf.o",
+        "--live",
+        "--json",
+    ]);
+    let recs = records(&o);
+    let mut names: Vec<String> = recs
+        .iter()
+        .map(|r| r["program"].as_str().unwrap().to_owned())
+        .collect();
+    names.extend(
+        [
+            "seen", "needs_ne", "needs_go", "core_all", "unguard", "subprog",
+        ]
+        .map(String::from),
+    );
+    // A closed program is freed by the kernel a moment later (RCU): give it a second.
+    let mut left = ours_in_kernel(&names);
+    for _ in 0..20 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        left = ours_in_kernel(&names);
+    }
+    assert!(left.is_empty(), "left in the kernel: {left:?}");
+    assert_eq!(recs.len(), 5 + 4 + 4 + 1 + 1 + 1, "{}", common::stderr(&o));
+    for r in &recs {
+        let live = &r["live"];
+        assert!(live.is_object(), "{r}");
+        assert_ne!(
+            live["agrees"],
+            Value::Bool(false),
+            "prediction != live: {r}"
+        );
+        if r["verdict"] != "unknown" {
+            assert_eq!(live["agrees"], Value::Bool(true), "{r}");
+        }
+    }
+    // Failures on every kernel: the object libbpf refuses, the unguarded relocation, the read
+    // past the tracepoint's arguments.
+    for (prog, kind) in [
+        ("static_fn", "open"),
+        ("unguarded", "core"),
+        ("ctx_too_far", "ctx_args"),
+    ] {
+        let r = recs.iter().find(|r| r["program"] == prog).unwrap();
+        assert_eq!(r["live"]["fails_at"], "load", "{r}");
+        assert!(missing(r).iter().any(|(k, _, _)| k == kind), "{r}");
+    }
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn live_refuses_another_kernel() {
+    let o = requires(&[
+        "needs_newer.bpf.o",
+        "--live",
+        "--btf",
+        "../core_all_kinds.btf",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        common::stderr(&o).contains("--live"),
+        "{}",
+        common::stderr(&o)
+    );
+}
