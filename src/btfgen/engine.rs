@@ -10,8 +10,6 @@
 //! on the number of workers, not on the number of kernels.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 
 use crate::btf::{Btf, Endian};
 use crate::compat::sources::{self, CacheUse, Kernel, KernelInput, Unlisted};
@@ -91,35 +89,15 @@ pub fn run(
     objects: &[Object],
     inputs: &[Result<KernelInput, Unlisted>],
     opts: Options,
-    mut on_result: impl FnMut(KernelResult) -> bool,
+    on_result: impl FnMut(KernelResult) -> bool,
 ) {
-    let jobs = opts.jobs.max(1).min(inputs.len().max(1));
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::sync_channel::<KernelResult>(jobs);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            let next = &next;
-            let cache = opts.cache.as_ref();
-            scope.spawn(move || loop {
-                let seq = next.fetch_add(1, Ordering::Relaxed);
-                let Some(input) = inputs.get(seq) else {
-                    break;
-                };
-                if tx.send(one_kernel(objects, seq, input, cache)).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(tx);
-        for r in rx.iter() {
-            if !on_result(r) {
-                next.store(inputs.len(), Ordering::Relaxed);
-                break;
-            }
-        }
-        drop(rx);
-    });
+    let cache = opts.cache.as_ref();
+    crate::compat::engine::stream(
+        inputs.len(),
+        opts.jobs,
+        |seq| one_kernel(objects, seq, &inputs[seq], cache),
+        on_result,
+    );
 }
 
 fn unreadable(seq: usize, path: &Path, reason: String) -> KernelResult {
@@ -195,9 +173,7 @@ pub fn minimize_kernel(objects: &[Object], kernel: &Kernel) -> (Vec<ObjectResult
     let mut reports = Vec::new();
     let mut results = Vec::new();
     // The kernel's BTF goes into libbpf once, its candidates indexed once, for every object.
-    let mut wanted: Vec<Vec<u8>> = objects.iter().flat_map(cands::wanted_names).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
+    let wanted = cands::wanted_names_of(objects);
     let offline_target = OfflineTarget {
         btf: full,
         running_kernel: false,

@@ -94,41 +94,55 @@ pub fn run(
     objects: &[Object],
     inputs: &[Result<KernelInput, Unlisted>],
     opts: Options,
-    mut on_result: impl FnMut(KernelOutcome) -> bool,
+    on_result: impl FnMut(KernelOutcome) -> bool,
 ) {
-    let jobs = opts.jobs.max(1).min(inputs.len().max(1));
-    // The essential names every object looks candidates up for: each kernel indexes them in
-    // one pass.
-    let mut wanted: Vec<Vec<u8>> = objects.iter().flat_map(cands::wanted_names).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
+    let wanted = cands::wanted_names_of(objects);
     let wanted = &wanted;
     // The architecture each object was built for, where its BTF tells (a complete
     // `struct pt_regs`, whose members differ between architectures).
     let arches: Vec<Option<&'static str>> = objects.iter().map(|o| btf_arch(&o.btf)).collect();
     let arches = &arches;
+    let cache = opts.cache.as_ref();
+    stream(
+        inputs.len(),
+        opts.jobs,
+        |seq| one_kernel(objects, arches, wanted, seq, &inputs[seq], cache),
+        on_result,
+    );
+}
+
+/// Run `work(0..count)` on `jobs` worker threads, each taking the next index when it is done,
+/// and hand every result to `on_result` on the caller's thread as it comes (completion
+/// order). At most `jobs` finished results wait in the channel, so memory depends on `jobs`,
+/// not on `count`. When `on_result` returns `false` (its reader went away), no further index
+/// is started and the results in flight are dropped. The engine of `compat` and `btfgen`.
+pub(crate) fn stream<T: Send>(
+    count: usize,
+    jobs: usize,
+    work: impl Fn(usize) -> T + Sync,
+    mut on_result: impl FnMut(T) -> bool,
+) {
+    let jobs = jobs.max(1).min(count.max(1));
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::sync_channel::<KernelOutcome>(jobs);
+    let (tx, rx) = mpsc::sync_channel::<T>(jobs);
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             let tx = tx.clone();
-            let next = &next;
-            let cache = opts.cache.as_ref();
+            let (next, work) = (&next, &work);
             scope.spawn(move || loop {
                 let seq = next.fetch_add(1, Ordering::Relaxed);
-                let Some(input) = inputs.get(seq) else {
+                if seq >= count {
                     break;
-                };
-                let outcome = one_kernel(objects, arches, wanted, seq, input, cache);
-                if tx.send(outcome).is_err() {
+                }
+                if tx.send(work(seq)).is_err() {
                     break;
                 }
             });
         }
         drop(tx);
-        for outcome in rx.iter() {
-            if !on_result(outcome) {
-                next.store(inputs.len(), Ordering::Relaxed);
+        for result in rx.iter() {
+            if !on_result(result) {
+                next.store(count, Ordering::Relaxed);
                 break;
             }
         }

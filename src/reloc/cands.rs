@@ -46,6 +46,15 @@ pub fn wanted_names(obj: &Object) -> Vec<Vec<u8>> {
     out
 }
 
+/// The essential names every object of `objects` looks candidates up for, sorted, once each:
+/// what one kernel's [`CandidateIndex`] is built for when all of them relocate against it.
+pub fn wanted_names_of(objects: &[Object]) -> Vec<Vec<u8>> {
+    let mut wanted: Vec<Vec<u8>> = objects.iter().flat_map(wanted_names).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    wanted
+}
+
 /// The ids of a BTF's types by essential name, for a chosen set of names.
 #[derive(Debug, Default)]
 pub struct CandidateIndex {
