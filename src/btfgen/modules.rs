@@ -16,17 +16,14 @@
 //! two modules define the same candidate).
 
 use std::collections::HashMap;
-use std::ffi::CString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
 use crate::btf::{essential_name, Btf};
-use crate::dryrun::{log, Mode, TargetReport};
+use crate::dryrun::offline::{self, OfflineKernel, OfflineTarget};
+use crate::dryrun::{Mode, TargetReport};
 use crate::elf::is_elf;
-use crate::libbpf::relo_core::{self, Calculator, Candidates, Instruction, Patched, ReloRecord};
-use crate::libbpf::{LibbpfBtf, PrintGuard};
-use crate::reloc::{assemble, CoreReloKind, Object, Outcome, Outcomes, Resolved};
+use crate::reloc::{assemble, cands, CoreReloKind, Object};
 use crate::source::BtfSource;
 use object::{Object as _, ObjectSection as _};
 
@@ -162,215 +159,31 @@ pub fn needs_modules(obj: &Object, vmlinux: &Btf) -> bool {
         })
 }
 
-/// One BTF searched for candidates.
-struct CandBtf {
-    name: String,
-    lib: Rc<LibbpfBtf>,
-    start_id: u32,
-}
-
-/// libbpf's errno names, as the offline engine prints them.
-fn errstr(err: i32) -> String {
-    let name = match -err {
-        libc::EINVAL => "EINVAL",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::ERANGE => "ERANGE",
-        libc::ENOMEM => "ENOMEM",
-        libc::ESRCH => "ESRCH",
-        libc::E2BIG => "E2BIG",
-        libc::ENOENT => "ENOENT",
-        _ => return err.to_string(),
-    };
-    format!("-{name}")
-}
-
-/// Relocate `obj` against `vmlinux` and its `modules` offline. The object was already judged
-/// openable and of the kernel's byte order by the vmlinux-only run (`base`), whose report
-/// this one replaces in `result` and `log` only.
+/// Relocate `obj` against `vmlinux` and its `modules` offline (the offline engine, with the
+/// modules searched when vmlinux has no candidate, as libbpf searches the running kernel's).
+/// The object was already judged openable and of the kernel's byte order by the vmlinux-only
+/// run (`base`), whose report this one replaces in `result` and `log` only.
 pub fn relocate(
     obj: &Object,
     vmlinux: &BtfSource,
     modules: &[ModuleBtf],
     base: &TargetReport,
 ) -> Result<TargetReport, String> {
-    let lib = |raw: &[u8], on: Option<&Rc<LibbpfBtf>>, what: &str| {
-        LibbpfBtf::new_explained(raw, on.map(Rc::clone)).map_err(|(e, said)| {
-            format!(
-                "{what}: libbpf cannot parse its BTF: {}",
-                said.unwrap_or_else(|| e.to_string())
-            )
-        })
+    let target = OfflineTarget {
+        btf: vmlinux,
+        running_kernel: false,
     };
-    let local = lib(obj.btf.raw_bytes(), None, &obj.path.display().to_string())?;
-    let vm = Rc::new(lib(
-        vmlinux.btf.raw_bytes(),
-        None,
-        &vmlinux.path.display().to_string(),
-    )?);
-    let start_id = vm.type_count();
-    let mut mods = Vec::new();
-    for m in modules {
-        // A module libbpf cannot parse is left out of the search, as libbpf does.
-        if let Ok(l) = LibbpfBtf::new_split(&m.raw, Rc::clone(&vm)) {
-            mods.push(CandBtf {
-                name: m.name.clone(),
-                lib: Rc::new(l),
-                start_id,
-            });
-        }
-    }
-    let vmlinux_cand = CandBtf {
-        name: "vmlinux".into(),
-        lib: vm,
-        start_id: 1,
-    };
-    let find_cands = |local_id: u32| -> Vec<(&CandBtf, u32)> {
-        let mut out: Vec<(&CandBtf, u32)> =
-            relo_core::add_candidates(&local, local_id, &vmlinux_cand.lib, 1)
-                .into_iter()
-                .map(|id| (&vmlinux_cand, id))
-                .collect();
-        if out.is_empty() {
-            for m in &mods {
-                out.extend(
-                    relo_core::add_candidates(&local, local_id, &m.lib, m.start_id)
-                        .into_iter()
-                        .map(|id| (m, id)),
-                );
-            }
-        }
-        out
-    };
-    let capture = PrintGuard::capture();
-    let mut outcomes = Outcomes::default();
-    let mut text = String::new();
-    if let Some(ext) = &obj.ext {
-        let mut cache: HashMap<u32, Candidates<'_>> = HashMap::new();
-        let mut programs: HashMap<&str, Vec<Instruction>> = HashMap::new();
-        let mut calculator = Calculator::new();
-        'sections: for sec in &ext.core_relos {
-            for (i, rec) in sec.records.iter().enumerate() {
-                let Some(relo) = obj
-                    .relocations()
-                    .find(|r| r.section == sec.sec_name && r.index == i)
-                else {
-                    continue;
-                };
-                let Some(prog) = obj.program(&relo.program) else {
-                    continue;
-                };
-                let insns = programs.entry(prog.name.as_str()).or_insert_with(|| {
-                    prog.insns
-                        .iter()
-                        .map(|i| Instruction::new(i.code, i.dst, i.src, i.off, i.imm))
-                        .collect()
-                });
-                let insn_idx = (relo.insn - prog.first_insn) as usize;
-                let c_name = CString::new(prog.name.as_str()).unwrap_or_default();
-                let record = ReloRecord {
-                    insn_off: rec.insn_off,
-                    type_id: rec.type_id,
-                    access_str_off: rec.access_str_off,
-                    kind: rec.kind,
-                };
-                let key = (prog.name.clone(), i as u32);
-                let mut outcome = Outcome::default();
-                let stop = |outcome: Outcome, err: i32, o: &mut Outcomes| {
-                    o.relos.insert(key.clone(), outcome);
-                    o.failure = Some(format!(
-                        "failed to perform CO-RE relocations: {}",
-                        errstr(err)
-                    ));
-                };
-                let cands = if rec.kind == CoreReloKind::TypeIdLocal {
-                    None
-                } else {
-                    let local_type = obj.btf.type_by_id(rec.type_id);
-                    let local_name = local_type.as_ref().map_or("", |t| obj.btf.name_of(t));
-                    if local_name.is_empty() {
-                        let kind = local_type.map_or("unknown", |t| t.kind().lower_name());
-                        outcome.error = Some(format!(
-                            "target candidate search failed for [{}] {kind} {local_name}: -22",
-                            rec.type_id
-                        ));
-                        stop(outcome, -libc::EINVAL, &mut outcomes);
-                        break 'sections;
-                    }
-                    Some(cache.entry(rec.type_id).or_insert_with(|| {
-                        Candidates::new(
-                            find_cands(rec.type_id)
-                                .into_iter()
-                                .map(|(b, id)| (&*b.lib, id)),
-                        )
-                    }))
-                };
-                let calc = calculator.calc(&c_name, &record, i as u32, &local, cands);
-                let said = capture.take();
-                let records = log::parse(&said);
-                text.push_str(&said);
-                let calc = match calc {
-                    Ok(c) => c,
-                    Err(err) => {
-                        let said = log::outcomes(&records)
-                            .relos
-                            .remove(&key)
-                            .unwrap_or_default();
-                        outcome.local_spec = said.local_spec;
-                        outcome.resolved = said.resolved;
-                        outcome.error = Some(
-                            log::relo_error(&records, &prog.name, i as u32)
-                                .unwrap_or_else(|| format!("failed to relocate: {}", errstr(err))),
-                        );
-                        stop(outcome, err, &mut outcomes);
-                        break 'sections;
-                    }
-                };
-                outcome.local_spec = calc.local_spec.clone();
-                outcome.resolved = calc.matched.as_ref().map(|m| Resolved {
-                    spec: m.spec.clone(),
-                    btf: std::iter::once(&vmlinux_cand)
-                        .chain(&mods)
-                        .find(|b| m.is_in(&b.lib))
-                        .map_or_else(|| "vmlinux".to_owned(), |b| b.name.clone()),
-                });
-                let in_range = prog
-                    .insns
-                    .get(insn_idx)
-                    .is_some_and(|i| !i.is_ldimm64() || insn_idx + 1 < prog.insns.len());
-                if !in_range {
-                    outcome.error = Some(format!("failed to relocate: {}", errstr(-libc::EINVAL)));
-                    stop(outcome, -libc::EINVAL, &mut outcomes);
-                    break 'sections;
-                }
-                let patched = relo_core::patch(&c_name, insns, insn_idx, &record, i as u32, &calc);
-                let said = capture.take();
-                let records = log::parse(&said);
-                text.push_str(&said);
-                match patched {
-                    Ok(Patched::Patches(p)) => {
-                        outcome.patches = p.into_iter().map(|p| (insn_idx as u32, p)).collect()
-                    }
-                    Ok(Patched::Poisoned(at)) => outcome.poisoned = at,
-                    Err(err) => {
-                        outcome.error = Some(
-                            log::relo_error(&records, &prog.name, i as u32).unwrap_or_else(|| {
-                                format!("failed to patch insn #{insn_idx}: {}", errstr(err))
-                            }),
-                        );
-                        stop(outcome, err, &mut outcomes);
-                        break 'sections;
-                    }
-                }
-                outcome.error = log::relo_error(&records, &prog.name, i as u32);
-                outcomes.relos.insert(key, outcome);
-            }
-        }
-    }
-    text.push_str(&capture.take());
+    let kernel = OfflineKernel::load_with_modules(
+        &target,
+        &cands::wanted_names(obj),
+        modules.iter().map(|m| (m.name.as_str(), &m.raw[..])),
+    )
+    .map_err(|e| e.to_string())?;
+    let run = offline::relocate_on(obj, &kernel).map_err(|e| e.to_string())?;
     Ok(TargetReport {
         mode: Mode::Offline,
-        result: assemble(obj, &outcomes),
-        log: text,
+        result: assemble(obj, &run.outcomes),
+        log: run.log,
         ..base.clone()
     })
 }

@@ -72,8 +72,19 @@ struct CandBtf {
 pub struct OfflineKernel<'a> {
     target: &'a BtfSource,
     vmlinux: CandBtf,
-    modules: Option<std::cell::OnceCell<Vec<CandBtf>>>,
+    modules: Modules,
     index: CandidateIndex,
+}
+
+/// Where a kernel's module BTFs come from.
+enum Modules {
+    /// None: a `--btf` target without modules.
+    None,
+    /// The running kernel's, from `/sys/kernel/btf`, loaded on first need as libbpf's
+    /// `load_module_btfs`.
+    Sysfs(std::cell::OnceCell<Vec<CandBtf>>),
+    /// Given with the kernel (`btfgen`: the modules of an unpacked kernel package).
+    Given(Vec<CandBtf>),
 }
 
 impl<'a> OfflineKernel<'a> {
@@ -97,15 +108,45 @@ impl<'a> OfflineKernel<'a> {
                 lib,
                 start_id: 1,
             },
-            modules: target.running_kernel.then(std::cell::OnceCell::new),
+            modules: match target.running_kernel {
+                true => Modules::Sysfs(std::cell::OnceCell::new()),
+                false => Modules::None,
+            },
             index: CandidateIndex::build(&btf.btf, wanted),
         })
     }
 
+    /// [`OfflineKernel::load`] with the kernel's module BTFs given (name, raw split BTF on
+    /// this vmlinux): searched for candidates when vmlinux has none, as libbpf searches the
+    /// running kernel's. A module BTF libbpf cannot parse is left out, as libbpf does.
+    pub fn load_with_modules<'m>(
+        target: &OfflineTarget<'a>,
+        wanted: &[Vec<u8>],
+        modules: impl IntoIterator<Item = (&'m str, &'m [u8])>,
+    ) -> Result<OfflineKernel<'a>, OfflineError> {
+        let mut kernel = Self::load(target, wanted)?;
+        let start_id = kernel.vmlinux.lib.type_count();
+        let given = modules
+            .into_iter()
+            .filter_map(|(name, raw)| {
+                let lib = LibbpfBtf::new_split(raw, Rc::clone(&kernel.vmlinux.lib)).ok()?;
+                Some(CandBtf {
+                    name: name.to_owned(),
+                    lib: Rc::new(lib),
+                    start_id,
+                })
+            })
+            .collect();
+        kernel.modules = Modules::Given(given);
+        Ok(kernel)
+    }
+
     /// The running kernel's module BTFs, split on vmlinux (none for a `--btf` target).
     fn modules(&self) -> &[CandBtf] {
-        let Some(cell) = &self.modules else {
-            return &[];
+        let cell = match &self.modules {
+            Modules::None => return &[],
+            Modules::Given(m) => return m,
+            Modules::Sysfs(cell) => cell,
         };
         cell.get_or_init(|| {
             let start_id = self.vmlinux.lib.type_count();
@@ -180,13 +221,12 @@ impl<'a> OfflineKernel<'a> {
     }
 
     fn all(&self) -> impl Iterator<Item = &CandBtf> {
-        std::iter::once(&self.vmlinux).chain(
-            self.modules
-                .as_ref()
-                .and_then(|c| c.get())
-                .into_iter()
-                .flatten(),
-        )
+        let modules: &[CandBtf] = match &self.modules {
+            Modules::None => &[],
+            Modules::Given(m) => m,
+            Modules::Sysfs(cell) => cell.get().map_or(&[], Vec::as_slice),
+        };
+        std::iter::once(&self.vmlinux).chain(modules)
     }
 }
 
