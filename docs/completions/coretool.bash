@@ -161,7 +161,7 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__btfgen)
-            opts="-v -o -j -h -V --json --verbose --kernels --output --bundle --compress --jobs --cache --no-cache --color --help --version"
+            opts="-v -o -j -h -V --json --verbose --kernels --output --bundle --compress --jobs --cache --no-cache --cache-max --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -196,6 +196,10 @@ _coretool() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-max)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -279,7 +283,7 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__diff)
-            opts="-h -V --json --btf --for --history --as-given --cache --no-cache --color --help --version"
+            opts="-h -V --json --btf --for --history --as-given --cache --no-cache --cache-max --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -298,6 +302,10 @@ _coretool() {
                     return 0
                     ;;
                 --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-max)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

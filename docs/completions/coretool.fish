@@ -103,6 +103,7 @@ complete -c coretool -n "__fish_coretool_using_subcommand diff" -l btf -d 'Kerne
 complete -c coretool -n "__fish_coretool_using_subcommand diff" -l for -d 'Only what this BPF object reaches (repeat for several objects)' -r -F
 complete -c coretool -n "__fish_coretool_using_subcommand diff" -l history -d 'One member\'s story over every --btf kernel: TYPE.MEMBER (`task_struct.state`)' -r
 complete -c coretool -n "__fish_coretool_using_subcommand diff" -l cache -d 'BTF cache directory [default: $XDG_CACHE_HOME/coretool/btf, else ~/.cache/coretool/btf]' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand diff" -l cache-max -d 'Bound on the cache\'s size; the least recently used entries are removed past it (bytes, or with a K, M, G suffix: powers of 1024)' -r
 complete -c coretool -n "__fish_coretool_using_subcommand diff" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -144,6 +145,7 @@ like-input\t'<release>.btf.tar.xz (as BTFHub ships them) for kernels read from a
 always\t'<release>.btf.tar.xz for every kernel'"
 complete -c coretool -n "__fish_coretool_using_subcommand btfgen" -s j -l jobs -d 'Worker threads [default: the available cores]' -r
 complete -c coretool -n "__fish_coretool_using_subcommand btfgen" -l cache -d 'BTF cache directory [default: $XDG_CACHE_HOME/coretool/btf, else ~/.cache/coretool/btf]' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand btfgen" -l cache-max -d 'Bound on the cache\'s size; the least recently used entries are removed past it (bytes, or with a K, M, G suffix: powers of 1024)' -r
 complete -c coretool -n "__fish_coretool_using_subcommand btfgen" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use coretool::btfgen::{self, bundle, layout, Bundle, KernelResult, Options, Outcome};
-use coretool::compat::{self, Cache};
+use coretool::compat;
 use coretool::error::InputError;
 use coretool::reloc::Object;
 use coretool::source::read_file;
@@ -82,16 +82,10 @@ pub struct BtfgenArgs {
     /// Compression of the files under DIR
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = Compress::Never)]
     pub compress: Compress,
-    /// Worker threads [default: the available cores]
-    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub jobs: Option<u32>,
-    /// BTF cache directory [default: $XDG_CACHE_HOME/coretool/btf, else
-    /// ~/.cache/coretool/btf]
-    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
-    pub cache: Option<PathBuf>,
-    /// Neither read nor write the BTF cache
-    #[arg(long)]
-    pub no_cache: bool,
+    #[command(flatten)]
+    pub jobs: super::JobsOpt,
+    #[command(flatten)]
+    pub cache: super::CacheOpts,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -119,15 +113,8 @@ pub fn run(args: BtfgenArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         Some(p) => Some(Bundle::create(p)?),
         None => None,
     };
-    let jobs = args.jobs.map_or_else(
-        || std::thread::available_parallelism().map_or(1, usize::from),
-        |j| j as usize,
-    );
-    let cache = match (&args.cache, args.no_cache) {
-        (_, true) => None,
-        (Some(dir), false) => Some(Cache::new(dir, 2 << 30)),
-        (None, false) => Cache::default_dir().map(|d| Cache::new(d, 2 << 30)),
-    };
+    let jobs = args.jobs.count();
+    let cache = args.cache.open();
     let inputs = compat::expand(&args.kernels);
     let names: Vec<String> = objects
         .iter()

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use coretool::compat::{self, Cache, CacheUse, Classes, KernelOutcome, Options};
+use coretool::compat::{self, CacheUse, Classes, KernelOutcome, Options};
 use coretool::error::InputError;
 use coretool::reloc::Object;
 use coretool::source::read_file;
@@ -53,40 +53,10 @@ pub struct CompatArgs {
     /// Output format (--json is `--format json`)
     #[arg(long, value_enum, value_name = "FMT")]
     pub format: Option<Format>,
-    /// Worker threads [default: the available cores]
-    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub jobs: Option<u32>,
-    /// BTF cache directory [default: $XDG_CACHE_HOME/coretool/btf, else
-    /// ~/.cache/coretool/btf]
-    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
-    pub cache: Option<PathBuf>,
-    /// Neither read nor write the BTF cache
-    #[arg(long)]
-    pub no_cache: bool,
-    /// Bound on the cache's size; the least recently used entries are removed past it
-    /// (bytes, or with a K, M, G suffix: powers of 1024)
-    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
-    pub cache_max: u64,
-}
-
-/// `123`, `64K`, `512M`, `2G` (powers of 1024; `KiB`, `MiB`, `GiB` too).
-fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let shift = match unit.to_ascii_uppercase().as_str() {
-        "" | "B" => 0,
-        "K" | "KB" | "KIB" => 10,
-        "M" | "MB" | "MIB" => 20,
-        "G" | "GB" | "GIB" => 30,
-        "T" | "TB" | "TIB" => 40,
-        _ => return Err(format!("`{s}`: expected a size such as 512M or 2G")),
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}`: expected a size such as 512M or 2G"))?;
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| format!("`{s}`: too large"))
+    #[command(flatten)]
+    pub jobs: super::JobsOpt,
+    #[command(flatten)]
+    pub cache: super::CacheOpts,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -127,15 +97,8 @@ pub fn run(args: CompatArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         (None, true) => Format::Json,
         (None, false) => Format::Text,
     };
-    let jobs = args.jobs.map_or_else(
-        || std::thread::available_parallelism().map_or(1, usize::from),
-        |j| j as usize,
-    );
-    let cache = match (&args.cache, args.no_cache) {
-        (_, true) => None,
-        (Some(dir), false) => Some(Cache::new(dir, args.cache_max)),
-        (None, false) => Cache::default_dir().map(|d| Cache::new(d, args.cache_max)),
-    };
+    let jobs = args.jobs.count();
+    let cache = args.cache.open();
     let inputs = compat::expand(&args.kernels);
     let names: Vec<String> = objects
         .iter()

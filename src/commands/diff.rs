@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
-use coretool::compat::{self, Cache};
+use coretool::compat;
 use coretool::diff::{self, Index, Selection};
 use coretool::dryrun::{self as run, Mode, Target};
 use coretool::error::InputError;
@@ -54,13 +54,8 @@ pub struct DiffArgs {
     /// With --history: the kernels in the order given instead of sorted by release
     #[arg(long, requires = "history")]
     pub as_given: bool,
-    /// BTF cache directory [default: $XDG_CACHE_HOME/coretool/btf, else
-    /// ~/.cache/coretool/btf]
-    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
-    pub cache: Option<PathBuf>,
-    /// Neither read nor write the BTF cache
-    #[arg(long)]
-    pub no_cache: bool,
+    #[command(flatten)]
+    pub cache: super::CacheOpts,
 }
 
 pub const AFTER_HELP: &str = "\
@@ -87,11 +82,7 @@ struct Kernel {
 }
 
 fn read_kernels(args: &DiffArgs) -> anyhow::Result<Vec<Kernel>> {
-    let cache = match (&args.cache, args.no_cache) {
-        (_, true) => None,
-        (Some(dir), false) => Some(Cache::new(dir, 2 << 30)),
-        (None, false) => Cache::default_dir().map(|d| Cache::new(d, 2 << 30)),
-    };
+    let cache = args.cache.open();
     let mut out = Vec::new();
     // Unwrapping a vmlinuz takes seconds: say which, on a terminal only.
     let progress = std::io::stderr().is_terminal();

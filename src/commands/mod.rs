@@ -51,6 +51,73 @@ pub struct JsonOpt {
     pub json: bool,
 }
 
+/// The BTF cache options of the commands that read kernel sources (`compat`, `btfgen`, `diff`):
+/// see `coretool compat --help` and docs/compat.md.
+#[derive(Debug, Clone, Args)]
+pub struct CacheOpts {
+    /// BTF cache directory [default: $XDG_CACHE_HOME/coretool/btf, else
+    /// ~/.cache/coretool/btf]
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache: Option<std::path::PathBuf>,
+    /// Neither read nor write the BTF cache
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Bound on the cache's size; the least recently used entries are removed past it
+    /// (bytes, or with a K, M, G suffix: powers of 1024)
+    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
+    pub cache_max: u64,
+}
+
+impl CacheOpts {
+    /// The cache these options name, `None` with `--no-cache` (or without a home directory).
+    pub fn open(&self) -> Option<coretool::compat::Cache> {
+        use coretool::compat::Cache;
+        match (&self.cache, self.no_cache) {
+            (_, true) => None,
+            (Some(dir), false) => Some(Cache::new(dir, self.cache_max)),
+            (None, false) => Cache::default_dir().map(|d| Cache::new(d, self.cache_max)),
+        }
+    }
+}
+
+/// `123`, `64K`, `512M`, `2G` (powers of 1024; `KiB`, `MiB`, `GiB` too).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => return Err(format!("`{s}`: expected a size such as 512M or 2G")),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}`: expected a size such as 512M or 2G"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{s}`: too large"))
+}
+
+/// `-j N`, for the commands that work on kernels in parallel.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct JobsOpt {
+    /// Worker threads [default: the available cores]
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub jobs: Option<u32>,
+}
+
+impl JobsOpt {
+    /// The worker count: `-j`, else the available cores.
+    pub fn count(self) -> usize {
+        self.jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(1, usize::from),
+            |j| j as usize,
+        )
+    }
+}
+
 /// `-v`, for the commands that have more to say.
 #[derive(Debug, Clone, Copy, Args, Default)]
 pub struct VerboseOpt {
