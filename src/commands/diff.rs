@@ -130,6 +130,10 @@ fn read_kernels(args: &DiffArgs) -> anyhow::Result<Vec<Kernel>> {
                 .map_or(String::new(), |p| p.display().to_string())
         );
     }
+    // The cache stays within --cache-max, as after compat and btfgen.
+    if let Some(cache) = &cache {
+        cache.trim();
+    }
     Ok(out)
 }
 
