@@ -559,8 +559,12 @@ impl Graph<'_> {
 
     /// The deepest `ctx + off` load of function `f`, whose
     /// registers `ctx` (a bit per register) hold the context pointer on entry, following the
-    /// pointer through register copies and into the subprograms it is passed to, in a straight
-    /// scan (a copy through the stack is lost: the answer may miss a read, never invent one).
+    /// pointer through register copies and into the subprograms it is passed to, in one pass
+    /// that carries the registers along forward jumps: the code at a jump target sees the
+    /// context registers of every path into it (libbpf-tools keep `ctx` in r6 on one side of
+    /// a `LINUX_KERNEL_VERSION` branch and reuse r6 on the other); code after a `goto` or
+    /// `exit` sees only the jumps to it. A copy through the stack is lost, backward jumps are
+    /// not followed: the answer may miss a read, never invent one on a path that exists.
     fn ctx_scan(&self, f: &Func, mut ctx: u16, mut kconfig: bool, depth: usize, out: &mut CtxScan) {
         const LDX_MEM: u8 = 0x61 & 0xe7; // BPF_LDX | BPF_MEM, any size
         let (section, start, end) = (f.section.as_str(), f.start, f.end);
@@ -571,10 +575,33 @@ impl Graph<'_> {
             return;
         };
         let (first, last) = ((start / 8) as usize, ((end / 8) as usize).min(insns.len()));
+        // Forward jumps not reached yet: target -> (context registers, after a kconfig load).
+        let mut pending: BTreeMap<usize, (u16, bool)> = BTreeMap::new();
         let mut i = first;
         while i < last {
+            if let Some((c, k)) = pending.remove(&i) {
+                ctx |= c;
+                kconfig |= k;
+            }
             let insn = insns[i];
             let dst = 1u16 << (insn.dst & 0xf);
+            // BPF_JMP and BPF_JMP32 other than call and exit: a jump (ja or conditional).
+            let class = insn.class();
+            if (class == 0x05 || class == 0x06) && insn.code != CALL && insn.code & 0xf0 != 0x90 {
+                let target = i as i64 + 1 + i64::from(insn.off);
+                if target > i as i64 && (target as usize) < last {
+                    let e = pending.entry(target as usize).or_insert((0, false));
+                    e.0 |= ctx;
+                    e.1 |= kconfig;
+                }
+                if insn.code == 0x05 {
+                    // goto: nothing falls through.
+                    ctx = 0;
+                }
+            } else if insn.code == 0x95 {
+                // exit
+                ctx = 0;
+            }
             if insn.code == LDDW && !kconfig {
                 let sym = self
                     .relocs

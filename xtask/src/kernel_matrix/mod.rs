@@ -8,6 +8,7 @@
 //! [`judge`] turns those files into verdicts and `matrix.json`, [`table`] into the printed
 //! matrix; `--summarize DIR` runs only those two.
 
+mod expected;
 mod judge;
 mod results;
 mod table;
