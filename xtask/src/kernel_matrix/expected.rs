@@ -84,9 +84,8 @@ pub fn parse(text: &str) -> Result<Vec<Expected>> {
             reason,
         };
         ensure!(
-            !out.iter().any(|o| o.kernel == e.kernel
-                && o.object == e.object
-                && o.program == e.program),
+            !out.iter()
+                .any(|o| o.kernel == e.kernel && o.object == e.object && o.program == e.program),
             "expected-requires.txt:{}: {} {} {} is listed twice",
             n + 1,
             e.kernel,
@@ -129,7 +128,10 @@ mod tests {
             ("6.1 a.bpf.o p\n", ":1: want KERNEL"),
             ("\n6.1 a.bpf.o p run why\n", ":2: stage \"run\""),
             ("6.1 a.bpf.o p load\n", ":1: no reason"),
-            ("6.1 a p load x\n6.1 a p attach y\n", ":2: 6.1 a p is listed twice"),
+            (
+                "6.1 a p load x\n6.1 a p attach y\n",
+                ":2: 6.1 a p is listed twice",
+            ),
         ] {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(want), "{text:?}: {e}");

@@ -894,6 +894,72 @@ fn parity_failure(name: &str, p: &Parity) -> String {
 mod tests {
     use super::*;
 
+    fn dis(object: &str, program: &str, stage: &str) -> Disagreement {
+        Disagreement {
+            object: object.into(),
+            program: program.into(),
+            stage: stage.into(),
+            line: format!("{object} {program}: predicted loads [], live fails at {stage}"),
+        }
+    }
+
+    const LIST: &str = "\
+6.1 a.bpf.o p load the verifier of 6.1
+6.12.117+deb12-amd64 a.bpf.o q attach no ftrace entry
+5.10 b.bpf.o r load not in this run
+";
+
+    #[test]
+    fn a_listed_disagreement_is_expected_with_its_reason() {
+        let list = expected::parse(LIST).unwrap();
+        let objects = BTreeSet::from(["a.bpf.o"]);
+        let (listed, unlisted, stale) = sort_disagreements(
+            "6.1.0-57-amd64",
+            &[dis("a.bpf.o", "p", "load")],
+            &objects,
+            &list,
+        );
+        assert_eq!(
+            listed,
+            ["a.bpf.o p: predicted loads [], live fails at load (expected: the verifier of 6.1)"]
+        );
+        assert!(unlisted.is_empty() && stale.is_empty());
+    }
+
+    #[test]
+    fn an_unlisted_disagreement_is_unexpected() {
+        let list = expected::parse(LIST).unwrap();
+        let objects = BTreeSet::from(["a.bpf.o"]);
+        // Another program, another stage, another kernel: none is the listed one.
+        for (release, d) in [
+            ("6.1.0-57-amd64", dis("a.bpf.o", "other", "load")),
+            ("6.1.0-57-amd64", dis("a.bpf.o", "p", "attach")),
+            ("6.12.117+deb12-amd64", dis("a.bpf.o", "p", "load")),
+        ] {
+            let (listed, unlisted, _) = sort_disagreements(release, &[d.clone()], &objects, &list);
+            assert!(listed.is_empty(), "{release} {d:?}");
+            assert_eq!(unlisted, [d.line], "{release}");
+        }
+    }
+
+    #[test]
+    fn a_listed_disagreement_that_did_not_happen_is_stale() {
+        let list = expected::parse(LIST).unwrap();
+        let objects = BTreeSet::from(["a.bpf.o", "b.bpf.o"]);
+        let (_, _, stale) = sort_disagreements("6.1.0-57-amd64", &[], &objects, &list);
+        assert_eq!(stale.len(), 1, "{stale:?}");
+        assert!(stale[0].contains("6.1 a.bpf.o p load"), "{stale:?}");
+        let (_, _, stale) = sort_disagreements("6.12.117+deb12-amd64", &[], &objects, &list);
+        assert_eq!(stale.len(), 1, "{stale:?}");
+        assert!(stale[0].contains("a.bpf.o q attach"), "{stale:?}");
+        // An entry for an object the run left out (a subset) is not stale.
+        let (_, _, stale) =
+            sort_disagreements("5.10.0-46-amd64", &[], &BTreeSet::from(["a.bpf.o"]), &list);
+        assert!(stale.is_empty(), "{stale:?}");
+        let (_, _, stale) = sort_disagreements("5.10.0-46-amd64", &[], &objects, &list);
+        assert_eq!(stale.len(), 1, "{stale:?}");
+    }
+
     fn reloc(program: &str, index: usize, target: Option<u64>, status: &str) -> RelocationDoc {
         RelocationDoc {
             program: program.into(),

@@ -138,7 +138,7 @@ impl Coretool {
             && Command::new(&bin)
                 .args(["help", "requires"])
                 .output()
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--live"));
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--no-attach"));
         let selftest = Self::has(&bin, "selftest");
         let dry_run = Self::has(&bin, "dry-run");
         let offline = dry_run
@@ -150,7 +150,7 @@ impl Coretool {
             (check_btf, "coretool check-btf"),
             (selftest, "coretool selftest"),
             (dry_run, "coretool dry-run"),
-            (requires, "coretool requires --live"),
+            (requires, "coretool requires --live --no-attach"),
         ] {
             if !has {
                 log!("{what}: not available in this build");
@@ -174,8 +174,10 @@ impl Coretool {
         })
     }
 
-    /// The steps the guest script runs, as it takes them.
-    fn steps(&self) -> String {
+    /// The steps the guest script runs, as it takes them. In a VM, `requires` loads without
+    /// attaching (`no-attach`): attaching patches kernel text live, which under software
+    /// emulation once took a guest down; the host kernel keeps attaching.
+    fn steps(&self, mode: Mode) -> String {
         let f = self.features;
         let mut steps = vec!["btf"];
         for (has, step) in [
@@ -183,6 +185,7 @@ impl Coretool {
             (f.selftest, "selftest"),
             (f.dry_run, "dry-run"),
             (f.requires, "requires"),
+            (f.requires && mode == Mode::Vm, "no-attach"),
         ] {
             if has {
                 steps.push(step);
@@ -492,7 +495,7 @@ impl Runner {
                 log!("{release}: the running kernel, no VM");
                 let t0 = Instant::now();
                 let status = Command::new("bash")
-                    .args(self.guest_command(&dir))
+                    .args(self.guest_command(&dir, Mode::Host))
                     .current_dir(&self.root)
                     .status()
                     .context("running scripts/kernel-matrix-guest.sh")?;
@@ -510,7 +513,7 @@ impl Runner {
     }
 
     /// `scripts/kernel-matrix-guest.sh` and its arguments, for `bash`.
-    fn guest_command(&self, dir: &Path) -> Vec<String> {
+    fn guest_command(&self, dir: &Path, mode: Mode) -> Vec<String> {
         let mut cmd = vec![
             self.root
                 .join("scripts/kernel-matrix-guest.sh")
@@ -518,7 +521,7 @@ impl Runner {
                 .to_string(),
             dir.join("guest").display().to_string(),
             self.coretool.bin.display().to_string(),
-            self.coretool.steps(),
+            self.coretool.steps(mode),
         ];
         cmd.extend(self.objects.iter().map(|o| o.display().to_string()));
         cmd
@@ -608,7 +611,7 @@ impl Runner {
             .arg(if self.kvm { "kvm" } else { "no-kvm" })
             .arg(if self.verbose { "verbose" } else { "quiet" })
             .arg("--")
-            .args(self.guest_command(dir))
+            .args(self.guest_command(dir, Mode::Vm))
             .current_dir(&self.root)
             .stdin(Stdio::null())
             .status()
