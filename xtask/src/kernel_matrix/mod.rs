@@ -60,6 +60,10 @@ pub struct Args {
     /// Leave the third-party corpus out of the `requires` check
     #[arg(long, conflicts_with = "corpus")]
     no_corpus: bool,
+    /// Only these objects of the corpus (repeatable; a file name without `.bpf.o`, e.g.
+    /// `biosnoop`): the shorter run CI makes (docs/ci.md)
+    #[arg(long, value_name = "NAME", conflicts_with = "no_corpus")]
+    corpus_only: Vec<String>,
     /// Time limit per VM, seconds
     #[arg(long, value_name = "SEC", default_value_t = 900)]
     timeout: u64,
@@ -70,7 +74,7 @@ pub struct Args {
     #[arg(long)]
     verbose: bool,
     /// Run nothing: judge the results already in DIR again (no root needed)
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["kernels", "out", "coretool", "objects", "requires_objects", "corpus", "no_corpus", "kvm", "verbose"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["kernels", "out", "coretool", "objects", "requires_objects", "corpus", "no_corpus", "corpus_only", "kvm", "verbose"])]
     summarize: Option<PathBuf>,
 }
 
@@ -364,8 +368,23 @@ fn requires_objects(root: &Path, args: &Args) -> Result<Vec<PathBuf>> {
                     c
                 }
             };
-            let found = bpf_objects_in(&corpus)?;
+            let mut found = bpf_objects_in(&corpus)?;
             ensure!(!found.is_empty(), "{}: no *.bpf.o in it", corpus.display());
+            if !args.corpus_only.is_empty() {
+                for name in &args.corpus_only {
+                    let file = corpus.join(format!("{name}.bpf.o"));
+                    ensure!(
+                        found.contains(&file),
+                        "--corpus-only {name}: no {} in the corpus",
+                        file.display()
+                    );
+                }
+                found.retain(|f| {
+                    args.corpus_only
+                        .iter()
+                        .any(|n| f.file_name() == Some(format!("{n}.bpf.o").as_ref()))
+                });
+            }
             objects.extend(found);
         }
     }
