@@ -936,7 +936,8 @@ mod tests {
             ("6.1.0-57-amd64", dis("a.bpf.o", "p", "attach")),
             ("6.12.117+deb12-amd64", dis("a.bpf.o", "p", "load")),
         ] {
-            let (listed, unlisted, _) = sort_disagreements(release, &[d.clone()], &objects, &list);
+            let (listed, unlisted, _) =
+                sort_disagreements(release, std::slice::from_ref(&d), &objects, &list);
             assert!(listed.is_empty(), "{release} {d:?}");
             assert_eq!(unlisted, [d.line], "{release}");
         }
