@@ -658,3 +658,83 @@ impl Graph<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
+        Insn {
+            code,
+            dst,
+            src,
+            off,
+            imm,
+        }
+    }
+
+    /// libbpf-tools' biosnoop `block_rq_insert`, cut down: `ctx` kept in r6, `ctx[0]` read on
+    /// one side of a `LINUX_KERNEL_VERSION` branch (which then reuses r6), `ctx[1]` on the
+    /// other, after the join in a straight scan.
+    fn scan(jump_to_old_side: bool) -> CtxScan {
+        let jump_off = if jump_to_old_side { 3 } else { 0 };
+        let code = vec![
+            insn(0xbf, 6, 1, 0, 0),        // 0: r6 = r1
+            insn(LDDW, 1, 0, 0, 0),        // 1: r1 = LINUX_KERNEL_VERSION ll
+            insn(0, 0, 0, 0, 0),           // 2
+            insn(0x61, 1, 1, 0, 0),        // 3: r1 = *(u32 *)(r1 + 0)
+            insn(0xb7, 2, 0, 0, 330_496),  // 4: r2 = KERNEL_VERSION(5, 11, 0)
+            insn(0x2d, 2, 1, jump_off, 0), // 5: if r2 > r1 goto +3 (or +0)
+            insn(0x79, 1, 6, 0, 0),        // 6: r1 = *(u64 *)(r6 + 0)
+            insn(0xbf, 6, 0, 0, 0),        // 7: r6 = r0
+            insn(0x95, 0, 0, 0, 0),        // 8: exit
+            insn(0x79, 1, 6, 8, 0),        // 9: r1 = *(u64 *)(r6 + 8)
+            insn(0x95, 0, 0, 0, 0),        // 10: exit
+        ];
+        let sec = "tp_btf/block_rq_insert".to_owned();
+        let funcs = vec![Func {
+            name: "block_rq_insert".into(),
+            section: sec.clone(),
+            start: 0,
+            end: code.len() as u64 * 8,
+        }];
+        let code = HashMap::from([(sec.clone(), code)]);
+        let relocs = HashMap::from([((sec, 8), 1)]);
+        let syms = HashMap::from([(
+            1,
+            Sym {
+                name: "LINUX_KERNEL_VERSION".into(),
+                section: None,
+                undefined: true,
+                weak: false,
+                is_section: false,
+                value: 0,
+            },
+        )]);
+        let ext = HashMap::from([("LINUX_KERNEL_VERSION".to_owned(), ExternKind::Kconfig)]);
+        let graph = Graph {
+            ext: &ext,
+            funcs: &funcs,
+            code: &code,
+            relocs: &relocs,
+            syms: &syms,
+        };
+        let mut out = CtxScan::default();
+        graph.ctx_scan(&funcs[0], 1 << 1, false, 0, &mut out);
+        out
+    }
+
+    #[test]
+    fn the_context_register_is_carried_along_a_forward_jump() {
+        let r = scan(true).result().unwrap();
+        assert_eq!(r.guarded, Some((1, 9)), "{r:?}");
+        assert_eq!(r.computed, None);
+    }
+
+    #[test]
+    fn code_after_an_exit_sees_only_the_jumps_to_it() {
+        // No jump reaches insn 9: its r6 is not the context (nor was it before the exit).
+        let r = scan(false).result().unwrap();
+        assert_eq!(r.guarded, Some((0, 6)), "{r:?}");
+    }
+}
