@@ -387,6 +387,15 @@ fn live_no_attach_loads_only() {
     assert_eq!(live("kprobe_ok")["verdict"], "loads");
     assert_eq!(live("ctx_too_far")["verdict"], "fails");
     assert_eq!(live("ctx_too_far")["fails_at"], "load");
+    // -v: the verifier's own words on the refused load.
+    let o = requires(&["needs_gone.bpf.o", "--live", "--no-attach", "-v"]);
+    let text = stdout(&o);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  ctx_too_far: verifier: ")
+                && l.contains("invalid bpf_context access")),
+        "{text}"
+    );
     // The same object attached: raw_tp_gone fails at attach (no such tracepoint anywhere).
     let o = requires(&["needs_gone.bpf.o", "--live", "--json"]);
     let recs = records(&o);
