@@ -7,11 +7,13 @@
 #   OUTDIR    where results go (the guest's read-write directory)
 #   CORETOOL  the coretool binary (the host's, seen through the guest's 9p root)
 #   STEPS     comma-separated steps this coretool build has: check-btf, btf, selftest, dry-run,
-#             requires
+#             requires; and no-attach: `requires` loads without attaching
 #   OBJECT    BPF objects for `coretool dry-run` (libbpf against this kernel's own BTF)
 #
-# The `requires` step loads (and attaches) every program of the objects listed in
-# OUTDIR/requires.objects (one path a line) on its own: `coretool requires --live`.
+# The `requires` step loads (and attaches, unless no-attach) every program of the objects listed
+# in OUTDIR/requires.objects (one path a line) on its own: `coretool requires --live`. The VMs
+# pass no-attach: attaching patches kernel text live (ftrace, trampolines, int3), and under
+# QEMU's software emulation that once panicked a guest (Oops: int3).
 #
 # First writes `uptime` (seconds since this kernel booted) and `release` (uname -r); then, per
 # step NAME, `NAME.json` (stdout), `NAME.stderr`, `NAME.rc` (exit status) and `NAME.seconds`;
@@ -52,7 +54,9 @@ fi
 
 if has requires && [[ -f $out/requires.objects ]]; then
     mapfile -t robjs <"$out/requires.objects"
-    step requires "$coretool" --json requires --live --no-cache "${robjs[@]}"
+    attach=()
+    has no-attach && attach=(--no-attach)
+    step requires "$coretool" --json requires --live "${attach[@]}" --no-cache "${robjs[@]}"
 fi
 
 echo ok >"$out/done"

@@ -366,6 +366,54 @@ fn live_results_equal_the_predictions_and_leave_nothing_behind() {
     assert_eq!(o.status.code(), Some(1));
 }
 
+/// `--live --no-attach`: every program is loaded, none attached; the programs that fail only
+/// at attach on this kernel (a raw tracepoint it lacks, a kprobe) now load, and only the
+/// load-stage requirements are compared, so they agree; what fails at load still fails.
+#[test]
+fn live_no_attach_loads_only() {
+    require_root!("--live loads BPF programs: needs root");
+    let _k = common::kernel_exclusive();
+    let o = requires(&["needs_gone.bpf.o", "--live", "--no-attach", "--json"]);
+    let recs = records(&o);
+    assert_eq!(recs.len(), 4, "{}", common::stderr(&o));
+    for r in &recs {
+        let live = &r["live"];
+        assert_eq!(live["attach_attempted"], Value::Bool(false), "{r}");
+        assert_eq!(live["attach_error"], Value::Null, "{r}");
+        assert_ne!(live["agrees"], Value::Bool(false), "{r}");
+    }
+    let live = |prog: &str| recs.iter().find(|r| r["program"] == prog).unwrap()["live"].clone();
+    assert_eq!(live("raw_tp_gone")["verdict"], "loads");
+    assert_eq!(live("kprobe_ok")["verdict"], "loads");
+    assert_eq!(live("ctx_too_far")["verdict"], "fails");
+    assert_eq!(live("ctx_too_far")["fails_at"], "load");
+    // -v: the verifier's own words on the refused load.
+    let o = requires(&["needs_gone.bpf.o", "--live", "--no-attach", "-v"]);
+    let text = stdout(&o);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  ctx_too_far: verifier: ")
+                && l.contains("invalid bpf_context access")),
+        "{text}"
+    );
+    // The same object attached: raw_tp_gone fails at attach (no such tracepoint anywhere).
+    let o = requires(&["needs_gone.bpf.o", "--live", "--json"]);
+    let recs = records(&o);
+    let r = recs.iter().find(|r| r["program"] == "raw_tp_gone").unwrap();
+    assert_eq!(r["live"]["fails_at"], "attach", "{r}");
+}
+
+#[test]
+fn no_attach_needs_live() {
+    let o = requires(&["needs_newer.bpf.o", "--no-attach"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        common::stderr(&o).contains("--live"),
+        "{}",
+        common::stderr(&o)
+    );
+}
+
 #[test]
 fn live_refuses_another_kernel() {
     let o = requires(&[

@@ -613,7 +613,7 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__requires)
-            opts="-v -h -V --json --verbose --btf --no-cache --live --color --help --version"
+            opts="-v -h -V --json --verbose --btf --no-cache --live --no-attach --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -69,6 +69,10 @@ pub struct RequiresArgs {
     /// everything is unloaded again. Needs root (or CAP_BPF and CAP_PERFMON); no --btf
     #[arg(long, conflicts_with = "btf")]
     pub live: bool,
+    /// With --live: load each program on its own but attach none, so only what the kernel
+    /// checks at load (BPF_PROG_LOAD, the verifier) is compared with the prediction
+    #[arg(long, requires = "live")]
+    pub no_attach: bool,
 }
 
 struct Kernel {
@@ -151,7 +155,10 @@ pub fn run(args: RequiresArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                     path: &obj.path,
                     data: &obj.data,
                 };
-                Some(load_attach_each(file, &requires::live::programs(needs))?)
+                Some(load_attach_each(
+                    file,
+                    &requires::live::programs(needs, !args.no_attach),
+                )?)
             }
         };
         for k in &kernels {

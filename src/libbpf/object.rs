@@ -448,9 +448,12 @@ pub fn load_attach_each(
                 let _ = map.set_autocreate(false);
             }
         }
+        // What `warnings` takes out of the capture, kept for the outcome's log.
+        let mut log = String::new();
         let (load_error, attach_error) = match open.load() {
             Err(e) => {
-                let (warned, _) = warnings(&capture);
+                let (warned, text) = warnings(&capture);
+                log.push_str(&text);
                 let why = match warned.last() {
                     Some(w) => format!("{w} ({e})"),
                     None => e.to_string(),
@@ -468,7 +471,8 @@ pub fn load_attach_each(
                             None
                         }
                         Some(Err(e)) => {
-                            let (warned, _) = warnings(&capture);
+                            let (warned, text) = warnings(&capture);
+                            log.push_str(&text);
                             Some(match warned.last() {
                                 Some(w) => format!("{w} ({e})"),
                                 None => e.to_string(),
@@ -485,7 +489,7 @@ pub fn load_attach_each(
             program: p.name.clone(),
             load_error,
             attach_error,
-            log: capture.take(),
+            log: log + &capture.take(),
         });
     }
     Ok(out)

@@ -262,6 +262,12 @@ pub fn write_text(
             .or(o.attach_error.as_ref().and_then(|e| e.as_deref()))
         {
             writeln!(w, "  {}: live: {e}", p.name)?;
+            // -v: the verifier's log of a refused load, as libbpf printed it.
+            if verbose {
+                for line in verifier_log(&o.log) {
+                    writeln!(w, "  {}: verifier: {line}", p.name)?;
+                }
+            }
         }
     }
     for q in r
@@ -279,6 +285,16 @@ pub fn write_text(
         )?;
     }
     Ok(())
+}
+
+/// The lines of libbpf's log between its `-- BEGIN PROG LOAD LOG --` and `-- END PROG LOAD
+/// LOG --` markers: the verifier's words on a refused program.
+fn verifier_log(log: &str) -> impl Iterator<Item = &str> {
+    log.lines()
+        .skip_while(|l| !l.contains("-- BEGIN PROG LOAD LOG --"))
+        .skip(1)
+        .take_while(|l| !l.contains("-- END PROG LOAD LOG --"))
+        .filter(|l| !l.trim().is_empty())
 }
 
 /// `loads, as predicted` / `fails (attach), predicted loads` / `loads, predicted unknown`.

@@ -11,15 +11,17 @@ use super::sections::TargetKind;
 use crate::libbpf::object::{LiveOutcome, LiveProgram};
 
 /// The programs of `needs` as `libbpf::object::load_attach_each` takes them: each with the
-/// maps it references, attached when its section names a kernel target.
-pub fn programs(needs: &ObjectNeeds) -> Vec<LiveProgram> {
+/// maps it references, attached when `attach` is set and its section names a kernel target
+/// (`requires --live --no-attach` loads only).
+pub fn programs(needs: &ObjectNeeds, attach: bool) -> Vec<LiveProgram> {
     needs
         .programs
         .iter()
         .map(|p| LiveProgram {
             name: p.name.clone(),
             maps: p.maps.iter().cloned().collect(),
-            attach: p.target.is_some()
+            attach: attach
+                && p.target.is_some()
                 && p.def.is_some_and(|d| {
                     matches!(
                         d.target,

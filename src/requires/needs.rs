@@ -559,8 +559,12 @@ impl Graph<'_> {
 
     /// The deepest `ctx + off` load of function `f`, whose
     /// registers `ctx` (a bit per register) hold the context pointer on entry, following the
-    /// pointer through register copies and into the subprograms it is passed to, in a straight
-    /// scan (a copy through the stack is lost: the answer may miss a read, never invent one).
+    /// pointer through register copies and into the subprograms it is passed to, in one pass
+    /// that carries the registers along forward jumps: the code at a jump target sees the
+    /// context registers of every path into it (libbpf-tools keep `ctx` in r6 on one side of
+    /// a `LINUX_KERNEL_VERSION` branch and reuse r6 on the other); code after a `goto` or
+    /// `exit` sees only the jumps to it. A copy through the stack is lost, backward jumps are
+    /// not followed: the answer may miss a read, never invent one on a path that exists.
     fn ctx_scan(&self, f: &Func, mut ctx: u16, mut kconfig: bool, depth: usize, out: &mut CtxScan) {
         const LDX_MEM: u8 = 0x61 & 0xe7; // BPF_LDX | BPF_MEM, any size
         let (section, start, end) = (f.section.as_str(), f.start, f.end);
@@ -571,10 +575,33 @@ impl Graph<'_> {
             return;
         };
         let (first, last) = ((start / 8) as usize, ((end / 8) as usize).min(insns.len()));
+        // Forward jumps not reached yet: target -> (context registers, after a kconfig load).
+        let mut pending: BTreeMap<usize, (u16, bool)> = BTreeMap::new();
         let mut i = first;
         while i < last {
+            if let Some((c, k)) = pending.remove(&i) {
+                ctx |= c;
+                kconfig |= k;
+            }
             let insn = insns[i];
             let dst = 1u16 << (insn.dst & 0xf);
+            // BPF_JMP and BPF_JMP32 other than call and exit: a jump (ja or conditional).
+            let class = insn.class();
+            if (class == 0x05 || class == 0x06) && insn.code != CALL && insn.code & 0xf0 != 0x90 {
+                let target = i as i64 + 1 + i64::from(insn.off);
+                if target > i as i64 && (target as usize) < last {
+                    let e = pending.entry(target as usize).or_insert((0, false));
+                    e.0 |= ctx;
+                    e.1 |= kconfig;
+                }
+                if insn.code == 0x05 {
+                    // goto: nothing falls through.
+                    ctx = 0;
+                }
+            } else if insn.code == 0x95 {
+                // exit
+                ctx = 0;
+            }
             if insn.code == LDDW && !kconfig {
                 let sym = self
                     .relocs
@@ -629,5 +656,85 @@ impl Graph<'_> {
             }
             i += if insn.code == LDDW { 2 } else { 1 };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
+        Insn {
+            code,
+            dst,
+            src,
+            off,
+            imm,
+        }
+    }
+
+    /// libbpf-tools' biosnoop `block_rq_insert`, cut down: `ctx` kept in r6, `ctx[0]` read on
+    /// one side of a `LINUX_KERNEL_VERSION` branch (which then reuses r6), `ctx[1]` on the
+    /// other, after the join in a straight scan.
+    fn scan(jump_to_old_side: bool) -> CtxScan {
+        let jump_off = if jump_to_old_side { 3 } else { 0 };
+        let code = vec![
+            insn(0xbf, 6, 1, 0, 0),        // 0: r6 = r1
+            insn(LDDW, 1, 0, 0, 0),        // 1: r1 = LINUX_KERNEL_VERSION ll
+            insn(0, 0, 0, 0, 0),           // 2
+            insn(0x61, 1, 1, 0, 0),        // 3: r1 = *(u32 *)(r1 + 0)
+            insn(0xb7, 2, 0, 0, 330_496),  // 4: r2 = KERNEL_VERSION(5, 11, 0)
+            insn(0x2d, 2, 1, jump_off, 0), // 5: if r2 > r1 goto +3 (or +0)
+            insn(0x79, 1, 6, 0, 0),        // 6: r1 = *(u64 *)(r6 + 0)
+            insn(0xbf, 6, 0, 0, 0),        // 7: r6 = r0
+            insn(0x95, 0, 0, 0, 0),        // 8: exit
+            insn(0x79, 1, 6, 8, 0),        // 9: r1 = *(u64 *)(r6 + 8)
+            insn(0x95, 0, 0, 0, 0),        // 10: exit
+        ];
+        let sec = "tp_btf/block_rq_insert".to_owned();
+        let funcs = vec![Func {
+            name: "block_rq_insert".into(),
+            section: sec.clone(),
+            start: 0,
+            end: code.len() as u64 * 8,
+        }];
+        let code = HashMap::from([(sec.clone(), code)]);
+        let relocs = HashMap::from([((sec, 8), 1)]);
+        let syms = HashMap::from([(
+            1,
+            Sym {
+                name: "LINUX_KERNEL_VERSION".into(),
+                section: None,
+                undefined: true,
+                weak: false,
+                is_section: false,
+                value: 0,
+            },
+        )]);
+        let ext = HashMap::from([("LINUX_KERNEL_VERSION".to_owned(), ExternKind::Kconfig)]);
+        let graph = Graph {
+            ext: &ext,
+            funcs: &funcs,
+            code: &code,
+            relocs: &relocs,
+            syms: &syms,
+        };
+        let mut out = CtxScan::default();
+        graph.ctx_scan(&funcs[0], 1 << 1, false, 0, &mut out);
+        out
+    }
+
+    #[test]
+    fn the_context_register_is_carried_along_a_forward_jump() {
+        let r = scan(true).result().unwrap();
+        assert_eq!(r.guarded, Some((1, 9)), "{r:?}");
+        assert_eq!(r.computed, None);
+    }
+
+    #[test]
+    fn code_after_an_exit_sees_only_the_jumps_to_it() {
+        // No jump reaches insn 9: its r6 is not the context (nor was it before the exit).
+        let r = scan(false).result().unwrap();
+        assert_eq!(r.guarded, Some((0, 6)), "{r:?}");
     }
 }

@@ -12,7 +12,7 @@
 //! (`coretool::dryrun::report`, the types the binary serializes), strictly: an output that is
 //! not such a document is a failure that says why, never a silently missing side.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{bail, Result};
@@ -20,6 +20,7 @@ use serde::{Serialize, Serializer};
 
 use coretool::dryrun::report::{self, Document, RelocationDoc, SummaryDoc, TargetDoc};
 
+use super::expected::{self, Expected};
 use super::results::{
     self, Boot, Features, Info, Mode, OutputError, Run, StepFiles, VmBoot, SCHEMA,
 };
@@ -99,7 +100,13 @@ pub struct RequiresVerdict {
     /// Programs compared (object x program).
     pub programs: usize,
     pub agree: usize,
+    /// Disagreements not in `expected-requires.txt`: each fails the kernel.
     pub disagree: usize,
+    /// Disagreements `expected-requires.txt` lists for this kernel, with its reason.
+    pub expected: Vec<String>,
+    /// Entries of `expected-requires.txt` for this kernel and an object of the run whose
+    /// disagreement did not happen: each fails the kernel (the list must not go stale).
+    pub stale: Vec<String>,
     /// Predicted `unknown`: nothing to compare.
     pub unknown: usize,
     /// Programs in one run and not the other.
@@ -107,7 +114,7 @@ pub struct RequiresVerdict {
     /// Live results that failed: (loaded, failed at load, failed at attach).
     pub live_loads: usize,
     pub live_fails: usize,
-    /// One line per disagreement: the object, the program, both answers.
+    /// One line per disagreement not listed: the object, the program, both answers.
     pub disagreements: Vec<String>,
     /// Why a run left no usable output.
     pub errors: Vec<String>,
@@ -159,7 +166,59 @@ fn requires_records(
     Ok(out)
 }
 
-fn judge_requires(host: &StepFiles, guest: &StepFiles) -> Result<RequiresVerdict> {
+/// One disagreement between the prediction and the live run.
+#[derive(Debug, Clone)]
+pub struct Disagreement {
+    pub object: String,
+    pub program: String,
+    /// Where the live run failed, else where the prediction said it would.
+    pub stage: String,
+    /// The object, the program, both answers.
+    pub line: String,
+}
+
+/// What `expected-requires.txt` makes of one kernel's disagreements: (listed, with their
+/// reason; not listed; listed for this kernel and an object in `objects` but not happened).
+pub fn sort_disagreements(
+    release: &str,
+    found: &[Disagreement],
+    objects: &BTreeSet<&str>,
+    list: &[Expected],
+) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let (mut listed, mut unlisted) = (Vec::new(), Vec::new());
+    let mut used = vec![false; list.len()];
+    for d in found {
+        match list
+            .iter()
+            .position(|e| e.matches(release, &d.object, &d.program, &d.stage))
+        {
+            Some(i) => {
+                used[i] = true;
+                listed.push(format!("{} (expected: {})", d.line, list[i].reason));
+            }
+            None => unlisted.push(d.line.clone()),
+        }
+    }
+    let stale = list
+        .iter()
+        .zip(&used)
+        .filter(|(e, used)| !**used && e.is_for(release) && objects.contains(e.object.as_str()))
+        .map(|(e, _)| {
+            format!(
+                "expected-requires.txt lists {} {} {} {} ({}), but prediction and live run agree or the program was not compared",
+                e.kernel, e.object, e.program, e.stage, e.reason
+            )
+        })
+        .collect();
+    (listed, unlisted, stale)
+}
+
+fn judge_requires(
+    host: &StepFiles,
+    guest: &StepFiles,
+    release: &str,
+    list: &[Expected],
+) -> Result<RequiresVerdict> {
     use coretool::requires::{live, Stage, Status, Verdict};
     let mut v = RequiresVerdict {
         host_exit: host.exit()?,
@@ -167,6 +226,8 @@ fn judge_requires(host: &StepFiles, guest: &StepFiles) -> Result<RequiresVerdict
         programs: 0,
         agree: 0,
         disagree: 0,
+        expected: Vec::new(),
+        stale: Vec::new(),
         unknown: 0,
         unmatched: 0,
         live_loads: 0,
@@ -184,6 +245,7 @@ fn judge_requires(host: &StepFiles, guest: &StepFiles) -> Result<RequiresVerdict
             return Ok(v);
         }
     };
+    let mut found = Vec::new();
     for (key, p) in &predicted {
         let Some(l) = lived.get(key).and_then(|r| r.live.as_ref()) else {
             v.unmatched += 1;
@@ -212,7 +274,6 @@ fn judge_requires(host: &StepFiles, guest: &StepFiles) -> Result<RequiresVerdict
             None => v.unknown += 1,
             Some(true) => v.agree += 1,
             Some(false) => {
-                v.disagree += 1;
                 let missing: Vec<String> = p
                     .requirements
                     .iter()
@@ -224,7 +285,12 @@ fn judge_requires(host: &StepFiles, guest: &StepFiles) -> Result<RequiresVerdict
                     .as_deref()
                     .or(l.attach_error.as_deref())
                     .unwrap_or("");
-                v.disagreements.push(format!(
+                let stage = l
+                    .fails_at
+                    .as_deref()
+                    .or(p.fails_at.as_deref())
+                    .unwrap_or("load");
+                let line = format!(
                     "{} {}: predicted {}{} [{}], live {}{}{}",
                     key.0,
                     key.1,
@@ -242,11 +308,23 @@ fn judge_requires(host: &StepFiles, guest: &StepFiles) -> Result<RequiresVerdict
                     } else {
                         format!(": {live_why}")
                     },
-                ));
+                );
+                found.push(Disagreement {
+                    object: key.0.clone(),
+                    program: key.1.clone(),
+                    stage: stage.to_owned(),
+                    line,
+                });
             }
         }
     }
     v.unmatched += lived.keys().filter(|k| !predicted.contains_key(*k)).count();
+    let objects: BTreeSet<&str> = predicted.keys().map(|(o, _)| o.as_str()).collect();
+    let (listed, unlisted, stale) = sort_disagreements(release, &found, &objects, list);
+    v.disagree = unlisted.len();
+    v.expected = listed;
+    v.disagreements = unlisted;
+    v.stale = stale;
     Ok(v)
 }
 
@@ -391,10 +469,11 @@ pub fn judge(out: &Path) -> Result<Matrix> {
     } else {
         Vec::new()
     };
+    let list = expected::parse(expected::LIST)?;
     let mut kernels = Vec::new();
     for release in &run.kernels {
         let dir = out.join(release);
-        let kernel = judge_kernel(&dir, run.features, &objects)?;
+        let kernel = judge_kernel(&dir, run.features, &objects, &list)?;
         results::write_json(&dir.join("kernel.json"), &kernel)?;
         kernels.push(kernel);
     }
@@ -412,7 +491,12 @@ pub fn judge(out: &Path) -> Result<Matrix> {
 }
 
 /// Everything about one kernel, with the list of what failed.
-fn judge_kernel(dir: &Path, features: Features, objects: &[&str]) -> Result<Kernel> {
+fn judge_kernel(
+    dir: &Path,
+    features: Features,
+    objects: &[&str],
+    list: &[Expected],
+) -> Result<Kernel> {
     let info: Info = results::read_json(&dir.join("info.json"))?;
     let guest = dir.join("guest");
     let host = dir.join("host");
@@ -494,7 +578,7 @@ fn judge_kernel(dir: &Path, features: Features, objects: &[&str]) -> Result<Kern
         );
         match g.exit()? {
             None => Step::NotRun,
-            Some(_) => Step::Ran(judge_requires(&h, &g)?),
+            Some(_) => Step::Ran(judge_requires(&h, &g, &info.release, list)?),
         }
     };
 
@@ -752,6 +836,9 @@ fn failures(k: &Kernel, features: Features) -> Vec<String> {
             for d in &r.disagreements {
                 f.push(format!("requires: {d}"));
             }
+            for d in &r.stale {
+                f.push(format!("requires: {d}"));
+            }
         }
         Step::Unavailable => {}
     }
@@ -806,6 +893,73 @@ fn parity_failure(name: &str, p: &Parity) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn dis(object: &str, program: &str, stage: &str) -> Disagreement {
+        Disagreement {
+            object: object.into(),
+            program: program.into(),
+            stage: stage.into(),
+            line: format!("{object} {program}: predicted loads [], live fails at {stage}"),
+        }
+    }
+
+    const LIST: &str = "\
+6.1 a.bpf.o p load the verifier of 6.1
+6.12.117+deb12-amd64 a.bpf.o q attach no ftrace entry
+5.10 b.bpf.o r load not in this run
+";
+
+    #[test]
+    fn a_listed_disagreement_is_expected_with_its_reason() {
+        let list = expected::parse(LIST).unwrap();
+        let objects = BTreeSet::from(["a.bpf.o"]);
+        let (listed, unlisted, stale) = sort_disagreements(
+            "6.1.0-57-amd64",
+            &[dis("a.bpf.o", "p", "load")],
+            &objects,
+            &list,
+        );
+        assert_eq!(
+            listed,
+            ["a.bpf.o p: predicted loads [], live fails at load (expected: the verifier of 6.1)"]
+        );
+        assert!(unlisted.is_empty() && stale.is_empty());
+    }
+
+    #[test]
+    fn an_unlisted_disagreement_is_unexpected() {
+        let list = expected::parse(LIST).unwrap();
+        let objects = BTreeSet::from(["a.bpf.o"]);
+        // Another program, another stage, another kernel: none is the listed one.
+        for (release, d) in [
+            ("6.1.0-57-amd64", dis("a.bpf.o", "other", "load")),
+            ("6.1.0-57-amd64", dis("a.bpf.o", "p", "attach")),
+            ("6.12.117+deb12-amd64", dis("a.bpf.o", "p", "load")),
+        ] {
+            let (listed, unlisted, _) =
+                sort_disagreements(release, std::slice::from_ref(&d), &objects, &list);
+            assert!(listed.is_empty(), "{release} {d:?}");
+            assert_eq!(unlisted, [d.line], "{release}");
+        }
+    }
+
+    #[test]
+    fn a_listed_disagreement_that_did_not_happen_is_stale() {
+        let list = expected::parse(LIST).unwrap();
+        let objects = BTreeSet::from(["a.bpf.o", "b.bpf.o"]);
+        let (_, _, stale) = sort_disagreements("6.1.0-57-amd64", &[], &objects, &list);
+        assert_eq!(stale.len(), 1, "{stale:?}");
+        assert!(stale[0].contains("6.1 a.bpf.o p load"), "{stale:?}");
+        let (_, _, stale) = sort_disagreements("6.12.117+deb12-amd64", &[], &objects, &list);
+        assert_eq!(stale.len(), 1, "{stale:?}");
+        assert!(stale[0].contains("a.bpf.o q attach"), "{stale:?}");
+        // An entry for an object the run left out (a subset) is not stale.
+        let (_, _, stale) =
+            sort_disagreements("5.10.0-46-amd64", &[], &BTreeSet::from(["a.bpf.o"]), &list);
+        assert!(stale.is_empty(), "{stale:?}");
+        let (_, _, stale) = sort_disagreements("5.10.0-46-amd64", &[], &objects, &list);
+        assert_eq!(stale.len(), 1, "{stale:?}");
+    }
 
     fn reloc(program: &str, index: usize, target: Option<u64>, status: &str) -> RelocationDoc {
         RelocationDoc {

@@ -15,8 +15,9 @@ dry-run --offline on the host; task_struct: size and state field, vmlinuz = sysf
 ";
 
 const REQUIRES_LEGEND: &str = "\
-requires: programs whose live load (and attach) in that kernel gave what `coretool requires`
-predicted on the host from its BTF, of those compared (unknown: predicted unknown)
+requires: programs whose live load (in a VM without attaching; on the host attached too) gave
+what `coretool requires` predicted on the host from the kernel's BTF (unknown: predicted
+unknown; expected: a disagreement xtask/src/kernel_matrix/expected-requires.txt lists)
 ";
 
 /// The whole summary: table, legend, `matrix: PATH` and, if any kernel failed, `FAILED:` with
@@ -30,6 +31,7 @@ pub fn render(m: &Matrix, matrix_path: &Path) -> String {
     text.push_str(LEGEND);
     if m.features.requires {
         text.push_str(REQUIRES_LEGEND);
+        text.push_str(&requires_summary(m));
     }
     let _ = writeln!(text, "matrix: {}", matrix_path.display());
     let failed: Vec<String> = m
@@ -46,6 +48,36 @@ pub fn render(m: &Matrix, matrix_path: &Path) -> String {
         for f in failed {
             text.push_str(&f);
             text.push('\n');
+        }
+    }
+    text
+}
+
+/// `requires: N agree, M unknown, K expected disagreements (listed), U unexpected, of P
+/// programs x kernels`, then the listed disagreements that happened, with their reasons.
+fn requires_summary(m: &Matrix) -> String {
+    let ran: Vec<_> = m
+        .kernels
+        .iter()
+        .filter_map(|k| match &k.requires {
+            Step::Ran(r) => Some((k, r)),
+            _ => None,
+        })
+        .collect();
+    let sum = |f: &dyn Fn(&super::judge::RequiresVerdict) -> usize| -> usize {
+        ran.iter().map(|(_, r)| f(r)).sum()
+    };
+    let mut text = format!(
+        "requires: {} agree, {} unknown, {} expected disagreements (listed), {} unexpected, of {} programs x kernels\n",
+        sum(&|r| r.agree),
+        sum(&|r| r.unknown),
+        sum(&|r| r.expected.len()),
+        sum(&|r| r.disagree),
+        sum(&|r| r.programs),
+    );
+    for (k, r) in &ran {
+        for e in &r.expected {
+            let _ = writeln!(text, "  expected: {}: {e}", k.info.release);
         }
     }
     text
@@ -147,12 +179,18 @@ fn rows(m: &Matrix) -> Vec<Vec<String>> {
         if m.features.requires {
             row.push(match &k.requires {
                 Step::Ran(r) if r.errors.is_empty() => {
-                    let mut cell = format!("{}/{}", r.agree, r.programs);
-                    if r.unknown > 0 {
-                        let _ = write!(cell, " ({} unknown)", r.unknown);
+                    let mut cell = format!(
+                        "{} agree, {} unknown, {} expected, {} unexpected",
+                        r.agree,
+                        r.unknown,
+                        r.expected.len(),
+                        r.disagree
+                    );
+                    if r.unmatched > 0 {
+                        let _ = write!(cell, ", {} unmatched", r.unmatched);
                     }
-                    if r.disagree > 0 || r.unmatched > 0 {
-                        let _ = write!(cell, " DIFF {}", r.disagree + r.unmatched);
+                    if !r.stale.is_empty() {
+                        let _ = write!(cell, ", {} listed not seen", r.stale.len());
                     }
                     cell
                 }
