@@ -344,16 +344,7 @@ fn a_kernel_where_an_object_fails_gets_no_output() {
 #[test]
 fn bundle_dedups_and_indexes() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = fixture("core_all_kinds.btf.tar.xz");
-    for (d, v, a) in [
-        ("ubuntu", "20.04", "x86_64"),
-        ("ubuntu", "22.04", "x86_64"),
-        ("fedora", "38", "arm64"),
-    ] {
-        let sub = dir.path().join("hub").join(d).join(v).join(a);
-        std::fs::create_dir_all(&sub).unwrap();
-        std::fs::copy(&hub, sub.join("6.99.0-coretool-fixture.btf.tar.xz")).unwrap();
-    }
+    common::btfhub_tree(&dir.path().join("hub"));
     let root = dir.path().join("hub");
     let bundle = dir.path().join("all.tar.xz");
     let out = dir.path().join("out");

@@ -173,17 +173,7 @@ fn a_bad_source_among_good_ones() {
 #[test]
 fn btfhub_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = fixture("core_all_kinds.btf.tar.xz");
-    for (d, v, a) in [
-        ("ubuntu", "20.04", "x86_64"),
-        ("ubuntu", "22.04", "x86_64"),
-        ("fedora", "38", "arm64"),
-    ] {
-        let sub = dir.path().join("btfhub-archive").join(d).join(v).join(a);
-        std::fs::create_dir_all(&sub).unwrap();
-        std::fs::copy(&hub, sub.join(format!("{FIXTURE_RELEASE}.btf.tar.xz"))).unwrap();
-        std::fs::write(sub.join("README.md"), "not a kernel").unwrap();
-    }
+    common::btfhub_tree(&dir.path().join("btfhub-archive"));
     let root = dir.path().join("btfhub-archive").display().to_string();
     let obj = fixture("core_all_kinds.bpf.o");
     let out = compat(&["--json", "-j", "1", &obj, "--kernels", &root]);

@@ -57,6 +57,23 @@ pub fn fixtures() -> PathBuf {
     tests_dir().join("fixtures")
 }
 
+/// A BTFHub-layout tree under `root`: the all-kinds fixture's `.btf.tar.xz` as release
+/// `6.99.0-coretool-fixture` of ubuntu 20.04 and 22.04 (x86_64) and fedora 38 (arm64), each
+/// `distro/version/arch/` directory also holding a README that is no kernel.
+pub fn btfhub_tree(root: &Path) {
+    let hub = fixtures().join("core_all_kinds.btf.tar.xz");
+    for (d, v, a) in [
+        ("ubuntu", "20.04", "x86_64"),
+        ("ubuntu", "22.04", "x86_64"),
+        ("fedora", "38", "arm64"),
+    ] {
+        let sub = root.join(d).join(v).join(a);
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::copy(&hub, sub.join("6.99.0-coretool-fixture.btf.tar.xz")).unwrap();
+        std::fs::write(sub.join("README.md"), "not a kernel").unwrap();
+    }
+}
+
 /// `tests/golden/`.
 pub fn golden_dir() -> PathBuf {
     tests_dir().join("golden")
