@@ -110,6 +110,7 @@ pub fn run(args: RequiresArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         let k = compat::sources::read(&input, cache.as_ref()).map_err(|e| anyhow::anyhow!(e))?;
         let (config, symbols) = requires::companions(&input.path, k.id.release.as_deref());
         let mut offers = KernelOffers::from_btf(&k.id.name(), &k.btf.btf)
+            .with_release(k.id.release.clone())
             .with_config(config)
             .with_symbols(symbols);
         if input.path.starts_with("/sys/kernel/btf") {

@@ -47,6 +47,9 @@ impl SymbolTable {
 pub struct KernelOffers {
     /// How the kernel is named in reports (its release, else its source).
     pub name: String,
+    /// The kernel's release (`6.1.0-57-amd64`), when the source tells it: libbpf derives
+    /// `LINUX_KERNEL_VERSION` from it (`uname -r` parsed as `%u.%u.%u`).
+    pub release: Option<String>,
     /// `enum bpf_func_id`: value → `bpf_xxx`.
     pub helpers: BTreeMap<u32, String>,
     /// `enum bpf_prog_type` enumerator names.
@@ -227,6 +230,11 @@ impl KernelOffers {
             );
         }
         o
+    }
+
+    pub fn with_release(mut self, release: Option<String>) -> Self {
+        self.release = release;
+        self
     }
 
     pub fn with_config(mut self, config: Option<ConfigFile>) -> Self {
