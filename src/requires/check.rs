@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::needs::{Extern, ExternKind, ObjectNeeds, ProgramNeeds};
-use super::offers::KernelOffers;
+use super::offers::{KernelOffers, Proto, SpilledSlotRead};
 use super::sections::{AttachUse, TargetKind};
 use crate::btf::Kind;
 
@@ -82,6 +82,8 @@ pub enum ReqKind {
     Open,
     /// The program's CO-RE relocations, computed offline by libbpf's calculator.
     Core,
+    /// A verifier behaviour that differs between kernels and that the kernel's BTF tells.
+    Verifier,
 }
 
 impl ReqKind {
@@ -103,6 +105,7 @@ impl ReqKind {
             ReqKind::Open => "open",
             ReqKind::Trampoline => "trampoline",
             ReqKind::Core => "core",
+            ReqKind::Verifier => "verifier",
         }
     }
 }
@@ -797,9 +800,9 @@ fn target_reqs(
                         t,
                         Status::Ok,
                         Stage::Load,
-                        format!("FUNC {func} ({n} arguments) in the kernel's BTF"),
+                        format!("FUNC {func} ({} arguments) in the kernel's BTF", n.args),
                     );
-                    ctx_req(p, n, &func, kind, reqs);
+                    ctx_req(p, needs, offers, n, &func, kind, reqs);
                 }
                 None => push(
                     reqs,
@@ -824,9 +827,12 @@ fn target_reqs(
                         t,
                         Status::Ok,
                         Stage::Load,
-                        format!("typedef btf_trace_{t} ({n} arguments) in the kernel's BTF"),
+                        format!(
+                            "typedef btf_trace_{t} ({} arguments) in the kernel's BTF",
+                            n.args
+                        ),
                     );
-                    ctx_req(p, n, &format!("btf_trace_{t}"), kind, reqs);
+                    ctx_req(p, needs, offers, n, &format!("btf_trace_{t}"), kind, reqs);
                 }
                 None => push(
                     reqs,
@@ -846,9 +852,12 @@ fn target_reqs(
             };
             match offers.raw_tracepoints.get(t) {
                 Some(&n) => {
-                    let ev = format!("typedef btf_trace_{t} ({n} arguments) in the kernel's BTF");
+                    let ev = format!(
+                        "typedef btf_trace_{t} ({} arguments) in the kernel's BTF",
+                        n.args
+                    );
                     push(reqs, t, Status::Ok, Stage::Attach, ev);
-                    ctx_req(p, n, &format!("btf_trace_{t}"), kind, reqs);
+                    ctx_req(p, needs, offers, n, &format!("btf_trace_{t}"), kind, reqs);
                 }
                 None => {
                     let ev = format!(
@@ -1007,17 +1016,25 @@ fn trampoline_req(offers: &KernelOffers, reqs: &mut Vec<Requirement>) {
     ));
 }
 
-/// A read of context argument N past the target's arguments (the return value counts as
-/// one more for fexit, fmod_ret and lsm) is refused: by the verifier at load for BTF-typed
-/// programs, by `BPF_RAW_TRACEPOINT_OPEN` at attach for raw tracepoints.
+/// What the program does with its context, walked as the verifier walks it on this kernel
+/// (with its `__kconfig` values and the object's `.rodata`; see [`super::flow`]):
+/// - a read of context argument N past the target's arguments (the return value counts as
+///   one more for fexit, fmod_ret and lsm) is refused: by the verifier at load for BTF-typed
+///   programs, by `BPF_RAW_TRACEPOINT_OPEN` at attach for raw tracepoints;
+/// - a read through an argument the kernel types as a scalar is refused at load;
+/// - a pointer argument spilled to the stack, the slot read by a helper, then loaded back and
+///   read through, is refused by the verifiers that scrub such a slot.
 fn ctx_req(
     p: &ProgramNeeds,
-    nargs: u32,
+    needs: &ObjectNeeds,
+    offers: &KernelOffers,
+    proto: Proto,
     what: &str,
     kind: TargetKind,
     reqs: &mut Vec<Requirement>,
 ) {
-    let Some(r) = p.ctx_read else { return };
+    let facts = needs.code.walk(&p.entry, offers);
+    let nargs = proto.args;
     let with_ret = matches!(
         p.def.and_then(|d| d.attach_type),
         Some("BPF_TRACE_FEXIT" | "BPF_MODIFY_RETURN" | "BPF_LSM_MAC" | "BPF_LSM_CGROUP")
@@ -1027,57 +1044,132 @@ fn ctx_req(
         _ => Stage::Load,
     };
     let limit = nargs + u32::from(with_ret);
-    if let Some(at) = r.computed {
+    let given = match facts.used_values.is_empty() {
+        true => String::new(),
+        false => format!(
+            " (walked with {})",
+            facts
+                .used_values
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let by = match stage {
+        Stage::Attach => "the kernel refuses the attach",
+        Stage::Load => "the verifier refuses the access",
+    };
+    if facts.truncated {
+        reqs.push(req(
+            ReqKind::CtxArgs,
+            "ctx[?]",
+            Status::Unknown,
+            stage,
+            "the program has more paths than coretool walks: which context arguments it reads is not known".to_owned(),
+        ));
+        return;
+    }
+    if let Some((at, why)) = &facts.computed {
+        let from = why
+            .as_ref()
+            .map_or(String::new(), |w| format!(", computed from {w}"));
         reqs.push(req(
             ReqKind::CtxArgs,
             "ctx[?]",
             Status::Unknown,
             stage,
             format!(
-                "adds a computed offset to the context pointer (insn {at}): which of {what}'s {nargs} arguments it reads is decided by values known only at load"
+                "adds an offset known only at load to the context pointer (insn {at}{from}): which of {what}'s {nargs} arguments it reads cannot be told offline{given}"
             ),
         ));
         return;
     }
-    if let Some((arg, at)) = r.guarded.filter(|(a, _)| *a >= limit && r.arg < limit) {
+    let deepest = facts.deepest.map(|(a, _)| a);
+    if let Some((arg, at, on)) = facts
+        .guarded
+        .as_ref()
+        .filter(|(a, _, _)| *a >= limit && deepest.is_none_or(|d| d < limit))
+    {
         reqs.push(req(
             ReqKind::CtxArgs,
             format!("ctx[{arg}]"),
             Status::Unknown,
             stage,
             format!(
-                "reads context argument {arg} (insn {at}) past {what}'s {nargs}, after loading a __kconfig or .rodata value: the verifier knows that value at load and may prune the read as dead code"
+                "reads context argument {arg} (insn {at}) past {what}'s {nargs} on a path that depends on {on}: the verifier knows that value at load and may prune the path"
             ),
         ));
         return;
     }
-    let name = format!("ctx[{}]", r.arg);
-    let (st, ev) = if r.arg < limit {
-        (
-            Status::Ok,
-            format!(
-                "reads context argument {} (insn {}); {what} has {nargs}",
-                r.arg, r.insn
-            ),
-        )
-    } else {
-        let by = match stage {
-            Stage::Attach => "the kernel refuses the attach",
-            Stage::Load => "the verifier refuses the access",
+    if let Some((arg, at)) = facts.deepest {
+        let (st, ev) = if arg < limit {
+            (
+                Status::Ok,
+                format!("reads context argument {arg} (insn {at}); {what} has {nargs}{given}"),
+            )
+        } else {
+            let ret = if with_ret {
+                " plus the return value"
+            } else {
+                ""
+            };
+            (
+                Status::Missing,
+                format!(
+                    "reads context argument {arg} (insn {at}), but {what} has {nargs}{ret}: {by}{given}"
+                ),
+            )
         };
-        (
-            Status::Missing,
-            format!(
-                "reads context argument {} (insn {}), but {what} has {nargs}{}: {by}",
-                r.arg,
-                r.insn,
-                if with_ret {
-                    " plus the return value"
-                } else {
-                    ""
-                }
+        reqs.push(req(ReqKind::CtxArgs, format!("ctx[{arg}]"), st, stage, ev));
+    }
+    // Reads through an argument: the kernel must type it as a pointer to a struct.
+    for (&arg, &at) in facts.derefs.iter().filter(|(a, _)| **a < nargs.min(64)) {
+        let bit = 1u64 << arg;
+        let (st, ev) = if proto.scalars & bit != 0 {
+            (
+                Status::Missing,
+                format!("reads through context argument {arg} (insn {at}), but {what}'s argument {arg} is a scalar here: {by} (invalid mem access 'scalar')"),
+            )
+        } else if proto.struct_ptrs & bit != 0 {
+            continue;
+        } else {
+            (
+                Status::Unknown,
+                format!("reads through context argument {arg} (insn {at}), and {what}'s argument {arg} is neither a scalar nor a pointer to a struct here: whether the verifier allows it depends on its type"),
+            )
+        };
+        reqs.push(req(ReqKind::CtxArgs, format!("*ctx[{arg}]"), st, stage, ev));
+    }
+    if let Some(s) = &facts.spilled_read {
+        let helper = offers
+            .helpers
+            .get(&s.helper)
+            .cloned()
+            .unwrap_or_else(|| format!("helper #{}", s.helper));
+        let what_happens = format!(
+            "loads context argument {}'s pointer back from fp{} (insn {}) after {helper} read that stack slot (insn {}), and reads through it",
+            s.arg, s.slot, s.read_insn, s.helper_insn
+        );
+        let (st, ev) = match &offers.spilled_slot_read {
+            Some(SpilledSlotRead::Scrubs { evidence }) => (
+                Status::Missing,
+                format!("{what_happens}; {evidence}, so the pointer comes back a scalar: the verifier refuses the read (invalid mem access 'scalar')"),
             ),
-        )
-    };
-    reqs.push(req(ReqKind::CtxArgs, name, st, stage, ev));
+            Some(SpilledSlotRead::Keeps { evidence }) => {
+                (Status::Ok, format!("{what_happens}; {evidence}"))
+            }
+            None => (
+                Status::Unknown,
+                format!("{what_happens}; the kernel's BTF has no check_stack_range_initialized to tell whether its verifier keeps the pointer in that slot"),
+            ),
+        };
+        reqs.push(req(
+            ReqKind::Verifier,
+            "spilled pointer read by a helper",
+            st,
+            Stage::Load,
+            ev,
+        ));
+    }
 }

@@ -9,6 +9,7 @@
 //! `compat` and `dry-run` call [`check`] for the non-CO-RE half of their verdicts.
 pub mod check;
 pub mod core;
+pub mod flow;
 pub mod live;
 pub mod needs;
 pub mod offers;

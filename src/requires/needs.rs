@@ -11,10 +11,12 @@
 //! instruction and the symbol it names.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use object::{Object as _, ObjectSection, ObjectSymbol, RelocationTarget, SectionKind};
 
-use super::sections::{self, SecDef, TargetKind};
+use super::flow::{Code, Func, Target};
+use super::sections::{self, SecDef};
 use crate::btf::{Btf, Kind};
 use crate::reloc::insn::Insn;
 use crate::reloc::Object;
@@ -58,26 +60,6 @@ pub struct MapNeed {
     pub flags: u32,
 }
 
-/// The deepest context read of a BTF-typed program (`fentry`, `tp_btf`, `lsm`...): the
-/// verifier refuses a read past the target's arguments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CtxRead {
-    /// Argument index read (`offset / 8`).
-    pub arg: u32,
-    /// Instruction index within the program's section.
-    pub insn: u32,
-    /// An instruction that adds a register to the context pointer: which argument it reads
-    /// is computed at run time (libbpf-tools pick `ctx[0]` or `ctx[1]` by
-    /// `LINUX_KERNEL_VERSION`, a branch the verifier prunes), so the deepest read cannot be
-    /// told offline.
-    pub computed: Option<u32>,
-    /// The deepest read that comes after the code loaded a `__kconfig` or `.rodata` value
-    /// (libbpf-tools branch on `LINUX_KERNEL_VERSION`, or on a `const volatile` flag their
-    /// loader sets, to pick the argument): the verifier knows that value and prunes the branch
-    /// not taken, so a read past the arguments there may be dead code.
-    pub guarded: Option<(u32, u32)>,
-}
-
 /// What one program needs.
 #[derive(Debug, Clone)]
 pub struct ProgramNeeds {
@@ -97,7 +79,8 @@ pub struct ProgramNeeds {
     pub maps: BTreeSet<String>,
     /// Global data sections it references (`.rodata`, `.bss`, `.data.x`).
     pub global_data: BTreeSet<String>,
-    pub ctx_read: Option<CtxRead>,
+    /// The program's own function, where the verifier starts (see [`super::flow`]).
+    pub(crate) entry: Func,
     /// The functions it is made of: its own and every subprogram it reaches.
     pub functions: BTreeSet<String>,
 }
@@ -115,6 +98,8 @@ pub struct ObjectNeeds {
     pub programs: Vec<ProgramNeeds>,
     /// Helper names from the object's own `enum bpf_func_id`, when it carries one.
     pub helper_names: BTreeMap<u32, String>,
+    /// The object's code, for walking a program the way the verifier will on a kernel.
+    pub(crate) code: Arc<Code>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,13 +115,6 @@ struct Sym {
     weak: bool,
     is_section: bool,
     value: u64,
-}
-
-struct Func {
-    name: String,
-    section: String,
-    start: u64,
-    end: u64,
 }
 
 /// Read what `obj` needs.
@@ -237,6 +215,7 @@ pub fn needs(obj: &Object) -> Result<ObjectNeeds, NeedsError> {
             String::from_utf8_lossy(&d[..end]).into_owned()
         });
     let kinds: BTreeSet<Kind> = obj.btf.types().map(|t| t.kind()).collect();
+    let code = walk_code(&file, obj, &funcs, &code, &relocs, &syms, &ext);
     Ok(ObjectNeeds {
         license,
         btf_kinds: kinds.into_iter().collect(),
@@ -244,7 +223,89 @@ pub fn needs(obj: &Object) -> Result<ObjectNeeds, NeedsError> {
         externs: all,
         programs,
         helper_names: helper_names(&obj.btf),
+        code: Arc::new(code),
     })
+}
+
+/// The object's code as [`super::flow`] walks it: what each relocated instruction names, and
+/// the `.rodata` sections' contents.
+fn walk_code(
+    file: &object::File<'_>,
+    obj: &Object,
+    funcs: &[Func],
+    insns: &HashMap<String, Vec<Insn>>,
+    relocs: &HashMap<(String, u64), usize>,
+    syms: &HashMap<usize, Sym>,
+    ext: &HashMap<String, ExternKind>,
+) -> Code {
+    let mut rodata: HashMap<String, super::flow::Rodata> = HashMap::new();
+    for s in file.sections() {
+        let Ok(name) = s.name() else { continue };
+        if name == ".rodata" || name.starts_with(".rodata.") {
+            if let Ok(data) = s.data() {
+                rodata.insert(name.to_owned(), (data.to_vec(), Vec::new()));
+            }
+        }
+    }
+    for sym in file.symbols() {
+        if sym.kind() != object::SymbolKind::Data {
+            continue;
+        }
+        let sec = sym
+            .section_index()
+            .and_then(|i| file.section_by_index(i).ok())
+            .and_then(|s| s.name().ok().map(str::to_owned));
+        if let Some(e) = sec.and_then(|n| rodata.get_mut(&n)) {
+            e.1.push((
+                sym.address(),
+                sym.size(),
+                sym.name().unwrap_or("").to_owned(),
+            ));
+        }
+    }
+    let mut targets = HashMap::new();
+    for ((section, off), idx) in relocs {
+        let Some(s) = syms.get(idx) else { continue };
+        let Some(insn) = insns.get(section).and_then(|c| c.get((*off / 8) as usize)) else {
+            continue;
+        };
+        let t = if s.undefined {
+            match ext.get(&s.name) {
+                Some(ExternKind::Kconfig) => Target::Kconfig(s.name.clone()),
+                _ => Target::Other,
+            }
+        } else {
+            match s.section.as_deref() {
+                Some(sec) if insns.contains_key(sec) => {
+                    // libbpf: sub_insn = sym.st_value / 8 + insn.imm + 1 for a call; a
+                    // function's address (`ld_imm64`, a callback) is the symbol itself.
+                    let target = match insn.code == CALL || s.is_section {
+                        true => s.value as i64 + (insn.imm as i64 + 1) * 8,
+                        false => s.value as i64,
+                    };
+                    Target::Code {
+                        section: sec.to_owned(),
+                        off: target.max(0) as u64,
+                    }
+                }
+                Some(sec) if rodata.contains_key(sec) => Target::Rodata {
+                    section: sec.to_owned(),
+                    off: s.value,
+                },
+                Some(".kconfig") => Target::Kconfig(s.name.clone()),
+                _ => Target::Other,
+            }
+        };
+        targets.insert((section.clone(), (*off / 8) as u32), t);
+    }
+    Code {
+        funcs: funcs.to_vec(),
+        insns: insns.clone(),
+        relocs: targets,
+        rodata,
+        big_endian: matches!(obj.endian, crate::btf::Endian::Big),
+        memo: Default::default(),
+    }
 }
 
 impl ObjectNeeds {
@@ -400,29 +461,9 @@ fn program_needs(
         externs: BTreeSet::new(),
         maps: BTreeSet::new(),
         global_data: BTreeSet::new(),
-        ctx_read: None,
+        entry: main.clone(),
         functions: BTreeSet::new(),
     };
-    if def.is_some_and(|d| {
-        matches!(
-            d.target,
-            TargetKind::BtfFunc
-                | TargetKind::Lsm
-                | TargetKind::BtfTracepoint
-                | TargetKind::RawTracepoint
-        )
-    }) {
-        let graph = Graph {
-            ext,
-            funcs,
-            code,
-            relocs,
-            syms,
-        };
-        let mut scan = CtxScan::default();
-        graph.ctx_scan(main, 1 << 1, false, 0, &mut scan);
-        p.ctx_read = scan.result();
-    }
     // Walk the call graph from the program's own function.
     let mut seen: BTreeSet<(String, u64)> = BTreeSet::new();
     let mut todo = vec![(main.section.clone(), main.start, main.end)];
@@ -494,247 +535,4 @@ fn program_needs(
         }
     }
     p
-}
-
-/// The code of an object, for following calls.
-struct Graph<'a> {
-    ext: &'a HashMap<String, ExternKind>,
-    funcs: &'a [Func],
-    code: &'a HashMap<String, Vec<Insn>>,
-    relocs: &'a HashMap<(String, u64), usize>,
-    syms: &'a HashMap<usize, Sym>,
-}
-
-/// What a context scan found so far.
-#[derive(Default)]
-struct CtxScan {
-    best: Option<CtxRead>,
-    guarded: Option<(u32, u32)>,
-    computed: Option<u32>,
-    seen: BTreeSet<(String, u64, u16)>,
-}
-
-impl CtxScan {
-    fn result(&self) -> Option<CtxRead> {
-        if self.best.is_none() && self.computed.is_none() && self.guarded.is_none() {
-            return None;
-        }
-        let base = self.best.unwrap_or(CtxRead {
-            arg: 0,
-            insn: self.computed.or(self.guarded.map(|g| g.1)).unwrap_or(0),
-            computed: None,
-            guarded: None,
-        });
-        Some(CtxRead {
-            computed: self.computed,
-            guarded: self.guarded,
-            ..base
-        })
-    }
-}
-
-/// Calls deeper than this are not followed (the verifier's own limit is 8 frames).
-const MAX_CALL_DEPTH: usize = 8;
-
-impl Graph<'_> {
-    /// The function a call at byte `off` of `section` goes to: by its relocation (libbpf:
-    /// `sub_insn = sym.st_value / 8 + insn.imm + 1`), else relative to the call.
-    fn callee(&self, section: &str, off: u64, insn: &Insn) -> Option<&Func> {
-        let target = match self
-            .relocs
-            .get(&(section.to_owned(), off))
-            .and_then(|s| self.syms.get(s))
-        {
-            Some(s) if s.undefined => return None,
-            Some(s) => {
-                let sec = s.section.as_deref()?;
-                let t = s.value as i64 + (insn.imm as i64 + 1) * 8;
-                return func_at(self.funcs, sec, t.max(0) as u64);
-            }
-            None if insn.src == PSEUDO_CALL => off as i64 + (insn.imm as i64 + 1) * 8,
-            None => return None,
-        };
-        func_at(self.funcs, section, target.max(0) as u64)
-    }
-
-    /// The deepest `ctx + off` load of function `f`, whose
-    /// registers `ctx` (a bit per register) hold the context pointer on entry, following the
-    /// pointer through register copies and into the subprograms it is passed to, in one pass
-    /// that carries the registers along forward jumps: the code at a jump target sees the
-    /// context registers of every path into it (libbpf-tools keep `ctx` in r6 on one side of
-    /// a `LINUX_KERNEL_VERSION` branch and reuse r6 on the other); code after a `goto` or
-    /// `exit` sees only the jumps to it. A copy through the stack is lost, backward jumps are
-    /// not followed: the answer may miss a read, never invent one on a path that exists.
-    fn ctx_scan(&self, f: &Func, mut ctx: u16, mut kconfig: bool, depth: usize, out: &mut CtxScan) {
-        const LDX_MEM: u8 = 0x61 & 0xe7; // BPF_LDX | BPF_MEM, any size
-        let (section, start, end) = (f.section.as_str(), f.start, f.end);
-        if depth > MAX_CALL_DEPTH || !out.seen.insert((section.to_owned(), start, ctx)) {
-            return;
-        }
-        let Some(insns) = self.code.get(section) else {
-            return;
-        };
-        let (first, last) = ((start / 8) as usize, ((end / 8) as usize).min(insns.len()));
-        // Forward jumps not reached yet: target -> (context registers, after a kconfig load).
-        let mut pending: BTreeMap<usize, (u16, bool)> = BTreeMap::new();
-        let mut i = first;
-        while i < last {
-            if let Some((c, k)) = pending.remove(&i) {
-                ctx |= c;
-                kconfig |= k;
-            }
-            let insn = insns[i];
-            let dst = 1u16 << (insn.dst & 0xf);
-            // BPF_JMP and BPF_JMP32 other than call and exit: a jump (ja or conditional).
-            let class = insn.class();
-            if (class == 0x05 || class == 0x06) && insn.code != CALL && insn.code & 0xf0 != 0x90 {
-                let target = i as i64 + 1 + i64::from(insn.off);
-                if target > i as i64 && (target as usize) < last {
-                    let e = pending.entry(target as usize).or_insert((0, false));
-                    e.0 |= ctx;
-                    e.1 |= kconfig;
-                }
-                if insn.code == 0x05 {
-                    // goto: nothing falls through.
-                    ctx = 0;
-                }
-            } else if insn.code == 0x95 {
-                // exit
-                ctx = 0;
-            }
-            if insn.code == LDDW && !kconfig {
-                let sym = self
-                    .relocs
-                    .get(&(section.to_owned(), i as u64 * 8))
-                    .and_then(|s| self.syms.get(s));
-                // A `__kconfig` extern, or `.rodata` (`const volatile` values the loader sets
-                // before load): the verifier knows them, so branches on them are pruned.
-                kconfig = sym.is_some_and(|s| {
-                    s.section
-                        .as_deref()
-                        .is_some_and(|n| n == ".kconfig" || n.starts_with(".rodata"))
-                        || (s.undefined && self.ext.get(&s.name) == Some(&ExternKind::Kconfig))
-                });
-            }
-            if insn.code & 0xe7 == LDX_MEM {
-                if ctx & (1 << (insn.src & 0xf)) != 0 && insn.off >= 0 {
-                    let arg = insn.off as u32 / 8;
-                    if kconfig {
-                        if out.guarded.is_none_or(|(a, _)| arg > a) {
-                            out.guarded = Some((arg, i as u32));
-                        }
-                    } else if out.best.is_none_or(|b| arg > b.arg) {
-                        out.best = Some(CtxRead {
-                            arg,
-                            insn: i as u32,
-                            computed: None,
-                            guarded: None,
-                        });
-                    }
-                }
-                ctx &= !dst;
-            } else if insn.code == 0x0f && ctx & dst != 0 {
-                // add64 dst, src: the context pointer moved by a register's value.
-                out.computed.get_or_insert(i as u32);
-            } else if insn.code == 0xbf {
-                // mov64 dst, src
-                if ctx & (1 << (insn.src & 0xf)) != 0 {
-                    ctx |= dst;
-                } else {
-                    ctx &= !dst;
-                }
-            } else if insn.code == CALL {
-                let args = ctx & 0b11_1110;
-                if args != 0 {
-                    if let Some(callee) = self.callee(section, i as u64 * 8, &insn) {
-                        self.ctx_scan(callee, args, kconfig, depth + 1, out);
-                    }
-                }
-                ctx &= !0b11_1111;
-            } else if matches!(insn.class(), 0x00 | 0x04 | 0x07) {
-                ctx &= !dst;
-            }
-            i += if insn.code == LDDW { 2 } else { 1 };
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-        Insn {
-            code,
-            dst,
-            src,
-            off,
-            imm,
-        }
-    }
-
-    /// libbpf-tools' biosnoop `block_rq_insert`, cut down: `ctx` kept in r6, `ctx[0]` read on
-    /// one side of a `LINUX_KERNEL_VERSION` branch (which then reuses r6), `ctx[1]` on the
-    /// other, after the join in a straight scan.
-    fn scan(jump_to_old_side: bool) -> CtxScan {
-        let jump_off = if jump_to_old_side { 3 } else { 0 };
-        let code = vec![
-            insn(0xbf, 6, 1, 0, 0),        // 0: r6 = r1
-            insn(LDDW, 1, 0, 0, 0),        // 1: r1 = LINUX_KERNEL_VERSION ll
-            insn(0, 0, 0, 0, 0),           // 2
-            insn(0x61, 1, 1, 0, 0),        // 3: r1 = *(u32 *)(r1 + 0)
-            insn(0xb7, 2, 0, 0, 330_496),  // 4: r2 = KERNEL_VERSION(5, 11, 0)
-            insn(0x2d, 2, 1, jump_off, 0), // 5: if r2 > r1 goto +3 (or +0)
-            insn(0x79, 1, 6, 0, 0),        // 6: r1 = *(u64 *)(r6 + 0)
-            insn(0xbf, 6, 0, 0, 0),        // 7: r6 = r0
-            insn(0x95, 0, 0, 0, 0),        // 8: exit
-            insn(0x79, 1, 6, 8, 0),        // 9: r1 = *(u64 *)(r6 + 8)
-            insn(0x95, 0, 0, 0, 0),        // 10: exit
-        ];
-        let sec = "tp_btf/block_rq_insert".to_owned();
-        let funcs = vec![Func {
-            name: "block_rq_insert".into(),
-            section: sec.clone(),
-            start: 0,
-            end: code.len() as u64 * 8,
-        }];
-        let code = HashMap::from([(sec.clone(), code)]);
-        let relocs = HashMap::from([((sec, 8), 1)]);
-        let syms = HashMap::from([(
-            1,
-            Sym {
-                name: "LINUX_KERNEL_VERSION".into(),
-                section: None,
-                undefined: true,
-                weak: false,
-                is_section: false,
-                value: 0,
-            },
-        )]);
-        let ext = HashMap::from([("LINUX_KERNEL_VERSION".to_owned(), ExternKind::Kconfig)]);
-        let graph = Graph {
-            ext: &ext,
-            funcs: &funcs,
-            code: &code,
-            relocs: &relocs,
-            syms: &syms,
-        };
-        let mut out = CtxScan::default();
-        graph.ctx_scan(&funcs[0], 1 << 1, false, 0, &mut out);
-        out
-    }
-
-    #[test]
-    fn the_context_register_is_carried_along_a_forward_jump() {
-        let r = scan(true).result().unwrap();
-        assert_eq!(r.guarded, Some((1, 9)), "{r:?}");
-        assert_eq!(r.computed, None);
-    }
-
-    #[test]
-    fn code_after_an_exit_sees_only_the_jumps_to_it() {
-        // No jump reaches insn 9: its r6 is not the context (nor was it before the exit).
-        let r = scan(false).result().unwrap();
-        assert_eq!(r.guarded, Some((0, 6)), "{r:?}");
-    }
 }

@@ -58,8 +58,8 @@ pub struct KernelOffers {
     pub attach_types: HashSet<String>,
     /// `enum bpf_map_type`: value → enumerator name.
     pub map_types: BTreeMap<u32, String>,
-    /// FUNC records: name → number of arguments.
-    pub funcs: HashMap<String, u32>,
+    /// FUNC records: name → its arguments.
+    pub funcs: HashMap<String, Proto>,
     /// Functions tagged `bpf_kfunc` (`None`: this BTF has no such decl tags at all).
     pub kfuncs: Option<HashSet<String>>,
     /// Kfuncs found in the vmlinux's `.BTF_ids` sets, when the source is an image or ELF and
@@ -67,7 +67,10 @@ pub struct KernelOffers {
     pub btf_ids_kfuncs: Option<HashSet<String>>,
     /// `btf_trace_NAME` typedefs: `NAME` → arguments of the tracepoint (the leading
     /// `void *__data` not counted).
-    pub raw_tracepoints: HashMap<String, u32>,
+    pub raw_tracepoints: HashMap<String, Proto>,
+    /// What the verifier does with a spilled pointer whose slot a helper reads (`None`: its
+    /// BTF does not tell).
+    pub spilled_slot_read: Option<SpilledSlotRead>,
     /// VAR records (typed `__ksym` variables).
     pub vars: HashSet<String>,
     /// STRUCT names (`bpf_struct_ops_*`).
@@ -131,14 +134,85 @@ pub fn probe_running(btf: &Btf, may_load: bool) -> LiveFacts {
     LiveFacts { trampolines }
 }
 
-fn proto_args(btf: &Btf, proto_id: u32) -> Option<u32> {
+/// A function's (or tracepoint's) arguments as the verifier types a tracing program's
+/// context: each argument is one 8-byte slot of the context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Proto {
+    pub args: u32,
+    /// Arguments that are pointers to a struct or union (a bit each): the verifier gives a
+    /// program that loads them a `PTR_TO_BTF_ID` it may read through.
+    pub struct_ptrs: u64,
+    /// Arguments that are plain scalars (integers, enums): reading through them is refused.
+    pub scalars: u64,
+}
+
+fn proto_of(btf: &Btf, proto_id: u32, skip: usize) -> Option<Proto> {
     let p = btf.skip_mods_and_typedefs(proto_id)?;
-    (p.kind() == Kind::FuncProto).then(|| {
-        let params: Vec<_> = p.params().collect();
-        // A trailing `...` is a parameter with type 0.
-        let varargs = params.last().is_some_and(|l| l.type_id == 0);
-        params.len() as u32 - u32::from(varargs)
-    })
+    if p.kind() != Kind::FuncProto {
+        return None;
+    }
+    let params: Vec<_> = p.params().skip(skip).collect();
+    // A trailing `...` is a parameter with type 0.
+    let varargs = params.last().is_some_and(|l| l.type_id == 0);
+    let mut proto = Proto {
+        args: params.len() as u32 - u32::from(varargs),
+        ..Proto::default()
+    };
+    for (i, a) in params.iter().enumerate().take(64) {
+        let Some(t) = btf.skip_mods_and_typedefs(a.type_id) else {
+            continue;
+        };
+        match t.kind() {
+            Kind::Int | Kind::Enum | Kind::Enum64 => proto.scalars |= 1 << i,
+            Kind::Ptr => {
+                let to = btf.skip_mods_and_typedefs(t.type_id());
+                if to.is_some_and(|to| matches!(to.kind(), Kind::Struct | Kind::Union)) {
+                    proto.struct_ptrs |= 1 << i;
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(proto)
+}
+
+/// How the verifier treats a stack slot holding a spilled pointer when a helper reads that
+/// slot (a map key made of the pointer's own bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpilledSlotRead {
+    /// The slot keeps the pointer.
+    Keeps { evidence: String },
+    /// The slot turns into plain bytes (`fp-8=mmmmmmmm`): the pointer loaded back is a scalar.
+    Scrubs { evidence: String },
+}
+
+/// What `check_stack_range_initialized`'s access-type parameter says of the verifier's
+/// generation. The function is static and stays in BTF on every Debian kernel from 5.10 on:
+/// - `enum stack_access_src` (5.10): a spilled `PTR_TO_BTF_ID` read by a helper is kept;
+/// - `enum bpf_access_src` (6.1 to 6.12): with `allow_ptr_leaks` (root) the slot is marked
+///   `STACK_MISC` and the pointer forgotten (bcc#4655: biosnoop on 6.1);
+/// - `enum bpf_access_type` (6.18, 7.x): only a helper that writes the memory clobbers it.
+///
+/// The kernel matrix checks these three against real loads on 5.10, 6.1, 6.12 and 6.18.
+fn spilled_slot_read(btf: &Btf, func: &crate::btf::Type<'_>) -> Option<SpilledSlotRead> {
+    let proto = btf.skip_mods_and_typedefs(func.type_id())?;
+    let param = proto
+        .params()
+        .find(|p| btf.str_at(p.name_off) == Some("type"))?;
+    let e = btf.skip_mods_and_typedefs(param.type_id)?;
+    let name = btf.name_of(&e);
+    let evidence = |what: &str| {
+        format!("the verifier's check_stack_range_initialized takes enum {name}: {what}")
+    };
+    match name {
+        "stack_access_src" | "bpf_access_type" => Some(SpilledSlotRead::Keeps {
+            evidence: evidence("a helper that reads a spilled pointer's slot leaves the pointer there"),
+        }),
+        "bpf_access_src" => Some(SpilledSlotRead::Scrubs {
+            evidence: evidence("a helper that reads a spilled pointer's slot turns it into plain bytes (STACK_MISC)"),
+        }),
+        _ => None,
+    }
 }
 
 impl KernelOffers {
@@ -190,7 +264,10 @@ impl KernelOffers {
                     }
                 }
                 Kind::Func => {
-                    if let Some(n) = proto_args(btf, t.type_id()) {
+                    if tname == "check_stack_range_initialized" {
+                        o.spilled_slot_read = spilled_slot_read(btf, &t);
+                    }
+                    if let Some(n) = proto_of(btf, t.type_id(), 0) {
                         o.funcs.entry(tname.to_owned()).or_insert(n);
                     }
                 }
@@ -199,9 +276,9 @@ impl KernelOffers {
                         let args = btf
                             .skip_mods_and_typedefs(t.type_id())
                             .filter(|p| p.kind() == Kind::Ptr)
-                            .and_then(|p| proto_args(btf, p.type_id()));
+                            .and_then(|p| proto_of(btf, p.type_id(), 1));
                         if let Some(n) = args {
-                            o.raw_tracepoints.insert(tp.to_owned(), n.saturating_sub(1));
+                            o.raw_tracepoints.insert(tp.to_owned(), n);
                         }
                     }
                 }
@@ -341,6 +418,80 @@ pub fn btf_ids_kfuncs(source: &Path, btf: &Btf) -> Option<HashSet<String>> {
     Some(kfuncs_from_btf_ids(&section, btf))
 }
 
+/// `KERNEL_VERSION(a, b, c)` from a release as libbpf reads `uname -r`
+/// (`sscanf("%u.%u.%u")`, the patch level capped at 255).
+pub fn kernel_version(release: &str) -> Option<u64> {
+    let mut parts = [0u64; 3];
+    let mut rest = release;
+    for (i, p) in parts.iter_mut().enumerate() {
+        if i > 0 {
+            rest = rest.strip_prefix('.')?;
+        }
+        let end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        *p = rest[..end].parse().ok()?;
+        rest = &rest[end..];
+    }
+    Some((parts[0] << 16) + (parts[1] << 8) + parts[2].min(255))
+}
+
+impl super::flow::Knowns for KernelOffers {
+    /// The values libbpf gives `__kconfig` externs on this kernel
+    /// (`bpf_object__resolve_externs`), as far as the source tells them.
+    fn kconfig(&self, name: &str) -> Result<u64, String> {
+        match name {
+            "LINUX_KERNEL_VERSION" => {
+                let Some(r) = &self.release else {
+                    return Err("the source does not tell the kernel's release".into());
+                };
+                kernel_version(r).ok_or_else(|| {
+                    format!(
+                        "the release {r} does not read as MAJOR.MINOR.PATCH, as libbpf parses it"
+                    )
+                })
+            }
+            // libbpf probes for the bpf_get_attach_cookie helper.
+            "LINUX_HAS_BPF_COOKIE" => Ok(u64::from(
+                self.helpers.values().any(|h| h == "bpf_get_attach_cookie"),
+            )),
+            n if n.starts_with("CONFIG_") => {
+                let Some(c) = &self.config else {
+                    return Err("no kernel config comes with this source".into());
+                };
+                use crate::check::config::ConfigValue;
+                match c.config.get(n) {
+                    // libbpf: absent from the config reads as 0 (for a weak extern; a strong
+                    // one fails the load, which the kconfig requirement reports).
+                    None | Some(ConfigValue::NotSet) => Ok(0),
+                    Some(ConfigValue::Yes) => Ok(1),
+                    Some(ConfigValue::Module) => Ok(2),
+                    Some(ConfigValue::Value(v)) => {
+                        let parsed = match v.strip_prefix("0x") {
+                            Some(h) => u64::from_str_radix(h, 16).ok(),
+                            None => v.parse::<i64>().ok().map(|x| x as u64),
+                        };
+                        parsed.ok_or_else(|| format!("{n} is the string \"{v}\""))
+                    }
+                }
+            }
+            _ => Err(format!("libbpf computes {name} on the running kernel")),
+        }
+    }
+
+    fn describe(&self, name: &str, value: u64) -> String {
+        match name {
+            "LINUX_KERNEL_VERSION" => format!(
+                "LINUX_KERNEL_VERSION = {}.{}.{}",
+                value >> 16,
+                (value >> 8) & 0xff,
+                value & 0xff
+            ),
+            _ => format!("{name} = {value}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,5 +551,15 @@ mod tests {
         );
         assert!(t.names.contains("do_unlinkat") && t.names.contains("modfn"));
         assert_eq!(t.names.len(), 3);
+    }
+
+    #[test]
+    fn kernel_version_reads_a_release_as_libbpf_does() {
+        assert_eq!(kernel_version("6.1.0-57-amd64"), Some(0x06_01_00));
+        assert_eq!(kernel_version("6.12.117+deb12-amd64"), Some(0x06_0c_75));
+        // The patch level is capped at 255, as KERNEL_VERSION does.
+        assert_eq!(kernel_version("5.10.300-foo"), Some(0x05_0a_ff));
+        assert_eq!(kernel_version("7.3-amd64"), None);
+        assert_eq!(kernel_version("6.x"), None);
     }
 }
