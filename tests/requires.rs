@@ -2,7 +2,9 @@
 //! in tests/fixtures/requires are built so that each program of `needs_newer` needs one thing
 //! Linux 5.10 lacks (a helper, a kfunc, a map type, an attach point) and `needs_gone` needs
 //! attach points Linux 6.18 no longer has, plus a context read past its tracepoint's
-//! arguments. Golden tables on Debian's 5.10, 6.1 and 6.12; the JSON Lines schema; every
+//! arguments; `verifier_view`'s programs load or not by what the verifier knows on each kernel
+//! (`LINUX_KERNEL_VERSION`, `.rodata`, how it treats a stack slot a helper read). Golden tables
+//! on Debian's 5.10, 6.1 and 6.12; the JSON Lines schema; every
 //! missing and unknown requirement carries its evidence; exit codes; a kernel whose BTF lacks
 //! the BPF enums altogether.
 
@@ -76,7 +78,11 @@ fn tables_on_debian_kernels_match_the_golden_files() {
     let Some(kernels) = debian_kernels() else {
         return;
     };
-    for obj in ["needs_newer.bpf.o", "needs_gone.bpf.o"] {
+    for obj in [
+        "needs_newer.bpf.o",
+        "needs_gone.bpf.o",
+        "verifier_view.bpf.o",
+    ] {
         let mut args = vec![obj, "--btf"];
         args.extend(kernels.iter().map(String::as_str));
         let o = requires(&args);
@@ -201,6 +207,7 @@ fn every_requirement_carries_evidence_and_unknown_is_never_ok() {
     let mut args = vec![
         "needs_newer.bpf.o",
         "needs_gone.bpf.o",
+        "verifier_view.bpf.o",
         "../core_all_kinds.bpf.o",
         "--json",
         "--btf",
@@ -208,7 +215,7 @@ fn every_requirement_carries_evidence_and_unknown_is_never_ok() {
     args.extend(kernels.iter().map(String::as_str));
     let o = requires(&args);
     let recs = records(&o);
-    assert_eq!(recs.len(), (5 + 4 + 4) * kernels.len());
+    assert_eq!(recs.len(), (5 + 4 + 4 + 4) * kernels.len());
     for r in &recs {
         let reqs = r["requirements"].as_array().unwrap();
         for q in reqs
@@ -238,6 +245,120 @@ fn every_requirement_carries_evidence_and_unknown_is_never_ok() {
         assert_eq!(r["verdict"], want, "{r}");
         assert_eq!(r["fails_at"].is_null(), !any_missing, "{r}");
     }
+}
+
+/// What the verifier knows at load decides: `LINUX_KERNEL_VERSION` from each kernel's
+/// release picks the context argument, `.rodata` as built makes a read dead code, a context
+/// pointer moved by the version's offset is refused where the offset is not 0, and the slot a
+/// helper read keeps its pointer on 5.10 but not on 6.1 and 6.12 (told by the BTF of the
+/// verifier's own `check_stack_range_initialized`). Without a release the version is
+/// unknown, and so is what depends on it.
+#[test]
+fn the_verifier_view_follows_each_kernel() {
+    let Some(kernels) = debian_kernels() else {
+        return;
+    };
+    let mut args = vec!["verifier_view.bpf.o", "--json", "--btf"];
+    args.extend(kernels.iter().map(String::as_str));
+    let recs = records(&requires(&args));
+    let mut seen = 0;
+    for r in &recs {
+        let kernel = r["kernel"]["name"].as_str().unwrap();
+        let old = kernel.starts_with("5.10.");
+        let want = match r["program"].as_str().unwrap() {
+            "kver_picks_arg" | "rodata_picks_arg" => "loads",
+            "kver_moves_ctx" if old => "loads",
+            "spilled_key" if old => "loads",
+            _ => "fails",
+        };
+        assert_eq!(r["verdict"], want, "{r}");
+        let ev: Vec<String> = r["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["evidence"].as_str().unwrap().to_owned())
+            .collect();
+        match r["program"].as_str().unwrap() {
+            "kver_picks_arg" => {
+                let (arg, ver) = if old { (0, "5.10.0") } else { (3, "6.") };
+                assert!(
+                    ev.iter()
+                        .any(|e| e.starts_with(&format!("reads context argument {arg} "))
+                            && e.contains(&format!("walked with LINUX_KERNEL_VERSION = {ver}"))),
+                    "{ev:?}"
+                );
+            }
+            "rodata_picks_arg" => assert!(
+                ev.iter()
+                    .any(|e| e.contains("use_state = 0 (.rodata as built)")),
+                "{ev:?}"
+            ),
+            "spilled_key" => {
+                let q = r["requirements"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|q| q["kind"] == "verifier")
+                    .unwrap_or_else(|| panic!("{r}"));
+                let e = q["evidence"].as_str().unwrap();
+                assert!(
+                    e.contains("after bpf_map_lookup_elem read that stack slot"),
+                    "{e}"
+                );
+                let enum_name = if old {
+                    "stack_access_src"
+                } else {
+                    "bpf_access_src"
+                };
+                assert!(e.contains(&format!("takes enum {enum_name}")), "{e}");
+            }
+            _ => {}
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 4 * kernels.len());
+
+    // The raw BTF alone: no release, so no LINUX_KERNEL_VERSION.
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("vmlinux.btf");
+    let k61 = kernels.iter().find(|k| k.contains("6.1.")).unwrap();
+    let o = common::bin()
+        .args(["btf", "--btf", k61, "-o"])
+        .arg(&raw)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let recs = records(&requires(&[
+        "verifier_view.bpf.o",
+        "--json",
+        "--btf",
+        raw.to_str().unwrap(),
+    ]));
+    // Both of kver_picks_arg's paths read within sched_switch's 4 arguments; kver_moves_ctx
+    // moves the context pointer by 24 on one of them.
+    let r = recs
+        .iter()
+        .find(|r| r["program"] == "kver_picks_arg")
+        .unwrap();
+    assert_eq!(r["verdict"], "loads", "{r}");
+    let r = recs
+        .iter()
+        .find(|r| r["program"] == "kver_moves_ctx")
+        .unwrap();
+    assert_eq!(r["verdict"], "unknown", "{r}");
+    let q = r["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["status"] == "unknown")
+        .unwrap();
+    assert!(
+        q["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("LINUX_KERNEL_VERSION (the source does not tell the kernel's release)"),
+        "{q}"
+    );
 }
 
 /// A "kernel" whose BTF has none of the BPF enums (a BPF object's own BTF): program types,
@@ -311,6 +432,7 @@ fn live_results_equal_the_predictions_and_leave_nothing_behind() {
     let o = requires(&[
         "needs_newer.bpf.o",
         "needs_gone.bpf.o",
+        "verifier_view.bpf.o",
         "../core_all_kinds.bpf.o",
         "../dryrun/unguarded.bpf.o",
         "../dryrun/static_prog.bpf.o",
@@ -325,7 +447,7 @@ fn live_results_equal_the_predictions_and_leave_nothing_behind() {
         .collect();
     names.extend(
         [
-            "seen", "needs_ne", "needs_go", "core_all", "unguard", "subprog",
+            "seen", "needs_ne", "needs_go", "verifier", "core_all", "unguard", "subprog",
         ]
         .map(String::from),
     );
@@ -339,7 +461,12 @@ fn live_results_equal_the_predictions_and_leave_nothing_behind() {
         left = ours_in_kernel(&names);
     }
     assert!(left.is_empty(), "left in the kernel: {left:?}");
-    assert_eq!(recs.len(), 5 + 4 + 4 + 1 + 1 + 1, "{}", common::stderr(&o));
+    assert_eq!(
+        recs.len(),
+        5 + 4 + 4 + 4 + 1 + 1 + 1,
+        "{}",
+        common::stderr(&o)
+    );
     for r in &recs {
         let live = &r["live"];
         assert!(live.is_object(), "{r}");
@@ -358,6 +485,7 @@ fn live_results_equal_the_predictions_and_leave_nothing_behind() {
         ("static_fn", "open"),
         ("unguarded", "core"),
         ("ctx_too_far", "ctx_args"),
+        ("kver_moves_ctx", "ctx_args"),
     ] {
         let r = recs.iter().find(|r| r["program"] == prog).unwrap();
         assert_eq!(r["live"]["fails_at"], "load", "{r}");

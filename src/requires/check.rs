@@ -1085,6 +1085,26 @@ fn ctx_req(
         ));
         return;
     }
+    if let Some((at, off, on)) = &facts.moved_ctx {
+        let refused = "the verifier refuses a read through a modified context pointer (dereference of modified ctx ptr)";
+        let (st, ev) = match on {
+            None => (
+                Status::Missing,
+                format!("reads through the context pointer after arithmetic moved it by {off} bytes (insn {at}): {refused}{given}"),
+            ),
+            Some(on) => (
+                Status::Unknown,
+                format!("reads through the context pointer moved by {off} bytes (insn {at}) on a path that depends on {on}: {refused}, if that path is the one taken"),
+            ),
+        };
+        reqs.push(req(
+            ReqKind::CtxArgs,
+            format!("ctx+{off}"),
+            st,
+            Stage::Load,
+            ev,
+        ));
+    }
     let deepest = facts.deepest.map(|(a, _)| a);
     if let Some((arg, at, on)) = facts
         .guarded
@@ -1102,8 +1122,20 @@ fn ctx_req(
         ));
         return;
     }
+    let within = |a: u32| a < limit;
+    if let (None, Some((arg, at, on))) = (facts.deepest, &facts.guarded) {
+        if within(*arg) {
+            reqs.push(req(
+                ReqKind::CtxArgs,
+                format!("ctx[{arg}]"),
+                Status::Ok,
+                stage,
+                format!("reads context argument {arg} (insn {at}) at most, on paths that depend on {on}; {what} has {nargs}"),
+            ));
+        }
+    }
     if let Some((arg, at)) = facts.deepest {
-        let (st, ev) = if arg < limit {
+        let (st, ev) = if within(arg) {
             (
                 Status::Ok,
                 format!("reads context argument {arg} (insn {at}); {what} has {nargs}{given}"),

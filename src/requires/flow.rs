@@ -122,6 +122,11 @@ pub struct Facts {
     /// argument → first such instruction, on paths that do not depend on unknown values.
     pub derefs: BTreeMap<u32, u32>,
     pub spilled_read: Option<SpilledRead>,
+    /// A read through the context pointer after arithmetic moved it: (instruction, offset,
+    /// the unknown value its path depends on, if any). The verifier refuses it on every
+    /// kernel ("dereference of modified ctx ptr"); `ctx + 24` is fine only as the load's own
+    /// offset.
+    pub moved_ctx: Option<(u32, i64, Option<String>)>,
     /// The load-time values the walk read (they decide the branches on them), as
     /// `LINUX_KERNEL_VERSION = 6.1.0`.
     pub used_values: BTreeSet<String>,
@@ -465,7 +470,16 @@ impl Walk<'_, '_> {
     /// A load or store through `base`: record what it means for the context.
     fn access(&mut self, st: &State, base: Val, off: i16, at: u32) {
         match base {
-            Val::Ctx(o) => self.read_ctx(st, o + i64::from(off), at),
+            Val::Ctx(o) => {
+                let sure = self.facts.moved_ctx.as_ref().is_some_and(|m| m.2.is_none());
+                if o != 0 && !sure {
+                    let on = st.unsure.map(|u| self.names[u as usize].clone());
+                    if on.is_none() || self.facts.moved_ctx.is_none() {
+                        self.facts.moved_ctx = Some((at, o, on));
+                    }
+                }
+                self.read_ctx(st, o + i64::from(off), at)
+            }
             Val::CtxVar(u) if self.facts.computed.is_none() => {
                 let why = u.or(st.unsure).map(|u| self.names[u as usize].clone());
                 self.facts.computed = Some((at, why));
@@ -1001,8 +1015,13 @@ mod tests {
         ];
         let relocs = || vec![(1, Target::Kconfig("LINUX_KERNEL_VERSION".into()))];
         let (c, main) = code(prog.clone(), relocs());
-        assert_eq!(c.walk(&main, &Kernel(Some(5 << 16))).deepest, Some((1, 8)));
-        assert_eq!(c.walk(&main, &Kernel(Some(6 << 16))).deepest, Some((0, 8)));
+        let old = c.walk(&main, &Kernel(Some(5 << 16)));
+        assert_eq!(old.deepest, Some((1, 8)));
+        // ctx + 8 through a register: the verifier refuses the moved pointer.
+        assert_eq!(old.moved_ctx, Some((8, 8, None)));
+        let new = c.walk(&main, &Kernel(Some(6 << 16)));
+        assert_eq!(new.deepest, Some((0, 8)));
+        assert_eq!(new.moved_ctx, None);
         // Without the version the two paths join at insn 7 with r2 unknown.
         let (c, main) = code(prog, relocs());
         let f = c.walk(&main, &Kernel(None));
