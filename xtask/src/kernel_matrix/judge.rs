@@ -107,8 +107,12 @@ pub struct RequiresVerdict {
     /// Entries of `expected-requires.txt` for this kernel and an object of the run whose
     /// disagreement did not happen: each fails the kernel (the list must not go stale).
     pub stale: Vec<String>,
-    /// Predicted `unknown`: nothing to compare.
+    /// Predicted `unknown` at the stage compared: the prediction is not the live answer, so
+    /// each fails the kernel.
     pub unknown: usize,
+    /// One line per unknown prediction: the object, the program, what was absent, the live
+    /// answer.
+    pub unknowns: Vec<String>,
     /// Programs in one run and not the other.
     pub unmatched: usize,
     /// Live results that failed: (loaded, failed at load, failed at attach).
@@ -229,6 +233,7 @@ fn judge_requires(
         expected: Vec::new(),
         stale: Vec::new(),
         unknown: 0,
+        unknowns: Vec::new(),
         unmatched: 0,
         live_loads: 0,
         live_fails: 0,
@@ -271,7 +276,22 @@ fn judge_requires(
             })
             .collect();
         match live::agrees_with(&reqs, lv, l.attach_attempted) {
-            None => v.unknown += 1,
+            None => {
+                v.unknown += 1;
+                let absent: Vec<String> = p
+                    .requirements
+                    .iter()
+                    .filter(|r| r.status == "unknown")
+                    .map(|r| format!("{} {}: {}", r.kind, r.name, r.evidence))
+                    .collect();
+                v.unknowns.push(format!(
+                    "{} {}: predicted unknown [{}], live {}",
+                    key.0,
+                    key.1,
+                    absent.join("; "),
+                    l.verdict
+                ));
+            }
             Some(true) => v.agree += 1,
             Some(false) => {
                 let missing: Vec<String> = p
@@ -837,6 +857,9 @@ fn failures(k: &Kernel, features: Features) -> Vec<String> {
                 f.push(format!("requires: {d}"));
             }
             for d in &r.stale {
+                f.push(format!("requires: {d}"));
+            }
+            for d in &r.unknowns {
                 f.push(format!("requires: {d}"));
             }
         }
