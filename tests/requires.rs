@@ -361,6 +361,59 @@ fn the_verifier_view_follows_each_kernel() {
     );
 }
 
+/// Attach points a module defines: found in the module's split BTF when the source comes with
+/// its module tree (the cached Debian package), missing with that caveat from vmlinux's BTF
+/// alone.
+#[test]
+fn module_btf_answers_for_module_targets() {
+    let Some(kernels) = debian_kernels() else {
+        return;
+    };
+    let k61 = kernels.iter().find(|k| k.contains("6.1.")).unwrap();
+    let o = requires(&["needs_module.bpf.o", "--json", "--btf", k61]);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    for r in records(&o) {
+        let target = r["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["kind"] == "attach_target")
+            .unwrap()
+            .clone();
+        assert_eq!(target["status"], "ok", "{r}");
+        assert!(
+            target["evidence"]
+                .as_str()
+                .unwrap()
+                .contains("in module xfs's BTF"),
+            "{target}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("vmlinux.btf");
+    let x = common::bin()
+        .args(["btf", "--btf", k61, "-o"])
+        .arg(&raw)
+        .output()
+        .unwrap();
+    assert!(x.status.success(), "{}", common::stderr(&x));
+    let o = requires(&[
+        "needs_module.bpf.o",
+        "--json",
+        "--btf",
+        raw.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    for r in records(&o) {
+        let m = missing(&r);
+        assert_eq!(m.len(), 1, "{r}");
+        assert!(
+            m[0].2.contains("no module BTF came with this source"),
+            "{m:?}"
+        );
+    }
+}
+
 /// A "kernel" whose BTF has none of the BPF enums (a BPF object's own BTF): program types,
 /// helpers and map types are unknown (the evidence says which enum is absent), never ok; the
 /// attach targets it lacks are missing. Runs anywhere: no cached kernel needed.

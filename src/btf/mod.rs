@@ -398,6 +398,11 @@ impl Btf {
         Self::parse_inner(Blob::Owned(data.to_vec()), Some(base), Graph::Check)
     }
 
+    /// The base a split BTF was parsed on, given back (to parse the next module on it).
+    pub fn into_base(self) -> Option<Btf> {
+        self.base.map(|b| *b)
+    }
+
     fn parse_inner(data: Blob, base: Option<Btf>, graph: Graph) -> Result<Btf, BtfError> {
         let (endian, h) = parse_header(&data)?;
         let types_range = section(&data, h.hdr_len, "type", h.type_off, h.type_len)?;

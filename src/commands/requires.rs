@@ -120,6 +120,14 @@ pub fn run(args: RequiresArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         if offers.kfuncs.is_none() && needs_kfuncs {
             offers.btf_ids_kfuncs = requires::offers::btf_ids_kfuncs(&input.path, &k.btf.btf);
         }
+        // Something absent from vmlinux's BTF may be a module's: read them (once per kernel).
+        if objects
+            .iter()
+            .any(|(_, n, _)| requires::offers::misses_module_names(n, &offers))
+        {
+            let raw = k.btf.btf.raw_bytes();
+            requires::offers::add_modules(&mut offers, &input.path, k.id.release.as_deref(), raw);
+        }
         kernels.push(Kernel {
             id: k.id,
             btf: k.btf,

@@ -648,16 +648,34 @@ fn extern_req(e: &Extern, offers: &KernelOffers) -> Requirement {
                 (false, _) if e.weak => (
                     Status::Unknown,
                     format!(
-                        "no FUNC {} in the kernel's BTF; it is __weak, so libbpf resolves it to 0, and the call fails to verify unless a bpf_ksym_exists() check makes it dead code",
-                        e.name
+                        "no FUNC {} in the kernel's BTF{}; it is __weak, so libbpf resolves it to 0, and the call fails to verify unless a bpf_ksym_exists() check makes it dead code",
+                        e.name,
+                        offers.modules_note()
                     ),
                 ),
                 (false, _) => (
                     Status::Missing,
-                    format!("no FUNC {} in the kernel's BTF: libbpf cannot resolve the kfunc", e.name),
+                    format!(
+                        "no FUNC {} in the kernel's BTF{}: libbpf cannot resolve the kfunc",
+                        e.name,
+                        offers.modules_note()
+                    ),
                 ),
                 (true, Some(set)) if set.contains(&e.name) => {
                     (Status::Ok, format!("FUNC {} {from}", e.name))
+                }
+                // A module's FUNC, where only vmlinux's .BTF_ids were read.
+                (true, Some(_))
+                    if offers.kfuncs.is_none() && offers.in_module.contains_key(&e.name) =>
+                {
+                    (
+                        Status::Unknown,
+                        format!(
+                            "FUNC {} in {}, which has no bpf_kfunc decl tags, and the module's .BTF_ids were not read to tell whether it is a kfunc",
+                            e.name,
+                            offers.btf_of(&e.name)
+                        ),
+                    )
                 }
                 (true, Some(_)) if e.weak => weak_ok(&format!("FUNC {} is not a kfunc", e.name)),
                 (true, Some(_)) => (
@@ -800,7 +818,7 @@ fn target_reqs(
                         t,
                         Status::Ok,
                         Stage::Load,
-                        format!("FUNC {func} ({} arguments) in the kernel's BTF", n.args),
+                        format!("FUNC {func} ({} arguments) in {}", n.args, offers.btf_of(&func)),
                     );
                     ctx_req(p, needs, offers, n, &func, kind, reqs);
                 }
@@ -810,7 +828,8 @@ fn target_reqs(
                     Status::Missing,
                     Stage::Load,
                     format!(
-                        "no FUNC {func} in the kernel's BTF: libbpf cannot find the attach target"
+                        "no FUNC {func} in the kernel's BTF{}: libbpf cannot find the attach target",
+                        offers.modules_note()
                     ),
                 ),
             }
@@ -828,8 +847,9 @@ fn target_reqs(
                         Status::Ok,
                         Stage::Load,
                         format!(
-                            "typedef btf_trace_{t} ({} arguments) in the kernel's BTF",
-                            n.args
+                            "typedef btf_trace_{t} ({} arguments) in {}",
+                            n.args,
+                            offers.btf_of(&format!("btf_trace_{t}"))
                         ),
                     );
                     ctx_req(p, needs, offers, n, &format!("btf_trace_{t}"), kind, reqs);
@@ -840,7 +860,8 @@ fn target_reqs(
                     Status::Missing,
                     Stage::Load,
                     format!(
-                        "no btf_trace_{t} in the kernel's BTF: libbpf cannot find the tracepoint"
+                        "no btf_trace_{t} in the kernel's BTF{}: libbpf cannot find the tracepoint",
+                        offers.modules_note()
                     ),
                 ),
             }
@@ -853,15 +874,17 @@ fn target_reqs(
             match offers.raw_tracepoints.get(t) {
                 Some(&n) => {
                     let ev = format!(
-                        "typedef btf_trace_{t} ({} arguments) in the kernel's BTF",
-                        n.args
+                        "typedef btf_trace_{t} ({} arguments) in {}",
+                        n.args,
+                        offers.btf_of(&format!("btf_trace_{t}"))
                     );
                     push(reqs, t, Status::Ok, Stage::Attach, ev);
                     ctx_req(p, needs, offers, n, &format!("btf_trace_{t}"), kind, reqs);
                 }
                 None => {
                     let ev = format!(
-                        "no btf_trace_{t} in the kernel's BTF: no such raw tracepoint in vmlinux"
+                        "no btf_trace_{t} in the kernel's BTF{}: no such raw tracepoint",
+                        offers.modules_note()
                     );
                     push(reqs, t, Status::Missing, Stage::Attach, ev);
                 }

@@ -68,6 +68,11 @@ pub struct KernelOffers {
     /// `btf_trace_NAME` typedefs: `NAME` → arguments of the tracepoint (the leading
     /// `void *__data` not counted).
     pub raw_tracepoints: HashMap<String, Proto>,
+    /// Names found in a module's BTF rather than vmlinux's: FUNC or tracepoint → module.
+    pub in_module: HashMap<String, String>,
+    /// The modules read: (module files, those with BTF). `None`: none were; the source had
+    /// no module tree, or nothing the objects need was missing from vmlinux.
+    pub modules_read: Option<(usize, usize)>,
     /// What the verifier does with a spilled pointer whose slot a helper reads (`None`: its
     /// BTF does not tell).
     pub spilled_slot_read: Option<SpilledSlotRead>,
@@ -222,6 +227,39 @@ impl KernelOffers {
             name: name.to_owned(),
             ..KernelOffers::default()
         };
+        o.gather(btf, None);
+        o
+    }
+
+    /// Add what module `module`'s split BTF `btf` offers: its FUNCs (fentry targets,
+    /// kfuncs), its tracepoints, its `bpf_kfunc` tags.
+    pub fn add_module(&mut self, module: &str, btf: &Btf) {
+        self.gather(btf, Some(module));
+    }
+
+    /// Where a FUNC or tracepoint was found, for evidence: `the kernel's BTF` or `module
+    /// xfs's BTF`.
+    pub fn btf_of(&self, name: &str) -> String {
+        match self.in_module.get(name) {
+            Some(m) => format!("module {m}'s BTF (libbpf finds it once {m} is loaded)"),
+            None => "the kernel's BTF".to_owned(),
+        }
+    }
+
+    /// What a "not found" covers: ` nor in its 4023 modules' BTF`, or, when the source came
+    /// without module BTF, that a module could still have it.
+    pub fn modules_note(&self) -> String {
+        match self.modules_read {
+            Some((_, n)) if n > 0 => format!(" nor in the BTF of its {n} modules"),
+            Some((files, _)) => {
+                format!(" (vmlinux's; none of its {files} modules carries BTF)")
+            }
+            None => " (vmlinux's; no module BTF came with this source)".to_owned(),
+        }
+    }
+
+    fn gather(&mut self, btf: &Btf, module: Option<&str>) {
+        let o = self;
         let mut tagged: HashSet<u32> = HashSet::new();
         let mut any_tag = false;
         for t in btf.types() {
@@ -268,7 +306,12 @@ impl KernelOffers {
                         o.spilled_slot_read = spilled_slot_read(btf, &t);
                     }
                     if let Some(n) = proto_of(btf, t.type_id(), 0) {
-                        o.funcs.entry(tname.to_owned()).or_insert(n);
+                        if !o.funcs.contains_key(tname) {
+                            o.funcs.insert(tname.to_owned(), n);
+                            if let Some(m) = module {
+                                o.in_module.insert(tname.to_owned(), m.to_owned());
+                            }
+                        }
                     }
                 }
                 Kind::Typedef => {
@@ -278,7 +321,12 @@ impl KernelOffers {
                             .filter(|p| p.kind() == Kind::Ptr)
                             .and_then(|p| proto_of(btf, p.type_id(), 1));
                         if let Some(n) = args {
-                            o.raw_tracepoints.insert(tp.to_owned(), n);
+                            if !o.raw_tracepoints.contains_key(tp) {
+                                o.raw_tracepoints.insert(tp.to_owned(), n);
+                                if let Some(m) = module {
+                                    o.in_module.insert(format!("btf_trace_{tp}"), m.to_owned());
+                                }
+                            }
                         }
                     }
                 }
@@ -297,16 +345,16 @@ impl KernelOffers {
         }
         // `enum bpf_prog_type` and friends also live as enumerators; the enumerators set
         // keeps flags only.
-        if any_tag {
-            o.kfuncs = Some(
-                tagged
-                    .into_iter()
-                    .filter_map(|id| btf.type_by_id(id))
-                    .map(|t| btf.name_of(&t).to_owned())
-                    .collect(),
-            );
+        let names = tagged
+            .into_iter()
+            .filter_map(|id| btf.type_by_id(id))
+            .map(|t| btf.name_of(&t).to_owned());
+        match (module, &mut o.kfuncs) {
+            (None, _) if any_tag => o.kfuncs = Some(names.collect()),
+            // A module's tags count where vmlinux has tags too (the same pahole made both).
+            (Some(_), Some(set)) => set.extend(names),
+            _ => {}
         }
-        o
     }
 
     pub fn with_release(mut self, release: Option<String>) -> Self {
@@ -416,6 +464,99 @@ pub fn btf_ids_kfuncs(source: &Path, btf: &Btf) -> Option<HashSet<String>> {
     };
     let section = crate::source::kernel_elf_section(source, data, ".BTF_ids")?;
     Some(kfuncs_from_btf_ids(&section, btf))
+}
+
+/// Whether something `needs` uses is absent from `offers` that a module's BTF could supply:
+/// an fentry/fexit target, a tracepoint, a kfunc.
+pub fn misses_module_names(needs: &super::ObjectNeeds, offers: &KernelOffers) -> bool {
+    use super::needs::ExternKind;
+    use super::sections::TargetKind;
+    let kfunc = needs
+        .externs
+        .iter()
+        .any(|e| e.kind == ExternKind::Kfunc && !offers.funcs.contains_key(&e.name));
+    kfunc
+        || needs.programs.iter().any(|p| {
+            let (Some(def), Some(t)) = (p.def, p.target.as_deref()) else {
+                return false;
+            };
+            match def.target {
+                TargetKind::BtfFunc => !offers.funcs.contains_key(t),
+                TargetKind::BtfTracepoint | TargetKind::RawTracepoint => {
+                    !offers.raw_tracepoints.contains_key(t)
+                }
+                _ => false,
+            }
+        })
+}
+
+/// Read the split BTF of every module of the kernel read from `source` (an unpacked package's
+/// `lib/modules/REL`, or the modules next to a vmlinux: see [`crate::btfgen::modules`]) into
+/// `offers`, on the base `vmlinux`. Returns how many modules had BTF (0 when the source has
+/// no module tree). A module whose BTF does not read is left out.
+pub fn add_modules(
+    offers: &mut KernelOffers,
+    source: &Path,
+    release: Option<&str>,
+    vmlinux: &[u8],
+) -> usize {
+    // The running kernel: the loaded modules' BTF in /sys/kernel/btf.
+    let sysfs = source
+        .parent()
+        .filter(|d| *d == Path::new("/sys/kernel/btf"));
+    let files: Vec<PathBuf> = match sysfs {
+        Some(dir) => std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.file_name().is_some_and(|n| n != "vmlinux"))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        None => crate::btfgen::modules::find(source, release),
+    };
+    if files.is_empty() {
+        return 0;
+    }
+    let Ok(mut base) = Btf::parse(vmlinux) else {
+        return 0;
+    };
+    let mut read = 0;
+    let total = files.len();
+    for f in files {
+        let m = match sysfs {
+            Some(_) => std::fs::read(&f)
+                .ok()
+                .map(|raw| crate::btfgen::modules::ModuleBtf {
+                    name: f
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    raw,
+                }),
+            None => crate::btfgen::modules::read(&f).ok().flatten(),
+        };
+        let Some(m) = m else {
+            continue;
+        };
+        match Btf::parse_split(&m.raw, base) {
+            Ok(split) => {
+                offers.add_module(&m.name, &split);
+                read += 1;
+                match split.into_base() {
+                    Some(b) => base = b,
+                    None => break,
+                }
+            }
+            // The base went with the failed parse: parse it again.
+            Err(_) => match Btf::parse(vmlinux) {
+                Ok(b) => base = b,
+                Err(_) => break,
+            },
+        }
+    }
+    offers.modules_read = Some((total, read));
+    read
 }
 
 /// `KERNEL_VERSION(a, b, c)` from a release as libbpf reads `uname -r`
