@@ -49,6 +49,19 @@ fn debian_kernels() -> Option<Vec<String>> {
     )
 }
 
+/// `kernel`'s BTF alone, as a raw file named without its release (no module tree beside it).
+fn raw_btf(kernel: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("vmlinux.btf");
+    let o = common::bin()
+        .args(["btf", "--btf", kernel, "-o"])
+        .arg(&raw)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    (dir, raw)
+}
+
 fn record<'a>(recs: &'a [Value], kernel: &str, program: &str) -> &'a Value {
     recs.iter()
         .find(|r| {
@@ -319,15 +332,8 @@ fn the_verifier_view_follows_each_kernel() {
     assert_eq!(seen, 4 * kernels.len());
 
     // The raw BTF alone: no release, so no LINUX_KERNEL_VERSION.
-    let dir = tempfile::tempdir().unwrap();
-    let raw = dir.path().join("vmlinux.btf");
     let k61 = kernels.iter().find(|k| k.contains("6.1.")).unwrap();
-    let o = common::bin()
-        .args(["btf", "--btf", k61, "-o"])
-        .arg(&raw)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", common::stderr(&o));
+    let (_dir, raw) = raw_btf(k61);
     let recs = records(&requires(&[
         "verifier_view.bpf.o",
         "--json",
@@ -389,14 +395,7 @@ fn module_btf_answers_for_module_targets() {
             "{target}"
         );
     }
-    let dir = tempfile::tempdir().unwrap();
-    let raw = dir.path().join("vmlinux.btf");
-    let x = common::bin()
-        .args(["btf", "--btf", k61, "-o"])
-        .arg(&raw)
-        .output()
-        .unwrap();
-    assert!(x.status.success(), "{}", common::stderr(&x));
+    let (_dir, raw) = raw_btf(k61);
     let o = requires(&[
         "needs_module.bpf.o",
         "--json",

@@ -146,7 +146,7 @@ fn join(a: &Regs, b: &Regs) -> Regs {
     out
 }
 
-fn alu(op: u8, a: u64, b: u64, is64: bool) -> Option<u64> {
+pub(crate) fn alu(op: u8, a: u64, b: u64, is64: bool) -> Option<u64> {
     let (a, b) = if is64 {
         (a, b)
     } else {
@@ -174,7 +174,7 @@ fn alu(op: u8, a: u64, b: u64, is64: bool) -> Option<u64> {
 }
 
 /// Some(taken) when the condition is decided by known operands.
-fn cond(op: u8, a: u64, b: u64, is64: bool) -> Option<bool> {
+pub(crate) fn cond(op: u8, a: u64, b: u64, is64: bool) -> Option<bool> {
     let (a, b) = if is64 {
         (a, b)
     } else {

@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use crate::reloc::insn::Insn;
+use crate::reloc::insn::{self, Insn};
 
 /// `BPF_JMP | BPF_CALL`.
 const CALL: u8 = 0x85;
@@ -316,70 +316,19 @@ fn sext(v: u64, bits: u32) -> u64 {
     (((v << s) as i64) >> s) as u64
 }
 
-/// `BPF_ALU`/`BPF_ALU64` on two known values; `None` for a division by zero's undefined
-/// cases the verifier still defines (it sets the result to 0, or keeps dst for modulo).
+/// `BPF_ALU`/`BPF_ALU64` on two known values, as the verifier computes them (`sdiv`/`smod`,
+/// `off` 1, signed; the rest as [`insn::alu`]).
 fn alu(op: u8, off: i16, a: u64, b: u64, wide: bool) -> u64 {
-    let (a, b) = match wide {
-        true => (a, b),
-        false => (a & 0xffff_ffff, b & 0xffff_ffff),
-    };
-    let signed = off == 1;
-    let r = match op {
-        0x00 => a.wrapping_add(b),
-        0x10 => a.wrapping_sub(b),
-        0x20 => a.wrapping_mul(b),
-        0x30 if b == 0 => 0,
-        0x30 if signed && wide => (a as i64).wrapping_div(b as i64) as u64,
-        0x30 if signed => (a as u32 as i32).wrapping_div(b as u32 as i32) as u32 as u64,
-        0x30 => a / b,
-        0x40 => a | b,
-        0x50 => a & b,
-        0x60 if wide => a.wrapping_shl(b as u32 & 63),
-        0x60 => a.wrapping_shl(b as u32 & 31),
-        0x70 if wide => a.wrapping_shr(b as u32 & 63),
-        0x70 => a.wrapping_shr(b as u32 & 31),
-        0x80 => a.wrapping_neg(),
-        0x90 if b == 0 => a,
-        0x90 if signed && wide => (a as i64).wrapping_rem(b as i64) as u64,
-        0x90 if signed => (a as u32 as i32).wrapping_rem(b as u32 as i32) as u32 as u64,
-        0x90 => a % b,
-        0xa0 => a ^ b,
-        0xb0 => b,
-        0xc0 if wide => ((a as i64) >> (b & 63)) as u64,
-        0xc0 => ((a as u32 as i32) >> (b & 31)) as u32 as u64,
-        _ => a,
-    };
-    match wide {
-        true => r,
-        false => r & 0xffff_ffff,
+    if off == 1 && (op == 0x30 || op == 0x90) && b != 0 {
+        let r = match (op, wide) {
+            (0x30, true) => (a as i64).wrapping_div(b as i64) as u64,
+            (0x30, false) => (a as u32 as i32).wrapping_div(b as u32 as i32) as u32 as u64,
+            (_, true) => (a as i64).wrapping_rem(b as i64) as u64,
+            (_, false) => (a as u32 as i32).wrapping_rem(b as u32 as i32) as u32 as u64,
+        };
+        return r;
     }
-}
-
-/// A conditional jump on two known values.
-fn taken(op: u8, a: u64, b: u64, wide: bool) -> bool {
-    let (a, b, sa, sb) = match wide {
-        true => (a, b, a as i64, b as i64),
-        false => (
-            a & 0xffff_ffff,
-            b & 0xffff_ffff,
-            a as u32 as i32 as i64,
-            b as u32 as i32 as i64,
-        ),
-    };
-    match op {
-        0x10 => a == b,
-        0x20 => a > b,
-        0x30 => a >= b,
-        0x40 => a & b != 0,
-        0x50 => a != b,
-        0x60 => sa > sb,
-        0x70 => sa >= sb,
-        0xa0 => a < b,
-        0xb0 => a <= b,
-        0xc0 => sa < sb,
-        0xd0 => sa <= sb,
-        _ => true,
-    }
+    insn::alu(op, a, b, wide).unwrap_or(a)
 }
 
 impl Walk<'_, '_> {
@@ -774,8 +723,9 @@ impl Walk<'_, '_> {
         let a = st.regs[(insn.dst & 0xf) as usize];
         let b = self.operand(&st, &insn, wide);
         if let (Val::Const(x), Val::Const(y)) = (a, b) {
-            let t = taken(op, x, y, wide);
-            return vec![(if t { target } else { next }, st)];
+            if let Some(t) = insn::cond(op, x, y, wide) {
+                return vec![(if t { target } else { next }, st)];
+            }
         }
         if let Some(u) = a.unsure().or(b.unsure()) {
             st.unsure.get_or_insert(u);
