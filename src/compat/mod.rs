@@ -20,10 +20,10 @@ pub mod identity;
 pub mod sources;
 
 pub use cache::Cache;
-pub use classes::{ClassKey, Classes, FailedRelo};
-pub use engine::{run, KernelOutcome, ObjectOutcome, Options, Verdict};
+pub use classes::{ClassKey, Classes, FailedRelo, ReqProblem, RequiresKey};
+pub use engine::{run, KernelOutcome, ObjectOutcome, Options, Requires, Verdict};
 pub use identity::KernelId;
 pub use sources::{expand, CacheUse, KernelInput, Unlisted};
 
 /// The schema name and version of `coretool compat --json` records.
-pub const SCHEMA: &str = "coretool.compat/v1";
+pub const SCHEMA: &str = "coretool.compat/v2";
