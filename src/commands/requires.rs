@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use coretool::compat::{self, Cache, KernelId};
+use coretool::compat::{self, KernelId};
 use coretool::dryrun::engine::{self, Mode, Target};
 use coretool::error::InputError;
 use coretool::libbpf::object::{load_attach_each, ObjectFile};
@@ -61,9 +61,8 @@ pub struct RequiresArgs {
     /// linux-image .deb, or a directory of them (repeatable) [default: the running kernel]
     #[arg(long, value_name = "SRC", num_args = 1..)]
     pub btf: Vec<PathBuf>,
-    /// Neither read nor write the BTF cache (see `coretool compat --help`)
-    #[arg(long)]
-    pub no_cache: bool,
+    #[command(flatten)]
+    pub cache: super::CacheOpts,
     /// Also load (and attach, where the section names a kernel target) each program on its own
     /// on the running kernel, with only the maps it uses, and compare with the prediction;
     /// everything is unloaded again. Needs root (or CAP_BPF and CAP_PERFMON); no --btf
@@ -100,10 +99,7 @@ pub fn run(args: RequiresArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         false => args.btf.clone(),
     };
     let needs_kfuncs = objects.iter().any(|(_, n, _)| n.uses_kfuncs());
-    let cache = match args.no_cache {
-        true => None,
-        false => Cache::default_dir().map(|d| Cache::new(d, 2 << 30)),
-    };
+    let cache = args.cache.open();
     let mut kernels = Vec::new();
     for input in compat::expand(&sources) {
         let input = input.map_err(|u| anyhow::anyhow!("{}", u.reason))?;
@@ -125,6 +121,10 @@ pub fn run(args: RequiresArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             btf: k.btf,
             offers,
         });
+    }
+    // The cache stays within --cache-max, as after compat and btfgen.
+    if let Some(cache) = &cache {
+        cache.trim();
     }
     if kernels.is_empty() {
         anyhow::bail!(
