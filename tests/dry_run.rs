@@ -140,7 +140,7 @@ fn json_schema() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["schema"], "coretool.dry-run/v1");
+    assert_eq!(v["schema"], "coretool.dry-run/v2");
     assert_eq!(v["mode"], "offline");
     let targets = v["targets"].as_array().unwrap();
     assert_eq!(targets.len(), 2);

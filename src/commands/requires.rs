@@ -104,18 +104,14 @@ pub fn run(args: RequiresArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     for input in compat::expand(&sources) {
         let input = input.map_err(|u| anyhow::anyhow!("{}", u.reason))?;
         let k = compat::sources::read(&input, cache.as_ref()).map_err(|e| anyhow::anyhow!(e))?;
-        let (config, symbols) = requires::companions(&input.path, k.id.release.as_deref());
-        let mut offers = KernelOffers::from_btf(&k.id.name(), &k.btf.btf)
-            .with_release(k.id.release.clone())
-            .with_config(config)
-            .with_symbols(symbols);
-        if input.path.starts_with("/sys/kernel/btf") {
-            let may_load = coretool::host::privilege().can_trace();
-            offers.live = Some(requires::offers::probe_running(&k.btf.btf, may_load));
-        }
-        if offers.kfuncs.is_none() && needs_kfuncs {
-            offers.btf_ids_kfuncs = requires::offers::btf_ids_kfuncs(&input.path, &k.btf.btf);
-        }
+        let offers = requires::offers::of_source(
+            &input.path,
+            &k.id.name(),
+            &k.btf.btf,
+            k.id.release.as_deref(),
+            needs_kfuncs,
+            true,
+        );
         kernels.push(Kernel {
             id: k.id,
             btf: k.btf,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::engine::{KernelOutcome, Requires, Verdict};
 use super::identity::KernelId;
-use crate::requires::{ObjectRequirements, ObjectVerdict, ReqKind, Status};
+use crate::requires::{ObjectRequirements, ObjectVerdict};
 
 /// A relocation that keeps an object from loading on a kernel.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,29 +66,19 @@ impl RequiresKey {
     }
 
     fn of_checked(r: &ObjectRequirements) -> (RequiresKey, Vec<String>) {
-        let mut found: Vec<(ReqProblem, String)> = Vec::new();
-        let programs = r.programs.iter().filter(|p| p.autoload);
-        let reqs = programs
-            .flat_map(|p| p.requirements.iter().map(move |q| (Some(&p.name), q)))
-            .chain(r.object.iter().map(|q| (None, q)));
-        for (program, q) in reqs {
-            // The CO-RE half is named by the failed relocations.
-            if q.status == Status::Ok || q.kind == ReqKind::Core {
-                continue;
-            }
-            found.push((
-                ReqProblem {
-                    program: program.cloned(),
+        let found: Vec<(ReqProblem, String)> = crate::requires::problems(r)
+            .into_iter()
+            .map(|(program, q)| {
+                let p = ReqProblem {
+                    program: program.map(str::to_owned),
                     kind: q.kind.name(),
                     name: q.name.clone(),
                     status: q.status.name(),
                     stage: q.stage.name(),
-                },
-                q.evidence.clone(),
-            ));
-        }
-        // Missing before unknown; otherwise in program order.
-        found.sort_by_key(|(p, _)| p.status != Status::Missing.name());
+                };
+                (p, q.evidence.clone())
+            })
+            .collect();
         let (without_programs, without_maps) = match &r.verdict {
             ObjectVerdict::LoadsWithout { programs, maps } => (programs.clone(), maps.clone()),
             _ => (Vec::new(), Vec::new()),

@@ -277,22 +277,16 @@ fn offers_of(
     needs: &[Result<ObjectNeeds, String>],
 ) -> Result<KernelOffers, String> {
     let btf = &kernel.btf.btf;
-    let release = kernel.id.release.clone();
-    let mut offers = KernelOffers::from_btf(&kernel.id.name(), btf).with_release(release);
+    let release = kernel.id.release.as_deref();
+    let name = kernel.id.name();
+    let kfuncs = needs.iter().flatten().any(ObjectNeeds::uses_kfuncs);
+    let offers = match path {
+        // Offline: no live probe, even of the running kernel.
+        Some(path) => requires::offers::of_source(path, &name, btf, release, kfuncs, false),
+        None => KernelOffers::from_btf(&name, btf).with_release(release.map(str::to_owned)),
+    };
     if offers.prog_types.is_empty() {
-        return Err(
-            "the kernel's BTF has no enum bpf_prog_type (no vmlinux BTF): it cannot tell what \
-             the kernel offers"
-                .into(),
-        );
-    }
-    if let Some(path) = path {
-        let (config, symbols) = requires::companions(path, kernel.id.release.as_deref());
-        offers = offers.with_config(config).with_symbols(symbols);
-        let kfuncs = needs.iter().flatten().any(ObjectNeeds::uses_kfuncs);
-        if offers.kfuncs.is_none() && kfuncs {
-            offers.btf_ids_kfuncs = requires::offers::btf_ids_kfuncs(path, btf);
-        }
+        return Err("no enum bpf_prog_type in the kernel's BTF (not a vmlinux BTF)".into());
     }
     Ok(offers)
 }
@@ -310,6 +304,7 @@ fn check_requires(
     let mut names = Names::default();
     names.learn(&needs.helper_names);
     names.learn(&offers.helpers);
+    names.learn(&requires::helpers::known());
     let core = requires::core::requirements(needs, report);
     Requires::Checked(requires::check_needs_with(needs, offers, &names, &core))
 }
@@ -397,15 +392,10 @@ fn judge(
     }
 }
 
-/// The verdict of both halves. The requires verdict was computed with the CO-RE half weighed
-/// in per program ([`requires::core::requirements`]), so it decides, except that a CO-RE
-/// failure it did not see (libbpf's prepare stopping short of any relocation) still fails,
-/// and a clean load keeps the CO-RE half's word on guarded poison.
+/// The verdict of both halves ([`requires::combine`]); a clean load keeps the CO-RE half's
+/// word on guarded poison.
 fn combined(core: Verdict, requires: &ObjectVerdict) -> Verdict {
-    match requires {
-        _ if core == Verdict::Fails && matches!(requires, ObjectVerdict::Loads | ObjectVerdict::Unknown) => {
-            Verdict::Fails
-        }
+    match requires::combine(core != Verdict::Fails, requires) {
         ObjectVerdict::Loads => match core {
             Verdict::LoadsGuardedPoison => Verdict::LoadsGuardedPoison,
             _ => Verdict::Loads,
@@ -415,7 +405,6 @@ fn combined(core: Verdict, requires: &ObjectVerdict) -> Verdict {
         ObjectVerdict::Unknown => Verdict::Unknown,
     }
 }
-
 /// Why an object that fails on a kernel cannot run there at all: it was built for another
 /// architecture (its own BTF's `struct pt_regs` is that architecture's) and what fails is its
 /// reads of `struct pt_regs`, which each architecture lays out its own way. `None` when the

@@ -13,7 +13,7 @@ use coretool::compat::{
     ClassKey, Classes, FailedRelo, KernelId, KernelOutcome, ReqProblem, Requires, RequiresKey,
     Verdict, SCHEMA,
 };
-use coretool::dryrun::report::{RelocationDoc, SummaryDoc};
+use coretool::dryrun::report::{RelocationDoc, RequiresDoc, SummaryDoc};
 
 use super::markdown::{self, cell};
 use super::Style;
@@ -81,37 +81,6 @@ struct FailureDoc<'a> {
     error: Option<&'a str>,
 }
 
-/// The requires half of a record.
-#[derive(Serialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-struct RequiresDoc {
-    /// The object's verdict from its requirements, its CO-RE relocations weighed in per
-    /// program; `not-checked` when the kernel's BTF cannot tell (`reason` says why).
-    #[schemars(schema_with = "requires_verdict_schema")]
-    verdict: &'static str,
-    reason: Option<String>,
-    /// With `loads-without`: the autoloaded programs the loader has to turn off
-    /// (`bpf_program__set_autoload(false)`), and the maps it cannot create.
-    without_programs: Vec<String>,
-    without_maps: Vec<String>,
-    /// Every requirement of an autoloaded program (or of the object: `program` null) that is
-    /// missing or unknown, besides the CO-RE relocations (`failures`); missing first.
-    requirements: Vec<ReqDoc>,
-}
-
-#[derive(Serialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-struct ReqDoc {
-    program: Option<String>,
-    kind: &'static str,
-    name: String,
-    #[schemars(schema_with = "status_schema")]
-    status: &'static str,
-    #[schemars(schema_with = "stage_schema")]
-    stage: &'static str,
-    evidence: String,
-}
-
 super::one_of_schema!(
     verdict_schema,
     [
@@ -126,37 +95,10 @@ super::one_of_schema!(
     .map(Verdict::name)
 );
 
-super::one_of_schema!(
-    requires_verdict_schema,
-    ["loads", "loads-without", "fails", "unknown", "not-checked"]
-);
-super::one_of_schema!(status_schema, ["missing", "unknown"]);
-super::one_of_schema!(stage_schema, ["load", "attach"]);
-
 fn requires_doc(r: &Requires) -> RequiresDoc {
-    let (key, evidence) = RequiresKey::of(r);
-    let verdict = match r {
-        Requires::Checked(r) => r.verdict.name(),
-        Requires::NotChecked(_) => "not-checked",
-    };
-    RequiresDoc {
-        verdict,
-        reason: key.not_checked,
-        without_programs: key.without_programs,
-        without_maps: key.without_maps,
-        requirements: key
-            .problems
-            .into_iter()
-            .zip(evidence)
-            .map(|(p, evidence)| ReqDoc {
-                program: p.program,
-                kind: p.kind,
-                name: p.name,
-                status: p.status,
-                stage: p.stage,
-                evidence,
-            })
-            .collect(),
+    match r {
+        Requires::Checked(r) => super::requires::requires_doc(r),
+        Requires::NotChecked(why) => RequiresDoc::not_checked(why),
     }
 }
 
@@ -248,10 +190,7 @@ fn requires_text(r: &RequiresKey, class: &Class) -> Option<String> {
     let first = r.problems.first()?;
     let mut t = problem_text(first, class.evidence.first());
     if r.problems.len() > 1 {
-        t.push_str(&format!(
-            " (and {} more)",
-            plural(r.problems.len() - 1, "requirement", "requirements")
-        ));
+        t.push_str(&format!(" (and {} more)", r.problems.len() - 1));
     }
     Some(t)
 }

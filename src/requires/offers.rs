@@ -248,6 +248,36 @@ impl KernelOffers {
     }
 }
 
+/// What the kernel a source on disk holds offers, as `requires`, `compat` and `dry-run` read
+/// it: its BTF (`btf`, read from `source`), the config and symbol table that come with the
+/// source ([`companions`]), the kfuncs of its `.BTF_ids` when `want_kfuncs` and the BTF has no
+/// `bpf_kfunc` decl tags ([`btf_ids_kfuncs`]: reads the source again), and, with `probe` and
+/// when the source is the running kernel's BTF, the live probes ([`probe_running`]: loads a
+/// trivial program when the privilege allows).
+pub fn of_source(
+    source: &Path,
+    name: &str,
+    btf: &Btf,
+    release: Option<&str>,
+    want_kfuncs: bool,
+    probe: bool,
+) -> KernelOffers {
+    let (config, symbols) = companions(source, release);
+    let mut offers = KernelOffers::from_btf(name, btf)
+        .with_release(release.map(str::to_owned))
+        .with_config(config)
+        .with_symbols(symbols);
+    let running = source.starts_with("/sys/kernel/btf");
+    if probe && running {
+        let may_load = crate::host::privilege().can_trace();
+        offers.live = Some(probe_running(btf, may_load));
+    }
+    if offers.kfuncs.is_none() && want_kfuncs && !running {
+        offers.btf_ids_kfuncs = btf_ids_kfuncs(source, btf);
+    }
+    offers
+}
+
 /// The config and symbol table that come with a kernel source on disk: `config-REL` and
 /// `System.map-REL` next to `vmlinuz-REL` (a Debian `/boot`, or an unpacked package), or,
 /// for the running kernel (`/sys/kernel/btf/vmlinux`), `/proc/config.gz` or
