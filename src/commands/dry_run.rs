@@ -155,7 +155,8 @@ pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         };
         reports.push(report);
     }
-    let requires = requires_half(&obj, &sources, &reports, mode);
+    let load = args.load.then_some(args.programs.as_slice());
+    let requires = requires_half(&obj, &sources, &reports, mode, load);
     let format = match (args.format, g.json) {
         (Some(f), _) => f,
         (None, true) => Format::Json,
@@ -205,14 +206,21 @@ fn exit_code(doc: &report::Document) -> ExitCode {
 /// The requires half of each target's verdict: what the object needs, read once, checked
 /// against what each kernel offers (its BTF, the config next to it; for the running kernel
 /// relocated by libbpf itself, also the live probes `coretool requires` runs), the
-/// relocations weighed in per program.
+/// relocations weighed in per program. Under `--load --program NAME`, only the programs named
+/// load, as for a loader that turns the others' autoload off.
 fn requires_half(
     obj: &Object,
     sources: &[BtfSource],
     reports: &[TargetReport],
     mode: Mode,
+    load: Option<&[String]>,
 ) -> Vec<report::RequiresDoc> {
-    let needs = requires::needs(obj);
+    let mut needs = requires::needs(obj);
+    if let (Ok(needs), Some(names)) = (&mut needs, load.filter(|n| !n.is_empty())) {
+        for p in &mut needs.programs {
+            p.autoload = names.contains(&p.name);
+        }
+    }
     sources
         .iter()
         .zip(reports)
