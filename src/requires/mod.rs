@@ -11,6 +11,7 @@ pub mod check;
 pub mod core;
 pub mod helpers;
 pub mod live;
+pub mod names;
 pub mod needs;
 pub mod offers;
 pub mod sections;

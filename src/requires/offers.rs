@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use super::names::{NameSet, NameTable};
 use crate::btf::{Btf, Kind};
 use crate::check::config::KernelConfig;
 
@@ -59,7 +60,7 @@ pub struct KernelOffers {
     /// `enum bpf_map_type`: value → enumerator name.
     pub map_types: BTreeMap<u32, String>,
     /// FUNC records: name → number of arguments.
-    pub funcs: HashMap<String, u32>,
+    pub funcs: NameTable,
     /// Functions tagged `bpf_kfunc` (`None`: this BTF has no such decl tags at all).
     pub kfuncs: Option<HashSet<String>>,
     /// Kfuncs found in the vmlinux's `.BTF_ids` sets, when the source is an image or ELF and
@@ -73,7 +74,7 @@ pub struct KernelOffers {
     /// STRUCT names (`bpf_struct_ops_*`).
     pub structs: HashSet<String>,
     /// Every enumerator of every enum (flags such as `BPF_F_MMAPABLE`).
-    pub enumerators: HashSet<String>,
+    pub enumerators: NameSet,
     /// The BTF kinds its BTF uses.
     pub kinds: BTreeSet<Kind>,
     pub config: Option<ConfigFile>,
@@ -152,13 +153,27 @@ impl KernelOffers {
         // Sized up front: a vmlinux BTF is about 45% FUNCs and 17% enumerators (by type
         // count), and growing these tables type by type is a good part of the walk's cost.
         let count = btf.type_count() as usize;
-        o.funcs.reserve(count / 2);
-        o.enumerators.reserve(count / 5);
+        o.funcs = NameTable::with_capacity(count / 2, count * 8);
+        o.enumerators = NameSet::with_capacity(count / 5, count * 4);
         let mut tagged: HashSet<u32> = HashSet::new();
         let mut any_tag = false;
+        let mut kinds = [false; Kind::ALL.len()];
         for t in btf.types() {
             let kind = t.kind();
-            o.kinds.insert(kind);
+            kinds[kind as usize] = true;
+            // Only the kinds below are looked at by name (most types are not).
+            if !matches!(
+                kind,
+                Kind::Enum
+                    | Kind::Enum64
+                    | Kind::Func
+                    | Kind::Typedef
+                    | Kind::Var
+                    | Kind::Struct
+                    | Kind::DeclTag
+            ) {
+                continue;
+            }
             let tname = btf.name_of(&t);
             match kind {
                 Kind::Enum | Kind::Enum64 => {
@@ -173,7 +188,7 @@ impl KernelOffers {
                         let Some(n) = btf.str_at(v.name_off) else {
                             continue;
                         };
-                        o.enumerators.insert(n.to_owned());
+                        o.enumerators.insert(n);
                         match target {
                             1 => {
                                 if let Some(h) = n.strip_prefix("BPF_FUNC_") {
@@ -197,7 +212,7 @@ impl KernelOffers {
                 }
                 Kind::Func => {
                     if let Some(n) = proto_args(btf, t.type_id()) {
-                        o.funcs.entry(tname.to_owned()).or_insert(n);
+                        o.funcs.insert(tname, n);
                     }
                 }
                 Kind::Typedef => {
@@ -224,6 +239,7 @@ impl KernelOffers {
                 _ => {}
             }
         }
+        o.kinds = Kind::ALL.into_iter().filter(|k| kinds[*k as usize]).collect();
         // `enum bpf_prog_type` and friends also live as enumerators; the enumerators set
         // keeps flags only.
         if any_tag {
