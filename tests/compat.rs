@@ -170,9 +170,15 @@ fn requires_half_of_the_verdict_on_debian_kernels() {
          kernel's BTF",
         "kfunc_newer kfunc bpf_rcu_read_lock: no FUNC bpf_rcu_read_lock in the kernel's BTF",
     ] {
-        assert!(m.iter().any(|l| l.starts_with(want)), "{want} not in {m:#?}");
+        assert!(
+            m.iter().any(|l| l.starts_with(want)),
+            "{want} not in {m:#?}"
+        );
     }
-    assert_eq!(rec("needs_newer.bpf.o", "6.1.0-57-amd64")["verdict"], "fails");
+    assert_eq!(
+        rec("needs_newer.bpf.o", "6.1.0-57-amd64")["verdict"],
+        "fails"
+    );
     let newer_612 = rec("needs_newer.bpf.o", "6.12.117+deb12-amd64");
     assert_eq!(newer_612["verdict"], "loads", "{newer_612}");
     assert!(missing(newer_612).is_empty());

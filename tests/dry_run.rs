@@ -1065,8 +1065,18 @@ fn the_verdict_includes_what_the_programs_need() {
     );
     let reqs = t["requires"]["requirements"].as_array().unwrap();
     assert_eq!(reqs.len(), 2, "{reqs:?}");
-    assert!(reqs.iter().all(|r| r["status"] == "missing" && r["evidence"] != ""));
-    let out = coretool(&["dry-run", obj, "--offline", "--btf", &btf, "--format", "markdown"]);
+    assert!(reqs
+        .iter()
+        .all(|r| r["status"] == "missing" && r["evidence"] != ""));
+    let out = coretool(&[
+        "dry-run",
+        obj,
+        "--offline",
+        "--btf",
+        &btf,
+        "--format",
+        "markdown",
+    ]);
     let md = String::from_utf8(out.stdout).unwrap();
     assert!(md.contains(":warning: loads-without"), "{md}");
     assert!(md.contains("### Requirements missing or unknown"), "{md}");

@@ -549,7 +549,11 @@ fn requires_lines(q: &report::RequiresDoc) -> Vec<String> {
     if q.verdict == "loads-without" {
         let mut off = format!(
             "loads if the loader turns off program{} {}",
-            if q.without_programs.len() == 1 { "" } else { "s" },
+            if q.without_programs.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
             q.without_programs.join(", ")
         );
         if !q.without_maps.is_empty() {

@@ -361,12 +361,10 @@ impl Classes {
     /// program: `loads-without` does not count; `unknown` does, as `requires` counts it), and
     /// at least one could.
     pub fn all_load(&self) -> bool {
-        self.objects
-            .iter()
-            .all(|c| {
-                let t = &c.total;
-                t.fails == 0 && t.without == 0 && t.incompatible == 0 && t.unreadable == 0
-            })
+        self.objects.iter().all(|c| {
+            let t = &c.total;
+            t.fails == 0 && t.without == 0 && t.incompatible == 0 && t.unreadable == 0
+        })
     }
 
     /// Whether no kernel at all could be read.

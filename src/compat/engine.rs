@@ -116,6 +116,12 @@ pub struct Options {
     pub requires: bool,
 }
 
+/// An object's needs and a kernel's offers, for the requires half of a verdict.
+type Half<'a> = (
+    &'a Result<ObjectNeeds, String>,
+    &'a Result<KernelOffers, String>,
+);
+
 /// The objects' needs, read once per object (not per kernel): `None` when not asked for.
 type AllNeeds = Option<Vec<Result<ObjectNeeds, String>>>;
 
@@ -139,9 +145,7 @@ pub fn run(
     let needs: AllNeeds = opts.requires.then(|| {
         objects
             .iter()
-            .map(|o| {
-                requires::needs(o).map_err(|e| format!("{}: {e}", o.path.display()))
-            })
+            .map(|o| requires::needs(o).map_err(|e| format!("{}: {e}", o.path.display())))
             .collect()
     });
     let needs = &needs;
@@ -317,7 +321,7 @@ fn judge(
     obj_arch: Option<&str>,
     kernel: &sources::Kernel,
     prepared: Result<&OfflineKernel<'_>, &String>,
-    half: Option<(&Result<ObjectNeeds, String>, &Result<KernelOffers, String>)>,
+    half: Option<Half<'_>>,
 ) -> ObjectOutcome {
     let target = Target {
         btf: &kernel.btf,

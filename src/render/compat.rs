@@ -182,7 +182,10 @@ fn failure_text(f: &FailedRelo) -> String {
 fn problem_text(p: &ReqProblem, evidence: Option<&String>) -> String {
     let whose = p.program.as_deref().unwrap_or("object");
     let why = evidence.map_or_else(String::new, |e| format!(": {e}"));
-    format!("{whose}: {} {} {} ({}){why}", p.status, p.kind, p.name, p.stage)
+    format!(
+        "{whose}: {} {} {} ({}){why}",
+        p.status, p.kind, p.name, p.stage
+    )
 }
 
 /// The first requires problem of a class, and how many more there are.
@@ -233,7 +236,11 @@ fn class_text(k: &ClassKey, class: &Class) -> String {
             let maps = r.map_or(&[][..], |r| &r.without_maps[..]);
             let mut off = format!(
                 "{} {}",
-                if programs.len() == 1 { "program" } else { "programs" },
+                if programs.len() == 1 {
+                    "program"
+                } else {
+                    "programs"
+                },
                 programs.join(", ")
             );
             if !maps.is_empty() {
@@ -416,9 +423,7 @@ pub fn write_markdown(w: &mut impl Write, objects: &[String], classes: &Classes)
             let icon = match key.verdict {
                 Verdict::Loads | Verdict::LoadsGuardedPoison => ":white_check_mark:",
                 Verdict::Fails => ":x:",
-                Verdict::LoadsWithout | Verdict::Incompatible | Verdict::Unreadable => {
-                    ":warning:"
-                }
+                Verdict::LoadsWithout | Verdict::Incompatible | Verdict::Unreadable => ":warning:",
                 Verdict::Unknown => ":grey_question:",
             };
             let text = class_text(key, class);

@@ -60,13 +60,13 @@ fn detail(t: &TargetDoc) -> String {
                 .join(", ")
         ));
     }
-    let (missing, unknown) = q
-        .requirements
-        .iter()
-        .fold((0, 0), |(m, u), r| match r.status.as_str() {
-            "missing" => (m + 1, u),
-            _ => (m, u + 1),
-        });
+    let (missing, unknown) =
+        q.requirements
+            .iter()
+            .fold((0, 0), |(m, u), r| match r.status.as_str() {
+                "missing" => (m + 1, u),
+                _ => (m, u + 1),
+            });
     for (n, what) in [(missing, "missing"), (unknown, "unknown")] {
         if n > 0 {
             let s = if n == 1 { "" } else { "s" };
@@ -198,7 +198,10 @@ pub fn write_markdown(w: &mut impl Write, doc: &Document, labels: &[String]) -> 
                 w,
                 &[
                     code(label),
-                    r.program.as_deref().map(code).unwrap_or_else(|| "(object)".into()),
+                    r.program
+                        .as_deref()
+                        .map(code)
+                        .unwrap_or_else(|| "(object)".into()),
                     format!("{} {}", r.kind, code(&r.name)),
                     format!("{} ({})", r.status, r.stage),
                     cell(&r.evidence),

@@ -42,7 +42,11 @@ pub fn check(
 pub fn problems(r: &ObjectRequirements) -> Vec<(Option<&str>, &Requirement)> {
     let programs = r.programs.iter().filter(|p| p.autoload);
     let mut out: Vec<(Option<&str>, &Requirement)> = programs
-        .flat_map(|p| p.requirements.iter().map(move |q| (Some(p.name.as_str()), q)))
+        .flat_map(|p| {
+            p.requirements
+                .iter()
+                .map(move |q| (Some(p.name.as_str()), q))
+        })
         .chain(r.object.iter().map(|q| (None, q)))
         .filter(|(_, q)| q.status != Status::Ok && q.kind != ReqKind::Core)
         .collect();

@@ -5,8 +5,8 @@
 //! open-addressed index hashed with std's `RandomState` (SipHash with a random key: a crafted
 //! BTF cannot make lookups collide on purpose).
 
-use std::hash::BuildHasher;
 use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 
 /// Names with a `u32` each (a FUNC's argument count); the first insertion of a name wins.
 #[derive(Clone, Default)]
@@ -89,7 +89,9 @@ impl NameTable {
         }
     }
 
-    pub fn get(&self, name: &str) -> Option<&u32> {
+    /// The value of `name` (any string type, as a `HashMap<String, u32>` takes it).
+    pub fn get<Q: AsRef<str> + ?Sized>(&self, name: &Q) -> Option<&u32> {
+        let name = name.as_ref();
         if self.slots.is_empty() {
             return None;
         }
@@ -99,7 +101,7 @@ impl NameTable {
         }
     }
 
-    pub fn contains_key(&self, name: &str) -> bool {
+    pub fn contains_key<Q: AsRef<str> + ?Sized>(&self, name: &Q) -> bool {
         self.get(name).is_some()
     }
 
@@ -137,7 +139,7 @@ impl NameSet {
         self.0.insert(name, 0)
     }
 
-    pub fn contains(&self, name: &str) -> bool {
+    pub fn contains<Q: AsRef<str> + ?Sized>(&self, name: &Q) -> bool {
         self.0.contains_key(name)
     }
 

@@ -239,7 +239,10 @@ impl KernelOffers {
                 _ => {}
             }
         }
-        o.kinds = Kind::ALL.into_iter().filter(|k| kinds[*k as usize]).collect();
+        o.kinds = Kind::ALL
+            .into_iter()
+            .filter(|k| kinds[*k as usize])
+            .collect();
         // `enum bpf_prog_type` and friends also live as enumerators; the enumerators set
         // keeps flags only.
         if any_tag {
