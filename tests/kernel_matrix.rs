@@ -277,7 +277,7 @@ fn a_dry_run_output_that_is_not_a_document_fails() {
 fn a_dry_run_output_of_another_schema_fails() {
     let r = Results::new();
     r.edit_json(&format!("host/dry-run.{OBJ}.json"), |v| {
-        v["schema"] = "coretool.dry-run/v2".into();
+        v["schema"] = "coretool.dry-run/v1".into();
     });
     let (code, _, m) = r.summarize();
     assert_eq!(code, 1);
@@ -285,7 +285,7 @@ fn a_dry_run_output_of_another_schema_fails() {
         failures(&m),
         [format!(
             "dry-run --offline {OBJ}: host/dry-run.{OBJ}.json is not a coretool.dry-run/v2 \
-             document: its schema is \"coretool.dry-run/v2\""
+             document: its schema is \"coretool.dry-run/v1\""
         )]
     );
 }
