@@ -141,18 +141,22 @@ dry-run)
         run "$coretool" dry-run "${btf[@]}" "${extra[@]}" --format markdown "$obj" >>"$summary"
         echo >>"$summary"
     done
-    # A problem relocation at its source line; a kernel that fails otherwise (libbpf refuses
-    # the object, the verifier rejects a program) on the object.
+    # A problem relocation at its source line; a requirement the kernel lacks (a helper, a
+    # kfunc, an attach point) on the object; a kernel that fails otherwise (libbpf refuses the
+    # object, the verifier rejects a program) on the object.
     jq -r '.object as $o | .targets[] | (.release // .source) as $k
-        | [.relocations[] | select(.status == "error"
-                                   or (.status == "poisoned" and .reachable != false))] as $p
-        | if ($p | length) > 0 then
-            $p[] | [$o, $k, .source // "",
-                    "relocation #\(.index) \(.kind) \(.accessor) in \(.program): "
-                    + (if .status == "error" then "error: \(.error // "")"
-                       else "poisoned instruction reachable: the verifier rejects the program" end)]
-          elif .verdict != "loads" then
-            [$o, $k, "", "fails: \(.failure // "see the job summary")"]
+        | ([.relocations[] | select(.status == "error"
+                                   or (.status == "poisoned" and .reachable != false))
+           | [$o, $k, .source // "",
+              "relocation #\(.index) \(.kind) \(.accessor) in \(.program): "
+              + (if .status == "error" then "error: \(.error // "")"
+                 else "poisoned instruction reachable: the verifier rejects the program" end)]]
+          + [.requires.requirements[] | select(.status == "missing")
+             | [$o, $k, "", "\(.program // "object"): missing \(.kind) \(.name) (\(.stage)): \(.evidence)"]])
+          as $rows
+        | if ($rows | length) > 0 then $rows[]
+          elif .verdict == "fails" or .verdict == "loads-without" then
+            [$o, $k, "", "\(.verdict): \(.failure // "see the job summary")"]
           else empty end
         | @tsv' "$json" | annotate
     ;;
@@ -160,13 +164,18 @@ compat)
     [ ${#kernels[@]} -gt 0 ] || die "compat needs kernels"
     run "$coretool" compat "${extra[@]}" --format json "${objects[@]}" --kernels "${kernels[@]}" >"$json"
     run "$coretool" compat "${extra[@]}" --format markdown "${objects[@]}" --kernels "${kernels[@]}" >>"$summary"
-    jq -r 'select(.verdict == "fails") | .object as $o | (.kernel.release // .kernel.source) as $k
-        | if (.failures | length) > 0 then
-            .failures[] | [$o, $k, .source // "",
-                           "relocation #\(.index) \(.accessor) in \(.program): "
-                           + (if .error then "error: \(.error)"
-                              else "poisoned instruction reachable: the verifier rejects the program" end)]
-          else [$o, $k, "", "fails: \(.reason // "see the job summary")"] end
+    # The relocations at their source lines, then the requirements the kernel lacks.
+    jq -r 'select(.verdict == "fails" or .verdict == "loads-without")
+        | .object as $o | (.kernel.release // .kernel.source) as $k
+        | ([.failures[] | [$o, $k, .source // "",
+                          "relocation #\(.index) \(.accessor) in \(.program): "
+                          + (if .error then "error: \(.error)"
+                             else "poisoned instruction reachable: the verifier rejects the program" end)]]
+          + [(.requires.requirements // [])[] | select(.status == "missing")
+             | [$o, $k, "", "\(.program // "object"): missing \(.kind) \(.name) (\(.stage)): \(.evidence)"]])
+          as $rows
+        | if ($rows | length) > 0 then $rows[]
+          else [$o, $k, "", "\(.verdict): \(.reason // "see the job summary")"] end
         | @tsv' "$json" | annotate
     ;;
 *) die "command: $cmd is neither dry-run nor compat" ;;

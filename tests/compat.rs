@@ -54,6 +54,8 @@ fn verdicts_equal_dry_run_offline_on_cached_kernels() {
         fixture("core_all_kinds.bpf.o"),
         fixture("dryrun/dryrun_probe.bpf.o"),
         fixture("dryrun/unguarded.bpf.o"),
+        fixture("requires/needs_gone.bpf.o"),
+        fixture("requires/needs_newer.bpf.o"),
     ];
     let paths: Vec<String> = kernels
         .iter()
@@ -79,14 +81,13 @@ fn verdicts_equal_dry_run_offline_on_cached_kernels() {
                 .iter()
                 .find(|r| r["object"] == obj.as_str() && r["kernel"]["source"] == t["source"])
                 .unwrap_or_else(|| panic!("no record for {obj} on {}", t["source"]));
-            let verdict = rec["verdict"].as_str().unwrap();
-            let loads = matches!(verdict, "loads" | "loads-guarded-poison");
-            assert_eq!(
-                loads,
-                t["verdict"] == "loads",
-                "{obj} on {}: {verdict}",
-                t["source"]
-            );
+            // Both verdicts weigh the requires half in, the same way.
+            let verdict = match rec["verdict"].as_str().unwrap() {
+                "loads-guarded-poison" => "loads",
+                v => v,
+            };
+            assert_eq!(verdict, t["verdict"], "{obj} on {}", t["source"]);
+            assert_eq!(rec["requires"], t["requires"], "{obj} on {}", t["source"]);
             assert_eq!(
                 rec["relocations"], t["relocations"],
                 "{obj} on {}",
@@ -97,6 +98,143 @@ fn verdicts_equal_dry_run_offline_on_cached_kernels() {
             assert_eq!(rec["kernel"]["endian"], "little");
         }
     }
+}
+
+/// The requires half: an object whose relocations are fine everywhere but whose programs need
+/// what a kernel lacks fails there (`needs_newer`: a helper, a map type, a tracepoint, kfuncs
+/// 5.10 lacks; 6.1 lacks the kfuncs), or loads only without some programs (`needs_gone`: a
+/// raw tracepoint 5.10 lacks, a context read past the tracepoint's prototype everywhere),
+/// with the first missing requirement and its evidence; classes group by that outcome;
+/// `--core-only` judges the relocations alone.
+#[test]
+fn requires_half_of_the_verdict_on_debian_kernels() {
+    let kernels = cached_kernels();
+    require!(kernels.len() >= 3, "{}", no_cached_kernels());
+    let paths: Vec<String> = kernels
+        .iter()
+        .map(|k| k.vmlinuz.display().to_string())
+        .collect();
+    let objects = [
+        fixture("requires/needs_newer.bpf.o"),
+        fixture("requires/needs_gone.bpf.o"),
+    ];
+    let run = |extra: &[&str]| {
+        let mut args: Vec<&str> = extra.to_vec();
+        args.extend(["-j", "1"]);
+        args.extend(objects.iter().map(String::as_str));
+        args.push("--kernels");
+        args.extend(paths.iter().map(String::as_str));
+        compat(&args)
+    };
+    let out = run(&["--json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let recs = records(&out);
+    let rec = |obj: &str, release: &str| {
+        recs.iter()
+            .find(|r| {
+                r["object"].as_str().unwrap().ends_with(obj) && r["kernel"]["release"] == release
+            })
+            .unwrap_or_else(|| panic!("no record of {obj} on {release}"))
+    };
+    let missing = |r: &Value| -> Vec<String> {
+        r["requires"]["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|q| q["status"] == "missing")
+            .map(|q| {
+                format!(
+                    "{} {} {}: {}",
+                    q["program"].as_str().unwrap_or("object"),
+                    q["kind"].as_str().unwrap(),
+                    q["name"].as_str().unwrap(),
+                    q["evidence"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    // The relocations are fine everywhere: what fails is the rest.
+    for r in &recs {
+        assert!(r["failures"].as_array().unwrap().is_empty(), "{r}");
+    }
+    let newer_510 = rec("needs_newer.bpf.o", "5.10.0-46-amd64");
+    assert_eq!(newer_510["verdict"], "fails");
+    assert_eq!(newer_510["requires"]["verdict"], "fails");
+    let m = missing(newer_510);
+    for want in [
+        "helper_newer helper bpf_get_current_task_btf: no BPF_FUNC_get_current_task_btf (158) \
+         in enum bpf_func_id",
+        "map_newer map seen: BPF_MAP_TYPE_BLOOM_FILTER: no BPF_MAP_TYPE_BLOOM_FILTER (30) in \
+         enum bpf_map_type",
+        "attach_newer attach_target contention_begin: no btf_trace_contention_begin in the \
+         kernel's BTF",
+        "kfunc_newer kfunc bpf_rcu_read_lock: no FUNC bpf_rcu_read_lock in the kernel's BTF",
+    ] {
+        assert!(
+            m.iter().any(|l| l.starts_with(want)),
+            "{want} not in {m:#?}"
+        );
+    }
+    assert_eq!(
+        rec("needs_newer.bpf.o", "6.1.0-57-amd64")["verdict"],
+        "fails"
+    );
+    let newer_612 = rec("needs_newer.bpf.o", "6.12.117+deb12-amd64");
+    assert_eq!(newer_612["verdict"], "loads", "{newer_612}");
+    assert!(missing(newer_612).is_empty());
+    let gone_510 = rec("needs_gone.bpf.o", "5.10.0-46-amd64");
+    assert_eq!(gone_510["verdict"], "loads-without");
+    assert_eq!(
+        gone_510["requires"]["without_programs"],
+        serde_json::json!(["raw_tp_gone", "ctx_too_far"])
+    );
+    let m = missing(gone_510);
+    assert!(
+        m[0].starts_with(
+            "raw_tp_gone attach_target iomap_writepage_map: no btf_trace_iomap_writepage_map"
+        ),
+        "{m:#?}"
+    );
+    // The summary groups kernels by the combined outcome, the first missing requirement and
+    // its evidence in words; the job summary too.
+    let tidy = |o: &Output| {
+        stdout(o)
+            .replace(&fixtures().display().to_string(), "FIXTURES")
+            .replace(&common::kernel_cache().display().to_string(), "KERNELS")
+    };
+    let out = run(&[]);
+    assert_eq!(code(&out), 1);
+    common::assert_golden("golden/compat/requires.txt", &tidy(&out));
+    let out = run(&["--format", "markdown"]);
+    common::assert_golden("golden/compat/requires.md", &tidy(&out));
+    // --core-only: the relocations alone, as before the requires half.
+    let out = run(&["--json", "--core-only"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for r in records(&out) {
+        assert_eq!(r["verdict"], "loads", "{r}");
+        assert!(r["requires"].is_null(), "{r}");
+    }
+}
+
+/// A kernel BTF that is no vmlinux BTF (no `enum bpf_prog_type`) cannot tell what a kernel
+/// offers: the verdict is the relocations', and the record says the requires half was not
+/// checked, and why.
+#[test]
+fn a_btf_that_is_no_vmlinux_is_judged_on_its_relocations_and_says_so() {
+    let out = compat(&[
+        "--json",
+        &fixture("core_all_kinds.bpf.o"),
+        "--kernels",
+        &fixture("core_all_kinds.btf"),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let r = &records(&out)[0];
+    assert_eq!(r["verdict"], "loads");
+    assert_eq!(r["requires"]["verdict"], "not-checked");
+    assert_eq!(
+        r["requires"]["reason"],
+        "no enum bpf_prog_type in the kernel's BTF (not a vmlinux BTF)"
+    );
 }
 
 /// One unreadable source (missing, not a kernel, a corrupt stream) never stops the others; it
@@ -445,12 +583,13 @@ fn json_lines_schema() {
                 "verdict",
                 "reason",
                 "failures",
+                "requires",
                 "summary",
                 "relocations",
                 "error"
             ]
         );
-        assert_eq!(r["schema"], "coretool.compat/v1");
+        assert_eq!(r["schema"], "coretool.compat/v2");
         let k: Vec<&str> = r["kernel"]
             .as_object()
             .unwrap()
@@ -668,7 +807,7 @@ fn a_closed_pipe_stops_the_run() {
         .read_line(&mut first)
         .unwrap();
     assert!(
-        first.starts_with("{\"schema\":\"coretool.compat/v1\""),
+        first.starts_with("{\"schema\":\"coretool.compat/v2\""),
         "{first}"
     );
     let start = std::time::Instant::now();

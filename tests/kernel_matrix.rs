@@ -253,14 +253,14 @@ fn a_dry_run_output_that_is_not_a_document_fails() {
     assert_eq!(f.len(), 2, "{f:?}");
     assert!(
         f[0].starts_with(&format!(
-            "dry-run {OBJ}: guest/dry-run.{OBJ}.json is not a coretool.dry-run/v1 document: \
+            "dry-run {OBJ}: guest/dry-run.{OBJ}.json is not a coretool.dry-run/v2 document: \
              invalid type: string \"3\", expected usize at line "
         )),
         "{f:?}"
     );
     assert!(
         f[1].starts_with(&format!(
-            "dry-run --offline {OBJ}: host/dry-run.{OBJ}.json is not a coretool.dry-run/v1 \
+            "dry-run --offline {OBJ}: host/dry-run.{OBJ}.json is not a coretool.dry-run/v2 \
              document: missing field `verdict` at line "
         )),
         "{f:?}"
@@ -277,15 +277,15 @@ fn a_dry_run_output_that_is_not_a_document_fails() {
 fn a_dry_run_output_of_another_schema_fails() {
     let r = Results::new();
     r.edit_json(&format!("host/dry-run.{OBJ}.json"), |v| {
-        v["schema"] = "coretool.dry-run/v2".into();
+        v["schema"] = "coretool.dry-run/v1".into();
     });
     let (code, _, m) = r.summarize();
     assert_eq!(code, 1);
     assert_eq!(
         failures(&m),
         [format!(
-            "dry-run --offline {OBJ}: host/dry-run.{OBJ}.json is not a coretool.dry-run/v1 \
-             document: its schema is \"coretool.dry-run/v2\""
+            "dry-run --offline {OBJ}: host/dry-run.{OBJ}.json is not a coretool.dry-run/v2 \
+             document: its schema is \"coretool.dry-run/v1\""
         )]
     );
 }

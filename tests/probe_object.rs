@@ -216,15 +216,18 @@ fn emitted_object_feeds_relocs_and_dry_run() {
         "the dry-run half needs /sys/kernel/btf/vmlinux"
     );
     let out = coretool(&["--json", "dry-run", "--offline", obj]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
+    // The relocations load; the requires half depends on this kernel (one built without
+    // CONFIG_KPROBES cannot attach pm_do_exit: loads-without, exit 1).
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let target = &doc["targets"][0];
-    assert_eq!(target["verdict"], "loads", "{target}");
+    assert_eq!(target["relocations_verdict"], "loads", "{target}");
+    let loads_as_is = target["verdict"] == "loads";
+    assert_eq!(out.status.code() == Some(0), loads_as_is, "{target}");
     assert_eq!(target["summary"]["reachable_poison"], 0, "{target}");
     assert!(
         target["summary"]["poisoned"].as_u64() >= Some(1),

@@ -389,8 +389,8 @@ fn every_command_output_validates() {
     for id in [
         "coretool.btf/v1",
         "coretool.relocs/v1",
-        "coretool.dry-run/v1",
-        "coretool.compat/v1",
+        "coretool.dry-run/v2",
+        "coretool.compat/v2",
         "coretool.check-btf/v1",
         "coretool.btf-output/v1",
         "coretool.diff/v1",

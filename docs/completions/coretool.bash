@@ -241,7 +241,7 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__compat)
-            opts="-v -j -h -V --json --verbose --kernels --format --jobs --cache --no-cache --cache-max --color --help --version"
+            opts="-v -j -h -V --json --verbose --kernels --format --jobs --cache --no-cache --cache-max --core-only --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -613,13 +613,21 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__requires)
-            opts="-v -h -V --json --verbose --btf --no-cache --live --no-attach --color --help --version"
+            opts="-v -h -V --json --verbose --btf --cache --no-cache --cache-max --live --no-attach --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --btf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-max)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -88,7 +88,7 @@ complete -c coretool -n "__fish_coretool_using_subcommand relocs" -s V -l versio
 complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l btf -d 'Kernel BTF to relocate against (repeat for a matrix): raw BTF, an ELF with .BTF, a vmlinuz/bzImage, or a BTFHub .btf.tar.xz [default: the running kernel]' -r -F
 complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l program -d 'With --load: load only this program, as a loader that autoloads a subset does (repeat for several)' -r
 complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l format -d 'Output format (--json is `--format json`)' -r -f -a "text\t'One table per program (one kernel) or a matrix with one column per kernel'
-json\t'coretool.dry-run/v1 (docs/schemas/dry-run.json)'
+json\t'coretool.dry-run/v2 (docs/schemas/dry-run.json)'
 markdown\t'A GitHub job summary: one row per kernel, then the relocations that keep the object from loading, with their source lines'"
 complete -c coretool -n "__fish_coretool_using_subcommand dry-run" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
 always\t''
@@ -113,19 +113,21 @@ complete -c coretool -n "__fish_coretool_using_subcommand diff" -l no-cache -d '
 complete -c coretool -n "__fish_coretool_using_subcommand diff" -s h -l help -d 'Print help'
 complete -c coretool -n "__fish_coretool_using_subcommand diff" -s V -l version -d 'Print version'
 complete -c coretool -n "__fish_coretool_using_subcommand requires" -l btf -d 'Kernel sources: raw BTF, vmlinux, vmlinuz/bzImage, Image, BTFHub archive, Debian linux-image .deb, or a directory of them (repeatable) [default: the running kernel]' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand requires" -l cache -d 'BTF cache directory [default: $XDG_CACHE_HOME/coretool/btf, else ~/.cache/coretool/btf]' -r -F
+complete -c coretool -n "__fish_coretool_using_subcommand requires" -l cache-max -d 'Bound on the cache\'s size; the least recently used entries are removed past it (bytes, or with a K, M, G suffix: powers of 1024)' -r
 complete -c coretool -n "__fish_coretool_using_subcommand requires" -l color -d 'When to colour output; `auto` colours a terminal unless NO_COLOR is set' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c coretool -n "__fish_coretool_using_subcommand requires" -l json -d 'Print machine-readable JSON (docs/<command>.md gives the schema)'
 complete -c coretool -n "__fish_coretool_using_subcommand requires" -s v -l verbose -d 'More detail (repeat for more)'
-complete -c coretool -n "__fish_coretool_using_subcommand requires" -l no-cache -d 'Neither read nor write the BTF cache (see `coretool compat --help`)'
+complete -c coretool -n "__fish_coretool_using_subcommand requires" -l no-cache -d 'Neither read nor write the BTF cache'
 complete -c coretool -n "__fish_coretool_using_subcommand requires" -l live -d 'Also load (and attach, where the section names a kernel target) each program on its own on the running kernel, with only the maps it uses, and compare with the prediction; everything is unloaded again. Needs root (or CAP_BPF and CAP_PERFMON); no --btf'
 complete -c coretool -n "__fish_coretool_using_subcommand requires" -l no-attach -d 'With --live: load each program on its own but attach none, so only what the kernel checks at load (BPF_PROG_LOAD, the verifier) is compared with the prediction'
 complete -c coretool -n "__fish_coretool_using_subcommand requires" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coretool -n "__fish_coretool_using_subcommand requires" -s V -l version -d 'Print version'
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -l kernels -d 'Kernel sources: files, packages or directories (repeatable; several per flag)' -r -F
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -l format -d 'Output format (--json is `--format json`)' -r -f -a "text\t'Classes of kernels with the same result, then counts per architecture and distribution'
-json\t'coretool.compat/v1, JSON Lines: one record per object and kernel, as they finish'
+json\t'coretool.compat/v2, JSON Lines: one record per object and kernel, as they finish'
 markdown\t'A GitHub job summary: one table row per class'"
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -s j -l jobs -d 'Worker threads [default: the available cores]' -r
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -l cache -d 'BTF cache directory [default: $XDG_CACHE_HOME/coretool/btf, else ~/.cache/coretool/btf]' -r -F
@@ -136,6 +138,7 @@ never\t''"
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -l json -d 'Print machine-readable JSON (docs/<command>.md gives the schema)'
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -s v -l verbose -d 'More detail (repeat for more)'
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -l no-cache -d 'Neither read nor write the BTF cache'
+complete -c coretool -n "__fish_coretool_using_subcommand compat" -l core-only -d 'Judge the CO-RE relocations only: do not check what else the programs need from each kernel (helpers, kfuncs, program and map types, attach targets)'
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -s V -l version -d 'Print version'
 complete -c coretool -n "__fish_coretool_using_subcommand btfgen" -l kernels -d 'Kernel sources: files, packages or directories (repeatable; several per flag)' -r -F

@@ -19,10 +19,15 @@ use crate::render::Style;
 /// `coretool compat --help`.
 pub const LONG_ABOUT: &str =
     "Relocate every OBJ against every kernel the --kernels sources hold, offline \
-(libbpf's own relocation calculator, no kernel, no privilege), and give a verdict per object \
-and kernel: loads, loads with guarded poison, fails (with the relocation, accessor and source \
-line), incompatible (the object's byte order is not the kernel's) or unreadable (the source, \
-with the reason: one bad source never stops the others). Kernels are read and relocated as \
+(libbpf's own relocation calculator, no kernel, no privilege), check everything else each \
+program needs from that kernel as `coretool requires` does (program, map and attach types, \
+helpers, kfuncs, attach targets, context arguments, from the kernel's own BTF and the config \
+next to it), and give a verdict per object and kernel: loads, loads with guarded poison, loads \
+without some programs (the loader has to turn them off), fails (with the relocation, accessor \
+and source line, or the first missing requirement and its evidence), unknown (a requirement \
+the kernel's BTF cannot tell), incompatible (the object's byte order or architecture is not \
+the kernel's) or unreadable (the source, with the reason: one bad source never stops the \
+others). Kernels are read and relocated as \
 they come, in parallel, each released once every object has seen it, so memory does not grow \
 with the number of kernels.\n\n\
 Kernel sources, any mix: raw BTF (/sys/kernel/btf/vmlinux, *.btf), a vmlinux ELF, an x86 \
@@ -57,13 +62,17 @@ pub struct CompatArgs {
     pub jobs: super::JobsOpt,
     #[command(flatten)]
     pub cache: super::CacheOpts,
+    /// Judge the CO-RE relocations only: do not check what else the programs need from each
+    /// kernel (helpers, kfuncs, program and map types, attach targets)
+    #[arg(long)]
+    pub core_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// Classes of kernels with the same result, then counts per architecture and distribution
     Text,
-    /// coretool.compat/v1, JSON Lines: one record per object and kernel, as they finish
+    /// coretool.compat/v2, JSON Lines: one record per object and kernel, as they finish
     Json,
     /// A GitHub job summary: one table row per class
     Markdown,
@@ -71,13 +80,18 @@ pub enum Format {
 
 pub const AFTER_HELP: &str = "\
 Verdicts: loads; loads-guarded-poison (poisoned instructions, all of them dead code);
-fails (a relocation error or a reachable poisoned instruction); incompatible (the object's
-byte order is not the kernel's; the relocations are still computed); unreadable (the kernel
-source could not be read, with the reason).
+loads-without (some autoloaded programs cannot load there: a relocation or a requirement is
+missing; the loader has to turn them off); fails (no autoloaded program can load: a relocation
+error, a reachable poisoned instruction, a missing helper, kfunc, type or attach point);
+unknown (a requirement the kernel's BTF and config cannot tell); incompatible (the object's
+byte order or architecture is not the kernel's; the relocations are still computed);
+unreadable (the kernel source could not be read, with the reason). A kernel whose BTF is no
+vmlinux BTF (no enum bpf_prog_type) is judged on its relocations only, and says so.
 
 Exit status:
-  0  every object loads on every kernel
-  1  some object fails, is incompatible, or some kernel source is unreadable
+  0  every object loads on every kernel (unknown included, as `coretool requires` counts it)
+  1  some object fails, loads only without some programs, is incompatible, or some kernel
+     source is unreadable
   2  coretool could not run (an object cannot be read, no kernel could be read at all)
 
 Examples:
@@ -112,6 +126,7 @@ pub fn run(args: CompatArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
     let opts = Options {
         jobs,
         cache: cache.clone(),
+        requires: !args.core_only,
     };
     compat::run(&objects, &inputs, opts, |k: KernelOutcome| {
         classes.add(&k);

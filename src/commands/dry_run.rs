@@ -9,6 +9,7 @@ use comfy_table::{Attribute, Cell, Color};
 use coretool::dryrun::{self as run, report, Mode, RunError, Target, TargetReport};
 use coretool::error::{InputError, NeedsPrivilege};
 use coretool::reloc::{Fixup, Object, Status};
+use coretool::requires::{self, Names};
 use coretool::source::{self, read_file, BtfSource};
 
 use super::GlobalOpts;
@@ -59,7 +60,7 @@ pub struct DryRunArgs {
 pub enum Format {
     /// One table per program (one kernel) or a matrix with one column per kernel
     Text,
-    /// coretool.dry-run/v1 (docs/schemas/dry-run.json)
+    /// coretool.dry-run/v2 (docs/schemas/dry-run.json)
     Json,
     /// A GitHub job summary: one row per kernel, then the relocations that keep the object
     /// from loading, with their source lines
@@ -154,25 +155,32 @@ pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         };
         reports.push(report);
     }
+    let load = args.load.then_some(args.programs.as_slice());
+    let requires = requires_half(&obj, &sources, &reports, mode, load);
     let format = match (args.format, g.json) {
         (Some(f), _) => f,
         (None, true) => Format::Json,
         (None, false) => Format::Text,
     };
     if format == Format::Json {
-        output::print_json(&report::Document::new(&obj, mode, &reports, g.verbose > 0))?;
+        let doc = report::Document::new(&obj, mode, &reports, requires, g.verbose > 0);
+        output::print_json(&doc)?;
+        return Ok(exit_code(&doc));
     } else if format == Format::Markdown {
-        let doc = report::Document::new(&obj, mode, &reports, false);
+        let doc = report::Document::new(&obj, mode, &reports, requires, false);
         let mut out = output::stdout();
         render::dry_run::write_markdown(&mut out, &doc, &target_labels(&reports))?;
         out.flush()?;
-    } else {
+        return Ok(exit_code(&doc));
+    }
+    let doc = report::Document::new(&obj, mode, &reports, requires, false);
+    {
         let style = Style::new(g.color.enabled());
         let mut out = output::stdout();
         if reports.len() == 1 {
-            write_single(&mut out, &obj, &reports[0], style)?;
+            write_single(&mut out, &obj, &reports[0], &doc.targets[0], style)?;
         } else {
-            write_matrix(&mut out, &obj, &reports, style)?;
+            write_matrix(&mut out, &obj, &reports, &doc.targets, style)?;
         }
         if g.verbose > 0 {
             for r in &reports {
@@ -182,12 +190,72 @@ pub fn run(args: DryRunArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         }
         out.flush()?;
     }
-    let problems = reports.iter().any(|r| !r.loads());
-    Ok(ExitCode::from(if problems {
-        EXIT_PROBLEMS
-    } else {
-        EXIT_OK
-    }))
+    Ok(exit_code(&doc))
+}
+
+/// 1 when the object does not load as it is on some kernel (`loads-without` included, as
+/// `coretool requires` counts it; `unknown` is not a failure).
+fn exit_code(doc: &report::Document) -> ExitCode {
+    let problems = doc
+        .targets
+        .iter()
+        .any(|t| matches!(t.verdict.as_str(), "fails" | "loads-without"));
+    ExitCode::from(if problems { EXIT_PROBLEMS } else { EXIT_OK })
+}
+
+/// The requires half of each target's verdict: what the object needs, read once, checked
+/// against what each kernel offers (its BTF, the config next to it; for the running kernel
+/// relocated by libbpf itself, also the live probes `coretool requires` runs), the
+/// relocations weighed in per program. Under `--load --program NAME`, only the programs named
+/// load, as for a loader that turns the others' autoload off.
+fn requires_half(
+    obj: &Object,
+    sources: &[BtfSource],
+    reports: &[TargetReport],
+    mode: Mode,
+    load: Option<&[String]>,
+) -> Vec<report::RequiresDoc> {
+    let mut needs = requires::needs(obj);
+    if let (Ok(needs), Some(names)) = (&mut needs, load.filter(|n| !n.is_empty())) {
+        for p in &mut needs.programs {
+            p.autoload = names.contains(&p.name);
+        }
+    }
+    sources
+        .iter()
+        .zip(reports)
+        .map(|(src, r)| {
+            let needs = match &needs {
+                Ok(n) => n,
+                Err(e) => {
+                    let why = format!("{}: {e}", obj.path.display());
+                    return report::RequiresDoc::not_checked(&why);
+                }
+            };
+            let name = r.release.clone().unwrap_or_else(|| r.source.clone());
+            let live = mode == Mode::Libbpf;
+            let offers = requires::offers::of_source(
+                &src.path,
+                &name,
+                &src.btf,
+                r.release.as_deref(),
+                needs.uses_kfuncs(),
+                live,
+            );
+            if offers.prog_types.is_empty() {
+                return report::RequiresDoc::not_checked(
+                    "no enum bpf_prog_type in the kernel's BTF (not a vmlinux BTF)",
+                );
+            }
+            let mut names = Names::default();
+            names.learn(&needs.helper_names);
+            names.learn(&offers.helpers);
+            names.learn(&requires::helpers::known());
+            let core = requires::core::requirements(needs, r);
+            let checked = requires::check_needs_with(needs, &offers, &names, &core);
+            render::requires::requires_doc(&checked)
+        })
+        .collect()
 }
 
 /// One column label per target, all different: the kernel release when the source tells it,
@@ -307,6 +375,7 @@ fn write_single(
     out: &mut impl Write,
     obj: &Object,
     r: &TargetReport,
+    doc: &report::TargetDoc,
     style: Style,
 ) -> std::io::Result<()> {
     writeln!(
@@ -347,7 +416,7 @@ fn write_single(
         out.write_all(table::render(&t).as_bytes())?;
     }
     writeln!(out)?;
-    write_verdict(out, r, style, None)?;
+    write_verdict(out, r, doc, style, None)?;
     Ok(())
 }
 
@@ -355,6 +424,7 @@ fn write_single(
 fn write_verdict(
     out: &mut impl Write,
     r: &TargetReport,
+    doc: &report::TargetDoc,
     style: Style,
     label: Option<(&str, usize)>,
 ) -> std::io::Result<()> {
@@ -363,10 +433,10 @@ fn write_verdict(
         Some((l, w)) => format!("{l:<w$}  "),
         None => String::new(),
     };
-    let verdict = if r.loads() {
-        style.ok("loads")
-    } else {
-        style.fail("fails")
+    let verdict = match doc.verdict.as_str() {
+        "loads" => style.ok("loads"),
+        "fails" => style.fail("fails"),
+        v => style.warn(v),
     };
     let mut why = Vec::new();
     if let Some(e) = &r.refused {
@@ -462,16 +532,54 @@ fn write_verdict(
             m.name, m.max_entries
         ));
     }
+    why.extend(requires_lines(&doc.requires));
     for w in why {
         writeln!(out, "{}  {}", " ".repeat(prefix.len()), w)?;
     }
     Ok(())
 }
 
+/// The requires half under a verdict line: the programs the loader has to turn off, then
+/// every requirement missing or unknown with its evidence, as `coretool requires` says them.
+fn requires_lines(q: &report::RequiresDoc) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(why) = &q.reason {
+        out.push(format!("requires not checked: {why}"));
+    }
+    if q.verdict == "loads-without" {
+        let mut off = format!(
+            "loads if the loader turns off program{} {}",
+            if q.without_programs.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            q.without_programs.join(", ")
+        );
+        if !q.without_maps.is_empty() {
+            off.push_str(&format!(" and maps {}", q.without_maps.join(", ")));
+        }
+        out.push(off);
+    }
+    for p in &q.requirements {
+        out.push(format!(
+            "{}: {} {} {} ({}): {}",
+            p.program.as_deref().unwrap_or("object"),
+            p.status,
+            p.kind,
+            p.name,
+            p.stage,
+            p.evidence
+        ));
+    }
+    out
+}
+
 fn write_matrix(
     out: &mut impl Write,
     obj: &Object,
     reports: &[TargetReport],
+    docs: &[report::TargetDoc],
     style: Style,
 ) -> std::io::Result<()> {
     writeln!(
@@ -524,8 +632,8 @@ fn write_matrix(
     writeln!(out, "(* = libbpf changes the value on that kernel)")?;
     writeln!(out)?;
     let width = labels.iter().map(String::len).max().unwrap_or(0);
-    for (r, l) in reports.iter().zip(&labels) {
-        write_verdict(out, r, style, Some((l, width)))?;
+    for ((r, d), l) in reports.iter().zip(docs).zip(&labels) {
+        write_verdict(out, r, d, style, Some((l, width)))?;
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use coretool::compat::{self, Cache, KernelId};
+use coretool::compat::{self, KernelId};
 use coretool::dryrun::engine::{self, Mode, Target};
 use coretool::error::InputError;
 use coretool::libbpf::object::{load_attach_each, ObjectFile};
@@ -61,9 +61,8 @@ pub struct RequiresArgs {
     /// linux-image .deb, or a directory of them (repeatable) [default: the running kernel]
     #[arg(long, value_name = "SRC", num_args = 1..)]
     pub btf: Vec<PathBuf>,
-    /// Neither read nor write the BTF cache (see `coretool compat --help`)
-    #[arg(long)]
-    pub no_cache: bool,
+    #[command(flatten)]
+    pub cache: super::CacheOpts,
     /// Also load (and attach, where the section names a kernel target) each program on its own
     /// on the running kernel, with only the maps it uses, and compare with the prediction;
     /// everything is unloaded again. Needs root (or CAP_BPF and CAP_PERFMON); no --btf
@@ -100,26 +99,19 @@ pub fn run(args: RequiresArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
         false => args.btf.clone(),
     };
     let needs_kfuncs = objects.iter().any(|(_, n, _)| n.uses_kfuncs());
-    let cache = match args.no_cache {
-        true => None,
-        false => Cache::default_dir().map(|d| Cache::new(d, 2 << 30)),
-    };
+    let cache = args.cache.open();
     let mut kernels = Vec::new();
     for input in compat::expand(&sources) {
         let input = input.map_err(|u| anyhow::anyhow!("{}", u.reason))?;
         let k = compat::sources::read(&input, cache.as_ref()).map_err(|e| anyhow::anyhow!(e))?;
-        let (config, symbols) = requires::companions(&input.path, k.id.release.as_deref());
-        let mut offers = KernelOffers::from_btf(&k.id.name(), &k.btf.btf)
-            .with_release(k.id.release.clone())
-            .with_config(config)
-            .with_symbols(symbols);
-        if input.path.starts_with("/sys/kernel/btf") {
-            let may_load = coretool::host::privilege().can_trace();
-            offers.live = Some(requires::offers::probe_running(&k.btf.btf, may_load));
-        }
-        if offers.kfuncs.is_none() && needs_kfuncs {
-            offers.btf_ids_kfuncs = requires::offers::btf_ids_kfuncs(&input.path, &k.btf.btf);
-        }
+        let mut offers = requires::offers::of_source(
+            &input.path,
+            &k.id.name(),
+            &k.btf.btf,
+            k.id.release.as_deref(),
+            needs_kfuncs,
+            true,
+        );
         // Something absent from vmlinux's BTF may be a module's: read them (once per kernel).
         if objects
             .iter()
@@ -133,6 +125,10 @@ pub fn run(args: RequiresArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             btf: k.btf,
             offers,
         });
+    }
+    // The cache stays within --cache-max, as after compat and btfgen.
+    if let Some(cache) = &cache {
+        cache.trim();
     }
     if kernels.is_empty() {
         anyhow::bail!(

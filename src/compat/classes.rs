@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::engine::{KernelOutcome, Verdict};
+use super::engine::{KernelOutcome, Requires, Verdict};
 use super::identity::KernelId;
+use crate::requires::{ObjectRequirements, ObjectVerdict};
 
 /// A relocation that keeps an object from loading on a kernel.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -20,6 +21,79 @@ pub struct FailedRelo {
     pub error: Option<String>,
 }
 
+/// A requirement other than the CO-RE relocations (which [`FailedRelo`] names) that an
+/// autoloaded program (or the object: its maps) misses on a kernel, or that cannot be told.
+/// The evidence is not part of it: it names kernel details (the last helper a kernel has)
+/// that would split a class for nothing; [`Class::evidence`] keeps one kernel's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReqProblem {
+    /// `None`: the object as a whole (a map libbpf creates).
+    pub program: Option<String>,
+    /// [`ReqKind::name`]: `helper`, `kfunc`, `attach_target`...
+    pub kind: &'static str,
+    pub name: String,
+    /// `missing` or `unknown`.
+    pub status: &'static str,
+    /// When it bites: `load` or `attach`.
+    pub stage: &'static str,
+}
+
+/// The requires half of a class's verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct RequiresKey {
+    /// Why it was not checked (no vmlinux BTF); `None` when it was, or was not asked for.
+    pub not_checked: Option<String>,
+    /// The autoloaded programs the loader has to turn off (`loads-without`), and the maps.
+    pub without_programs: Vec<String>,
+    pub without_maps: Vec<String>,
+    /// What is missing or unknown, missing first, in program order.
+    pub problems: Vec<ReqProblem>,
+}
+
+impl RequiresKey {
+    /// The key of a requires result, and the evidence of each problem (same order).
+    pub fn of(r: &Requires) -> (RequiresKey, Vec<String>) {
+        match r {
+            Requires::NotChecked(why) => (
+                RequiresKey {
+                    not_checked: Some(why.clone()),
+                    ..RequiresKey::default()
+                },
+                Vec::new(),
+            ),
+            Requires::Checked(r) => Self::of_checked(r),
+        }
+    }
+
+    fn of_checked(r: &ObjectRequirements) -> (RequiresKey, Vec<String>) {
+        let found: Vec<(ReqProblem, String)> = crate::requires::problems(r)
+            .into_iter()
+            .map(|(program, q)| {
+                let p = ReqProblem {
+                    program: program.map(str::to_owned),
+                    kind: q.kind.name(),
+                    name: q.name.clone(),
+                    status: q.status.name(),
+                    stage: q.stage.name(),
+                };
+                (p, q.evidence.clone())
+            })
+            .collect();
+        let (without_programs, without_maps) = match &r.verdict {
+            ObjectVerdict::LoadsWithout { programs, maps } => (programs.clone(), maps.clone()),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let (problems, evidence) = found.into_iter().unzip();
+        let key = RequiresKey {
+            not_checked: None,
+            without_programs,
+            without_maps,
+            problems,
+        };
+        (key, evidence)
+    }
+}
+
 /// What kernels of one class share: the verdict and why. How many relocations changed value
 /// or were poisoned may differ within a class (a [`Span`]): at fleet scale one line per
 /// outcome reads better than one per count, and the JSON records keep every kernel's detail.
@@ -31,6 +105,8 @@ pub struct ClassKey {
     /// The reason of an `Incompatible` or `Fails` verdict; for `Unreadable` the reason names
     /// the source, so each unreadable source is its own class.
     pub reason: Option<String>,
+    /// The requires half (`None` when not asked for, or not applicable).
+    pub requires: Option<RequiresKey>,
 }
 
 /// Verdict counts.
@@ -38,7 +114,9 @@ pub struct ClassKey {
 pub struct Counts {
     pub loads: usize,
     pub guarded: usize,
+    pub without: usize,
     pub fails: usize,
+    pub unknown: usize,
     pub incompatible: usize,
     pub unreadable: usize,
 }
@@ -48,14 +126,22 @@ impl Counts {
         match v {
             Verdict::Loads => self.loads += 1,
             Verdict::LoadsGuardedPoison => self.guarded += 1,
+            Verdict::LoadsWithout => self.without += 1,
             Verdict::Fails => self.fails += 1,
+            Verdict::Unknown => self.unknown += 1,
             Verdict::Incompatible => self.incompatible += 1,
             Verdict::Unreadable => self.unreadable += 1,
         }
     }
 
     pub fn total(&self) -> usize {
-        self.loads + self.guarded + self.fails + self.incompatible + self.unreadable
+        self.loads
+            + self.guarded
+            + self.without
+            + self.fails
+            + self.unknown
+            + self.incompatible
+            + self.unreadable
     }
 }
 
@@ -94,6 +180,11 @@ pub struct Class {
     pub changed: Span,
     /// Poisoned instructions.
     pub poisoned: Span,
+    /// The evidence of each of the key's requires problems, on the class's first kernel by
+    /// name (the evidence may name details that differ within the class).
+    pub evidence: Vec<String>,
+    /// That kernel's name and source.
+    evidence_of: (String, String),
 }
 
 /// One object's classes.
@@ -208,13 +299,19 @@ impl Classes {
     /// Fold one kernel's results in.
     pub fn add(&mut self, k: &KernelOutcome) {
         self.kernels += 1;
+        let who = (k.id.name(), k.id.source.clone());
         for o in &k.objects {
             let summary = o.report.as_ref().map(|r| r.result.summary());
+            let (requires, evidence) = match o.requires.as_ref().map(RequiresKey::of) {
+                Some((key, evidence)) => (Some(key), evidence),
+                None => (None, Vec::new()),
+            };
             let key = ClassKey {
                 verdict: o.verdict,
                 relocations: summary.map_or(0, |s| s.relocations),
                 failures: o.failures.clone(),
                 reason: o.reason.clone(),
+                requires,
             };
             let changed = summary.map_or(0, |s| s.changed);
             let poisoned = summary.map_or(0, |s| s.poisoned);
@@ -226,12 +323,18 @@ impl Classes {
                     class.kernels.push(k.id.clone());
                     class.changed.add(changed);
                     class.poisoned.add(poisoned);
+                    if who < class.evidence_of {
+                        class.evidence = evidence;
+                        class.evidence_of = who.clone();
+                    }
                 }
                 None => {
                     let class = Class {
                         kernels: vec![k.id.clone()],
                         changed: Span::of(changed),
                         poisoned: Span::of(poisoned),
+                        evidence,
+                        evidence_of: who.clone(),
                     };
                     c.classes.insert(key, class);
                 }
@@ -254,11 +357,14 @@ impl Classes {
         }
     }
 
-    /// Whether every object loads on every kernel that could be read, and at least one could.
+    /// Whether every object loads on every kernel that could be read (with every autoloaded
+    /// program: `loads-without` does not count; `unknown` does, as `requires` counts it), and
+    /// at least one could.
     pub fn all_load(&self) -> bool {
-        self.objects
-            .iter()
-            .all(|c| c.total.fails == 0 && c.total.incompatible == 0 && c.total.unreadable == 0)
+        self.objects.iter().all(|c| {
+            let t = &c.total;
+            t.fails == 0 && t.without == 0 && t.incompatible == 0 && t.unreadable == 0
+        })
     }
 
     /// Whether no kernel at all could be read.

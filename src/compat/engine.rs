@@ -12,21 +12,31 @@ use crate::btf::Endian;
 use crate::dryrun::engine::{self, Target, TargetReport};
 use crate::dryrun::offline::{OfflineKernel, OfflineTarget};
 use crate::reloc::{cands, Object, Status};
+use crate::requires::{self, KernelOffers, Names, ObjectNeeds, ObjectRequirements, ObjectVerdict};
 
 use super::cache::Cache;
 use super::classes::FailedRelo;
 use super::identity::{btf_arch, KernelId};
 use super::sources::{self, CacheUse, KernelInput, Unlisted};
 
-/// The verdict on one object on one kernel.
+/// The verdict on one object on one kernel: its CO-RE relocations and, unless turned off,
+/// everything else its programs need from the kernel ([`crate::requires`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Verdict {
-    /// Every relocation resolved, nothing poisoned.
+    /// Every relocation resolved, nothing poisoned, every requirement met.
     Loads,
     /// Loads: some instructions are poisoned, all of them behind a guard (dead code).
     LoadsGuardedPoison,
-    /// A relocation error or a reachable poisoned instruction.
+    /// Loads if the loader turns off the programs (and maps) that cannot load there
+    /// (`bpf_program__set_autoload(false)`, `bpf_map__set_autocreate(false)`): some autoloaded
+    /// program misses something (a relocation, a helper, a kfunc, an attach point...).
+    LoadsWithout,
+    /// Every autoloaded program fails: a relocation error, a reachable poisoned instruction,
+    /// or a requirement the kernel does not meet.
     Fails,
+    /// Some requirement cannot be told from what the kernel source holds (and none is
+    /// missing in every program).
+    Unknown,
     /// The object cannot run on this kernel at all (its byte order is the other one, or it was
     /// built for another architecture); the relocations are still computed.
     Incompatible,
@@ -40,13 +50,15 @@ impl Verdict {
         match self {
             Verdict::Loads => "loads",
             Verdict::LoadsGuardedPoison => "loads-guarded-poison",
+            Verdict::LoadsWithout => "loads-without",
             Verdict::Fails => "fails",
+            Verdict::Unknown => "unknown",
             Verdict::Incompatible => "incompatible",
             Verdict::Unreadable => "unreadable",
         }
     }
 
-    /// Whether the object loads.
+    /// Whether the object loads as it is.
     pub fn loads(self) -> bool {
         matches!(self, Verdict::Loads | Verdict::LoadsGuardedPoison)
     }
@@ -64,6 +76,21 @@ pub struct ObjectOutcome {
     pub failures: Vec<FailedRelo>,
     /// Why the verdict is `Incompatible` or `Unreadable`, or libbpf's reason for stopping.
     pub reason: Option<String>,
+    /// The non-CO-RE half of the verdict; `None` when it was not asked for
+    /// ([`Options::requires`]) or the object cannot run there at all (`Incompatible`,
+    /// `Unreadable`).
+    pub requires: Option<Requires>,
+}
+
+/// What the object's programs need from the kernel besides their relocations.
+#[derive(Debug, Clone)]
+pub enum Requires {
+    /// Checked: every requirement of every program, the CO-RE half included.
+    Checked(ObjectRequirements),
+    /// Not checked, and why: the kernel's BTF is no vmlinux BTF (it has no `enum
+    /// bpf_prog_type`, so it cannot tell what the kernel has), or the object's needs could not
+    /// be read.
+    NotChecked(String),
 }
 
 /// Every object on one kernel.
@@ -84,7 +111,19 @@ pub struct Options {
     pub jobs: usize,
     /// The BTF cache, if any ([`super::cache`]).
     pub cache: Option<Cache>,
+    /// Also check everything else the objects need from each kernel ([`crate::requires`]):
+    /// helpers, kfuncs, program, map and attach types, attach targets, context arguments.
+    pub requires: bool,
 }
+
+/// An object's needs and a kernel's offers, for the requires half of a verdict.
+type Half<'a> = (
+    &'a Result<ObjectNeeds, String>,
+    &'a Result<KernelOffers, String>,
+);
+
+/// The objects' needs, read once per object (not per kernel): `None` when not asked for.
+type AllNeeds = Option<Vec<Result<ObjectNeeds, String>>>;
 
 /// Relocate every object against every kernel in `inputs`, calling `on_result` on the
 /// caller's thread for each kernel as soon as it is done (in completion order; `seq` gives the
@@ -103,10 +142,17 @@ pub fn run(
     let arches: Vec<Option<&'static str>> = objects.iter().map(|o| btf_arch(&o.btf)).collect();
     let arches = &arches;
     let cache = opts.cache.as_ref();
+    let needs: AllNeeds = opts.requires.then(|| {
+        objects
+            .iter()
+            .map(|o| requires::needs(o).map_err(|e| format!("{}: {e}", o.path.display())))
+            .collect()
+    });
+    let needs = &needs;
     stream(
         inputs.len(),
         opts.jobs,
-        |seq| one_kernel(objects, arches, wanted, seq, &inputs[seq], cache),
+        |seq| one_kernel(objects, arches, wanted, needs, seq, &inputs[seq], cache),
         on_result,
     );
 }
@@ -156,6 +202,7 @@ fn one_kernel(
     objects: &[Object],
     arches: &[Option<&'static str>],
     wanted: &[Vec<u8>],
+    needs: &AllNeeds,
     seq: usize,
     input: &Result<KernelInput, Unlisted>,
     cache: Option<&Cache>,
@@ -180,6 +227,7 @@ fn one_kernel(
                         report: None,
                         failures: Vec::new(),
                         reason: Some(why.clone()),
+                        requires: None,
                     })
                     .collect(),
                 cache: CacheUse::None,
@@ -193,10 +241,21 @@ fn one_kernel(
         running_kernel: false,
     };
     let prepared = OfflineKernel::load(&offline_target, wanted).map_err(|e| e.to_string());
+    // What the kernel offers, read once for every object.
+    let offers = needs.as_ref().map(|needs| {
+        let path = input.as_ref().map(|i| i.path.as_path()).ok();
+        offers_of(&kernel, path, needs)
+    });
     let outcomes = objects
         .iter()
         .enumerate()
-        .map(|(i, obj)| judge(i, obj, arches[i], &kernel, prepared.as_ref()))
+        .map(|(i, obj)| {
+            let half = match (needs, &offers) {
+                (Some(n), Some(o)) => Some((&n[i], o)),
+                _ => None,
+            };
+            judge(i, obj, arches[i], &kernel, prepared.as_ref(), half)
+        })
         .collect();
     KernelOutcome {
         seq,
@@ -213,13 +272,56 @@ fn endian_name(e: Endian) -> &'static str {
     }
 }
 
-/// One object on one kernel.
+/// What `kernel` offers: its BTF, with the config and symbol table next to its source when
+/// there are, and the kfuncs of its `.BTF_ids` when an object needs kfuncs and the BTF has no
+/// `bpf_kfunc` decl tags. `Err`: the BTF is no vmlinux BTF, and cannot tell.
+fn offers_of(
+    kernel: &sources::Kernel,
+    path: Option<&std::path::Path>,
+    needs: &[Result<ObjectNeeds, String>],
+) -> Result<KernelOffers, String> {
+    let btf = &kernel.btf.btf;
+    let release = kernel.id.release.as_deref();
+    let name = kernel.id.name();
+    let kfuncs = needs.iter().flatten().any(ObjectNeeds::uses_kfuncs);
+    let offers = match path {
+        // Offline: no live probe, even of the running kernel.
+        Some(path) => requires::offers::of_source(path, &name, btf, release, kfuncs, false),
+        None => KernelOffers::from_btf(&name, btf).with_release(release.map(str::to_owned)),
+    };
+    if offers.prog_types.is_empty() {
+        return Err("no enum bpf_prog_type in the kernel's BTF (not a vmlinux BTF)".into());
+    }
+    Ok(offers)
+}
+
+/// The requires half of one object's verdict on a kernel whose CO-RE half is `report`.
+fn check_requires(
+    needs: &Result<ObjectNeeds, String>,
+    offers: &Result<KernelOffers, String>,
+    report: &TargetReport,
+) -> Requires {
+    let (needs, offers) = match (needs, offers) {
+        (Ok(n), Ok(o)) => (n, o),
+        (Err(why), _) | (_, Err(why)) => return Requires::NotChecked(why.clone()),
+    };
+    let mut names = Names::default();
+    names.learn(&needs.helper_names);
+    names.learn(&offers.helpers);
+    names.learn(&requires::helpers::known());
+    let core = requires::core::requirements(needs, report);
+    Requires::Checked(requires::check_needs_with(needs, offers, &names, &core))
+}
+
+/// One object on one kernel; `half`: its needs and the kernel's offers, when the requires
+/// half of the verdict is asked for.
 fn judge(
     object: usize,
     obj: &Object,
     obj_arch: Option<&str>,
     kernel: &sources::Kernel,
     prepared: Result<&OfflineKernel<'_>, &String>,
+    half: Option<Half<'_>>,
 ) -> ObjectOutcome {
     let target = Target {
         btf: &kernel.btf,
@@ -238,6 +340,7 @@ fn judge(
                 report: None,
                 failures: Vec::new(),
                 reason: Some(format!("{}: {e}", kernel.id.source)),
+                requires: None,
             }
         }
     };
@@ -273,15 +376,39 @@ fn judge(
             .or_else(|| report.prepare_error.clone());
         (Verdict::Fails, reason)
     };
+    let requires = match half {
+        Some((needs, offers)) if verdict != Verdict::Incompatible => {
+            Some(check_requires(needs, offers, &report))
+        }
+        _ => None,
+    };
+    let verdict = match &requires {
+        Some(Requires::Checked(r)) => combined(verdict, &r.verdict),
+        _ => verdict,
+    };
     ObjectOutcome {
         object,
         verdict,
         report: Some(report),
         failures,
         reason,
+        requires,
     }
 }
 
+/// The verdict of both halves ([`requires::combine`]); a clean load keeps the CO-RE half's
+/// word on guarded poison.
+fn combined(core: Verdict, requires: &ObjectVerdict) -> Verdict {
+    match requires::combine(core != Verdict::Fails, requires) {
+        ObjectVerdict::Loads => match core {
+            Verdict::LoadsGuardedPoison => Verdict::LoadsGuardedPoison,
+            _ => Verdict::Loads,
+        },
+        ObjectVerdict::LoadsWithout { .. } => Verdict::LoadsWithout,
+        ObjectVerdict::Fails => Verdict::Fails,
+        ObjectVerdict::Unknown => Verdict::Unknown,
+    }
+}
 /// Why an object that fails on a kernel cannot run there at all: it was built for another
 /// architecture (its own BTF's `struct pt_regs` is that architecture's) and what fails is its
 /// reads of `struct pt_regs`, which each architecture lays out its own way. `None` when the

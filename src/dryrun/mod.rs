@@ -7,7 +7,7 @@
 //! [`Outcomes`](crate::reloc::Outcomes), which [`crate::reloc::assemble`] turns into one
 //! [`Fixup`](crate::reloc::Fixup) per relocation; [`engine::run`] drives either for one
 //! target, and first settles what no relocation can change: whether libbpf opens the object
-//! at all, and whether its byte order is the kernel's; [`report`] is the `coretool.dry-run/v1`
+//! at all, and whether its byte order is the kernel's; [`report`] is the `coretool.dry-run/v2`
 //! document.
 pub mod engine;
 pub mod log;

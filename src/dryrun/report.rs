@@ -1,4 +1,4 @@
-//! The `coretool.dry-run/v1` document: what `coretool dry-run --json` writes, as types.
+//! The `coretool.dry-run/v2` document: what `coretool dry-run --json` writes, as types.
 //!
 //! The binary serializes it; the kernel matrix (`cargo xtask kernel-matrix`) reads the guest's
 //! and the host's documents back with the same types, so the schema is written down once. Field
@@ -11,7 +11,7 @@ use super::engine::{Mode, TargetReport};
 use crate::reloc::{Fixup, Object};
 
 /// The schema name and version every document carries.
-pub const SCHEMA: &str = "coretool.dry-run/v1";
+pub const SCHEMA: &str = "coretool.dry-run/v2";
 
 /// One object against one or more kernels.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -32,10 +32,18 @@ pub struct TargetDoc {
     pub source: String,
     pub release: Option<String>,
     pub running_kernel: bool,
-    /// `loads` or `fails`.
+    /// Both halves: `loads`, `loads-without` (the loader has to turn some programs off),
+    /// `fails` or `unknown` (a requirement the kernel source cannot tell); without a requires
+    /// check (`requires.verdict` `not-checked`), the relocations' verdict.
     #[schemars(schema_with = "verdict_schema")]
     pub verdict: String,
+    /// The CO-RE half alone (v1's `verdict`): `loads` or `fails`.
+    #[schemars(schema_with = "relocations_verdict_schema")]
+    pub relocations_verdict: String,
     pub failure: Option<String>,
+    /// The other half: everything else the object needs from this kernel
+    /// (`coretool requires`).
+    pub requires: RequiresDoc,
     pub summary: SummaryDoc,
     /// Under `--load`: one verdict per program.
     pub load: Option<Vec<LoadDoc>>,
@@ -56,6 +64,56 @@ pub struct SummaryDoc {
     pub poisoned: usize,
     pub reachable_poison: usize,
     pub errors: usize,
+}
+
+/// What an object needs from a kernel besides its relocations (`coretool requires`), on one
+/// kernel: the verdict and what is missing or unknown. Shared with `coretool.compat/v2`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RequiresDoc {
+    /// The object's verdict from its requirements, its CO-RE relocations weighed in per
+    /// program: `loads`, `loads-without`, `fails`, `unknown`; `not-checked` when the kernel's
+    /// BTF cannot tell (`reason` says why).
+    #[schemars(schema_with = "requires_verdict_schema")]
+    pub verdict: String,
+    pub reason: Option<String>,
+    /// With `loads-without`: the autoloaded programs the loader has to turn off
+    /// (`bpf_program__set_autoload(false)`), and the maps it cannot create.
+    pub without_programs: Vec<String>,
+    pub without_maps: Vec<String>,
+    /// Every requirement of an autoloaded program (or of the object: `program` null) that is
+    /// missing or unknown, besides the CO-RE relocations; missing first.
+    pub requirements: Vec<RequirementDoc>,
+}
+
+/// One requirement that is not met, or cannot be told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RequirementDoc {
+    pub program: Option<String>,
+    /// `helper`, `kfunc`, `map`, `attach_target`, `ctx_args`... (`coretool requires`'s kinds).
+    pub kind: String,
+    pub name: String,
+    /// `missing` or `unknown`.
+    #[schemars(schema_with = "problem_status_schema")]
+    pub status: String,
+    /// When it bites: `load` or `attach`.
+    #[schemars(schema_with = "stage_schema")]
+    pub stage: String,
+    pub evidence: String,
+}
+
+impl RequiresDoc {
+    /// The requires half was not checked, and why.
+    pub fn not_checked(why: &str) -> Self {
+        RequiresDoc {
+            verdict: "not-checked".into(),
+            reason: Some(why.to_owned()),
+            without_programs: Vec::new(),
+            without_maps: Vec::new(),
+            requirements: Vec::new(),
+        }
+    }
 }
 
 /// The verifier's verdict on one program (`--load`).
@@ -141,7 +199,23 @@ fn mode_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 }
 
 fn verdict_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    one_of(&["loads", "loads-without", "fails", "unknown"])
+}
+
+fn relocations_verdict_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     one_of(&["loads", "fails"])
+}
+
+fn requires_verdict_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    one_of(&["loads", "loads-without", "fails", "unknown", "not-checked"])
+}
+
+fn problem_status_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    one_of(&["missing", "unknown"])
+}
+
+fn stage_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    one_of(&["load", "attach"])
 }
 
 fn status_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
@@ -166,29 +240,48 @@ fn sized_maps_optional(schema: &mut schemars::Schema) {
 }
 
 impl Document {
-    /// The document for `obj` relocated by `mode` against every target; `with_log` keeps
-    /// libbpf's log.
-    pub fn new(obj: &Object, mode: Mode, reports: &[TargetReport], with_log: bool) -> Self {
+    /// The document for `obj` relocated by `mode` against every target, each with the
+    /// requires half of its verdict (`requires`, one per report: the verdict is its
+    /// `verdict`, the relocations' when it was not checked); `with_log` keeps libbpf's log.
+    pub fn new(
+        obj: &Object,
+        mode: Mode,
+        reports: &[TargetReport],
+        requires: Vec<RequiresDoc>,
+        with_log: bool,
+    ) -> Self {
         Document {
             schema: SCHEMA.to_owned(),
             object: obj.path.display().to_string(),
             mode: mode.name().to_owned(),
             targets: reports
                 .iter()
-                .map(|r| TargetDoc::new(r, with_log))
+                .zip(requires)
+                .map(|(r, q)| TargetDoc::new(r, q, with_log))
                 .collect(),
         }
     }
 }
 
 impl TargetDoc {
-    fn new(r: &TargetReport, with_log: bool) -> Self {
+    fn new(r: &TargetReport, requires: RequiresDoc, with_log: bool) -> Self {
         let s = r.result.summary();
+        let relocations = if r.loads() { "loads" } else { "fails" };
+        // As `requires::combine`: the requires verdict weighed the relocations in per
+        // program and decides, except that a relocation failure it did not see still fails.
+        let verdict = match (requires.verdict.as_str(), r.loads()) {
+            ("not-checked", _) => relocations,
+            ("loads" | "unknown", false) => "fails",
+            (v, _) => v,
+        }
+        .to_owned();
         TargetDoc {
             source: r.source.clone(),
             release: r.release.clone(),
             running_kernel: r.running_kernel,
-            verdict: if r.loads() { "loads" } else { "fails" }.to_owned(),
+            verdict,
+            relocations_verdict: relocations.to_owned(),
+            requires,
             failure: r
                 .refused
                 .as_ref()

@@ -1,4 +1,4 @@
-//! `coretool compat`'s output: the `coretool.compat/v1` JSON Lines records, the text summary
+//! `coretool compat`'s output: the `coretool.compat/v2` JSON Lines records, the text summary
 //! (classes of kernels, then counts per architecture and distribution) and the markdown job
 //! summary.
 
@@ -9,8 +9,11 @@ use serde::Serialize;
 
 use coretool::btf::Endian;
 use coretool::compat::classes::{common_traits, Class, Counts, ObjectClasses};
-use coretool::compat::{ClassKey, Classes, FailedRelo, KernelId, KernelOutcome, Verdict, SCHEMA};
-use coretool::dryrun::report::{RelocationDoc, SummaryDoc};
+use coretool::compat::{
+    ClassKey, Classes, FailedRelo, KernelId, KernelOutcome, ReqProblem, Requires, RequiresKey,
+    Verdict, SCHEMA,
+};
+use coretool::dryrun::report::{RelocationDoc, RequiresDoc, SummaryDoc};
 
 use super::markdown::{self, cell};
 use super::Style;
@@ -31,6 +34,9 @@ pub struct Record<'a> {
     reason: Option<&'a str>,
     /// The relocations that keep the object from loading.
     failures: Vec<FailureDoc<'a>>,
+    /// Everything else the object needs from the kernel (`coretool requires`): null with
+    /// `--core-only`, or when the object cannot run there at all.
+    requires: Option<RequiresDoc>,
     summary: Option<SummaryDoc>,
     relocations: Vec<RelocationDoc>,
     /// Why the kernel source is unreadable.
@@ -80,12 +86,21 @@ super::one_of_schema!(
     [
         Verdict::Loads,
         Verdict::LoadsGuardedPoison,
+        Verdict::LoadsWithout,
         Verdict::Fails,
+        Verdict::Unknown,
         Verdict::Incompatible,
         Verdict::Unreadable,
     ]
     .map(Verdict::name)
 );
+
+fn requires_doc(r: &Requires) -> RequiresDoc {
+    match r {
+        Requires::Checked(r) => super::requires::requires_doc(r),
+        Requires::NotChecked(why) => RequiresDoc::not_checked(why),
+    }
+}
 
 fn endian_name(e: Endian) -> &'static str {
     match e {
@@ -116,6 +131,7 @@ pub fn write_records(w: &mut impl Write, objects: &[String], k: &KernelOutcome) 
                     error: f.error.as_deref(),
                 })
                 .collect(),
+            requires: o.requires.as_ref().map(requires_doc),
             summary: o.report.as_ref().map(|r| {
                 let s = r.result.summary();
                 SummaryDoc {
@@ -161,6 +177,27 @@ fn failure_text(f: &FailedRelo) -> String {
     }
 }
 
+/// "pm_exec: missing helper bpf_ringbuf_output (load): no BPF_FUNC_... in enum bpf_func_id",
+/// as `coretool requires` says it.
+fn problem_text(p: &ReqProblem, evidence: Option<&String>) -> String {
+    let whose = p.program.as_deref().unwrap_or("object");
+    let why = evidence.map_or_else(String::new, |e| format!(": {e}"));
+    format!(
+        "{whose}: {} {} {} ({}){why}",
+        p.status, p.kind, p.name, p.stage
+    )
+}
+
+/// The first requires problem of a class, and how many more there are.
+fn requires_text(r: &RequiresKey, class: &Class) -> Option<String> {
+    let first = r.problems.first()?;
+    let mut t = problem_text(first, class.evidence.first());
+    if r.problems.len() > 1 {
+        t.push_str(&format!(" (and {} more)", r.problems.len() - 1));
+    }
+    Some(t)
+}
+
 /// What a class's kernels share, in words.
 fn class_text(k: &ClassKey, class: &Class) -> String {
     let relocs = format!(
@@ -168,25 +205,61 @@ fn class_text(k: &ClassKey, class: &Class) -> String {
         plural(k.relocations, "relocation", "relocations"),
         class.changed
     );
+    // Why it fails: the relocations first, then the first other requirement.
+    let why = || {
+        let mut parts: Vec<String> = k.failures.iter().map(failure_text).collect();
+        parts.extend(k.requires.as_ref().and_then(|r| requires_text(r, class)));
+        if parts.is_empty() {
+            parts.push(
+                k.reason
+                    .clone()
+                    .unwrap_or_else(|| "relocation failed".into()),
+            );
+        }
+        parts.join("; ")
+    };
+    let unchecked = match k.requires.as_ref().and_then(|r| r.not_checked.as_deref()) {
+        Some(n) => format!("; requires not checked: {n}"),
+        None => String::new(),
+    };
     match k.verdict {
-        Verdict::Loads => format!("loads, {relocs}"),
+        Verdict::Loads => format!("loads, {relocs}{unchecked}"),
         Verdict::LoadsGuardedPoison => {
             format!(
-                "loads (guarded poison), {relocs}, {} poisoned, all guarded",
+                "loads (guarded poison), {relocs}, {} poisoned, all guarded{unchecked}",
                 class.poisoned
             )
         }
-        Verdict::Fails => {
-            let mut parts: Vec<String> = k.failures.iter().map(failure_text).collect();
-            if parts.is_empty() {
-                parts.push(
-                    k.reason
-                        .clone()
-                        .unwrap_or_else(|| "relocation failed".into()),
-                );
+        Verdict::LoadsWithout => {
+            let r = k.requires.as_ref();
+            let programs = r.map_or(&[][..], |r| &r.without_programs[..]);
+            let maps = r.map_or(&[][..], |r| &r.without_maps[..]);
+            let mut off = format!(
+                "{} {}",
+                if programs.len() == 1 {
+                    "program"
+                } else {
+                    "programs"
+                },
+                programs.join(", ")
+            );
+            if !maps.is_empty() {
+                off.push_str(&format!(
+                    " and {} {}",
+                    if maps.len() == 1 { "map" } else { "maps" },
+                    maps.join(", ")
+                ));
             }
-            format!("fails, {}", parts.join("; "))
+            format!("loads without {off}; {}", why())
         }
+        Verdict::Fails => format!("fails, {}", why()),
+        Verdict::Unknown => format!(
+            "unknown: {}",
+            k.requires
+                .as_ref()
+                .and_then(|r| requires_text(r, class))
+                .unwrap_or_else(|| "some requirement cannot be told".into())
+        ),
         Verdict::Incompatible => format!(
             "incompatible: {} ({relocs})",
             k.reason.as_deref().unwrap_or("cannot run there")
@@ -202,7 +275,7 @@ fn paint(style: Style, v: Verdict, s: &str) -> String {
     match v {
         Verdict::Loads | Verdict::LoadsGuardedPoison => style.ok(s),
         Verdict::Fails | Verdict::Unreadable => style.fail(s),
-        Verdict::Incompatible => style.warn(s),
+        Verdict::LoadsWithout | Verdict::Unknown | Verdict::Incompatible => style.warn(s),
     }
 }
 
@@ -233,7 +306,9 @@ fn counts_text(c: &Counts) -> String {
     for (n, what) in [
         (c.loads, "loads"),
         (c.guarded, "loads (guarded poison)"),
+        (c.without, "loads without some programs"),
         (c.fails, "fails"),
+        (c.unknown, "unknown"),
         (c.incompatible, "incompatible"),
     ] {
         if n > 0 {
@@ -348,14 +423,17 @@ pub fn write_markdown(w: &mut impl Write, objects: &[String], classes: &Classes)
             let icon = match key.verdict {
                 Verdict::Loads | Verdict::LoadsGuardedPoison => ":white_check_mark:",
                 Verdict::Fails => ":x:",
-                Verdict::Incompatible | Verdict::Unreadable => ":warning:",
+                Verdict::LoadsWithout | Verdict::Incompatible | Verdict::Unreadable => ":warning:",
+                Verdict::Unknown => ":grey_question:",
             };
             let text = class_text(key, class);
             // The verdict has its own column: the detail is what follows it.
             let detail = [
                 "loads (guarded poison), ",
                 "loads, ",
+                "loads without ",
                 "fails, ",
+                "unknown: ",
                 "incompatible: ",
                 "unreadable: ",
             ]

@@ -1,4 +1,4 @@
-//! `dry-run --format markdown`: the `coretool.dry-run/v1` document (the same model `--json`
+//! `dry-run --format markdown`: the `coretool.dry-run/v2` document (the same model `--json`
 //! writes) as a job summary: one row per kernel, then the relocations and programs that keep
 //! the object from loading, with the source line each came from.
 
@@ -15,10 +15,11 @@ pub fn is_problem(r: &RelocationDoc) -> bool {
 }
 
 fn verdict(t: &TargetDoc) -> String {
-    let icon = if t.verdict == "loads" {
-        ":white_check_mark:"
-    } else {
-        ":x:"
+    let icon = match t.verdict.as_str() {
+        "loads" => ":white_check_mark:",
+        "loads-without" => ":warning:",
+        "unknown" => ":grey_question:",
+        _ => ":x:",
     };
     format!("{icon} {}", t.verdict)
 }
@@ -48,12 +49,43 @@ fn detail(t: &TargetDoc) -> String {
             parts.push(format!("{n} {}", if n == 1 { one } else { many }));
         }
     }
+    let q = &t.requires;
+    if !q.without_programs.is_empty() {
+        parts.push(format!(
+            "the loader has to turn off {}",
+            q.without_programs
+                .iter()
+                .map(|p| code(p))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let (missing, unknown) =
+        q.requirements
+            .iter()
+            .fold((0, 0), |(m, u), r| match r.status.as_str() {
+                "missing" => (m + 1, u),
+                _ => (m, u + 1),
+            });
+    for (n, what) in [(missing, "missing"), (unknown, "unknown")] {
+        if n > 0 {
+            let s = if n == 1 { "" } else { "s" };
+            parts.push(format!("{n} requirement{s} {what}"));
+        }
+    }
+    if let Some(why) = &q.reason {
+        parts.push(format!("requires not checked: {}", cell(why)));
+    }
     parts.join(", ")
 }
 
 /// The document as Markdown; `labels` names each target (one per `doc.targets`).
 pub fn write_markdown(w: &mut impl Write, doc: &Document, labels: &[String]) -> io::Result<()> {
-    let fails = doc.targets.iter().filter(|t| t.verdict != "loads").count();
+    let fails = doc
+        .targets
+        .iter()
+        .filter(|t| matches!(t.verdict.as_str(), "fails" | "loads-without"))
+        .count();
     writeln!(
         w,
         "## coretool dry-run: {}: {} of {} kernel{} fail{}",
@@ -137,6 +169,42 @@ pub fn write_markdown(w: &mut impl Write, doc: &Document, labels: &[String]) -> 
                     code(&r.accessor),
                     status,
                     r.source.as_deref().map(code).unwrap_or_default(),
+                ],
+            )?;
+        }
+    }
+    let needs: Vec<_> = doc
+        .targets
+        .iter()
+        .zip(labels)
+        .flat_map(|(t, l)| t.requires.requirements.iter().map(move |r| (l, r)))
+        .collect();
+    if !needs.is_empty() {
+        writeln!(w)?;
+        writeln!(w, "### Requirements missing or unknown")?;
+        writeln!(w)?;
+        markdown::header(
+            w,
+            &[
+                text("kernel"),
+                text("program"),
+                text("requirement"),
+                text("status"),
+                text("evidence"),
+            ],
+        )?;
+        for (label, r) in needs {
+            markdown::row(
+                w,
+                &[
+                    code(label),
+                    r.program
+                        .as_deref()
+                        .map(code)
+                        .unwrap_or_else(|| "(object)".into()),
+                    format!("{} {}", r.kind, code(&r.name)),
+                    format!("{} ({})", r.status, r.stage),
+                    cell(&r.evidence),
                 ],
             )?;
         }

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use coretool::compat::KernelId;
+use coretool::dryrun::report::{RequirementDoc, RequiresDoc};
 use coretool::libbpf::object::LiveOutcome;
 use coretool::requires::{live, ObjectRequirements, ObjectVerdict, Requirement, Status, Verdict};
 
@@ -308,5 +309,31 @@ fn live_text(p: &coretool::requires::ProgramVerdict, o: &LiveOutcome, style: Sty
         Some(true) => style.ok(&format!("{got}, as predicted")),
         Some(false) => style.fail(&format!("{got}, predicted {}", p.verdict.name())),
         None => style.warn(&format!("{got}, predicted unknown")),
+    }
+}
+
+/// The requires half of a `dry-run` target or a `compat` record
+/// ([`coretool::dryrun::report::RequiresDoc`]): the verdict, and what is missing or unknown.
+pub(crate) fn requires_doc(r: &ObjectRequirements) -> RequiresDoc {
+    let (without_programs, without_maps) = match &r.verdict {
+        ObjectVerdict::LoadsWithout { programs, maps } => (programs.clone(), maps.clone()),
+        _ => (Vec::new(), Vec::new()),
+    };
+    RequiresDoc {
+        verdict: r.verdict.name().to_owned(),
+        reason: None,
+        without_programs,
+        without_maps,
+        requirements: coretool::requires::problems(r)
+            .into_iter()
+            .map(|(program, q)| RequirementDoc {
+                program: program.map(str::to_owned),
+                kind: q.kind.name().to_owned(),
+                name: q.name.clone(),
+                status: q.status.name().to_owned(),
+                stage: q.stage.name().to_owned(),
+                evidence: q.evidence.clone(),
+            })
+            .collect(),
     }
 }

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use super::names::{NameSet, NameTable};
 use crate::btf::{Btf, Kind};
 use crate::check::config::KernelConfig;
 
@@ -59,7 +60,7 @@ pub struct KernelOffers {
     /// `enum bpf_map_type`: value → enumerator name.
     pub map_types: BTreeMap<u32, String>,
     /// FUNC records: name → its arguments.
-    pub funcs: HashMap<String, Proto>,
+    pub funcs: NameTable<Proto>,
     /// Functions tagged `bpf_kfunc` (`None`: this BTF has no such decl tags at all).
     pub kfuncs: Option<HashSet<String>>,
     /// Kfuncs found in the vmlinux's `.BTF_ids` sets, when the source is an image or ELF and
@@ -81,7 +82,7 @@ pub struct KernelOffers {
     /// STRUCT names (`bpf_struct_ops_*`).
     pub structs: HashSet<String>,
     /// Every enumerator of every enum (flags such as `BPF_F_MMAPABLE`).
-    pub enumerators: HashSet<String>,
+    pub enumerators: NameSet,
     /// The BTF kinds its BTF uses.
     pub kinds: BTreeSet<Kind>,
     pub config: Option<ConfigFile>,
@@ -260,11 +261,32 @@ impl KernelOffers {
 
     fn gather(&mut self, btf: &Btf, module: Option<&str>) {
         let o = self;
+        if module.is_none() {
+            // Sized up front: a vmlinux BTF is about 45% FUNCs and 17% enumerators (by type
+            // count), and growing these tables type by type is a good part of the walk's cost.
+            let count = btf.type_count() as usize;
+            o.funcs = NameTable::with_capacity(count / 2, count * 8);
+            o.enumerators = NameSet::with_capacity(count / 5, count * 4);
+        }
         let mut tagged: HashSet<u32> = HashSet::new();
         let mut any_tag = false;
+        let mut kinds = [false; Kind::ALL.len()];
         for t in btf.types() {
             let kind = t.kind();
-            o.kinds.insert(kind);
+            kinds[kind as usize] = true;
+            // Only the kinds below are looked at by name (most types are not).
+            if !matches!(
+                kind,
+                Kind::Enum
+                    | Kind::Enum64
+                    | Kind::Func
+                    | Kind::Typedef
+                    | Kind::Var
+                    | Kind::Struct
+                    | Kind::DeclTag
+            ) {
+                continue;
+            }
             let tname = btf.name_of(&t);
             match kind {
                 Kind::Enum | Kind::Enum64 => {
@@ -279,7 +301,7 @@ impl KernelOffers {
                         let Some(n) = btf.str_at(v.name_off) else {
                             continue;
                         };
-                        o.enumerators.insert(n.to_owned());
+                        o.enumerators.insert(n);
                         match target {
                             1 => {
                                 if let Some(h) = n.strip_prefix("BPF_FUNC_") {
@@ -306,8 +328,7 @@ impl KernelOffers {
                         o.spilled_slot_read = spilled_slot_read(btf, &t);
                     }
                     if let Some(n) = proto_of(btf, t.type_id(), 0) {
-                        if !o.funcs.contains_key(tname) {
-                            o.funcs.insert(tname.to_owned(), n);
+                        if o.funcs.insert(tname, n) {
                             if let Some(m) = module {
                                 o.in_module.insert(tname.to_owned(), m.to_owned());
                             }
@@ -343,6 +364,8 @@ impl KernelOffers {
                 _ => {}
             }
         }
+        o.kinds
+            .extend(Kind::ALL.into_iter().filter(|k| kinds[*k as usize]));
         // `enum bpf_prog_type` and friends also live as enumerators; the enumerators set
         // keeps flags only.
         let names = tagged
@@ -371,6 +394,36 @@ impl KernelOffers {
         self.symbols = symbols;
         self
     }
+}
+
+/// What the kernel a source on disk holds offers, as `requires`, `compat` and `dry-run` read
+/// it: its BTF (`btf`, read from `source`), the config and symbol table that come with the
+/// source ([`companions`]), the kfuncs of its `.BTF_ids` when `want_kfuncs` and the BTF has no
+/// `bpf_kfunc` decl tags ([`btf_ids_kfuncs`]: reads the source again), and, with `probe` and
+/// when the source is the running kernel's BTF, the live probes ([`probe_running`]: loads a
+/// trivial program when the privilege allows).
+pub fn of_source(
+    source: &Path,
+    name: &str,
+    btf: &Btf,
+    release: Option<&str>,
+    want_kfuncs: bool,
+    probe: bool,
+) -> KernelOffers {
+    let (config, symbols) = companions(source, release);
+    let mut offers = KernelOffers::from_btf(name, btf)
+        .with_release(release.map(str::to_owned))
+        .with_config(config)
+        .with_symbols(symbols);
+    let running = source.starts_with("/sys/kernel/btf");
+    if probe && running {
+        let may_load = crate::host::privilege().can_trace();
+        offers.live = Some(probe_running(btf, may_load));
+    }
+    if offers.kfuncs.is_none() && want_kfuncs && !running {
+        offers.btf_ids_kfuncs = btf_ids_kfuncs(source, btf);
+    }
+    offers
 }
 
 /// The config and symbol table that come with a kernel source on disk: `config-REL` and

@@ -1,6 +1,6 @@
 //! The typed view of the coretool `--json` outputs that the kernel matrix judges and the library
 //! has no model of: `coretool.btf/v1`, `coretool.check-btf/v1` and `coretool.selftest/v1`
-//! (docs/btf.md, docs/check-btf.md, docs/selftest.md). `coretool.dry-run/v1` is read with the
+//! (docs/btf.md, docs/check-btf.md, docs/selftest.md). `coretool.dry-run/v2` is read with the
 //! library's own types (`coretool::dryrun::report`), which the binary writes.
 //!
 //! Every field is optional or defaulted: a file that is JSON but lacks a field reads as that

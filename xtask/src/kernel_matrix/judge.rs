@@ -8,7 +8,7 @@
 //! vmlinuz's `task_struct` and type count equal what the kernel exports in sysfs); and whether
 //! a VM's guest script finished. Every problem becomes one line in `failures`.
 //!
-//! Dry-run outputs are read with the library's model of `coretool.dry-run/v1`
+//! Dry-run outputs are read with the library's model of `coretool.dry-run/v2`
 //! (`coretool::dryrun::report`, the types the binary serializes), strictly: an output that is
 //! not such a document is a failure that says why, never a silently missing side.
 
@@ -404,7 +404,7 @@ pub struct Side {
     /// Present when the run did not exit 0: the last line of its stderr, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stderr: Option<Option<String>>,
-    /// Present when its output is unusable (not JSON, not a `coretool.dry-run/v1` document),
+    /// Present when its output is unusable (not JSON, not a `coretool.dry-run/v2` document),
     /// or absent although it exited 0: why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_error: Option<String>,
@@ -698,7 +698,7 @@ fn side(files: &StepFiles) -> Result<(Option<TargetDoc>, Option<Side>)> {
     let out = out.ok();
     let output = out.as_ref().map(|(mode, t)| SideOutput {
         mode: mode.clone(),
-        loads: t.verdict == "loads",
+        loads: t.relocations_verdict == "loads",
         failure: t.failure.clone(),
         summary: t.summary,
     });
