@@ -613,7 +613,7 @@ _coretool() {
             return 0
             ;;
         coretool__subcmd__requires)
-            opts="-v -h -V --json --verbose --btf --cache --no-cache --cache-max --live --no-attach --color --help --version"
+            opts="-v -h -V --json --verbose --btf --cache --no-cache --cache-max --live --no-attach --no-modules --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -123,6 +123,7 @@ complete -c coretool -n "__fish_coretool_using_subcommand requires" -s v -l verb
 complete -c coretool -n "__fish_coretool_using_subcommand requires" -l no-cache -d 'Neither read nor write the BTF cache'
 complete -c coretool -n "__fish_coretool_using_subcommand requires" -l live -d 'Also load (and attach, where the section names a kernel target) each program on its own on the running kernel, with only the maps it uses, and compare with the prediction; everything is unloaded again. Needs root (or CAP_BPF and CAP_PERFMON); no --btf'
 complete -c coretool -n "__fish_coretool_using_subcommand requires" -l no-attach -d 'With --live: load each program on its own but attach none, so only what the kernel checks at load (BPF_PROG_LOAD, the verifier) is compared with the prediction'
+complete -c coretool -n "__fish_coretool_using_subcommand requires" -l no-modules -d 'Read no module BTF: judge each kernel as it runs with no module loaded. By default, when vmlinux\'s BTF lacks a target or kfunc an object needs, the modules that come with the source are searched (a package\'s lib/modules, the loaded ones in /sys/kernel/btf)'
 complete -c coretool -n "__fish_coretool_using_subcommand requires" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c coretool -n "__fish_coretool_using_subcommand requires" -s V -l version -d 'Print version'
 complete -c coretool -n "__fish_coretool_using_subcommand compat" -l kernels -d 'Kernel sources: files, packages or directories (repeatable; several per flag)' -r -F

@@ -72,6 +72,11 @@ pub struct RequiresArgs {
     /// checks at load (BPF_PROG_LOAD, the verifier) is compared with the prediction
     #[arg(long, requires = "live")]
     pub no_attach: bool,
+    /// Read no module BTF: judge each kernel as it runs with no module loaded. By default,
+    /// when vmlinux's BTF lacks a target or kfunc an object needs, the modules that come with
+    /// the source are searched (a package's lib/modules, the loaded ones in /sys/kernel/btf)
+    #[arg(long)]
+    pub no_modules: bool,
 }
 
 struct Kernel {
@@ -113,7 +118,9 @@ pub fn run(args: RequiresArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             true,
         );
         // Something absent from vmlinux's BTF may be a module's: read them (once per kernel).
-        if objects
+        if args.no_modules {
+            offers.modules_off = true;
+        } else if objects
             .iter()
             .any(|(_, n, _)| requires::offers::misses_module_names(n, &offers))
         {

@@ -661,9 +661,10 @@ fn extern_req(e: &Extern, offers: &KernelOffers) -> Requirement {
                         offers.modules_note()
                     ),
                 ),
-                (true, Some(set)) if set.contains(&e.name) => {
-                    (Status::Ok, format!("FUNC {} {from}", e.name))
-                }
+                (true, Some(set)) if set.contains(&e.name) => (
+                    offers.found(&e.name),
+                    format!("FUNC {} {from} in {}", e.name, offers.btf_of(&e.name)),
+                ),
                 // A module's FUNC, where only vmlinux's .BTF_ids were read.
                 (true, Some(_))
                     if offers.kfuncs.is_none() && offers.in_module.contains_key(&e.name) =>
@@ -816,7 +817,7 @@ fn target_reqs(
                     push(
                         reqs,
                         t,
-                        Status::Ok,
+                        offers.found(&func),
                         Stage::Load,
                         format!("FUNC {func} ({} arguments) in {}", n.args, offers.btf_of(&func)),
                     );
@@ -844,7 +845,7 @@ fn target_reqs(
                     push(
                         reqs,
                         t,
-                        Status::Ok,
+                        offers.found(&format!("btf_trace_{t}")),
                         Stage::Load,
                         format!(
                             "typedef btf_trace_{t} ({} arguments) in {}",
@@ -878,7 +879,8 @@ fn target_reqs(
                         n.args,
                         offers.btf_of(&format!("btf_trace_{t}"))
                     );
-                    push(reqs, t, Status::Ok, Stage::Attach, ev);
+                    let st = offers.found(&format!("btf_trace_{t}"));
+                    push(reqs, t, st, Stage::Attach, ev);
                     ctx_req(p, needs, offers, n, &format!("btf_trace_{t}"), kind, reqs);
                 }
                 None => {

@@ -71,6 +71,10 @@ pub struct KernelOffers {
     pub raw_tracepoints: HashMap<String, Proto>,
     /// Names found in a module's BTF rather than vmlinux's: FUNC or tracepoint → module.
     pub in_module: HashMap<String, String>,
+    /// The modules read are the loaded ones (`/sys/kernel/btf`), not those a package ships.
+    pub modules_loaded: bool,
+    /// Module BTF was not to be read (`requires --no-modules`): a kernel with no module loaded.
+    pub modules_off: bool,
     /// The modules read: (module files, those with BTF). `None`: none were; the source had
     /// no module tree, or nothing the objects need was missing from vmlinux.
     pub modules_read: Option<(usize, usize)>,
@@ -242,8 +246,20 @@ impl KernelOffers {
     /// xfs's BTF`.
     pub fn btf_of(&self, name: &str) -> String {
         match self.in_module.get(name) {
-            Some(m) => format!("module {m}'s BTF (libbpf finds it once {m} is loaded)"),
+            Some(m) if self.modules_loaded => format!("module {m}'s BTF (loaded)"),
+            Some(m) => format!(
+                "module {m}'s BTF, not vmlinux's: libbpf finds it only if {m} is loaded when the program loads"
+            ),
             None => "the kernel's BTF".to_owned(),
+        }
+    }
+
+    /// The status of a FUNC or tracepoint found in this kernel: `ok` in vmlinux or a loaded
+    /// module, `unknown` in a module the source ships (whether it will be loaded is not known).
+    pub fn found(&self, name: &str) -> super::check::Status {
+        match self.in_module.contains_key(name) && !self.modules_loaded {
+            true => super::check::Status::Unknown,
+            false => super::check::Status::Ok,
         }
     }
 
@@ -255,6 +271,7 @@ impl KernelOffers {
             Some((files, _)) => {
                 format!(" (vmlinux's; none of its {files} modules carries BTF)")
             }
+            None if self.modules_off => " (vmlinux's; modules not read: --no-modules)".to_owned(),
             None => " (vmlinux's; no module BTF came with this source)".to_owned(),
         }
     }
@@ -609,6 +626,7 @@ pub fn add_modules(
         }
     }
     offers.modules_read = Some((total, read));
+    offers.modules_loaded = sysfs.is_some();
     read
 }
 

@@ -142,7 +142,7 @@ impl Coretool {
             && Command::new(&bin)
                 .args(["help", "requires"])
                 .output()
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--no-attach"));
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--no-modules"));
         let selftest = Self::has(&bin, "selftest");
         let dry_run = Self::has(&bin, "dry-run");
         let offline = dry_run
@@ -355,10 +355,6 @@ fn requires_objects(root: &Path, args: &Args) -> Result<Vec<PathBuf>> {
         for dir in ["tests/fixtures/requires", "tests/fixtures/dryrun"] {
             objects.extend(bpf_objects_in(&root.join(dir))?);
         }
-        // Its targets are in xfs.ko, which the guests do not load (their modules are not
-        // installed where the guest looks): `requires` counts every module shipped as
-        // loadable, the live load cannot. tests/requires.rs checks it offline.
-        objects.retain(|o| !o.ends_with("needs_module.bpf.o"));
         objects.push(root.join("tests/fixtures/core_all_kinds.bpf.o"));
         if !args.no_corpus {
             let corpus = match &args.corpus {
@@ -586,12 +582,15 @@ impl Runner {
             ],
         )?;
         if self.coretool.features.requires {
-            // The prediction, made here from the kernel's BTF (and the config next to it).
-            // The objects first: --btf takes every argument after it.
+            // The prediction, made here from the kernel's BTF (and the config next to it),
+            // for the kernel as the guest runs it: with no module loaded (--no-modules; the
+            // guests load none, the host has none). The objects first: --btf takes every
+            // argument after it.
             let mut args: Vec<&std::ffi::OsStr> = vec![
                 "--json".as_ref(),
                 "requires".as_ref(),
                 "--no-cache".as_ref(),
+                "--no-modules".as_ref(),
             ];
             args.extend(self.requires_objects.iter().map(|o| o.as_os_str()));
             args.extend(["--btf".as_ref(), btf.as_os_str()]);
