@@ -40,8 +40,10 @@ echo "$RUNS runs each, median wall time, peak RSS; $(nproc) CPUs, load average $
 # The loops BTFHub-style scripts run: one bpftool process per kernel, every kernel (bpftool
 # writes an output even where an object cannot load). The archive loop unpacks each archive,
 # minimizes it, and deletes the unpacked BTF before the next.
-RAW_LOOP="bpftool version >/dev/null && rm -rf $WORK/bt $WORK/bt.failed && cd $RAW && find . -name '*.btf' | while read -r f; do mkdir -p $WORK/bt/\$(dirname \$f) && { bpftool gen min_core_btf \$f $WORK/bt/\$f $OBJS || echo \$f >>$WORK/bt.failed; }; done"
-HUB_LOOP="bpftool version >/dev/null && rm -rf $WORK/hb $WORK/hb.failed && cd $HUB && find . -name '*.btf.tar.xz' | while read -r f; do d=\$(dirname \$f); b=\$(basename \$f .tar.xz); mkdir -p $WORK/hb/\$d $WORK/x && tar -C $WORK/x -xJf \$f && { bpftool gen min_core_btf $WORK/x/\$b $WORK/hb/\$d/\$b $OBJS || echo \$f >>$WORK/hb.failed; } && rm $WORK/x/\$b; done"
+raw_loop() { echo "bpftool version >/dev/null && rm -rf $WORK/bt $WORK/bt.failed && cd $1 && find . -name '*.btf' | while read -r f; do mkdir -p $WORK/bt/\$(dirname \$f) && { bpftool gen min_core_btf \$f $WORK/bt/\$f $OBJS || echo \$f >>$WORK/bt.failed; }; done"; }
+RAW_LOOP=$(raw_loop "$RAW")
+hub_loop() { echo "bpftool version >/dev/null && rm -rf $WORK/hb $WORK/hb.failed && cd $1 && find . -name '*.btf.tar.xz' | while read -r f; do d=\$(dirname \$f); b=\$(basename \$f .tar.xz); mkdir -p $WORK/hb/\$d $WORK/x && tar -C $WORK/x -xJf \$f && { bpftool gen min_core_btf $WORK/x/\$b $WORK/hb/\$d/\$b $OBJS || echo \$f >>$WORK/hb.failed; } && rm $WORK/x/\$b; done"; }
+HUB_LOOP=$(hub_loop "$HUB")
 
 # side_by_side LABEL CORETOOL BPFTOOL: medians of both, the speed-up and the memory ratio.
 side_by_side() {
@@ -104,10 +106,37 @@ check() {
 check archives "$HUB" "$WORK/hc" "$WORK/hb" hb
 check raw "$RAW" "$WORK/rc" "$WORK/bt" bt
 
+# The same on the amd64 kernels only, where both tools write every kernel (on the others
+# coretool stops after relocating against the full BTF, bpftool goes on to minimize).
+for form in HUB RAW; do
+    src=${!form}
+    find "$src" \( -name '*.btf.tar.xz' -o -name '*.btf' \) -path '*/amd64/*' | while read -r f; do
+        d=$WORK/amd64-$form/${f#"$src"/}
+        mkdir -p "$(dirname "$d")" && ln -s "$f" "$d"
+    done
+done
+N_AMD64=$(find "$WORK/amd64-HUB" -name '*.btf.tar.xz' | wc -l)
+HUB=$WORK/amd64-HUB RAW=$WORK/amd64-RAW
+HUB_LOOP=$(hub_loop "$HUB") RAW_LOOP=$(raw_loop "$RAW")
+"$CT" btfgen --cache "$WORK/cache" $OBJS --kernels "$HUB" "$RAW" -o "$WORK/w3" >/dev/null
+echo "amd64 only: $N_AMD64 kernels, every one minimized by both tools"
+side_by_side "archives, cache warm" \
+    "rm -rf $WORK/hc && { $CT btfgen --cache $WORK/cache $OBJS --kernels $HUB -o $WORK/hc || [ \$? = 1 ]; }" \
+    "$HUB_LOOP"
+side_by_side "raw BTF, cache warm" \
+    "rm -rf $WORK/rc && { $CT btfgen --cache $WORK/cache $OBJS --kernels $RAW -o $WORK/rc || [ \$? = 1 ]; }" \
+    "$RAW_LOOP"
+side_by_side "raw BTF, no cache" \
+    "rm -rf $WORK/rc && { $CT btfgen --no-cache $OBJS --kernels $RAW -o $WORK/rc || [ \$? = 1 ]; }" \
+    "$RAW_LOOP"
+HUB=$(realpath "${dirs[0]:-$HOME/.cache/coretool/fleet-btfhub}")
+N_HUB=$(find "$HUB" -name '*.btf.tar.xz' | wc -l)
+
 # Peak memory at a tenth of the fleet and at all of it: the same, give or take, if it does not
-# grow with the number of kernels.
+# grow with the number of kernels. (It grows with the largest kernel, which a worker holds
+# several copies of at once: the tenth is every tenth archive by size, from the largest.)
 mkdir -p "$WORK/small"
-find "$HUB" -name '*.btf.tar.xz' | sort | awk -v n="$N_HUB" 'NR % 10 == 1' | while read -r f; do
+find "$HUB" -name '*.btf.tar.xz' -printf '%s %p\n' | sort -rn | awk 'NR % 10 == 1 { print $2 }' | while read -r f; do
     d=$WORK/small/${f#"$HUB"/}
     mkdir -p "$(dirname "$d")" && ln -s "$f" "$d"
 done
