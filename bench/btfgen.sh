@@ -25,7 +25,9 @@
 # an object cannot load (x86 objects whose kprobes read `pt_regs.di` on arm64, ppc64el and
 # riscv64; little-endian objects on s390x), which bpftool minimizes all the same: those
 # kernels are counted and named by architecture, and byte identity is checked on every
-# kernel coretool wrote. Peak RSS of coretool over a tenth of the archives and over all.
+# kernel coretool wrote; then the amd64 kernels alone, where both tools write every kernel.
+# Wall time (median), CPU time (one run), peak RSS of coretool over the largest tenth of the
+# archives and over all of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = --fleet ]; then

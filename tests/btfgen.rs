@@ -828,7 +828,10 @@ fn libbpf_tools_relocate_on_minimized_btf_as_on_full() {
                         .any(|n| name.ends_with(&format!("/{n}.bpf.o")));
                     assert_eq!(ob["loads"], !x86, "{ob}");
                     if x86 {
-                        assert!(ob["problems"].to_string().contains("struct pt_regs."), "{ob}");
+                        assert!(
+                            ob["problems"].to_string().contains("struct pt_regs."),
+                            "{ob}"
+                        );
                     }
                 }
             }
@@ -837,7 +840,10 @@ fn libbpf_tools_relocate_on_minimized_btf_as_on_full() {
     let summary = recs.last().unwrap();
     assert_eq!(summary["record"], "summary");
     assert_eq!(summary["minimized"], 3 + kernels.len(), "{summary}");
-    assert!(summary["relocations_proven"].as_u64().unwrap() > 1000, "{summary}");
+    assert!(
+        summary["relocations_proven"].as_u64().unwrap() > 1000,
+        "{summary}"
+    );
 
     // The objects that are not x86-only on the little-endian kernels: all minimized and proven.
     let neutral: Vec<String> = objs
