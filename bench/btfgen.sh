@@ -5,8 +5,9 @@
 # the two tools is byte-identical.
 #
 #   bench/btfgen.sh [COPIES] [RUNS]     default COPIES: 10, RUNS: 3
+#   bench/btfgen.sh --fleet [ARCHIVES [RAW]] [--runs N]
 #
-# Two fleets, from the raw BTF of every Debian kernel in the kernel cache
+# Default mode: two fleets, from the raw BTF of every Debian kernel in the kernel cache
 # (scripts/fetch-kernels.sh), each kernel copied COPIES times into BTFHub's layout
 # (debian/<n>/x86_64/...): raw `<release>.btf` files, which both tools read as they are; and
 # BTFHub archives `<release>.btf.tar.xz`, which the bpftool loop unpacks one at a time (as the
@@ -14,8 +15,24 @@
 # as a CI cache would keep it) and without it. The objects: the all-kinds fixture, the bundled
 # probe, the dry-run probe and the subprogram fixture. Peak RSS is measured at two fleet sizes
 # to show it does not grow with the number of kernels.
+#
+# --fleet mode: the whole fleet corpus (scripts/fetch-fleet.sh), every kernel of every
+# architecture, in both forms: ARCHIVES, BTFHub's layout of `.btf.tar.xz` (default
+# ~/.cache/coretool/fleet-btfhub), and RAW, the same kernels as raw `.btf` (default
+# ~/.cache/coretool/fleet). The objects: the bundled probe, the all-kinds fixture and 12 of
+# Debian's libbpf-tools (target/corpus/libbpf-tools, made by `cargo xtask corpus` when
+# missing). The bpftool loop runs on every kernel; coretool writes nothing for a kernel where
+# an object cannot load (x86 objects whose kprobes read `pt_regs.di` on arm64, ppc64el and
+# riscv64; little-endian objects on s390x), which bpftool minimizes all the same: those
+# kernels are counted and named by architecture, and byte identity is checked on every
+# kernel coretool wrote; then the amd64 kernels alone, where both tools write every kernel.
+# Wall time (median), CPU time (one run), peak RSS of coretool over the largest tenth of the
+# archives and over all of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --fleet ]; then
+    exec bench/btfgen-fleet.sh "${@:2}"
+fi
 COPIES=${1:-10}
 RUNS=${2:-3}
 cargo build --release --quiet --example extract_btf

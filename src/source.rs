@@ -760,13 +760,20 @@ fn bzimage_release(data: &[u8]) -> Option<String> {
     std::str::from_utf8(&s[..end]).ok().map(str::to_owned)
 }
 
-fn limited_read(
+fn limited_read(path: &Path, r: impl Read, what: &str, limit: u64) -> Result<Vec<u8>, InputError> {
+    limited_read_sized(path, r, what, limit, 0)
+}
+
+/// [`limited_read`] into a buffer of `size` bytes to start with (what a tar header says its
+/// member holds, bounded by `limit`), so that a large member is not copied as the buffer grows.
+fn limited_read_sized(
     path: &Path,
     mut r: impl Read,
     what: &str,
     limit: u64,
+    size: u64,
 ) -> Result<Vec<u8>, InputError> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(size.min(limit.saturating_add(1)).min(1 << 30) as usize);
     let n = (&mut r)
         .take(limit + 1)
         .read_to_end(&mut out)
@@ -923,7 +930,8 @@ fn tar_btf_member(path: &Path, data: &[u8], limit: u64) -> Result<(String, Vec<u
             .path()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        let content = limited_read(path, &mut entry, "tar member", limit)?;
+        let size = entry.header().size().unwrap_or(0);
+        let content = limited_read_sized(path, &mut entry, "tar member", limit, size)?;
         if detect_endian(&content).is_some() || is_elf(&content) {
             return Ok((name, content));
         }

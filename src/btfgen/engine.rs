@@ -14,8 +14,9 @@ use std::path::Path;
 use crate::btf::{Btf, Endian};
 use crate::compat::sources::{self, CacheUse, Kernel, KernelInput, Unlisted};
 use crate::compat::{Cache, KernelId};
-use crate::dryrun::engine::{self, Mode, Target, TargetReport};
+use crate::dryrun::engine::{self, Target, TargetReport};
 use crate::dryrun::offline::{OfflineKernel, OfflineTarget};
+use crate::libbpf::object::OpenRefusal;
 use crate::reloc::{cands, Object, Status};
 use crate::source;
 
@@ -92,12 +93,32 @@ pub fn run(
     on_result: impl FnMut(KernelResult) -> bool,
 ) {
     let cache = opts.cache.as_ref();
+    let prepared = Objects::prepare(objects);
     crate::compat::engine::stream(
         inputs.len(),
         opts.jobs,
-        |seq| one_kernel(objects, seq, &inputs[seq], cache),
+        |seq| one_kernel(&prepared, seq, &inputs[seq], cache),
         on_result,
     );
+}
+
+/// What depends on the objects only, worked out once for the whole fleet: whether libbpf
+/// opens each one (the first step of every relocation, twice per kernel otherwise), and the
+/// candidate names every kernel indexes.
+pub struct Objects<'o> {
+    objects: &'o [Object],
+    opened: Vec<Result<(), OpenRefusal>>,
+    wanted: Vec<Vec<u8>>,
+}
+
+impl<'o> Objects<'o> {
+    pub fn prepare(objects: &'o [Object]) -> Self {
+        Objects {
+            objects,
+            opened: objects.iter().map(engine::open_check).collect(),
+            wanted: cands::wanted_names_of(objects),
+        }
+    }
 }
 
 fn unreadable(seq: usize, path: &Path, reason: String) -> KernelResult {
@@ -114,7 +135,7 @@ fn unreadable(seq: usize, path: &Path, reason: String) -> KernelResult {
 }
 
 fn one_kernel(
-    objects: &[Object],
+    objects: &Objects<'_>,
     seq: usize,
     input: &Result<KernelInput, Unlisted>,
     cache: Option<&Cache>,
@@ -158,7 +179,8 @@ impl Modules<'_> {
 
 /// Relocate against the full BTF (and its modules where vmlinux has no candidate), judge
 /// each object, and, when all load, minimize and prove.
-pub fn minimize_kernel(objects: &[Object], kernel: &Kernel) -> (Vec<ObjectResult>, Outcome) {
+pub fn minimize_kernel(prepared: &Objects<'_>, kernel: &Kernel) -> (Vec<ObjectResult>, Outcome) {
+    let objects = prepared.objects;
     let full = &kernel.btf;
     let fail = |why: String| Outcome::Error {
         reason: format!("{}: {why}", kernel.id.source),
@@ -173,17 +195,16 @@ pub fn minimize_kernel(objects: &[Object], kernel: &Kernel) -> (Vec<ObjectResult
     let mut reports = Vec::new();
     let mut results = Vec::new();
     // The kernel's BTF goes into libbpf once, its candidates indexed once, for every object.
-    let wanted = cands::wanted_names_of(objects);
     let offline_target = OfflineTarget {
         btf: full,
         running_kernel: false,
     };
-    let prepared = match OfflineKernel::load(&offline_target, &wanted) {
+    let loaded = match OfflineKernel::load(&offline_target, &prepared.wanted) {
         Ok(p) => p,
         Err(e) => return (results, fail(e.to_string())),
     };
     for (i, obj) in objects.iter().enumerate() {
-        let mut report = match relocate_on(obj, full, &prepared) {
+        let mut report = match relocate_on(obj, full, &loaded, &prepared.opened[i]) {
             Ok(r) => r,
             Err(why) => return (results, fail(why)),
         };
@@ -204,7 +225,7 @@ pub fn minimize_kernel(objects: &[Object], kernel: &Kernel) -> (Vec<ObjectResult
         false => Vec::new(),
     };
     match mark(&reports, full, &used)
-        .and_then(|marks| minimize_and_prove(objects, &reports, &marks, full))
+        .and_then(|marks| minimize_and_prove(prepared, &reports, &marks, full))
     {
         Ok(outcome) => (results, outcome),
         Err(why) => (results, fail(why)),
@@ -278,32 +299,25 @@ fn mark(
     Ok(marks)
 }
 
-/// Relocate `obj` offline against `btf`, already loaded into libbpf as `prepared`.
+/// Relocate `obj` offline against `btf`, already loaded into libbpf as `loaded`, as a `--btf`
+/// target; `opened` is the object's [`engine::open_check`].
 fn relocate_on(
     obj: &Object,
     btf: &source::BtfSource,
-    prepared: &OfflineKernel<'_>,
+    loaded: &OfflineKernel<'_>,
+    opened: &Result<(), OpenRefusal>,
 ) -> Result<TargetReport, String> {
     let target = Target {
         btf,
         default_kernel: false,
     };
-    engine::run_offline_on(obj, &target, prepared).map_err(|e| e.to_string())
-}
-
-/// Relocate `obj` against `btf` offline, as a `--btf` target.
-fn relocate(obj: &Object, btf: &source::BtfSource) -> Result<TargetReport, String> {
-    let target = Target {
-        btf,
-        default_kernel: false,
-    };
-    engine::run(obj, &target, Mode::Offline, false).map_err(|e| e.to_string())
+    engine::run_offline_opened(obj, &target, loaded, opened).map_err(|e| e.to_string())
 }
 
 /// Write the marks of `full` (and its modules) as new BTF, relocate every object against it,
 /// and compare with `reports` (the same objects against `full`).
 pub(crate) fn minimize_and_prove(
-    objects: &[Object],
+    prepared: &Objects<'_>,
     reports: &[TargetReport],
     marks: &KernelMarks,
     full: &source::BtfSource,
@@ -326,9 +340,16 @@ pub(crate) fn minimize_and_prove(
             });
         }
     }
+    // The minimized BTF goes into libbpf once for every object, as the full one did.
+    let min_target = OfflineTarget {
+        btf: &min,
+        running_kernel: false,
+    };
+    let loaded = OfflineKernel::load(&min_target, &prepared.wanted)
+        .map_err(|e| format!("the minimized BTF: {e}"))?;
     let mut mismatches = Vec::new();
-    for (i, (obj, report)) in objects.iter().zip(reports).enumerate() {
-        let mut again = relocate(obj, &min)
+    for (i, (obj, report)) in prepared.objects.iter().zip(reports).enumerate() {
+        let mut again = relocate_on(obj, &min, &loaded, &prepared.opened[i])
             .map_err(|e| format!("relocating against the minimized BTF: {e}"))?;
         if modules::uses_modules(report) {
             again = modules::relocate(obj, &min, &min_modules, &again)
@@ -418,7 +439,11 @@ mod tests {
         let path = fixture("core_all_kinds.bpf.o");
         let obj = Object::parse(&path, std::fs::read(&path).unwrap()).unwrap();
         let full = source::load(Some(&fixture("core_all_kinds.btf")), None).unwrap();
-        let report = relocate(&obj, &full).unwrap();
+        let target = Target {
+            btf: &full,
+            default_kernel: false,
+        };
+        let report = engine::run(&obj, &target, engine::Mode::Offline, false).unwrap();
         let marks = mark(std::slice::from_ref(&report), &full, &[]).unwrap();
         (vec![obj], full, vec![report], marks)
     }
@@ -426,7 +451,7 @@ mod tests {
     #[test]
     fn the_marks_relocate_every_object_as_the_full_btf() {
         let (objects, full, reports, marks) = setup();
-        let out = minimize_and_prove(&objects, &reports, &marks, &full).unwrap();
+        let out = minimize_and_prove(&Objects::prepare(&objects), &reports, &marks, &full).unwrap();
         assert!(matches!(out, Outcome::Minimized { .. }), "{out:?}");
     }
 
@@ -437,7 +462,7 @@ mod tests {
         let (objects, full, reports, mut marks) = setup();
         let member = *marks.vmlinux.members.iter().min().unwrap();
         marks.vmlinux.members.remove(&member);
-        let out = minimize_and_prove(&objects, &reports, &marks, &full).unwrap();
+        let out = minimize_and_prove(&Objects::prepare(&objects), &reports, &marks, &full).unwrap();
         let Outcome::ProofFailed { mismatches } = out else {
             panic!("the proof passed without member {member:?}: {out:?}");
         };
@@ -455,7 +480,7 @@ mod tests {
             .find(|&&id| full.btf.type_by_id(id).unwrap().is_any_enum())
             .unwrap();
         marks.vmlinux.types.remove(&enum_id);
-        let out = minimize_and_prove(&objects, &reports, &marks, &full).unwrap();
+        let out = minimize_and_prove(&Objects::prepare(&objects), &reports, &marks, &full).unwrap();
         assert!(matches!(out, Outcome::ProofFailed { .. }), "{out:?}");
     }
 }

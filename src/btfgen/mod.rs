@@ -21,7 +21,7 @@ pub mod write;
 
 pub use bundle::{Bundle, BundleStats, IndexEntry};
 pub use collect::Marks;
-pub use engine::{minimize_kernel, run, KernelResult, ObjectResult, Options, Outcome};
+pub use engine::{minimize_kernel, run, KernelResult, ObjectResult, Objects, Options, Outcome};
 pub use proof::Mismatch;
 
 /// The schema name and version of `coretool btfgen --json` records.

@@ -30,6 +30,94 @@ pub struct Mismatch {
     pub minimized: String,
 }
 
+/// The spec's facts that survive renumbering, compared without formatting anything.
+#[derive(PartialEq)]
+enum DetailKey<'a> {
+    Type,
+    Field(&'a str, u32),
+    Enumval(&'a str, i128),
+}
+
+#[derive(PartialEq)]
+struct SpecKey<'a> {
+    kind: CoreReloKind,
+    type_kind: &'a str,
+    type_name: &'a str,
+    detail: DetailKey<'a>,
+    btf: &'a str,
+}
+
+/// One relocation's result as [`fields`] lists it, typed: equal exactly when every field of
+/// [`fields`] is (the fast path of [`compare`]; the strings are made only for a difference).
+#[derive(PartialEq)]
+struct Facts<'a> {
+    status: &'static str,
+    local: Option<u64>,
+    target: Option<u64>,
+    patch: Option<Patch>,
+    mem_sz: Option<(u64, u64)>,
+    reachable: Option<bool>,
+    error: bool,
+    spec: Option<SpecKey<'a>>,
+}
+
+fn facts<'a>(f: &'a Fixup, renumber: &dyn Fn(&str, u64) -> u64) -> Facts<'a> {
+    let btf = f.resolved.as_ref().map_or("vmlinux", |r| r.btf.as_str());
+    let (target, patch, status) = renumbered(f, &|v| renumber(btf, v));
+    Facts {
+        status,
+        local: f.local,
+        target,
+        patch,
+        mem_sz: f.mem_sz,
+        reachable: f.reachable,
+        error: f.error.is_some(),
+        spec: f.resolved.as_ref().map(|r| SpecKey {
+            kind: r.spec.kind,
+            type_kind: &r.spec.type_kind,
+            type_name: &r.spec.type_name,
+            detail: match &r.spec.detail {
+                SpecDetail::Type => DetailKey::Type,
+                SpecDetail::Field {
+                    access, bit_offset, ..
+                } => DetailKey::Field(access, *bit_offset),
+                SpecDetail::Enumval { name, value } => DetailKey::Enumval(name, *value),
+            },
+            btf: &r.btf,
+        }),
+    }
+}
+
+/// The target value, patch and status with type ids renumbered where the kind makes them a
+/// type id (`type_id_target`).
+fn renumbered(
+    f: &Fixup,
+    renumber: &dyn Fn(u64) -> u64,
+) -> (Option<u64>, Option<Patch>, &'static str) {
+    let target = match f.kind {
+        CoreReloKind::TypeIdTarget => f.target.map(renumber),
+        _ => f.target,
+    };
+    let patch = f.patch.map(|p| match (f.kind, p) {
+        (CoreReloKind::TypeIdTarget, Patch::Imm { old, new }) => Patch::Imm {
+            old,
+            new: renumber(new),
+        },
+        (CoreReloKind::TypeIdTarget, Patch::Imm64 { old, new }) => Patch::Imm64 {
+            old,
+            new: renumber(new),
+        },
+        (_, p) => p,
+    });
+    // Whether a type id "changed" depends on the numbering: patched and same are one status
+    // for `type_id_target`.
+    let status = match (f.kind, f.status) {
+        (CoreReloKind::TypeIdTarget, Status::Same | Status::Patched) => "resolved",
+        (_, s) => s.name(),
+    };
+    (target, patch, status)
+}
+
 /// The spec's facts that survive renumbering.
 fn spec_key(s: &Spec) -> String {
     let detail = match &s.detail {
@@ -49,32 +137,11 @@ fn spec_key(s: &Spec) -> String {
 
 fn fields(f: &Fixup, renumber: &dyn Fn(&str, u64) -> u64) -> [(&'static str, String); 8] {
     let btf = f.resolved.as_ref().map_or("vmlinux", |r| r.btf.as_str());
-    let renumber = |v: u64| renumber(btf, v);
-    let ids = |v: Option<u64>| match f.kind {
-        CoreReloKind::TypeIdTarget => v.map(renumber),
-        _ => v,
-    };
-    let patch = f.patch.map(|p| match (f.kind, p) {
-        (CoreReloKind::TypeIdTarget, Patch::Imm { old, new }) => Patch::Imm {
-            old,
-            new: renumber(new),
-        },
-        (CoreReloKind::TypeIdTarget, Patch::Imm64 { old, new }) => Patch::Imm64 {
-            old,
-            new: renumber(new),
-        },
-        (_, p) => p,
-    });
-    // Whether a type id "changed" depends on the numbering: patched and same are one status
-    // for `type_id_target`.
-    let status = match (f.kind, f.status) {
-        (CoreReloKind::TypeIdTarget, Status::Same | Status::Patched) => "resolved",
-        (_, s) => s.name(),
-    };
+    let (target, patch, status) = renumbered(f, &|v| renumber(btf, v));
     [
         ("status", status.to_owned()),
         ("local value", format!("{:?}", f.local)),
-        ("target value", format!("{:?}", ids(f.target))),
+        ("target value", format!("{target:?}")),
         ("patch", format!("{patch:?}")),
         ("mem_sz", format!("{:?}", f.mem_sz)),
         ("reachable", format!("{:?}", f.reachable)),
@@ -121,6 +188,9 @@ pub fn compare(
         return out;
     }
     for (x, y) in a.fixups.iter().zip(&b.fixups) {
+        if facts(x, renumber) == facts(y, &same) {
+            continue;
+        }
         for ((what, v1), (_, v2)) in fields(x, renumber).into_iter().zip(fields(y, &same)) {
             if v1 != v2 {
                 out.push(Mismatch {

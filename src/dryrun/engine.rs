@@ -139,7 +139,7 @@ pub fn run_with(
     mode: Mode,
     load: Option<&[String]>,
 ) -> Result<TargetReport, RunError> {
-    run_inner(obj, target, mode, load, None)
+    run_inner(obj, target, mode, load, None, None)
 }
 
 /// The offline engine against a kernel loaded once for many objects
@@ -149,7 +149,26 @@ pub fn run_offline_on(
     target: &Target<'_>,
     kernel: &offline::OfflineKernel<'_>,
 ) -> Result<TargetReport, RunError> {
-    run_inner(obj, target, Mode::Offline, None, Some(kernel))
+    run_inner(obj, target, Mode::Offline, None, Some(kernel), None)
+}
+
+/// Whether libbpf opens `obj` at all: the first step of every run, which depends on the object
+/// only. A caller relocating one object against many kernels checks it once
+/// ([`run_offline_opened`]).
+pub fn open_check(obj: &Object) -> Result<(), live::OpenRefusal> {
+    live::check_open(object_file(obj))
+}
+
+/// [`run_offline_on`] with the object's [`open_check`] done before (for `btfgen`, which
+/// relocates every object twice per kernel over a whole fleet: the open check is the same
+/// every time).
+pub fn run_offline_opened(
+    obj: &Object,
+    target: &Target<'_>,
+    kernel: &offline::OfflineKernel<'_>,
+    opened: &Result<(), live::OpenRefusal>,
+) -> Result<TargetReport, RunError> {
+    run_inner(obj, target, Mode::Offline, None, Some(kernel), Some(opened))
 }
 
 fn run_inner(
@@ -158,10 +177,19 @@ fn run_inner(
     mode: Mode,
     load: Option<&[String]>,
     prepared: Option<&offline::OfflineKernel<'_>>,
+    opened: Option<&Result<(), live::OpenRefusal>>,
 ) -> Result<TargetReport, RunError> {
     // The first thing any loader does is open the object; libbpf refuses some that coretool
     // parses (a static program, a 32-bit ELF). Nothing is relocated then, by either engine.
-    if let Err(refusal) = live::check_open(object_file(obj)) {
+    let checked;
+    let opened = match opened {
+        Some(o) => o,
+        None => {
+            checked = live::check_open(object_file(obj));
+            &checked
+        }
+    };
+    if let Err(refusal) = opened {
         let why = format!("libbpf cannot open the object: {refusal}");
         let outcomes = Outcomes {
             failure: Some(why.clone()),
@@ -177,7 +205,7 @@ fn run_inner(
             refused: Some(why),
             loads: None,
             sized_maps: Vec::new(),
-            log: refusal.log,
+            log: refusal.log.clone(),
         });
     }
     let refused = foreign_byte_order(obj, target);

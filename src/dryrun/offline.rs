@@ -361,13 +361,13 @@ pub fn relocate_on(obj: &Object, kernel: &OfflineKernel<'_>) -> Result<OfflineRu
             };
             let calc = calculator.calc(&c_name, &record, i as u32, &local, cands);
             let said = capture.take();
-            let records = log::parse(&said);
             run.log.push_str(&said);
             let calc = match calc {
                 Ok(c) => c,
                 Err(err) => {
                     // libbpf refused: what it had worked out before (the local spec, the first
                     // matching candidate) is only in what it printed.
+                    let records = log::parse(&said);
                     let said = log::outcomes(&records)
                         .relos
                         .remove(&key)
