@@ -891,7 +891,14 @@ fn libbpf_tools_relocate_on_minimized_btf_as_on_full() {
         assert_eq!(targets.len(), 2 * pairs.len(), "{obj}");
         for (t, (full, min, _)) in targets.chunks(2).zip(&pairs) {
             let (f, m) = (&t[0], &t[1]);
-            assert_eq!(f["verdict"], m["verdict"], "{obj} on {}", full.display());
+            // The relocation half: the minimized BTF is no vmlinux BTF, so dry-run's requires
+            // half is not checked on it.
+            assert_eq!(
+                f["relocations_verdict"],
+                m["relocations_verdict"],
+                "{obj} on {}",
+                full.display()
+            );
             let (fr, mr) = (
                 f["relocations"].as_array().unwrap(),
                 m["relocations"].as_array().unwrap(),

@@ -152,6 +152,8 @@ pub fn run(args: BtfgenArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
                 return false;
             }
         }
+        let mut row = row;
+        row.release_output();
         match row.result.cache {
             compat::CacheUse::Hit => hits += 1,
             compat::CacheUse::Stored => stored += 1,
@@ -249,12 +251,7 @@ fn place(
     bundle: Option<&mut Bundle>,
     k: KernelResult,
 ) -> anyhow::Result<Row> {
-    let mut row = Row {
-        result: k,
-        written: None,
-        written_modules: Vec::new(),
-        not_written: None,
-    };
+    let mut row = Row::new(k);
     let Outcome::Minimized { btf, modules, .. } = &row.result.outcome else {
         return Ok(row);
     };

@@ -180,7 +180,9 @@ pub(crate) fn stream<T: Send>(
                 if seq >= count {
                     break;
                 }
-                if tx.send(work(seq)).is_err() {
+                let result = work(seq);
+                release_freed_memory();
+                if tx.send(result).is_err() {
                     break;
                 }
             });
@@ -195,6 +197,19 @@ pub(crate) fn stream<T: Send>(
         // Dropping the receiver makes any worker's pending send fail, and it stops.
         drop(rx);
     });
+}
+
+/// Give the memory freed after a kernel back to the system. A kernel's work allocates a few
+/// buffers of megabytes (the archive member, its BTF, libbpf's copy); glibc keeps freed heap
+/// memory in each thread's arena, where the next kernel's buffers of other sizes do not always
+/// fit, so without this the peak grows slowly with the number of kernels.
+fn release_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free memory of the allocator's own arenas to the
+    // system; it touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Read one kernel and relocate every object against it.

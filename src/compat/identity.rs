@@ -161,7 +161,7 @@ fn btfhub_path(path: &Path) -> Option<(String, String, &'static str)> {
 
 /// The release a file name tells: `vmlinuz-REL`, `vmlinux-REL`, `REL.btf`, `REL.btf.tar.xz`,
 /// where REL starts with a digit as kernel releases do.
-fn file_release(path: &Path) -> Option<String> {
+pub(crate) fn file_release(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
     let prefixed = ["vmlinuz-", "vmlinux-", "Image-", "bzImage-"]
         .iter()

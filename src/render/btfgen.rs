@@ -21,9 +21,40 @@ pub struct Row {
     pub written_modules: Vec<String>,
     /// Why a minimized output was not written after all (a name collision).
     pub not_written: Option<String>,
+    /// Bytes of the minimized BTF and of each module's part, kept when the bytes themselves
+    /// are let go once written ([`Row::release_output`]).
+    pub sizes: (usize, Vec<usize>),
 }
 
 impl Row {
+    /// A row for `result`, nothing written yet.
+    pub fn new(result: KernelResult) -> Row {
+        let sizes = match &result.outcome {
+            Outcome::Minimized { btf, modules, .. } => {
+                (btf.len(), modules.iter().map(|m| m.raw.len()).collect())
+            }
+            _ => (0, Vec::new()),
+        };
+        Row {
+            result,
+            written: None,
+            written_modules: Vec::new(),
+            not_written: None,
+            sizes,
+        }
+    }
+
+    /// Let go of the output's bytes (written, or not to be): a run over a fleet keeps one
+    /// row per kernel for its summary, not every kernel's BTF.
+    pub fn release_output(&mut self) {
+        if let Outcome::Minimized { btf, modules, .. } = &mut self.result.outcome {
+            *btf = Vec::new();
+            for m in modules {
+                m.raw = Vec::new();
+            }
+        }
+    }
+
     /// `minimized`, `objects-fail`, `proof-failed`, `unreadable` (the source), `error` (read,
     /// but it could not be relocated or minimized) or `not-written`.
     pub fn status(&self) -> &'static str {
@@ -132,15 +163,10 @@ impl Summary {
         };
         for r in rows {
             match &r.result.outcome {
-                Outcome::Minimized {
-                    btf,
-                    full_size,
-                    modules,
-                    ..
-                } if r.not_written.is_none() => {
+                Outcome::Minimized { full_size, .. } if r.not_written.is_none() => {
                     s.minimized += 1;
-                    s.output_bytes += btf.len() as u64;
-                    s.output_bytes += modules.iter().map(|m| m.raw.len() as u64).sum::<u64>();
+                    s.output_bytes += r.sizes.0 as u64;
+                    s.output_bytes += r.sizes.1.iter().map(|&n| n as u64).sum::<u64>();
                     s.full_bytes += *full_size as u64;
                     s.relocations_proven += r
                         .result
@@ -161,13 +187,12 @@ pub fn write_record(w: &mut impl Write, names: &[String], row: &Row) -> io::Resu
     let k = &row.result;
     let (size, full_size, kept, total) = match &k.outcome {
         Outcome::Minimized {
-            btf,
             full_size,
             types_kept,
             types_total,
             ..
         } => (
-            Some(btf.len()),
+            Some(row.sizes.0),
             Some(*full_size),
             Some(*types_kept),
             Some(*types_total),
@@ -213,7 +238,7 @@ pub fn write_record(w: &mut impl Write, names: &[String], row: &Row) -> io::Resu
                 .enumerate()
                 .map(|(i, m)| ModuleDoc {
                     name: &m.name,
-                    size: m.raw.len(),
+                    size: row.sizes.1.get(i).copied().unwrap_or(0),
                     output: row.written_modules.get(i).map(String::as_str),
                 })
                 .collect(),
@@ -268,14 +293,13 @@ pub fn write_text(
         };
         let (types, sz) = match &k.outcome {
             Outcome::Minimized {
-                btf,
                 full_size,
                 types_kept,
                 types_total,
                 ..
             } => (
                 format!("{types_kept}/{types_total}"),
-                format!("{} of {}", size(btf.len() as u64), size(*full_size as u64)),
+                format!("{} of {}", size(r.sizes.0 as u64), size(*full_size as u64)),
             ),
             _ => (String::from("-"), String::from("-")),
         };

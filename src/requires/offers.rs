@@ -427,9 +427,13 @@ pub fn of_source(
     want_kfuncs: bool,
     probe: bool,
 ) -> KernelOffers {
-    let (config, symbols) = companions(source, release);
+    // A file's name tells the release when the caller did not (`6.1.0-57-amd64.btf`).
+    let release = release
+        .map(str::to_owned)
+        .or_else(|| crate::compat::identity::file_release(source));
+    let (config, symbols) = companions(source, release.as_deref());
     let mut offers = KernelOffers::from_btf(name, btf)
-        .with_release(release.map(str::to_owned))
+        .with_release(release)
         .with_config(config)
         .with_symbols(symbols);
     let running = source.starts_with("/sys/kernel/btf");
