@@ -241,6 +241,7 @@ fn requires_half(
                 r.release.as_deref(),
                 needs.uses_kfuncs(),
                 live,
+                requires::offers::wanted_funcs([needs]),
             );
             if offers.prog_types.is_empty() {
                 return report::RequiresDoc::not_checked(

@@ -116,6 +116,7 @@ pub fn run(args: RequiresArgs, g: &GlobalOpts) -> anyhow::Result<ExitCode> {
             k.id.release.as_deref(),
             needs_kfuncs,
             true,
+            requires::offers::wanted_funcs(objects.iter().map(|(_, n, _)| n)),
         );
         // Something absent from vmlinux's BTF may be a module's: read them (once per kernel).
         if args.no_modules {

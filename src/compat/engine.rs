@@ -299,10 +299,13 @@ fn offers_of(
     let release = kernel.id.release.as_deref();
     let name = kernel.id.name();
     let kfuncs = needs.iter().flatten().any(ObjectNeeds::uses_kfuncs);
+    let wanted = requires::offers::wanted_funcs(needs.iter().flatten());
     let offers = match path {
         // Offline: no live probe, even of the running kernel.
-        Some(path) => requires::offers::of_source(path, &name, btf, release, kfuncs, false),
-        None => KernelOffers::from_btf(&name, btf).with_release(release.map(str::to_owned)),
+        Some(path) => requires::offers::of_source(path, &name, btf, release, kfuncs, false, wanted),
+        None => {
+            KernelOffers::from_btf_for(&name, btf, wanted).with_release(release.map(str::to_owned))
+        }
     };
     if offers.prog_types.is_empty() {
         return Err("no enum bpf_prog_type in the kernel's BTF (not a vmlinux BTF)".into());

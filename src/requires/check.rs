@@ -760,7 +760,7 @@ fn extern_req(e: &Extern, offers: &KernelOffers) -> Requirement {
 
 /// Arch wrappers a syscall `NAME` is attached through (libbpf's `ksyscall`, tracefs's
 /// `syscalls/sys_enter_NAME`).
-fn syscall_symbols(name: &str) -> [String; 6] {
+pub(crate) fn syscall_symbols(name: &str) -> [String; 6] {
     [
         format!("__x64_sys_{name}"),
         format!("__arm64_sys_{name}"),

@@ -75,6 +75,9 @@ pub struct KernelOffers {
     pub modules_loaded: bool,
     /// Module BTF was not to be read (`requires --no-modules`): a kernel with no module loaded.
     pub modules_off: bool,
+    /// The only FUNC names to keep (`None`: all): what the objects at hand can look up
+    /// ([`wanted_funcs`]). A vmlinux has ~50,000 FUNCs; a fleet run reads every kernel's.
+    pub wanted: Option<std::sync::Arc<HashSet<String>>>,
     /// The modules read: (module files, those with BTF). `None`: none were; the source had
     /// no module tree, or nothing the objects need was missing from vmlinux.
     pub modules_read: Option<(usize, usize)>,
@@ -228,8 +231,18 @@ fn spilled_slot_read(btf: &Btf, func: &crate::btf::Type<'_>) -> Option<SpilledSl
 impl KernelOffers {
     /// Read what `btf` offers (a kernel's vmlinux BTF; module BTF is not consulted).
     pub fn from_btf(name: &str, btf: &Btf) -> KernelOffers {
+        Self::from_btf_for(name, btf, None)
+    }
+
+    /// [`from_btf`](Self::from_btf), keeping only the FUNCs named in `wanted` (`None`: all).
+    pub fn from_btf_for(
+        name: &str,
+        btf: &Btf,
+        wanted: Option<std::sync::Arc<HashSet<String>>>,
+    ) -> KernelOffers {
         let mut o = KernelOffers {
             name: name.to_owned(),
+            wanted,
             ..KernelOffers::default()
         };
         o.gather(btf, None);
@@ -282,7 +295,10 @@ impl KernelOffers {
             // Sized up front: a vmlinux BTF is about 45% FUNCs and 17% enumerators (by type
             // count), and growing these tables type by type is a good part of the walk's cost.
             let count = btf.type_count() as usize;
-            o.funcs = NameTable::with_capacity(count / 2, count * 8);
+            o.funcs = match &o.wanted {
+                Some(w) => NameTable::with_capacity(w.len(), w.len() * 32),
+                None => NameTable::with_capacity(count / 2, count * 8),
+            };
             o.enumerators = NameSet::with_capacity(count / 5, count * 4);
         }
         let mut tagged: HashSet<u32> = HashSet::new();
@@ -343,6 +359,9 @@ impl KernelOffers {
                 Kind::Func => {
                     if tname == "check_stack_range_initialized" {
                         o.spilled_slot_read = spilled_slot_read(btf, &t);
+                    }
+                    if o.wanted.as_ref().is_some_and(|w| !w.contains(tname)) {
+                        continue;
                     }
                     if let Some(n) = proto_of(btf, t.type_id(), 0) {
                         if o.funcs.insert(tname, n) {
@@ -426,13 +445,14 @@ pub fn of_source(
     release: Option<&str>,
     want_kfuncs: bool,
     probe: bool,
+    wanted: Option<std::sync::Arc<HashSet<String>>>,
 ) -> KernelOffers {
     // A file's name tells the release when the caller did not (`6.1.0-57-amd64.btf`).
     let release = release
         .map(str::to_owned)
         .or_else(|| crate::compat::identity::file_release(source));
     let (config, symbols) = companions(source, release.as_deref());
-    let mut offers = KernelOffers::from_btf(name, btf)
+    let mut offers = KernelOffers::from_btf_for(name, btf, wanted)
         .with_release(release)
         .with_config(config)
         .with_symbols(symbols);
@@ -538,6 +558,59 @@ pub fn btf_ids_kfuncs(source: &Path, btf: &Btf) -> Option<HashSet<String>> {
     };
     let section = crate::source::kernel_elf_section(source, data, ".BTF_ids")?;
     Some(kfuncs_from_btf_ids(&section, btf))
+}
+
+/// The FUNC names the checks of `needs` can look up: attach targets (fentry, lsm, iter,
+/// kprobe and ksyscall with the syscall wrappers' names, syscall tracepoints' wrappers) and
+/// kfuncs. `None` when a kprobe target is a pattern (`kprobe.multi/vfs_*`): every FUNC, then.
+pub fn wanted_funcs<'n>(
+    needs: impl IntoIterator<Item = &'n super::ObjectNeeds>,
+) -> Option<std::sync::Arc<HashSet<String>>> {
+    use super::needs::ExternKind;
+    use super::sections::TargetKind;
+    let mut want = HashSet::new();
+    for n in needs {
+        for e in &n.externs {
+            if e.kind == ExternKind::Kfunc {
+                want.insert(e.name.clone());
+            }
+        }
+        for p in &n.programs {
+            let (Some(def), Some(t)) = (p.def, p.target.as_deref()) else {
+                continue;
+            };
+            match def.target {
+                TargetKind::BtfFunc => {
+                    want.insert(t.to_owned());
+                }
+                TargetKind::Lsm => {
+                    want.insert(format!("bpf_lsm_{t}"));
+                }
+                TargetKind::Iter => {
+                    want.insert(format!("bpf_iter_{t}"));
+                }
+                TargetKind::Kprobe | TargetKind::Ksyscall => {
+                    let func = t.split('+').next().unwrap_or(t);
+                    if func.contains('*') || func.contains('?') {
+                        return None;
+                    }
+                    want.insert(func.to_owned());
+                    want.extend(super::check::syscall_symbols(func));
+                }
+                TargetKind::Tracepoint => {
+                    let event = t.split_once('/').map_or(t, |(_, e)| e);
+                    let sc = event
+                        .strip_prefix("sys_enter_")
+                        .or_else(|| event.strip_prefix("sys_exit_"));
+                    if let Some(sc) = sc {
+                        want.extend(super::check::syscall_symbols(sc));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Some(std::sync::Arc::new(want))
 }
 
 /// Whether something `needs` uses is absent from `offers` that a module's BTF could supply:
