@@ -411,8 +411,16 @@ pub struct Side {
 }
 
 impl Side {
+    /// The run failed, or the relocations do not load. Exit 1 with the relocations loading
+    /// is the requires half's verdict (`coretool.dry-run/v2`: a program needs something the
+    /// kernel lacks, such as kprobes on a kernel without CONFIG_KPROBES); the matrix judges
+    /// that half in its own column, against live loads.
     fn failed(&self) -> bool {
-        self.exit != Some(0)
+        match self.exit {
+            Some(0) => false,
+            Some(1) => !self.output.as_ref().is_some_and(|o| o.loads),
+            _ => true,
+        }
     }
 
     /// Why it failed: libbpf's failure, else coretool's error line.
@@ -1043,6 +1051,33 @@ mod tests {
         let live: Vec<_> = (0..7).map(|i| reloc("p", i, Some(1), "patched")).collect();
         let p = parity(&live, &[]);
         assert_eq!((p.differences, p.first_differences.len()), (7, 5));
+    }
+
+    /// Exit 1 with loading relocations is the requires half's verdict (the host's kernel has
+    /// no kprobes): not a dry-run failure; exit 1 with failing relocations, or 2, is.
+    #[test]
+    fn a_dry_run_fails_on_its_relocations_not_on_requires() {
+        let side = |exit, loads| Side {
+            exit: Some(exit),
+            output: Some(SideOutput {
+                mode: "offline".into(),
+                loads,
+                failure: None,
+                summary: SummaryDoc {
+                    relocations: 1,
+                    changed: 0,
+                    poisoned: 0,
+                    reachable_poison: 0,
+                    errors: 0,
+                },
+            }),
+            stderr: None,
+            output_error: None,
+        };
+        assert!(!side(0, true).failed());
+        assert!(!side(1, true).failed());
+        assert!(side(1, false).failed());
+        assert!(side(2, true).failed());
     }
 
     #[test]
