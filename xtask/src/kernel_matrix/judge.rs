@@ -415,7 +415,7 @@ impl Side {
     /// is the requires half's verdict (`coretool.dry-run/v2`: a program needs something the
     /// kernel lacks, such as kprobes on a kernel without CONFIG_KPROBES); the matrix judges
     /// that half in its own column, against live loads.
-    fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         match self.exit {
             Some(0) => false,
             Some(1) => !self.output.as_ref().is_some_and(|o| o.loads),

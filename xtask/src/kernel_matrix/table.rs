@@ -156,7 +156,7 @@ fn rows(m: &Matrix) -> Vec<Vec<String>> {
                         "{}/{}{}",
                         s.changed,
                         s.poisoned,
-                        if l.exit == Some(0) { "" } else { " FAIL" }
+                        if l.failed() { " FAIL" } else { "" }
                     ),
                 });
             }
