@@ -215,7 +215,7 @@ pub fn needs(obj: &Object) -> Result<ObjectNeeds, NeedsError> {
             String::from_utf8_lossy(&d[..end]).into_owned()
         });
     let kinds: BTreeSet<Kind> = obj.btf.types().map(|t| t.kind()).collect();
-    let code = walk_code(&file, obj, &funcs, &code, &relocs, &syms, &ext);
+    let code = walk_code(&file, obj, &funcs, code, &relocs, &syms, &ext);
     Ok(ObjectNeeds {
         license,
         btf_kinds: kinds.into_iter().collect(),
@@ -229,11 +229,22 @@ pub fn needs(obj: &Object) -> Result<ObjectNeeds, NeedsError> {
 
 /// The object's code as [`super::flow`] walks it: what each relocated instruction names, and
 /// the `.rodata` sections' contents.
+/// The byte offset in its section of the BPF function a relocated `call` or `ld_imm64` names,
+/// as libbpf computes it: `sub_insn = sym.st_value / 8 + insn.imm + 1` for a call (or a
+/// section symbol); a function's address (`ld_imm64` of a callback) is the symbol itself.
+fn code_target(s: &Sym, insn: &Insn) -> u64 {
+    let target = match insn.code == CALL || s.is_section {
+        true => s.value as i64 + (insn.imm as i64 + 1) * 8,
+        false => s.value as i64,
+    };
+    target.max(0) as u64
+}
+
 fn walk_code(
     file: &object::File<'_>,
     obj: &Object,
     funcs: &[Func],
-    insns: &HashMap<String, Vec<Insn>>,
+    insns: HashMap<String, Vec<Insn>>,
     relocs: &HashMap<(String, u64), usize>,
     syms: &HashMap<usize, Sym>,
     ext: &HashMap<String, ExternKind>,
@@ -276,18 +287,10 @@ fn walk_code(
             }
         } else {
             match s.section.as_deref() {
-                Some(sec) if insns.contains_key(sec) => {
-                    // libbpf: sub_insn = sym.st_value / 8 + insn.imm + 1 for a call; a
-                    // function's address (`ld_imm64`, a callback) is the symbol itself.
-                    let target = match insn.code == CALL || s.is_section {
-                        true => s.value as i64 + (insn.imm as i64 + 1) * 8,
-                        false => s.value as i64,
-                    };
-                    Target::Code {
-                        section: sec.to_owned(),
-                        off: target.max(0) as u64,
-                    }
-                }
+                Some(sec) if insns.contains_key(sec) => Target::Code {
+                    section: sec.to_owned(),
+                    off: code_target(s, insn),
+                },
                 Some(sec) if rodata.contains_key(sec) => Target::Rodata {
                     section: sec.to_owned(),
                     off: s.value,
@@ -300,7 +303,7 @@ fn walk_code(
     }
     Code {
         funcs: funcs.to_vec(),
-        insns: insns.clone(),
+        insns,
         relocs: targets,
         rodata,
         big_endian: matches!(obj.endian, crate::btf::Endian::Big),
@@ -513,14 +516,7 @@ fn program_needs(
                         });
                     } else if let Some(ssec) = &s.section {
                         if code.contains_key(ssec) {
-                            // libbpf: sub_insn = sym.st_value / 8 + insn.imm + 1.
-                            let target = s.value as i64 + (insn.imm as i64 + 1) * 8;
-                            let target = if is_call || s.is_section {
-                                target
-                            } else {
-                                s.value as i64
-                            };
-                            callee(ssec, target.max(0) as u64, &mut todo);
+                            callee(ssec, code_target(s, &insn), &mut todo);
                         } else if ssec == ".maps" {
                             p.maps.insert(s.name.clone());
                         } else if is_data_section(ssec) {
